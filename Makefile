@@ -1,0 +1,49 @@
+# Two commands a new user needs: `make run` and `make test` (README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export PORT
+
+.PHONY: run test lint typecheck pytest venv messages bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py compile_translations
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py seed_demo --if-empty
+	$(BIN)/python manage.py runall --port $(PORT)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy .
+
+test: venv lint typecheck
+	mkdir -p var
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py compile_translations --check
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Regenerate the catalogues after changing strings (needs GNU gettext's xgettext).
+messages: venv
+	$(BIN)/python manage.py makemessages --locale zh_Hans --locale en --ignore ".venv/*" --ignore "var/*"
+	$(BIN)/python manage.py makemessages --domain djangojs --locale zh_Hans --locale en --ignore ".venv/*" --ignore "var/*" --ignore "var/staticfiles/*"
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf var/celery var/staticfiles

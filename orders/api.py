@@ -1,0 +1,456 @@
+"""REST API of the orders app (shared/API.md: auth, catalogue, orders, merchant, staff)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, permissions, serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kamen_complaints.api import MoneyField, request_user, throttles
+from kamen_complaints.errors import DomainError, Forbidden, NotFound
+from orders import selectors, services
+from orders.models import Merchant, Order, Product, ProductKind
+
+# --- Serializers --------------------------------------------------------------------------
+
+
+class MerchantBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Merchant
+        fields = ["id", "shop_name"]
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    merchant = MerchantBriefSerializer(read_only=True)
+    face_value = MoneyField()
+    price = MoneyField()
+    in_stock = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Product
+        fields = ["id", "name", "kind", "face_value", "price", "merchant", "in_stock"]
+
+
+class MerchantProductSerializer(ProductSerializer):
+    class Meta(ProductSerializer.Meta):
+        fields = [*ProductSerializer.Meta.fields, "source", "active"]
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    product = serializers.SerializerMethodField()
+    merchant = MerchantBriefSerializer(read_only=True)
+    unit_price = MoneyField(read_only=True)
+    amount = MoneyField(read_only=True)
+    refunded_amount = MoneyField(read_only=True)
+    card_keys = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "number",
+            "status",
+            "product",
+            "merchant",
+            "quantity",
+            "unit_price",
+            "amount",
+            "refunded_amount",
+            "topup_target",
+            "created_at",
+            "paid_at",
+            "delivered_at",
+            "payment_channel",
+            "payment_reference",
+            "card_keys",
+        ]
+
+    def get_product(self, order: Order) -> dict[str, Any]:
+        return {"id": order.product_id, "name": order.product.name, "kind": order.product.kind}
+
+    def get_card_keys(self, order: Order) -> list[str]:
+        # Masked for everyone, the buyer included: the clear text only through /reveal/.
+        return [k.masked for k in order.card_keys.all()]
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    product = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_QUANTITY, default=1)
+    topup_target = serializers.CharField(required=False, allow_blank=True, max_length=32)
+
+
+class PaySerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=["sandbox"], default="sandbox")
+
+
+class RegisterSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    password = serializers.CharField(write_only=True, max_length=128)
+    email = serializers.EmailField()
+
+    def validate_username(self, value: str) -> str:
+        if User.objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError(_("That username is taken."))
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        candidate = User(username=attrs["username"], email=attrs["email"])
+        try:
+            password_validation.validate_password(attrs["password"], candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        return attrs
+
+
+class TokenSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, write_only=True)
+
+
+class MerchantApplySerializer(serializers.Serializer):
+    shop_name = serializers.CharField(max_length=80)
+    legal_name = serializers.CharField(max_length=120)
+    id_number = serializers.CharField(max_length=32, write_only=True)
+    phone = serializers.CharField(max_length=32)
+    address = serializers.CharField(max_length=255)
+    business_license = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, default=""
+    )
+
+
+class MerchantSerializer(serializers.ModelSerializer):
+    id_number = serializers.CharField(source="id_number_masked", read_only=True)
+    minimum_deposit = MoneyField(read_only=True)
+
+    class Meta:
+        model = Merchant
+        fields = [
+            "id",
+            "shop_name",
+            "status",
+            "suspension_reason",
+            "status_note",
+            "legal_name",
+            "id_number",
+            "phone",
+            "address",
+            "business_license",
+            "verified_at",
+            "reverification_due",
+            "minimum_deposit",
+            "created_at",
+        ]
+
+
+class CardKeyImportSerializer(serializers.Serializer):
+    keys = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    file = serializers.FileField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("keys") and not attrs.get("file"):
+            raise serializers.ValidationError(
+                {"keys": [_("Paste keys (one per line) or upload a file.")]}
+            )
+        return attrs
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000)
+
+
+# --- Auth ---------------------------------------------------------------------------------
+
+
+class RegisterView(APIView):
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = throttles("login")
+
+    @extend_schema(request=RegisterSerializer, responses={201: None})
+    def post(self, request: Request) -> Response:
+        data = RegisterSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = User.objects.create_user(
+            username=data.validated_data["username"],
+            email=data.validated_data["email"],
+            password=data.validated_data["password"],
+        )
+        return Response({"id": user.pk, "username": user.username}, status=201)
+
+
+class TokenView(APIView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[type] = []
+    throttle_classes = throttles("login")
+
+    @extend_schema(
+        request=TokenSerializer,
+        responses=inline_serializer("Token", {"token": serializers.CharField()}),
+    )
+    def post(self, request: Request) -> Response:
+        data = TokenSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
+        if user is None:
+            raise DomainError(
+                _("Wrong username or password."), code="authentication_failed", status_code=400
+            )
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+# --- Catalogue and orders -----------------------------------------------------------------
+
+
+class ProductListView(generics.ListAPIView):
+    permission_classes = [permissions.AllowAny]
+    serializer_class = ProductSerializer
+    filterset_fields = ["kind"]
+
+    def get_queryset(self) -> Any:
+        return selectors.catalogue_products()
+
+
+class ProductDetailView(generics.RetrieveAPIView):
+    permission_classes = [permissions.AllowAny]
+    serializer_class = ProductSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.catalogue_products()
+
+
+class OrderListCreateView(generics.ListAPIView):
+    serializer_class = OrderSerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self) -> Any:
+        return selectors.orders_visible_to(self.request.user)
+
+    @extend_schema(request=OrderCreateSerializer, responses={201: OrderSerializer})
+    def post(self, request: Request) -> Response:
+        data = OrderCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        product = Product.objects.filter(pk=data.validated_data["product"]).first()
+        if product is None:
+            raise NotFound(_("No such product."))
+        order = services.order_create(
+            buyer=request_user(request),
+            product=product,
+            quantity=data.validated_data["quantity"],
+            topup_target=data.validated_data.get("topup_target", ""),
+        )
+        order = selectors.orders_visible_to(request.user).get(pk=order.pk)
+        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+def _visible_order(request: Request, number: str) -> Order:
+    order = selectors.orders_visible_to(request.user).filter(number=number).first()
+    if order is None:
+        raise NotFound(_("No such order."))
+    return order
+
+
+class OrderDetailView(APIView):
+    @extend_schema(responses=OrderSerializer)
+    def get(self, request: Request, number: str) -> Response:
+        return Response(OrderSerializer(_visible_order(request, number)).data)
+
+
+class OrderPayView(APIView):
+    @extend_schema(request=PaySerializer, responses=OrderSerializer)
+    def post(self, request: Request, number: str) -> Response:
+        order = _visible_order(request, number)
+        if order.buyer_id != request.user.pk:
+            raise Forbidden(_("Only the buyer pays an order."))
+        data = PaySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.order_pay(
+            order=order, buyer=request_user(request), channel=data.validated_data["channel"]
+        )
+        return Response(OrderSerializer(_visible_order(request, number)).data)
+
+
+class OrderRevealView(APIView):
+    throttle_classes = throttles("reveal")
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "RevealedKeys", {"card_keys": serializers.ListField(child=serializers.CharField())}
+        ),
+    )
+    def post(self, request: Request, number: str) -> Response:
+        order = _visible_order(request, number)
+        if order.buyer_id != request.user.pk:
+            raise Forbidden(_("Only the buyer sees the card keys."))
+        keys = services.order_reveal_keys(
+            order=order,
+            user=request_user(request),
+            ip=request.META.get("REMOTE_ADDR"),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        response = Response({"card_keys": keys})
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+# --- Merchant -----------------------------------------------------------------------------
+
+
+def _own_merchant(request: Request) -> Merchant:
+    merchant = selectors.merchant_for_user(request.user)
+    if merchant is None:
+        raise NotFound(_("You have no shop. Apply to open one first."))
+    return merchant
+
+
+class MerchantApplyView(APIView):
+    @extend_schema(request=MerchantApplySerializer, responses={201: MerchantSerializer})
+    def post(self, request: Request) -> Response:
+        data = MerchantApplySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        merchant = services.merchant_apply(user=request_user(request), **data.validated_data)
+        return Response(MerchantSerializer(merchant).data, status=201)
+
+
+class MerchantView(APIView):
+    @extend_schema(responses=MerchantSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(MerchantSerializer(_own_merchant(request)).data)
+
+
+class MerchantProductListCreateView(generics.ListAPIView):
+    serializer_class = MerchantProductSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.merchant_products(_own_merchant(self.request))
+
+    @extend_schema(request=MerchantProductSerializer, responses={201: MerchantProductSerializer})
+    def post(self, request: Request) -> Response:
+        merchant = _own_merchant(request)
+        data = MerchantProductSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if values.get("kind") not in ProductKind.values:
+            raise serializers.ValidationError({"kind": [_("Choose a product kind.")]})
+        product = services.product_create(
+            merchant=merchant,
+            name=values["name"],
+            kind=values["kind"],
+            face_value=values["face_value"],
+            price=values["price"],
+            source=values.get("source", ""),
+            active=values.get("active", True),
+        )
+        product = selectors.merchant_products(merchant).get(pk=product.pk)
+        return Response(MerchantProductSerializer(product).data, status=201)
+
+
+class CardKeyImportView(APIView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        request=CardKeyImportSerializer,
+        responses=inline_serializer(
+            "ImportReport",
+            {
+                "imported": serializers.IntegerField(),
+                "duplicates": serializers.IntegerField(),
+                "rejected": serializers.IntegerField(),
+                "problems": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        merchant = _own_merchant(request)
+        product = Product.objects.filter(pk=pk, merchant=merchant).first()
+        if product is None:
+            raise NotFound(_("No such product."))
+        data = CardKeyImportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data.get("file")
+        if upload is not None:
+            if upload.size > services.MAX_IMPORT_BYTES:
+                raise DomainError(
+                    _("A card-key import is at most %(limit)s bytes; split it.")
+                    % {"limit": services.MAX_IMPORT_BYTES},
+                    code="import_too_large",
+                )
+            payload: bytes | str = upload.read()
+        else:
+            payload = data.validated_data["keys"]
+        report = services.card_keys_import(product=product, data=payload)
+        return Response(report.as_dict())
+
+
+# --- Staff --------------------------------------------------------------------------------
+
+
+class CanVerifyMerchants(permissions.BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(
+            request.user
+            and request.user.is_authenticated
+            and request.user.is_staff
+            and request.user.has_perm("orders.verify_merchant")
+        )
+
+
+class _StaffMerchantAction(APIView):
+    permission_classes = [permissions.IsAuthenticated, CanVerifyMerchants]
+
+    def merchant(self, pk: int) -> Merchant:
+        return get_object_or_404(Merchant, pk=pk)
+
+
+class StaffMerchantVerifyView(_StaffMerchantAction):
+    @extend_schema(request=None, responses=MerchantSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        merchant = services.merchant_verify(merchant=self.merchant(pk), staff=request_user(request))
+        return Response(MerchantSerializer(merchant).data)
+
+
+class StaffMerchantRejectView(_StaffMerchantAction):
+    @extend_schema(request=ReasonSerializer, responses=MerchantSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        merchant = services.merchant_reject(
+            merchant=self.merchant(pk),
+            staff=request_user(request),
+            reason=data.validated_data["reason"],
+        )
+        return Response(MerchantSerializer(merchant).data)
+
+
+class StaffMerchantSuspendView(_StaffMerchantAction):
+    @extend_schema(request=ReasonSerializer, responses=MerchantSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        merchant = services.merchant_suspend(
+            merchant=self.merchant(pk), reason="manual", note=data.validated_data["reason"]
+        )
+        return Response(MerchantSerializer(merchant).data)
+
+
+class StaffMerchantUnsuspendView(_StaffMerchantAction):
+    @extend_schema(request=None, responses=MerchantSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        merchant = services.merchant_unsuspend(
+            merchant=self.merchant(pk), staff=request_user(request)
+        )
+        return Response(MerchantSerializer(merchant).data)

@@ -1,0 +1,46 @@
+from django.urls import path
+
+from orders import api
+
+urlpatterns = [
+    path("auth/register/", api.RegisterView.as_view(), name="api-register"),
+    path("auth/token/", api.TokenView.as_view(), name="api-token"),
+    path("products/", api.ProductListView.as_view(), name="api-products"),
+    path("products/<int:pk>/", api.ProductDetailView.as_view(), name="api-product"),
+    path("orders/", api.OrderListCreateView.as_view(), name="api-orders"),
+    path("orders/<str:number>/", api.OrderDetailView.as_view(), name="api-order"),
+    path("orders/<str:number>/pay/", api.OrderPayView.as_view(), name="api-order-pay"),
+    path("orders/<str:number>/reveal/", api.OrderRevealView.as_view(), name="api-order-reveal"),
+    path("merchant/", api.MerchantView.as_view(), name="api-merchant"),
+    path("merchant/apply/", api.MerchantApplyView.as_view(), name="api-merchant-apply"),
+    path(
+        "merchant/products/",
+        api.MerchantProductListCreateView.as_view(),
+        name="api-merchant-products",
+    ),
+    path(
+        "merchant/products/<int:pk>/card-keys/",
+        api.CardKeyImportView.as_view(),
+        name="api-merchant-card-keys",
+    ),
+    path(
+        "staff/merchants/<int:pk>/verify/",
+        api.StaffMerchantVerifyView.as_view(),
+        name="api-staff-merchant-verify",
+    ),
+    path(
+        "staff/merchants/<int:pk>/reject/",
+        api.StaffMerchantRejectView.as_view(),
+        name="api-staff-merchant-reject",
+    ),
+    path(
+        "staff/merchants/<int:pk>/suspend/",
+        api.StaffMerchantSuspendView.as_view(),
+        name="api-staff-merchant-suspend",
+    ),
+    path(
+        "staff/merchants/<int:pk>/unsuspend/",
+        api.StaffMerchantUnsuspendView.as_view(),
+        name="api-staff-merchant-unsuspend",
+    ),
+]

@@ -1,0 +1,394 @@
+"""Merchants, products, card-key stock, orders and payments.
+
+Retention (电子商务法 art. 31): these records are kept at least 3 years, so nothing here is
+deleted through the application: foreign keys are PROTECT and the admin offers no delete.
+Workflows live in orders/services.py, never in save().
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from orders import crypto
+
+
+class MerchantStatus(models.TextChoices):
+    PENDING_VERIFICATION = "pending_verification", _("pending verification")
+    ACTIVE = "active", _("active")
+    REJECTED = "rejected", _("rejected")
+    SUSPENDED = "suspended", _("suspended")
+
+
+class SuspensionReason(models.TextChoices):
+    DEPOSIT = "deposit", _("deposit short or receivable owed")
+    VERIFICATION_EXPIRED = "verification_expired", _("real-name verification expired")
+    MANUAL = "manual", _("suspended by staff")
+
+
+class Merchant(models.Model):
+    """A shop. Real-name verified (实名认证) before it sells, and again every 6 months."""
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_merchant"
+    )
+    shop_name = models.CharField(_("shop name"), max_length=80, unique=True)
+    legal_name = models.CharField(_("legal name"), max_length=120)
+    # Encrypted at rest; only staff with orders.view_identity see it in clear (each view logged).
+    id_number_encrypted = models.TextField(editable=False)
+    id_number_last4 = models.CharField(max_length=4, editable=False)
+    id_number_fingerprint = models.CharField(max_length=64, editable=False, db_index=True)
+    phone = models.CharField(_("phone"), max_length=32)
+    address = models.CharField(_("address"), max_length=255)
+    business_license = models.CharField(_("business licence number"), max_length=64, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=24,
+        choices=MerchantStatus.choices,
+        default=MerchantStatus.PENDING_VERIFICATION,
+        db_index=True,
+    )
+    suspension_reason = models.CharField(
+        _("suspension reason"), max_length=24, choices=SuspensionReason.choices, blank=True
+    )
+    status_note = models.TextField(_("status note"), blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    reverification_due = models.DateTimeField(_("re-verification due"), null=True, blank=True)
+    minimum_deposit = models.DecimalField(
+        _("minimum deposit"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("1000.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
+        permissions = [
+            ("verify_merchant", _("Can verify, reject, suspend and unsuspend merchants")),
+            ("view_identity", _("Can see merchants' identity numbers in clear")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=MerchantStatus.values), name="merchant_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="suspended") & ~Q(suspension_reason=""))
+                | (~Q(status="suspended") & Q(suspension_reason="")),
+                name="merchant_suspension_reason_iff_suspended",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.shop_name
+
+    @property
+    def id_number_masked(self) -> str:
+        return crypto.mask(self.id_number_last4)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == MerchantStatus.ACTIVE
+
+
+class MemberRole(models.TextChoices):
+    OWNER = "owner", _("owner")
+    AGENT = "agent", _("agent")
+
+
+class MerchantMember(models.Model):
+    """A person who acts for a shop. Agents answer complaints; only the owner tops up,
+    withdraws and manages the team (shared/DESIGN.md)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="merchant_memberships"
+    )
+    role = models.CharField(max_length=12, choices=MemberRole.choices, default=MemberRole.AGENT)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user"], name="one_shop_per_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant} ({self.role})"
+
+
+class IdentityAccess(models.Model):
+    """Every time staff see an identity number in clear."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    purpose = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} saw {self.merchant} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ProductKind(models.TextChoices):
+    GAME_CARD = "game_card", _("game point card")
+    PHONE_TOPUP = "phone_topup", _("phone top-up")
+    GIFT_CARD = "gift_card", _("gift card")
+    OTHER = "other", _("other")
+
+
+class Product(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="products")
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=16, choices=ProductKind.choices)
+    face_value = models.DecimalField(_("face value"), max_digits=12, decimal_places=2)
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
+    # Where the goods come from (upstream supplier, proof of origin): a court will ask.
+    source = models.TextField(_("source"))
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gt=0), name="product_price_positive"),
+            models.CheckConstraint(condition=Q(face_value__gt=0), name="product_face_positive"),
+            models.CheckConstraint(
+                condition=Q(kind__in=ProductKind.values), name="product_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def delivers_card_keys(self) -> bool:
+        return self.kind != ProductKind.PHONE_TOPUP
+
+
+class CardKeyStatus(models.TextChoices):
+    AVAILABLE = "available", _("in stock")
+    DELIVERED = "delivered", _("delivered")
+    WITHDRAWN = "withdrawn", _("withdrawn from sale")
+
+
+class CardKey(models.Model):
+    """A card key (卡密). The secret is encrypted; its HMAC fingerprint is unique platform-wide."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="card_keys")
+    secret_encrypted = models.TextField(editable=False)
+    fingerprint = models.CharField(max_length=64, unique=True, editable=False)
+    tail = models.CharField(max_length=4, editable=False)
+    status = models.CharField(
+        max_length=12, choices=CardKeyStatus.choices, default=CardKeyStatus.AVAILABLE
+    )
+    order = models.ForeignKey(
+        "Order", on_delete=models.PROTECT, null=True, blank=True, related_name="card_keys"
+    )
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("card key")
+        verbose_name_plural = _("card keys")
+        indexes = [
+            # Stock look-up for delivery: the available keys of one product, oldest first.
+            models.Index(
+                fields=["product", "id"],
+                condition=Q(status="available"),
+                name="cardkey_available_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(status="delivered") & Q(order__isnull=False))
+                | (~Q(status="delivered") & Q(order__isnull=True)),
+                name="cardkey_delivered_iff_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.masked
+
+    @property
+    def masked(self) -> str:
+        return crypto.mask(self.tail)
+
+    def reveal(self) -> str:
+        """Decrypt. Call only from orders.services.order_reveal_keys (which records it)."""
+        return crypto.decrypt(self.secret_encrypted)
+
+
+class DuplicateKeyFlag(models.Model):
+    """A shop tried to import a key whose fingerprint already exists: a fraud signal."""
+
+    fingerprint = models.CharField(max_length=64, db_index=True)
+    existing_key = models.ForeignKey(CardKey, on_delete=models.PROTECT, related_name="+")
+    attempted_by = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    cross_shop = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"duplicate key offered by {self.attempted_by}"
+
+
+class OrderStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment", _("awaiting payment")
+    PAID = "paid", _("paid")
+    DELIVERED = "delivered", _("delivered")
+    DELIVERY_PENDING = "delivery_pending", _("delivery in progress")
+    DELIVERY_FAILED = "delivery_failed", _("delivery failed")
+    REFUNDED = "refunded", _("refunded")
+    PARTIALLY_REFUNDED = "partially_refunded", _("partially refunded")
+
+
+class Order(models.Model):
+    number = models.CharField(_("order number"), max_length=24, unique=True, editable=False)
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="orders")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="orders")
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    refunded_amount = models.DecimalField(
+        _("refunded"), max_digits=12, decimal_places=2, default=Decimal("0.00")
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=24,
+        choices=OrderStatus.choices,
+        default=OrderStatus.PENDING_PAYMENT,
+        db_index=True,
+    )
+    topup_target = models.CharField(_("top-up phone number"), max_length=32, blank=True)
+    payment_channel = models.CharField(_("payment channel"), max_length=24, blank=True)
+    payment_reference = models.CharField(
+        _("payment reference"), max_length=64, unique=True, null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    delivery_attempts = models.PositiveIntegerField(default=0)
+    delivery_note = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["buyer", "-created_at"], name="order_buyer_recent_idx"),
+            models.Index(fields=["merchant", "-created_at"], name="order_merchant_recent_idx"),
+            models.Index(
+                fields=["paid_at"],
+                condition=Q(status="delivery_pending"),
+                name="order_delivery_pending_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="order_quantity_positive"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="order_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=models.F("amount")),
+                name="order_refund_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=OrderStatus.values), name="order_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def refundable_amount(self) -> Decimal:
+        return self.amount - self.refunded_amount
+
+
+class PaymentStatus(models.TextChoices):
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+
+
+class Payment(models.Model):
+    """A charge through a payment provider, for an order or a merchant's deposit top-up."""
+
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    payer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    purpose = models.CharField(max_length=16, default="order")
+    channel = models.CharField(max_length=24)
+    reference = models.CharField(max_length=64, unique=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    status = models.CharField(max_length=12, choices=PaymentStatus.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class Refund(models.Model):
+    """Money sent back through the payment channel (not the deposit ledger).
+
+    `idempotency_key` is unique: the same refund asked twice is one refund."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    reason = models.CharField(max_length=255)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    provider_refund_id = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_refund_id} {self.amount}"
+
+
+class CardKeyReveal(models.Model):
+    """Every time a buyer saw their keys in clear: evidence if they later say 'already used'."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="reveals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    card_keys = models.ManyToManyField(CardKey, related_name="reveals")
+    at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        ordering = ["at"]
+
+    def __str__(self) -> str:
+        return f"{self.order} revealed at {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,71 @@
+"""Non-trivial reads of the orders app. List querysets keep a constant number of queries
+whatever the page size (select_related / prefetch_related / annotations)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from orders.models import (
+    CardKey,
+    CardKeyStatus,
+    Merchant,
+    MerchantMember,
+    MerchantStatus,
+    Order,
+    Product,
+)
+
+
+def merchant_for_user(user: User | AnonymousUser) -> Merchant | None:
+    """The shop this account acts for (owner or team member), or None."""
+    if not user.is_authenticated:
+        return None
+    member = MerchantMember.objects.select_related("merchant").filter(user_id=user.pk).first()
+    return member.merchant if member else None
+
+
+def is_merchant_owner(user: User, merchant: Merchant) -> bool:
+    return merchant.owner_id == user.pk
+
+
+def catalogue_products() -> QuerySet[Product]:
+    """Active products of active (verified) shops, with their stock count in one query."""
+    return (
+        Product.objects.filter(active=True, merchant__status=MerchantStatus.ACTIVE)
+        .select_related("merchant")
+        .annotate(in_stock=Count("card_keys", filter=Q(card_keys__status=CardKeyStatus.AVAILABLE)))
+        .order_by("id")
+    )
+
+
+def merchant_products(merchant: Merchant) -> QuerySet[Product]:
+    return (
+        Product.objects.filter(merchant=merchant)
+        .select_related("merchant")
+        .annotate(in_stock=Count("card_keys", filter=Q(card_keys__status=CardKeyStatus.AVAILABLE)))
+        .order_by("id")
+    )
+
+
+def _with_details(qs: QuerySet[Order]) -> QuerySet[Order]:
+    return qs.select_related("product", "merchant", "buyer").prefetch_related(
+        Prefetch("card_keys", queryset=CardKey.objects.order_by("id"))
+    )
+
+
+def orders_visible_to(user: User | AnonymousUser) -> QuerySet[Order]:
+    """A buyer sees their orders; a merchant's team also sees its shop's orders; staff all."""
+    if not user.is_authenticated:
+        return Order.objects.none()
+    if user.is_staff:
+        return _with_details(Order.objects.all())
+    merchant = merchant_for_user(user)
+    condition = Q(buyer_id=user.pk)
+    if merchant is not None:
+        condition |= Q(merchant_id=merchant.pk)
+    return _with_details(Order.objects.filter(condition))
+
+
+def buyer_orders(user: User) -> QuerySet[Order]:
+    return _with_details(Order.objects.filter(buyer_id=user.pk))

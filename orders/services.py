@@ -1,0 +1,777 @@
+"""Every write of the orders app: typed, keyword-only functions, one transaction each.
+
+Pages, the API, the admin and Celery tasks all call these; nothing else saves these models.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kamen_complaints.celery import enqueue
+from kamen_complaints.errors import DomainError, Forbidden, NotFound
+from orders import crypto
+from orders.models import (
+    CardKey,
+    CardKeyReveal,
+    CardKeyStatus,
+    DuplicateKeyFlag,
+    IdentityAccess,
+    MemberRole,
+    Merchant,
+    MerchantMember,
+    MerchantStatus,
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Product,
+    ProductKind,
+    Refund,
+    SuspensionReason,
+)
+from orders.payments import get_provider, get_topup_upstream
+
+logger = logging.getLogger(__name__)
+
+REVERIFICATION_PERIOD = timedelta(days=183)  # 实名认证 again every 6 months
+MAX_QUANTITY = 100
+# A card-key import: at most this many bytes and lines (a 10 MB paste is refused, not parsed).
+MAX_IMPORT_BYTES = 1_000_000
+MAX_IMPORT_LINES = 10_000
+MIN_KEY_LENGTH = 4
+MAX_KEY_LENGTH = 256
+# A retry of a lost top-up task waits at least this long after payment.
+TOPUP_RETRY_AFTER = timedelta(minutes=5)
+
+_ORDER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+_KEY_RE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
+
+
+# --- Merchants ----------------------------------------------------------------------------
+
+# Other apps may hold a merchant back when staff reactivate it (escrow: the deposit is short).
+# A guard returns the suspension reason that still applies, or None. Registered at app ready,
+# so orders never imports them (dependencies point one way).
+ActivationGuard = Callable[[Merchant], SuspensionReason | None]
+_activation_guards: list[ActivationGuard] = []
+
+
+def register_activation_guard(guard: ActivationGuard) -> None:
+    if guard not in _activation_guards:
+        _activation_guards.append(guard)
+
+
+def validate_id_number(value: str) -> str:
+    """A mainland resident identity number: 17 digits and a checksum (GB 11643-1999)."""
+    value = value.strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", value):
+        raise DomainError(
+            _("An identity number has 18 characters: 17 digits and a final digit or X."),
+            code="id_number_invalid",
+        )
+    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
+    if _ID_CHECK[total % 11] != value[17]:
+        raise DomainError(
+            _("That identity number's check digit is wrong; please check it."),
+            code="id_number_invalid",
+        )
+    return value
+
+
+def validate_phone(value: str) -> str:
+    value = value.strip().replace(" ", "").replace("-", "")
+    if value.startswith("+86"):
+        value = value[3:]
+    if not _PHONE_RE.match(value):
+        raise DomainError(
+            _("Enter a mainland mobile number of 11 digits starting with 1."),
+            code="phone_invalid",
+        )
+    return value
+
+
+@transaction.atomic
+def merchant_apply(
+    *,
+    user: User,
+    shop_name: str,
+    legal_name: str,
+    id_number: str,
+    phone: str,
+    address: str,
+    business_license: str = "",
+) -> Merchant:
+    """Open a shop awaiting real-name verification; the applicant becomes its owner."""
+    if MerchantMember.objects.filter(user=user).exists():
+        raise DomainError(_("This account already belongs to a shop."), code="already_merchant")
+    shop_name = shop_name.strip()
+    if not shop_name or not legal_name.strip() or not address.strip():
+        raise DomainError(_("Shop name, legal name and address are required."), code="invalid")
+    if Merchant.objects.filter(shop_name__iexact=shop_name).exists():
+        raise DomainError(_("That shop name is taken."), code="shop_name_taken")
+    id_number = validate_id_number(id_number)
+    merchant = Merchant.objects.create(
+        owner=user,
+        shop_name=shop_name,
+        legal_name=legal_name.strip(),
+        id_number_encrypted=crypto.encrypt(id_number),
+        id_number_last4=id_number[-4:],
+        id_number_fingerprint=crypto.fingerprint(id_number, purpose="identity"),
+        phone=validate_phone(phone),
+        address=address.strip(),
+        business_license=business_license.strip(),
+    )
+    MerchantMember.objects.create(merchant=merchant, user=user, role=MemberRole.OWNER)
+    return merchant
+
+
+def _locked_merchant(merchant: Merchant) -> Merchant:
+    return Merchant.objects.select_for_update().get(pk=merchant.pk)
+
+
+def _guarded_status(merchant: Merchant) -> tuple[str, str]:
+    for guard in _activation_guards:
+        reason = guard(merchant)
+        if reason:
+            return MerchantStatus.SUSPENDED, reason
+    return MerchantStatus.ACTIVE, ""
+
+
+@transaction.atomic
+def merchant_verify(*, merchant: Merchant, staff: User) -> Merchant:
+    """Real-name verification passed: the shop may sell for the next 6 months.
+
+    Verifying again is how a `verification_expired` suspension is lifted. A deposit shortfall
+    (escrow's guard) still holds the shop back."""
+    merchant = _locked_merchant(merchant)
+    if merchant.status == MerchantStatus.SUSPENDED and merchant.suspension_reason in (
+        SuspensionReason.MANUAL,
+        SuspensionReason.DEPOSIT,
+    ):
+        raise DomainError(
+            _("This shop is suspended (%(reason)s); lift that first.")
+            % {"reason": merchant.get_suspension_reason_display()},
+            code="not_allowed_in_state",
+        )
+    now = timezone.now()
+    merchant.verified_by = staff
+    merchant.verified_at = now
+    merchant.reverification_due = now + REVERIFICATION_PERIOD
+    merchant.status, merchant.suspension_reason = _guarded_status(merchant)
+    merchant.status_note = ""
+    merchant.save()
+    return merchant
+
+
+@transaction.atomic
+def merchant_reject(*, merchant: Merchant, staff: User, reason: str) -> Merchant:
+    merchant = _locked_merchant(merchant)
+    if merchant.status != MerchantStatus.PENDING_VERIFICATION:
+        raise DomainError(
+            _("Only a shop awaiting verification can be rejected."), code="not_allowed_in_state"
+        )
+    if not reason.strip():
+        raise DomainError(_("A reason is required."), code="reason_required")
+    merchant.status = MerchantStatus.REJECTED
+    merchant.status_note = reason.strip()
+    merchant.save()
+    return merchant
+
+
+@transaction.atomic
+def merchant_suspend(
+    *, merchant: Merchant, reason: SuspensionReason | str, note: str = ""
+) -> Merchant:
+    """Stop a shop selling. A manual suspension outranks the others: it is never replaced by
+    an automatic one, and only staff lift it."""
+    merchant = _locked_merchant(merchant)
+    if merchant.status == MerchantStatus.SUSPENDED:
+        if (
+            merchant.suspension_reason == SuspensionReason.MANUAL
+            or reason != SuspensionReason.MANUAL
+        ):
+            return merchant
+    elif merchant.status != MerchantStatus.ACTIVE:
+        raise DomainError(_("Only an active shop can be suspended."), code="not_allowed_in_state")
+    if reason == SuspensionReason.MANUAL and not note.strip():
+        raise DomainError(_("A reason is required."), code="reason_required")
+    merchant.status = MerchantStatus.SUSPENDED
+    merchant.suspension_reason = reason
+    merchant.status_note = note.strip()
+    merchant.save()
+    return merchant
+
+
+@transaction.atomic
+def merchant_lift_suspension(*, merchant: Merchant, reason: SuspensionReason | str) -> Merchant:
+    """Lift a suspension of exactly this reason (a top-up never lifts a manual one)."""
+    merchant = _locked_merchant(merchant)
+    if merchant.status != MerchantStatus.SUSPENDED or merchant.suspension_reason != reason:
+        return merchant
+    merchant.status, merchant.suspension_reason = _guarded_status(merchant)
+    if merchant.status == MerchantStatus.ACTIVE and (
+        merchant.reverification_due and merchant.reverification_due <= timezone.now()
+    ):
+        merchant.status = MerchantStatus.SUSPENDED
+        merchant.suspension_reason = SuspensionReason.VERIFICATION_EXPIRED
+    merchant.status_note = ""
+    merchant.save()
+    return merchant
+
+
+def merchant_unsuspend(*, merchant: Merchant, staff: User) -> Merchant:
+    """Staff lift a manual suspension. A deposit one is lifted by a top-up, an expired
+    verification by verifying again: refused here with the way out."""
+    merchant.refresh_from_db()
+    if merchant.status != MerchantStatus.SUSPENDED:
+        raise DomainError(_("This shop is not suspended."), code="not_allowed_in_state")
+    if merchant.suspension_reason == SuspensionReason.DEPOSIT:
+        raise DomainError(
+            _("This shop is suspended for its deposit; a top-up to the minimum lifts it."),
+            code="not_allowed_in_state",
+        )
+    if merchant.suspension_reason == SuspensionReason.VERIFICATION_EXPIRED:
+        raise DomainError(
+            _("This shop's real-name verification expired; verify it again to lift it."),
+            code="not_allowed_in_state",
+        )
+    return merchant_lift_suspension(merchant=merchant, reason=SuspensionReason.MANUAL)
+
+
+def merchant_reveal_identity(
+    *, merchant: Merchant, staff: User, ip: str | None = None, purpose: str = ""
+) -> str:
+    """The identity number in clear, for staff holding orders.view_identity; logged."""
+    if not staff.has_perm("orders.view_identity"):
+        raise Forbidden(_("You may not see identity numbers."))
+    IdentityAccess.objects.create(merchant=merchant, user=staff, ip=ip, purpose=purpose[:200])
+    return crypto.decrypt(merchant.id_number_encrypted)
+
+
+def merchants_expire_verifications(*, now: datetime | None = None) -> int:
+    """Suspend active shops whose 6-month verification ran out (`verification_expired`)."""
+    moment = now or timezone.now()
+    due = Merchant.objects.filter(status=MerchantStatus.ACTIVE, reverification_due__lte=moment)
+    count = 0
+    for merchant in due.only("pk"):
+        merchant_suspend(merchant=merchant, reason=SuspensionReason.VERIFICATION_EXPIRED)
+        count += 1
+    return count
+
+
+# --- Products and card keys ---------------------------------------------------------------
+
+
+def _check_product_fields(*, face_value: Decimal, price: Decimal, kind: str, source: str) -> None:
+    if kind not in ProductKind.values:
+        raise DomainError(_("Unknown product kind."), code="invalid")
+    if face_value <= 0 or price <= 0:
+        raise DomainError(_("Face value and price must be above zero."), code="amount_invalid")
+    if not source.strip():
+        raise DomainError(
+            _("Say where the goods come from (upstream supplier, proof of origin)."),
+            code="source_required",
+        )
+
+
+@transaction.atomic
+def product_create(
+    *,
+    merchant: Merchant,
+    name: str,
+    kind: str,
+    face_value: Decimal,
+    price: Decimal,
+    source: str,
+    active: bool = True,
+) -> Product:
+    _check_product_fields(face_value=face_value, price=price, kind=kind, source=source)
+    return Product.objects.create(
+        merchant=merchant,
+        name=name.strip(),
+        kind=kind,
+        face_value=face_value,
+        price=price,
+        source=source.strip(),
+        active=active,
+    )
+
+
+@transaction.atomic
+def product_update(*, product: Product, **changes: object) -> Product:
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    for name, value in changes.items():
+        if name not in {"name", "kind", "face_value", "price", "source", "active"}:
+            raise ValueError(name)
+        setattr(product, name, value)
+    _check_product_fields(
+        face_value=product.face_value, price=product.price, kind=product.kind, source=product.source
+    )
+    product.save()
+    return product
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    problems: list[dict[str, object]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "imported": self.imported,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "problems": self.problems,
+        }
+
+
+def _decode_import(data: bytes | str) -> str:
+    if isinstance(data, str):
+        if len(data.encode("utf-8")) > MAX_IMPORT_BYTES:
+            raise DomainError(
+                _("A card-key import is at most %(limit)s bytes; split it into smaller files.")
+                % {"limit": MAX_IMPORT_BYTES},
+                code="import_too_large",
+            )
+        return data
+    if len(data) > MAX_IMPORT_BYTES:
+        raise DomainError(
+            _("A card-key import is at most %(limit)s bytes; split it into smaller files.")
+            % {"limit": MAX_IMPORT_BYTES},
+            code="import_too_large",
+        )
+    if b"\x00" in data:
+        raise DomainError(
+            _("That file is not text (it contains binary data); upload one key per line."),
+            code="import_not_text",
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DomainError(
+            _("That file is not UTF-8 text; upload one key per line."), code="import_not_text"
+        ) from exc
+
+
+@transaction.atomic
+def card_keys_import(*, product: Product, data: bytes | str) -> ImportReport:
+    """Import one key per line. Blank lines are skipped; a key already on the platform (by
+    fingerprint, any shop) is a duplicate and flagged to staff; a malformed one is rejected
+    with its line number. Keys are encrypted before they touch the database."""
+    if not product.delivers_card_keys:
+        raise DomainError(
+            _("Phone top-ups are delivered by the upstream; they have no card keys."),
+            code="invalid",
+        )
+    text = _decode_import(data)
+    lines = text.splitlines()
+    if len(lines) > MAX_IMPORT_LINES:
+        raise DomainError(
+            _("A card-key import is at most %(limit)s lines.") % {"limit": MAX_IMPORT_LINES},
+            code="import_too_large",
+        )
+    report = ImportReport()
+    seen: dict[str, int] = {}
+    candidates: list[tuple[int, str, str]] = []
+    for number, raw in enumerate(lines, start=1):
+        key = raw.strip()
+        if not key:
+            continue
+        if not (MIN_KEY_LENGTH <= len(key) <= MAX_KEY_LENGTH) or not _KEY_RE.match(key):
+            report.rejected += 1
+            report.problems.append(
+                {
+                    "line": number,
+                    "problem": "rejected",
+                    "reason": _("A key is %(min)s to %(max)s printable characters without spaces.")
+                    % {"min": MIN_KEY_LENGTH, "max": MAX_KEY_LENGTH},
+                }
+            )
+            continue
+        fp = crypto.fingerprint(key)
+        if fp in seen:
+            report.duplicates += 1
+            report.problems.append(
+                {
+                    "line": number,
+                    "problem": "duplicate",
+                    "reason": _("The same key as line %(line)s.") % {"line": seen[fp]},
+                }
+            )
+            continue
+        seen[fp] = number
+        candidates.append((number, key, fp))
+
+    existing = {
+        k.fingerprint: k
+        for k in CardKey.objects.filter(fingerprint__in=[c[2] for c in candidates]).select_related(
+            "product"
+        )
+    }
+    new_keys: list[CardKey] = []
+    flags: list[DuplicateKeyFlag] = []
+    for number, key, fp in candidates:
+        if fp in existing:
+            other = existing[fp]
+            cross_shop = other.product.merchant_id != product.merchant_id
+            report.duplicates += 1
+            report.problems.append(
+                {
+                    "line": number,
+                    "problem": "duplicate",
+                    "reason": _("This key is already on the platform."),
+                }
+            )
+            flags.append(
+                DuplicateKeyFlag(
+                    fingerprint=fp,
+                    existing_key=other,
+                    attempted_by=product.merchant,
+                    product=product,
+                    cross_shop=cross_shop,
+                )
+            )
+            continue
+        new_keys.append(
+            CardKey(
+                product=product,
+                secret_encrypted=crypto.encrypt(key),
+                fingerprint=fp,
+                tail=key[-4:],
+            )
+        )
+    try:
+        with transaction.atomic():
+            CardKey.objects.bulk_create(new_keys, batch_size=1000)
+    except IntegrityError as exc:
+        # Another import added one of these keys between our check and our insert.
+        raise DomainError(
+            _("Another import added some of these keys at the same moment; import again."),
+            code="conflict",
+            status_code=409,
+        ) from exc
+    DuplicateKeyFlag.objects.bulk_create(flags)
+    report.imported = len(new_keys)
+    return report
+
+
+# --- Orders -------------------------------------------------------------------------------
+
+
+def _new_order_number() -> str:
+    """KM + date + 10 random Crockford characters (50 bits): readable, not guessable."""
+    stamp = timezone.localtime().strftime("%y%m%d")
+    tail = "".join(secrets.choice(_ORDER_ALPHABET) for _ in range(10))
+    return f"KM{stamp}{tail}"
+
+
+@transaction.atomic
+def order_create(*, buyer: User, product: Product, quantity: int, topup_target: str = "") -> Order:
+    """An order awaiting payment. Only active products of active shops are sold."""
+    product = Product.objects.select_related("merchant").get(pk=product.pk)
+    if not product.active:
+        raise DomainError(_("This product is not on sale."), code="product_inactive")
+    if product.merchant.status != MerchantStatus.ACTIVE:
+        raise DomainError(_("This shop is not selling at the moment."), code="merchant_inactive")
+    if MerchantMember.objects.filter(merchant=product.merchant, user=buyer).exists():
+        raise DomainError(_("You cannot buy from your own shop."), code="own_shop")
+    if (
+        not isinstance(quantity, int)
+        or isinstance(quantity, bool)
+        or not (1 <= quantity <= MAX_QUANTITY)
+    ):
+        raise DomainError(
+            _("Quantity is a whole number from 1 to %(max)s.") % {"max": MAX_QUANTITY},
+            code="quantity_invalid",
+        )
+    target = ""
+    if product.kind == ProductKind.PHONE_TOPUP:
+        if quantity != 1:
+            raise DomainError(_("A phone top-up is bought one at a time."), code="quantity_invalid")
+        if not topup_target:
+            raise DomainError(_("Enter the phone number to top up."), code="topup_target_required")
+        target = validate_phone(topup_target)
+    elif topup_target:
+        raise DomainError(_("Only phone top-ups take a phone number."), code="topup_target_invalid")
+    for _attempt in range(5):
+        number = _new_order_number()
+        if not Order.objects.filter(number=number).exists():
+            break
+    return Order.objects.create(
+        number=number,
+        buyer=buyer,
+        merchant=product.merchant,
+        product=product,
+        quantity=quantity,
+        unit_price=product.price,
+        amount=product.price * quantity,
+        topup_target=target,
+    )
+
+
+def _refund_order(order: Order, *, amount: Decimal, reason: str, key: str) -> Refund:
+    """Refund through the payment channel (a payment record, not the deposit ledger)."""
+    existing = Refund.objects.filter(idempotency_key=key).first()
+    if existing:
+        return existing
+    payment = Payment.objects.get(reference=order.payment_reference)
+    provider = get_provider(payment.channel)
+    refund_id = provider.refund(reference=payment.reference, amount=amount, idempotency_key=key)
+    refund = Refund.objects.create(
+        payment=payment,
+        amount=amount,
+        reason=reason,
+        idempotency_key=key,
+        provider_refund_id=refund_id,
+    )
+    order.refunded_amount += amount
+    order.status = (
+        OrderStatus.REFUNDED
+        if order.refunded_amount >= order.amount
+        else OrderStatus.PARTIALLY_REFUNDED
+    )
+    order.save(update_fields=["refunded_amount", "status"])
+    return refund
+
+
+def _deliver_card_keys(order: Order) -> None:
+    """Reserve keys under row locks; SKIP LOCKED lets concurrent buyers take different keys
+    instead of queueing, and no key is ever handed to two orders."""
+    keys = list(
+        CardKey.objects.select_for_update(skip_locked=True)
+        .filter(product_id=order.product_id, status=CardKeyStatus.AVAILABLE)
+        .order_by("id")
+        .values_list("pk", flat=True)[: order.quantity]
+    )
+    now = timezone.now()
+    if len(keys) < order.quantity:
+        order.status = OrderStatus.DELIVERY_FAILED
+        order.delivery_note = "out_of_stock"
+        order.save(update_fields=["status", "delivery_note"])
+        _refund_order(
+            order,
+            amount=order.amount,
+            reason="out of stock",
+            key=f"order:{order.number}:delivery-failed",
+        )
+        return
+    updated = CardKey.objects.filter(pk__in=keys, status=CardKeyStatus.AVAILABLE).update(
+        status=CardKeyStatus.DELIVERED, order=order, delivered_at=now
+    )
+    if updated != len(keys):  # cannot happen under the row locks; refuse rather than half-deliver
+        raise RuntimeError("card key reservation lost its lock")
+    order.status = OrderStatus.DELIVERED
+    order.delivered_at = now
+    order.save(update_fields=["status", "delivered_at"])
+
+
+@transaction.atomic
+def order_payment_confirm(*, order: Order, reference: str, amount: Decimal, channel: str) -> Order:
+    """The provider says `reference` paid `amount` for this order: mark it paid and deliver,
+    in one transaction. A callback that arrives twice changes nothing the second time; a
+    second, different payment for an order already paid is refunded at once."""
+    order = Order.objects.select_for_update().select_related("product").get(pk=order.pk)
+    if Payment.objects.filter(reference=reference).exists():
+        return order  # the same callback again
+    if amount != order.amount:
+        raise DomainError(
+            _("The payment amount %(paid)s does not match the order amount %(amount)s.")
+            % {"paid": amount, "amount": order.amount},
+            code="amount_mismatch",
+        )
+    payment = Payment.objects.create(
+        order=order,
+        payer=order.buyer,
+        purpose="order",
+        channel=channel,
+        reference=reference,
+        amount=amount,
+        status=PaymentStatus.SUCCEEDED,
+    )
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        # Paid twice through two references: give the second payment back.
+        provider = get_provider(channel)
+        key = f"payment:{reference}:duplicate"
+        refund_id = provider.refund(reference=reference, amount=amount, idempotency_key=key)
+        Refund.objects.create(
+            payment=payment,
+            amount=amount,
+            reason="duplicate payment",
+            idempotency_key=key,
+            provider_refund_id=refund_id,
+        )
+        return order
+    order.status = OrderStatus.PAID
+    order.paid_at = timezone.now()
+    order.payment_channel = channel
+    order.payment_reference = reference
+    order.save(update_fields=["status", "paid_at", "payment_channel", "payment_reference"])
+    if order.product.delivers_card_keys:
+        _deliver_card_keys(order)
+    else:
+        order.status = OrderStatus.DELIVERY_PENDING
+        order.save(update_fields=["status"])
+        order_id = order.pk
+        transaction.on_commit(lambda: _enqueue_topup(order_id), robust=True)
+    return order
+
+
+def _enqueue_topup(order_id: int) -> None:
+    from orders.tasks import order_topup_deliver
+
+    enqueue(order_topup_deliver, order_id)
+
+
+def order_pay(*, order: Order, buyer: User, channel: str = "sandbox") -> Order:
+    """Charge the buyer through the provider, then confirm (deliver) in one transaction."""
+    if order.buyer_id != buyer.pk:
+        raise NotFound(_("No such order."))
+    order.refresh_from_db()
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise DomainError(
+            _("Order %(number)s is already paid.") % {"number": order.number},
+            code="already_paid",
+            status_code=409,
+        )
+    try:
+        provider = get_provider(channel)
+    except Exception as exc:
+        raise DomainError(
+            _("Unknown payment channel %(channel)s.") % {"channel": channel},
+            code="channel_invalid",
+        ) from exc
+    result = provider.charge(
+        amount=order.amount,
+        description=f"{order.product.name} x{order.quantity}",
+        idempotency_key=f"order:{order.number}",
+    )
+    if not result.succeeded:
+        raise DomainError(_("The payment did not go through."), code="payment_failed")
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status != OrderStatus.PENDING_PAYMENT:
+            raise DomainError(
+                _("Order %(number)s is already paid.") % {"number": order.number},
+                code="already_paid",
+                status_code=409,
+            )
+        return order_payment_confirm(
+            order=locked, reference=result.reference, amount=order.amount, channel=channel
+        )
+
+
+def order_topup_deliver(*, order_id: int) -> Order | None:
+    """Deliver a paid phone top-up through the upstream, exactly once.
+
+    The upstream call happens outside any row lock (it may be slow) and is idempotent on the
+    order number; the outcome is then written under the lock, only if still pending."""
+    order = Order.objects.filter(pk=order_id, status=OrderStatus.DELIVERY_PENDING).first()
+    if order is None:
+        return None
+    Order.objects.filter(pk=order_id).update(delivery_attempts=order.delivery_attempts + 1)
+    ok = get_topup_upstream().deliver(
+        reference=order.number, target=order.topup_target, amount=order.amount
+    )
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status != OrderStatus.DELIVERY_PENDING:
+            return order
+        if ok:
+            order.status = OrderStatus.DELIVERED
+            order.delivered_at = timezone.now()
+            order.save(update_fields=["status", "delivered_at"])
+        else:
+            order.status = OrderStatus.DELIVERY_FAILED
+            order.delivery_note = "upstream_failed"
+            order.save(update_fields=["status", "delivery_note"])
+            _refund_order(
+                order,
+                amount=order.amount,
+                reason="top-up failed upstream",
+                key=f"order:{order.number}:delivery-failed",
+            )
+    return order
+
+
+def orders_retry_pending_topups(*, now: datetime | None = None) -> int:
+    """Hand again to the worker the top-ups whose task the broker lost."""
+    moment = now or timezone.now()
+    ids = list(
+        Order.objects.filter(
+            status=OrderStatus.DELIVERY_PENDING, paid_at__lte=moment - TOPUP_RETRY_AFTER
+        ).values_list("pk", flat=True)[:500]
+    )
+    for order_id in ids:
+        _enqueue_topup(order_id)
+    return len(ids)
+
+
+@transaction.atomic
+def order_reveal_keys(
+    *, order: Order, user: User, ip: str | None = None, user_agent: str = ""
+) -> list[str]:
+    """The order's card keys in clear, for its buyer only; every reveal is recorded (time, IP,
+    user agent) as the platform's own evidence."""
+    if order.buyer_id != user.pk:
+        raise NotFound(_("No such order."))
+    keys = list(order.card_keys.order_by("id"))
+    if not keys:
+        raise DomainError(_("This order has no card keys to show."), code="not_allowed_in_state")
+    reveal = CardKeyReveal.objects.create(
+        order=order, user=user, ip=ip, user_agent=user_agent[:400]
+    )
+    reveal.card_keys.set(keys)
+    return [k.reveal() for k in keys]
+
+
+@transaction.atomic
+def order_refund(*, order: Order, amount: Decimal, reason: str, key: str) -> Refund:
+    """Refund part or all of an order through its payment channel, once per `key`."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    existing = Refund.objects.filter(idempotency_key=key).first()
+    if existing:
+        return existing
+    if amount <= 0 or amount > order.refundable_amount:
+        raise DomainError(
+            _("A refund is above zero and at most %(max)s.") % {"max": order.refundable_amount},
+            code="amount_invalid",
+        )
+    return _refund_order(order, amount=amount, reason=reason, key=key)
+
+
+@transaction.atomic
+def order_replace_card_key(*, order: Order) -> CardKey:
+    """Deliver one fresh key of the same product to the order (a merchant's replacement)."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    key = (
+        CardKey.objects.select_for_update(skip_locked=True)
+        .filter(product_id=order.product_id, status=CardKeyStatus.AVAILABLE)
+        .order_by("id")
+        .first()
+    )
+    if key is None:
+        raise DomainError(
+            _("No card key of this product is in stock to replace it with."),
+            code="out_of_stock",
+        )
+    key.status = CardKeyStatus.DELIVERED
+    key.order = order
+    key.delivered_at = timezone.now()
+    key.save(update_fields=["status", "order", "delivered_at"])
+    return key

@@ -1,0 +1,21 @@
+"""Celery tasks: thin shells around services of the same name."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from orders import services
+
+
+@shared_task(acks_late=True, max_retries=5, default_retry_delay=30)
+def order_topup_deliver(order_id: int) -> None:
+    services.order_topup_deliver(order_id=order_id)
+
+
+@shared_task
+def orders_sweep() -> dict[str, int]:
+    """Periodic: re-send lost top-up deliveries, expire 6-month verifications."""
+    return {
+        "topups_requeued": services.orders_retry_pending_topups(),
+        "verifications_expired": services.merchants_expire_verifications(),
+    }

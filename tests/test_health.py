@@ -1,0 +1,25 @@
+import pytest
+
+
+@pytest.mark.django_db
+def test_healthz_answers_ok_when_database_and_broker_are_reachable(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["database"]["ok"] is True
+    assert body["broker"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_healthz_answers_503_when_the_broker_is_unreachable(client, settings):
+    settings.CELERY_BROKER_IS_FILESYSTEM = False
+    from kamen_complaints.celery import app
+
+    old = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        response = client.get("/healthz")
+    finally:
+        app.conf.broker_url = old
+    assert response.status_code == 503
+    assert response.json()["broker"]["ok"] is False
