@@ -26,7 +26,7 @@ def _ensure_filesystem_broker_dirs() -> None:
     from django.conf import settings
 
     if getattr(settings, "CELERY_BROKER_IS_FILESYSTEM", False):
-        for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
             folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
             if folder:
                 os.makedirs(str(folder), exist_ok=True)

@@ -155,6 +155,13 @@ CARD_KEY_KEYS = env.list("CARD_KEY_KEYS", default=["bXFRmMNzPUiJ5Ivl3c25T3PSwOG1
 # HMAC key for card-key and identity fingerprints (duplicate detection without decrypting).
 # Changing it invalidates duplicate detection for existing keys; it is not rotated.
 FINGERPRINT_KEY = env.str("FINGERPRINT_KEY", default="dev-insecure-fingerprint-key")
+# Ed25519 key that signs evidence packages (base64 of the 32-byte raw private key). The
+# default is for development only: production sets its own, publishes the public half
+# (`manage.py package_public_key`) and keeps the old public key to verify older packages.
+# New key: python -c "import base64,os;print(base64.b64encode(os.urandom(32)).decode())"
+PACKAGE_SIGNING_KEY = env.str(
+    "PACKAGE_SIGNING_KEY", default="7CVER1R2PG31C5dbJrUBOGyd3tgCVF12wy97QDGWJU4="
+)
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -199,7 +206,7 @@ SPECTACULAR_SETTINGS = {
 # --- Celery -------------------------------------------------------------------------------
 # Embedded default: kombu's filesystem transport under var/celery (no server). Production:
 # redis://. No result backend: tasks write their results to the database.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 CELERY_BROKER_IS_FILESYSTEM = CELERY_BROKER_URL.startswith("filesystem")
 _celery_fs = VAR_DIR / "celery"
 if CELERY_BROKER_IS_FILESYSTEM:
@@ -207,6 +214,8 @@ if CELERY_BROKER_IS_FILESYSTEM:
         "data_folder_in": str(_celery_fs / "queue"),
         "data_folder_out": str(_celery_fs / "queue"),
         "processed_folder": str(_celery_fs / "processed"),
+        # kombu ≥ 5.3 keeps broadcast/control messages here; the default is ./control (cwd).
+        "control_folder": str(_celery_fs / "control"),
         "store_processed": False,
     }
 else:
@@ -243,6 +252,10 @@ SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "orders-sweep": {
         "task": "orders.tasks.orders_sweep",
+        "schedule": timedelta(seconds=SWEEP_INTERVAL_SECONDS),
+    },
+    "escrow-payouts-sweep": {
+        "task": "escrow.tasks.payouts_sweep",
         "schedule": timedelta(seconds=SWEEP_INTERVAL_SECONDS),
     },
 }
