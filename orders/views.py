@@ -1,8 +1,179 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""The buyer's pages: catalogue, product (buy), pay (sandbox), order (reveal), my orders.
 
-from orders import selectors
+Reads go through orders.selectors, every write through orders.services; a service's
+DomainError is shown next to the form with its status code, never a 500. An order the caller
+did not buy is a 404 on every page (no existence leak).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from kamen_complaints.accounts import throttle_wait, throttled_message
+from kamen_complaints.errors import DomainError
+from orders import selectors, services
+from orders.forms import BuyForm, KindFilterForm, add_domain_error
+from orders.models import Order, OrderStatus, Product
+
+CATALOGUE_PAGE_SIZE = 24
+ORDERS_PAGE_SIZE = 20
 
 
+def _buyer(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _own_order(request: HttpRequest, number: str) -> Order:
+    """The caller's own order, with product, shop and keys; 404 for anyone else's."""
+    order = selectors.buyer_orders(_buyer(request)).filter(number=number).first()
+    if order is None:
+        raise Http404(_("No such order."))
+    return order
+
+
+@require_GET
 def catalogue(request: HttpRequest) -> HttpResponse:
-    return render(request, "orders/catalogue.html", {"products": selectors.catalogue_products()})
+    products = selectors.catalogue_products()
+    filter_form = KindFilterForm(request.GET)
+    status = 200
+    kind = ""
+    if filter_form.is_valid():
+        kind = filter_form.cleaned_data["kind"]
+        if kind:
+            products = products.filter(kind=kind)
+    else:
+        status = 400
+    page = Paginator(products, CATALOGUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "filter_form": filter_form, "kind": kind}
+    return render(request, "orders/catalogue.html", context, status=status)
+
+
+def _sellable_product(pk: int) -> Product:
+    product = selectors.catalogue_products().filter(pk=pk).first()
+    if product is None:
+        raise Http404(_("No such product."))
+    return product
+
+
+@require_http_methods(["GET", "POST"])
+def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The product, and the buy form: POST creates the order and goes on to pay it."""
+    product = _sellable_product(pk)
+    # `in_stock` is the selector's annotation; top-ups have no keys, so no stock to count.
+    in_stock: int | None = getattr(product, "in_stock", 0) if product.delivers_card_keys else None
+    status = 200
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        form = BuyForm(request.POST, product=product, in_stock=in_stock)
+        if form.is_valid():
+            try:
+                order = services.order_create(
+                    buyer=_buyer(request),
+                    product=product,
+                    quantity=form.cleaned_data["quantity"],
+                    topup_target=form.cleaned_data.get("topup_target") or "",
+                )
+            except DomainError as exc:
+                add_domain_error(form, exc)
+                status = exc.status_code
+            else:
+                return redirect("orders:pay", number=order.number)
+        else:
+            status = 400
+    else:
+        form = BuyForm(product=product, in_stock=in_stock)
+    context = {"product": product, "form": form, "in_stock": in_stock}
+    return render(request, "orders/product_detail.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pay(request: HttpRequest, number: str) -> HttpResponse:
+    """The sandbox payment page: confirming charges the buyer and delivers at once."""
+    order = _own_order(request, number)
+    if request.method == "GET":
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            messages.info(request, _("Order %(number)s is already paid.") % {"number": number})
+            return redirect("orders:order", number=number)
+        return render(request, "orders/pay.html", {"order": order})
+    try:
+        paid = services.order_pay(order=order, buyer=_buyer(request))
+    except DomainError as exc:
+        order.refresh_from_db()
+        context = {"order": order, "error": exc.message}
+        return render(request, "orders/pay.html", context, status=exc.status_code)
+    if paid.status == OrderStatus.DELIVERED:
+        messages.success(request, _("Paid. Your order is delivered."))
+    elif paid.status == OrderStatus.DELIVERY_PENDING:
+        messages.info(request, _("Paid. The top-up is on its way; this page updates by itself."))
+    else:
+        messages.warning(
+            request,
+            _("Paid, but the shop could not deliver; the payment was refunded in full."),
+        )
+    return redirect("orders:order", number=number)
+
+
+def _order_page(
+    request: HttpRequest, order: Order, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    context = {
+        "order": order,
+        "card_keys": list(order.card_keys.all()),
+        # Switching language re-requests the page; the reveal URL answers POST only.
+        "language_next": reverse("orders:order", args=[order.number]),
+        **extra,
+    }
+    return render(request, "orders/order_detail.html", context, status=status)
+
+
+@login_required
+@require_GET
+def order_detail(request: HttpRequest, number: str) -> HttpResponse:
+    return _order_page(request, _own_order(request, number))
+
+
+@login_required
+@require_POST
+def reveal(request: HttpRequest, number: str) -> HttpResponse:
+    """Show the delivered keys in clear in this one response (never stored in the page's
+    cache); the service records the reveal (time, IP, user agent) as evidence."""
+    order = _own_order(request, number)
+    wait = throttle_wait(request, "reveal")
+    if wait is not None:
+        response = _order_page(request, order, status=429, reveal_error=throttled_message(wait))
+        response["Retry-After"] = str(wait)
+        return response
+    try:
+        keys = services.order_reveal_keys(
+            order=order,
+            user=_buyer(request),
+            ip=request.META.get("REMOTE_ADDR"),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+    except DomainError as exc:
+        return _order_page(request, order, status=exc.status_code, reveal_error=exc.message)
+    response = _order_page(request, order, revealed_keys=keys)
+    add_never_cache_headers(response)
+    return response
+
+
+@login_required
+@require_GET
+def my_orders(request: HttpRequest) -> HttpResponse:
+    orders = selectors.buyer_orders(_buyer(request))
+    page = Paginator(orders, ORDERS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "orders/my_orders.html", {"page": page})

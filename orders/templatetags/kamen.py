@@ -1,0 +1,89 @@
+"""Template helpers shared by every page: money, times in Asia/Shanghai, countdowns.
+
+`{% load kamen %}` then `{{ amount|yuan }}`, `{% when order.paid_at %}`,
+`{% countdown complaint.merchant_response_due total=window %}`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.timesince import timesince, timeuntil
+
+from kamen_complaints.money import format_yuan
+
+register = template.Library()
+
+# Pages show times as the platform's buyers and merchants read them, whatever the server's
+# or the request's zone (shared/STYLE.md "Look and language").
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+@register.filter
+def yuan(value: Decimal | int | str | None) -> str:
+    """`Decimal("12.5")` → `¥12.50`; empty for None or anything that is not a number."""
+    if value is None or value == "":
+        return ""
+    try:
+        return format_yuan(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return ""
+
+
+@register.filter
+def shanghai(value: datetime | None) -> str:
+    """An aware datetime as `Y-m-d H:i` in Asia/Shanghai; empty for None."""
+    if not isinstance(value, datetime):
+        return ""
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, SHANGHAI)
+    return value.astimezone(SHANGHAI).strftime(TIME_FORMAT)
+
+
+@register.simple_tag
+def when(value: datetime | None) -> SafeString | str:
+    """`<time datetime="ISO">Y-m-d H:i</time>` in Asia/Shanghai, or an em dash for None."""
+    if not isinstance(value, datetime):
+        return "—"
+    return format_html('<time datetime="{}">{}</time>', value.isoformat(), shanghai(value))
+
+
+@register.inclusion_tag("components/countdown.html")
+def countdown(
+    due: datetime | None,
+    total: timedelta | None = None,
+    start: datetime | None = None,
+    label: str = "",
+) -> dict[str, Any]:
+    """A deadline as a bar and the time left (shared/STYLE.md: a countdown and a bar, not
+    only a timestamp). The bar shows the share of the window still left: pass the window's
+    length (`total`) or its start (`start`); without either the bar is full until due.
+
+    JS (static/js/site.js) keeps the bar moving; without JS it is right at render time."""
+    if due is None:
+        return {"due": None}
+    now = timezone.now()
+    remaining = (due - now).total_seconds()
+    if total is None and start is not None:
+        total = due - start
+    total_seconds = max(total.total_seconds(), 1.0) if total else max(remaining, 1.0)
+    left = max(remaining, 0.0)
+    overdue = remaining <= 0
+    return {
+        "due": due,
+        "label": label,
+        "overdue": overdue,
+        "remaining_seconds": int(left),
+        "total_seconds": int(total_seconds),
+        "left_percent": round(min(left / total_seconds, 1.0) * 100),
+        "urgent": not overdue and left <= total_seconds * 0.2,
+        "human": timesince(due, now, depth=2) if overdue else timeuntil(due, now, depth=2),
+    }
