@@ -7,15 +7,19 @@ Every error leaves as JSON in the shape of shared/API.md: domain refusals as
 from __future__ import annotations
 
 import logging
+import math
 from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib.auth.models import User
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, pagination, serializers, throttling
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from kamen_complaints.errors import DomainError
@@ -28,17 +32,25 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):
+        # DRF reads JSON and form bodies through HttpRequest.body (DRF 3.18; encode/django-rest-
+        # framework PR #10013) and
+        # multipart through Django's parser: both raise this past DATA_UPLOAD_MAX_MEMORY_SIZE.
         return Response(
             {"detail": _("The request body is too large."), "code": "too_large"}, status=413
         )
     if isinstance(exc, SuspiciousOperation):
         return Response({"detail": _("The request is malformed."), "code": "bad_request"}, 400)
+    # Django's own 404/403 (get_object_or_404, …) get the same {"detail", "code"} shape.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         )
     if isinstance(exc, exceptions.Throttled):
-        wait = int(getattr(exc, "wait", 0) or 0)
+        wait = math.ceil(getattr(exc, "wait", 0) or 0)
         return Response(
             {
                 "detail": _("Too many requests; try again in %(seconds)s seconds.")
@@ -74,7 +86,18 @@ class PageNumberPagination(pagination.PageNumberPagination):
     max_page_size = 100
 
 
-class _ScopedUserThrottle(throttling.SimpleRateThrottle):
+class _LiveRateThrottle(throttling.SimpleRateThrottle):
+    """Reads its rate when it runs, not at import (SimpleRateThrottle.THROTTLE_RATES is bound
+    once), so a changed REST_FRAMEWORK setting — a test's `settings` fixture — takes effect."""
+
+    def get_rate(self) -> str | None:
+        rates = api_settings.DEFAULT_THROTTLE_RATES or {}
+        if self.scope not in rates:
+            raise ImproperlyConfigured(f"No throttle rate for scope {self.scope!r}")
+        return cast(str | None, rates[self.scope])
+
+
+class _ScopedUserThrottle(_LiveRateThrottle):
     """Per authenticated user (or per IP for anonymous callers)."""
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
@@ -85,7 +108,7 @@ class _ScopedUserThrottle(throttling.SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class _ScopedIPThrottle(throttling.SimpleRateThrottle):
+class _ScopedIPThrottle(_LiveRateThrottle):
     def get_cache_key(self, request: Any, view: Any) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 

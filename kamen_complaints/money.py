@@ -35,10 +35,11 @@ def parse_yuan(value: object) -> Decimal:
         raise ValueError(_("Enter an amount such as 12.50.")) from exc
     if not amount.is_finite():
         raise ValueError(_("Enter an amount such as 12.50."))
-    if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
-        raise ValueError(_("Amounts have at most 2 decimal places."))
+    # Size first: quantize() raises InvalidOperation beyond the context's 28 digits ("1e400").
     if abs(amount) > MAX_YUAN:
         raise ValueError(_("That amount is too large."))
+    if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
+        raise ValueError(_("Amounts have at most 2 decimal places."))
     return amount.quantize(CENT)
 
 

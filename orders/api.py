@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -19,8 +21,12 @@ from rest_framework.views import APIView
 
 from kamen_complaints.api import MoneyField, request_user, throttles
 from kamen_complaints.errors import DomainError, Forbidden, NotFound
-from orders import selectors, services
+from orders import payments, selectors, services
 from orders.models import Merchant, Order, Product, ProductKind
+
+_ORDER_NUMBER_RE = re.compile(r"[A-Za-z0-9]{1,24}")
+# Primary keys are 64-bit: a bigger number is a field error, not a database overflow.
+MAX_PK = 2**63 - 1
 
 # --- Serializers --------------------------------------------------------------------------
 
@@ -84,13 +90,20 @@ class OrderSerializer(serializers.ModelSerializer):
 
 
 class OrderCreateSerializer(serializers.Serializer):
-    product = serializers.IntegerField(min_value=1)
+    product = serializers.IntegerField(min_value=1, max_value=MAX_PK)
     quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_QUANTITY, default=1)
     topup_target = serializers.CharField(required=False, allow_blank=True, max_length=32)
 
 
 class PaySerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=["sandbox"], default="sandbox")
+
+
+class SandboxCallbackSerializer(serializers.Serializer):
+    order = serializers.CharField(max_length=24)
+    reference = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}\Z", max_length=64)
+    amount = MoneyField()
+    signature = serializers.RegexField(r"^[0-9a-fA-F]{64}\Z", max_length=64)
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -164,7 +177,7 @@ class CardKeyImportSerializer(serializers.Serializer):
         return attrs
 
 
-class ReasonSerializer(serializers.Serializer):
+class MerchantReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=1000)
 
 
@@ -179,11 +192,14 @@ class RegisterView(APIView):
     def post(self, request: Request) -> Response:
         data = RegisterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = User.objects.create_user(
-            username=data.validated_data["username"],
-            email=data.validated_data["email"],
-            password=data.validated_data["password"],
-        )
+        try:
+            user = User.objects.create_user(
+                username=data.validated_data["username"],
+                email=data.validated_data["email"],
+                password=data.validated_data["password"],
+            )
+        except IntegrityError as exc:  # the same name registered a moment ago
+            raise serializers.ValidationError({"username": [_("That username is taken.")]}) from exc
         return Response({"id": user.pk, "username": user.username}, status=201)
 
 
@@ -257,6 +273,10 @@ class OrderListCreateView(generics.ListAPIView):
 
 
 def _visible_order(request: Request, number: str) -> Order:
+    # An order number is short and alphanumeric; anything else (a NUL byte, which PostgreSQL
+    # refuses in a query, or 300 characters) cannot name an order.
+    if not _ORDER_NUMBER_RE.fullmatch(number):
+        raise NotFound(_("No such order."))
     order = selectors.orders_visible_to(request.user).filter(number=number).first()
     if order is None:
         raise NotFound(_("No such order."))
@@ -307,6 +327,46 @@ class OrderRevealView(APIView):
         return response
 
 
+class SandboxCallbackView(APIView):
+    """The sandbox provider's asynchronous payment notification (as Alipay's notify_url).
+
+    Signed with HMAC-SHA256 (orders.payments.sandbox_callback_signature); no session or token:
+    the signature is the authentication. A callback delivered twice changes nothing the second
+    time; a second, different payment of a paid order is refunded (order_payment_confirm)."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(
+        request=SandboxCallbackSerializer,
+        responses=inline_serializer(
+            "SandboxCallbackResult",
+            {"order": serializers.CharField(), "status": serializers.CharField()},
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        data = SandboxCallbackSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if not payments.sandbox_callback_signature_valid(
+            order=values["order"],
+            reference=values["reference"],
+            amount=values["amount"],
+            signature=values["signature"],
+        ):
+            raise Forbidden(_("The callback signature is wrong."), code="signature_invalid")
+        order = Order.objects.filter(number=values["order"]).first()
+        if order is None:
+            raise NotFound(_("No such order."))
+        order = services.order_payment_confirm(
+            order=order,
+            reference=values["reference"],
+            amount=values["amount"],
+            channel=payments.SandboxProvider.channel,
+        )
+        return Response({"order": order.number, "status": order.status})
+
+
 # --- Merchant -----------------------------------------------------------------------------
 
 
@@ -336,6 +396,8 @@ class MerchantProductListCreateView(generics.ListAPIView):
     serializer_class = MerchantProductSerializer
 
     def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
+            return Product.objects.none()
         return selectors.merchant_products(_own_merchant(self.request))
 
     @extend_schema(request=MerchantProductSerializer, responses={201: MerchantProductSerializer})
@@ -424,9 +486,9 @@ class StaffMerchantVerifyView(_StaffMerchantAction):
 
 
 class StaffMerchantRejectView(_StaffMerchantAction):
-    @extend_schema(request=ReasonSerializer, responses=MerchantSerializer)
+    @extend_schema(request=MerchantReasonSerializer, responses=MerchantSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        data = ReasonSerializer(data=request.data)
+        data = MerchantReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         merchant = services.merchant_reject(
             merchant=self.merchant(pk),
@@ -437,9 +499,9 @@ class StaffMerchantRejectView(_StaffMerchantAction):
 
 
 class StaffMerchantSuspendView(_StaffMerchantAction):
-    @extend_schema(request=ReasonSerializer, responses=MerchantSerializer)
+    @extend_schema(request=MerchantReasonSerializer, responses=MerchantSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        data = ReasonSerializer(data=request.data)
+        data = MerchantReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         merchant = services.merchant_suspend(
             merchant=self.merchant(pk), reason="manual", note=data.validated_data["reason"]

@@ -11,6 +11,11 @@ urlpatterns = [
     path("orders/<str:number>/", api.OrderDetailView.as_view(), name="api-order"),
     path("orders/<str:number>/pay/", api.OrderPayView.as_view(), name="api-order-pay"),
     path("orders/<str:number>/reveal/", api.OrderRevealView.as_view(), name="api-order-reveal"),
+    path(
+        "payments/sandbox/callback/",
+        api.SandboxCallbackView.as_view(),
+        name="api-payments-sandbox-callback",
+    ),
     path("merchant/", api.MerchantView.as_view(), name="api-merchant"),
     path("merchant/apply/", api.MerchantApplyView.as_view(), name="api-merchant-apply"),
     path(

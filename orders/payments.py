@@ -9,13 +9,14 @@ never change. Both calls are idempotent on the key the caller passes, as real ga
 from __future__ import annotations
 
 import hashlib
-import secrets
+import hmac
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
 
 
@@ -43,20 +44,42 @@ class PaymentProvider(Protocol):
 
 
 class SandboxProvider:
-    """Always succeeds; references are random, refund ids derived from the idempotency key."""
+    """Always succeeds. Like a real gateway (out_trade_no), the same idempotency key gives the
+    same reference: a double-clicked "pay" is one charge, not two. Callers therefore pass a key
+    unique per intended charge (orders use `order:<number>`). Refund ids derive from the
+    refund's idempotency key the same way."""
 
     channel = "sandbox"
 
     def charge(self, *, amount: Decimal, description: str, idempotency_key: str) -> ChargeResult:
         if amount <= 0:
             raise PaymentError("amount must be positive")
-        return ChargeResult(reference=f"SBX{secrets.token_hex(10).upper()}", succeeded=True)
+        digest = hashlib.sha256(f"charge:{idempotency_key}".encode()).hexdigest()[:20].upper()
+        return ChargeResult(reference=f"SBX{digest}", succeeded=True)
 
     def refund(self, *, reference: str, amount: Decimal, idempotency_key: str) -> str:
         if amount <= 0:
             raise PaymentError("amount must be positive")
         digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:20].upper()
         return f"SBXR{digest}"
+
+
+def sandbox_callback_signature(*, order: str, reference: str, amount: Decimal) -> str:
+    """HMAC-SHA256 the sandbox provider puts on its payment callbacks.
+
+    The key is derived from SECRET_KEY (Django's salted_hmac), so no extra setting is needed;
+    a real gateway verifies its own signature scheme (RSA for Alipay, HMAC for WeChat Pay) in
+    its own view. The amount is signed in its canonical 2-place form ("12.50")."""
+    message = f"{order}\n{reference}\n{amount:.2f}"
+    return salted_hmac("kamen_complaints.sandbox-callback", message, algorithm="sha256").hexdigest()
+
+
+def sandbox_callback_signature_valid(
+    *, order: str, reference: str, amount: Decimal, signature: str
+) -> bool:
+    expected = sandbox_callback_signature(order=order, reference=reference, amount=amount)
+    given = signature.strip().lower().encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(expected.encode("ascii"), given)
 
 
 class TopupUpstream(Protocol):

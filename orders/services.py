@@ -15,11 +15,13 @@ from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kamen_complaints.celery import enqueue
 from kamen_complaints.errors import DomainError, Forbidden, NotFound
+from kamen_complaints.money import MAX_YUAN
 from orders import crypto
 from orders.models import (
     CardKey,
@@ -40,7 +42,7 @@ from orders.models import (
     Refund,
     SuspensionReason,
 )
-from orders.payments import get_provider, get_topup_upstream
+from orders.payments import PaymentError, get_provider, get_topup_upstream
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,10 @@ MIN_KEY_LENGTH = 4
 MAX_KEY_LENGTH = 256
 # A retry of a lost top-up task waits at least this long after payment.
 TOPUP_RETRY_AFTER = timedelta(minutes=5)
+# After this many real attempts the sweep stops re-sending a top-up: it stays
+# `delivery_pending` (visible in the admin) for staff to settle with the upstream by hand,
+# rather than refunding money the upstream may already have credited.
+TOPUP_MAX_ATTEMPTS = 12
 
 _ORDER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -124,18 +130,28 @@ def merchant_apply(
     if Merchant.objects.filter(shop_name__iexact=shop_name).exists():
         raise DomainError(_("That shop name is taken."), code="shop_name_taken")
     id_number = validate_id_number(id_number)
-    merchant = Merchant.objects.create(
-        owner=user,
-        shop_name=shop_name,
-        legal_name=legal_name.strip(),
-        id_number_encrypted=crypto.encrypt(id_number),
-        id_number_last4=id_number[-4:],
-        id_number_fingerprint=crypto.fingerprint(id_number, purpose="identity"),
-        phone=validate_phone(phone),
-        address=address.strip(),
-        business_license=business_license.strip(),
-    )
-    MerchantMember.objects.create(merchant=merchant, user=user, role=MemberRole.OWNER)
+    phone = validate_phone(phone)
+    try:
+        with transaction.atomic():
+            merchant = Merchant.objects.create(
+                owner=user,
+                shop_name=shop_name,
+                legal_name=legal_name.strip(),
+                id_number_encrypted=crypto.encrypt(id_number),
+                id_number_last4=id_number[-4:],
+                id_number_fingerprint=crypto.fingerprint(id_number, purpose="identity"),
+                phone=phone,
+                address=address.strip(),
+                business_license=business_license.strip(),
+            )
+            MerchantMember.objects.create(merchant=merchant, user=user, role=MemberRole.OWNER)
+    except IntegrityError as exc:
+        # Two applications at the same moment (same account or same shop name).
+        raise DomainError(
+            _("That shop name is taken, or this account already applied."),
+            code="shop_name_taken",
+            status_code=409,
+        ) from exc
     return merchant
 
 
@@ -256,7 +272,7 @@ def merchant_reveal_identity(
     *, merchant: Merchant, staff: User, ip: str | None = None, purpose: str = ""
 ) -> str:
     """The identity number in clear, for staff holding orders.view_identity; logged."""
-    if not staff.has_perm("orders.view_identity"):
+    if not (staff.is_staff and staff.has_perm("orders.view_identity")):
         raise Forbidden(_("You may not see identity numbers."))
     IdentityAccess.objects.create(merchant=merchant, user=staff, ip=ip, purpose=purpose[:200])
     return crypto.decrypt(merchant.id_number_encrypted)
@@ -343,7 +359,9 @@ class ImportReport:
 
 def _decode_import(data: bytes | str) -> str:
     if isinstance(data, str):
-        if len(data.encode("utf-8")) > MAX_IMPORT_BYTES:
+        # surrogatepass: a JSON body may carry lone surrogates ("\ud800"); those lines are
+        # then rejected one by one instead of failing the whole request.
+        if len(data.encode("utf-8", "surrogatepass")) > MAX_IMPORT_BYTES:
             raise DomainError(
                 _("A card-key import is at most %(limit)s bytes; split it into smaller files.")
                 % {"limit": MAX_IMPORT_BYTES},
@@ -468,6 +486,14 @@ def card_keys_import(*, product: Product, data: bytes | str) -> ImportReport:
         ) from exc
     DuplicateKeyFlag.objects.bulk_create(flags)
     report.imported = len(new_keys)
+    # Counts only: a key never reaches a log line.
+    logger.info(
+        "card keys imported for product %s: %s imported, %s duplicates, %s rejected",
+        product.pk,
+        report.imported,
+        report.duplicates,
+        report.rejected,
+    )
     return report
 
 
@@ -509,10 +535,15 @@ def order_create(*, buyer: User, product: Product, quantity: int, topup_target: 
         target = validate_phone(topup_target)
     elif topup_target:
         raise DomainError(_("Only phone top-ups take a phone number."), code="topup_target_invalid")
-    for _attempt in range(5):
+    amount = product.price * quantity
+    if amount > MAX_YUAN:
+        raise DomainError(
+            _("An order is at most %(max)s yuan; buy fewer.") % {"max": MAX_YUAN},
+            code="amount_invalid",
+        )
+    number = _new_order_number()
+    while Order.objects.filter(number=number).exists():  # 50 random bits: practically never
         number = _new_order_number()
-        if not Order.objects.filter(number=number).exists():
-            break
     return Order.objects.create(
         number=number,
         buyer=buyer,
@@ -520,13 +551,19 @@ def order_create(*, buyer: User, product: Product, quantity: int, topup_target: 
         product=product,
         quantity=quantity,
         unit_price=product.price,
-        amount=product.price * quantity,
+        amount=amount,
         topup_target=target,
     )
 
 
-def _refund_order(order: Order, *, amount: Decimal, reason: str, key: str) -> Refund:
-    """Refund through the payment channel (a payment record, not the deposit ledger)."""
+def _refund_order(
+    order: Order, *, amount: Decimal, reason: str, key: str, keep_status: bool = False
+) -> Refund:
+    """Refund through the payment channel (a payment record, not the deposit ledger).
+
+    A failed delivery keeps its status (`delivery_failed`, as shared/API.md says) with the
+    money recorded back in `refunded_amount`; other refunds move the order to `refunded` or
+    `partially_refunded`."""
     existing = Refund.objects.filter(idempotency_key=key).first()
     if existing:
         return existing
@@ -541,11 +578,12 @@ def _refund_order(order: Order, *, amount: Decimal, reason: str, key: str) -> Re
         provider_refund_id=refund_id,
     )
     order.refunded_amount += amount
-    order.status = (
-        OrderStatus.REFUNDED
-        if order.refunded_amount >= order.amount
-        else OrderStatus.PARTIALLY_REFUNDED
-    )
+    if not keep_status:
+        order.status = (
+            OrderStatus.REFUNDED
+            if order.refunded_amount >= order.amount
+            else OrderStatus.PARTIALLY_REFUNDED
+        )
     order.save(update_fields=["refunded_amount", "status"])
     return refund
 
@@ -569,6 +607,7 @@ def _deliver_card_keys(order: Order) -> None:
             amount=order.amount,
             reason="out of stock",
             key=f"order:{order.number}:delivery-failed",
+            keep_status=True,
         )
         return
     updated = CardKey.objects.filter(pk__in=keys, status=CardKeyStatus.AVAILABLE).update(
@@ -587,9 +626,18 @@ def order_payment_confirm(*, order: Order, reference: str, amount: Decimal, chan
     in one transaction. A callback that arrives twice changes nothing the second time; a
     second, different payment for an order already paid is refunded at once."""
     order = Order.objects.select_for_update().select_related("product").get(pk=order.pk)
-    if Payment.objects.filter(reference=reference).exists():
-        return order  # the same callback again
-    if amount != order.amount:
+    known = Payment.objects.filter(reference=reference).first()
+    if known is not None:
+        if known.order_id != order.pk:
+            raise DomainError(
+                _("Payment %(reference)s belongs to another order.") % {"reference": reference},
+                code="reference_conflict",
+                status_code=409,
+            )
+        return order  # the same callback again: nothing changes (dujiaoka #97)
+    if amount <= 0:
+        raise DomainError(_("A payment is above zero."), code="amount_invalid")
+    if order.status == OrderStatus.PENDING_PAYMENT and amount != order.amount:
         raise DomainError(
             _("The payment amount %(paid)s does not match the order amount %(amount)s.")
             % {"paid": amount, "amount": order.amount},
@@ -617,6 +665,7 @@ def order_payment_confirm(*, order: Order, reference: str, amount: Decimal, chan
             provider_refund_id=refund_id,
         )
         return order
+    logger.info("order %s paid through %s", order.number, channel)
     order.status = OrderStatus.PAID
     order.paid_at = timezone.now()
     order.payment_channel = channel
@@ -638,42 +687,52 @@ def _enqueue_topup(order_id: int) -> None:
     enqueue(order_topup_deliver, order_id)
 
 
+def _already_paid(order: Order) -> DomainError:
+    return DomainError(
+        _("Order %(number)s is already paid.") % {"number": order.number},
+        code="already_paid",
+        status_code=409,
+    )
+
+
 def order_pay(*, order: Order, buyer: User, channel: str = "sandbox") -> Order:
-    """Charge the buyer through the provider, then confirm (deliver) in one transaction."""
+    """Charge the buyer through the provider, then confirm (deliver) in one transaction.
+
+    The charge happens outside any row lock (a gateway may be slow) with the idempotency key
+    `order:<number>`, so two clicks are one charge. Should a second charge still get through
+    (another reference), order_payment_confirm refunds it and the caller hears 409."""
     if order.buyer_id != buyer.pk:
         raise NotFound(_("No such order."))
     order.refresh_from_db()
     if order.status != OrderStatus.PENDING_PAYMENT:
-        raise DomainError(
-            _("Order %(number)s is already paid.") % {"number": order.number},
-            code="already_paid",
-            status_code=409,
-        )
+        raise _already_paid(order)
     try:
         provider = get_provider(channel)
-    except Exception as exc:
+    except PaymentError as exc:
         raise DomainError(
             _("Unknown payment channel %(channel)s.") % {"channel": channel},
             code="channel_invalid",
         ) from exc
-    result = provider.charge(
-        amount=order.amount,
-        description=f"{order.product.name} x{order.quantity}",
-        idempotency_key=f"order:{order.number}",
-    )
-    if not result.succeeded:
-        raise DomainError(_("The payment did not go through."), code="payment_failed")
-    with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        if locked.status != OrderStatus.PENDING_PAYMENT:
-            raise DomainError(
-                _("Order %(number)s is already paid.") % {"number": order.number},
-                code="already_paid",
-                status_code=409,
-            )
-        return order_payment_confirm(
-            order=locked, reference=result.reference, amount=order.amount, channel=channel
+    try:
+        result = provider.charge(
+            amount=order.amount,
+            description=f"{order.product.name} x{order.quantity}",
+            idempotency_key=f"order:{order.number}",
         )
+    except PaymentError as exc:
+        raise DomainError(
+            _("The payment did not go through."), code="payment_failed", status_code=402
+        ) from exc
+    if not result.succeeded:
+        raise DomainError(
+            _("The payment did not go through."), code="payment_failed", status_code=402
+        )
+    confirmed = order_payment_confirm(
+        order=order, reference=result.reference, amount=order.amount, channel=channel
+    )
+    if confirmed.payment_reference != result.reference:
+        raise _already_paid(confirmed)
+    return confirmed
 
 
 def order_topup_deliver(*, order_id: int) -> Order | None:
@@ -684,7 +743,7 @@ def order_topup_deliver(*, order_id: int) -> Order | None:
     order = Order.objects.filter(pk=order_id, status=OrderStatus.DELIVERY_PENDING).first()
     if order is None:
         return None
-    Order.objects.filter(pk=order_id).update(delivery_attempts=order.delivery_attempts + 1)
+    Order.objects.filter(pk=order_id).update(delivery_attempts=F("delivery_attempts") + 1)
     ok = get_topup_upstream().deliver(
         reference=order.number, target=order.topup_target, amount=order.amount
     )
@@ -705,17 +764,24 @@ def order_topup_deliver(*, order_id: int) -> Order | None:
                 amount=order.amount,
                 reason="top-up failed upstream",
                 key=f"order:{order.number}:delivery-failed",
+                keep_status=True,
             )
     return order
 
 
 def orders_retry_pending_topups(*, now: datetime | None = None) -> int:
-    """Hand again to the worker the top-ups whose task the broker lost."""
+    """Hand again to the worker the top-ups whose task the broker lost (or whose worker died),
+    5 minutes after payment; the upstream is idempotent on the order number, so a task that
+    was only slow is harmless to repeat. Gives up after TOPUP_MAX_ATTEMPTS real attempts."""
     moment = now or timezone.now()
     ids = list(
         Order.objects.filter(
-            status=OrderStatus.DELIVERY_PENDING, paid_at__lte=moment - TOPUP_RETRY_AFTER
-        ).values_list("pk", flat=True)[:500]
+            status=OrderStatus.DELIVERY_PENDING,
+            paid_at__lte=moment - TOPUP_RETRY_AFTER,
+            delivery_attempts__lt=TOPUP_MAX_ATTEMPTS,
+        )
+        .order_by("paid_at")
+        .values_list("pk", flat=True)[:500]
     )
     for order_id in ids:
         _enqueue_topup(order_id)

@@ -7,8 +7,10 @@ from celery import shared_task
 from orders import services
 
 
-@shared_task(acks_late=True, max_retries=5, default_retry_delay=30)
+@shared_task(acks_late=True)
 def order_topup_deliver(order_id: int) -> None:
+    """No Celery retry: an upstream error fails the task, and `orders_sweep` sends the
+    still-pending top-up again (the row is the record, not the broker's message)."""
     services.order_topup_deliver(order_id=order_id)
 
 

@@ -23,3 +23,19 @@ def test_healthz_answers_503_when_the_broker_is_unreachable(client, settings):
         app.conf.broker_url = old
     assert response.status_code == 503
     assert response.json()["broker"]["ok"] is False
+
+
+@pytest.mark.django_db
+def test_healthz_answers_503_when_the_database_is_unreachable(client, monkeypatch):
+    from kamen_complaints import health
+
+    class Broken:
+        def cursor(self):
+            raise RuntimeError("database down")
+
+    monkeypatch.setattr(health, "connection", Broken())
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"]["ok"] is False
+    assert body["status"] == "unavailable"
