@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv: $(VENV)/.installed
 
 run: venv
-	mkdir -p var
+	mkdir -p "$${KAMEN_VAR_DIR:-var}"
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py compile_translations
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -31,7 +31,7 @@ typecheck: venv
 	$(BIN)/mypy .
 
 test: venv lint typecheck
-	mkdir -p var
+	mkdir -p "$${KAMEN_VAR_DIR:-var}"
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py compile_translations --check
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -46,4 +46,4 @@ bench: venv
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf var/celery var/staticfiles
+	rm -rf "$${KAMEN_VAR_DIR:-var}/celery" "$${KAMEN_VAR_DIR:-var}/staticfiles"

@@ -1,0 +1,121 @@
+"""The production shape on paper: every setting documented, docker-compose.yml and the
+Dockerfile as README.md describes them (no Docker engine runs in the test suite)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+# Variables read by the compose file or the image, not by settings.py.
+COMPOSE_ONLY = {"WEB_CONCURRENCY", "WORKER_CONCURRENCY"}
+
+
+def settings_variables() -> set[str]:
+    source = (ROOT / "kamen_complaints" / "settings.py").read_text(encoding="utf-8")
+    names = set(re.findall(r"\benv\.\w+\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
+    names |= set(re.findall(r"os\.environ\.get\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
+    return names
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def test_settings_read_the_variables_the_readme_promises():
+    # Guards the regex below as much as the settings: these must always be found.
+    assert {
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "SECRET_KEY",
+        "DEBUG",
+        "ALLOWED_HOSTS",
+        "CARD_KEY_KEYS",
+        "EMAIL_HOST",
+    } <= settings_variables()
+
+
+def test_every_environment_setting_is_documented_in_the_readme_table():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    missing = sorted(name for name in settings_variables() if f"`{name}`" not in table)
+    assert not missing, f"settings missing from README.md's Settings table: {missing}"
+
+
+def test_compose_runs_postgres_redis_web_worker_and_exactly_one_beat(compose):
+    services = compose["services"]
+    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+    assert services["postgres"]["image"] == "postgres:15"
+    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
+    redis = services["redis"]
+    assert redis["image"] == "redis:7"
+    command = " ".join(redis["command"])
+    assert "--maxmemory-policy noeviction" in command
+    assert "--appendonly yes" in command
+    assert redis["healthcheck"]["test"]
+    assert services["beat"]["deploy"]["replicas"] == 1
+    assert "beat" in " ".join(services["beat"]["command"])
+
+
+def test_compose_web_migrates_and_waits_for_healthy_database_and_broker(compose):
+    web = compose["services"]["web"]
+    command = " ".join(web["command"])
+    assert "migrate --noinput" in command
+    assert "compile_translations" in command
+    assert "gunicorn" in command
+    assert "/healthz" in " ".join(web["healthcheck"]["test"])
+    for dependency in ("postgres", "redis"):
+        assert web["depends_on"][dependency]["condition"] == "service_healthy"
+    for name in ("worker", "beat"):
+        assert compose["services"][name]["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def test_compose_keeps_database_broker_and_uploads_in_volumes(compose):
+    services = compose["services"]
+    assert set(compose["volumes"]) >= {"pgdata", "redisdata", "media"}
+    assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    assert "redisdata:/data" in services["redis"]["volumes"]
+    for name in ("web", "worker"):
+        media_root = services[name]["environment"]["MEDIA_ROOT"]
+        assert f"media:{media_root}" in services[name]["volumes"]
+
+
+def test_compose_sets_only_real_settings_and_takes_secrets_from_the_environment(compose):
+    known = settings_variables() | COMPOSE_ONLY
+    for name in ("web", "worker", "beat"):
+        environment = compose["services"][name]["environment"]
+        unknown = sorted(set(environment) - known)
+        assert not unknown, f"{name}: not settings: {unknown}"
+        assert environment["DATABASE_URL"].startswith("postgres://")
+        assert environment["CELERY_BROKER_URL"].startswith("redis://")
+        assert environment["DEBUG"] == "false"
+        for secret in ("SECRET_KEY", "CARD_KEY_KEYS", "FINGERPRINT_KEY"):
+            # ${VAR:?message}: compose refuses to start without it; no default secret.
+            assert re.fullmatch(rf"\$\{{{secret}:\?[^}}]+\}}", environment[secret]), secret
+
+
+def test_dockerfile_builds_a_slim_image_run_by_a_user_without_privileges():
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)
+    assert "pip install -r requirements.txt" in dockerfile
+    assert "collectstatic" in dockerfile
+    users = re.findall(r"^USER (\S+)$", dockerfile, re.M)
+    assert users and users[-1] not in {"root", "0"}
+    assert "gunicorn" in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    assert {".git", ".venv", "var", ".env"} <= set(ignored)
+
+
+def test_ci_scripts_are_valid_bash():
+    for script in (".ci/run", ".ci/production-shape.sh"):
+        result = subprocess.run(
+            ["bash", "-n", str(ROOT / script)], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, f"{script}: {result.stderr}"
