@@ -38,9 +38,10 @@ test: venv lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Regenerate the catalogues after changing strings (needs GNU gettext's xgettext).
+# English is the source language, so only the zh-hans catalogue is kept.
 messages: venv
-	$(BIN)/python manage.py makemessages --locale zh_Hans --locale en --ignore ".venv/*" --ignore "var/*"
-	$(BIN)/python manage.py makemessages --domain djangojs --locale zh_Hans --locale en --ignore ".venv/*" --ignore "var/*" --ignore "var/staticfiles/*"
+	$(BIN)/python manage.py makemessages --locale zh_Hans --no-obsolete --ignore ".venv/*" --ignore "var/*" --ignore "bench/*" --ignore "tests/*"
+	$(BIN)/python manage.py makemessages --domain djangojs --locale zh_Hans --no-obsolete --ignore ".venv/*" --ignore "var/*" --ignore "static/vendor/*"
 
 bench: venv
 	$(BIN)/python -m bench
