@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from disputes.package_signing import (
     PackageFile,
@@ -35,6 +36,13 @@ SCREENSHOT = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 STATEMENT = b"%PDF-1.7\n...\n%%EOF\n"
 SUMMARY = "<!doctype html><html><body><h1>投诉 D-2026-7Q4K</h1></body></html>"
 BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Any:
+    """These tests read the problems' wording; the platform's default language is zh-hans."""
+    with translation.override("en"):
+        yield
 
 
 def make_package(**overrides: Any) -> bytes:
