@@ -7,3 +7,11 @@ class EscrowConfig(AppConfig):
 
     name = "escrow"
     verbose_name = _("Deposits")
+
+    def ready(self) -> None:
+        # orders asks this guard when staff verify or unsuspend a shop (dependencies point
+        # one way: escrow registers with orders, orders never imports escrow).
+        from escrow.selectors import deposit_activation_guard
+        from orders.services import register_activation_guard
+
+        register_activation_guard(deposit_activation_guard)

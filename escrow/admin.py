@@ -1,0 +1,328 @@
+"""Staff screens for finance: accounts and transactions read-only (legs inline), holds and
+payouts read-only, withdrawals approved or rejected and manual adjustments posted — all through
+escrow/services.py, each with a mandatory reason where money moves by hand. The `finance`
+group (migration 0002) holds the permissions these screens ask for."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from escrow import services
+from escrow.models import (
+    Account,
+    AccountKind,
+    Hold,
+    LedgerEntry,
+    LedgerTransaction,
+    Payout,
+    PayoutStatus,
+    Withdrawal,
+    WithdrawalStatus,
+)
+from kamen_complaints.errors import DomainError
+from kamen_complaints.money import format_yuan, from_fen
+from orders.models import Merchant
+
+
+def _yuan(fen: int) -> str:
+    return format_yuan(from_fen(fen))
+
+
+def _staff(request: HttpRequest) -> User:
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Ledger rows are written by services only and never deleted (电子商务法 art. 31)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# --- Accounts and manual adjustments ------------------------------------------------------
+
+TARGET_FUND = "compensation_fund"
+
+
+class AdjustmentForm(forms.Form):
+    target = forms.ChoiceField(
+        label=gettext_lazy("account"),
+        choices=[
+            (AccountKind.DEPOSIT, gettext_lazy("merchant's deposit")),
+            (AccountKind.RECEIVABLE, gettext_lazy("merchant's receivable (+ lowers the debt)")),
+            (TARGET_FUND, gettext_lazy("platform compensation fund (from the bank)")),
+        ],
+    )
+    merchant = forms.ModelChoiceField(
+        label=gettext_lazy("merchant"),
+        queryset=Merchant.objects.order_by("shop_name"),
+        required=False,
+    )
+    amount = forms.DecimalField(
+        label=gettext_lazy("amount (yuan, signed: + raises the account)"),
+        max_digits=12,
+        decimal_places=2,
+    )
+    counterpart = forms.ChoiceField(
+        label=gettext_lazy("counterpart"),
+        choices=[
+            (AccountKind.COMPENSATION_FUND, gettext_lazy("platform compensation fund")),
+            (AccountKind.BANK, gettext_lazy("bank (money outside the platform)")),
+        ],
+    )
+    reason = forms.CharField(label=gettext_lazy("reason"), widget=forms.Textarea, max_length=2000)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("target") in (AccountKind.DEPOSIT, AccountKind.RECEIVABLE) and not data.get(
+            "merchant"
+        ):
+            self.add_error("merchant", _("Choose the merchant."))
+        if data.get("amount") == Decimal("0"):
+            self.add_error("amount", _("The amount must not be zero."))
+        return data
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "merchant", "balance_yuan", "held_yuan", "available_yuan"]
+    list_filter = ["kind"]
+    search_fields = ["merchant__shop_name"]
+    list_select_related = ["merchant"]
+    readonly_fields = ("kind", "merchant", "balance_yuan", "held_yuan", "available_yuan")
+    fields = readonly_fields
+    change_list_template = "admin/escrow/account/change_list.html"
+
+    @admin.display(description=gettext_lazy("balance"))
+    def balance_yuan(self, account: Account) -> str:
+        return _yuan(account.balance)
+
+    @admin.display(description=gettext_lazy("held"))
+    def held_yuan(self, account: Account) -> str:
+        return _yuan(account.held)
+
+    @admin.display(description=gettext_lazy("available"))
+    def available_yuan(self, account: Account) -> str:
+        return _yuan(account.available)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "adjust/",
+                self.admin_site.admin_view(self.adjust_view),
+                name="escrow_account_adjust",
+            ),
+            *super().get_urls(),
+        ]
+
+    def adjust_view(self, request: HttpRequest) -> HttpResponse:
+        """A manual posting by finance: through the services, with a mandatory reason."""
+        if not request.user.has_perm("escrow.post_adjustment"):
+            raise PermissionDenied
+        form = AdjustmentForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            staff = _staff(request)
+            try:
+                if data["target"] == TARGET_FUND:
+                    tx = services.compensation_fund_topup(
+                        amount=data["amount"], reason=data["reason"], staff=staff
+                    )
+                else:
+                    tx = services.adjustment_post(
+                        merchant=data["merchant"],
+                        amount=data["amount"],
+                        reason=data["reason"],
+                        staff=staff,
+                        account=data["target"],
+                        counterpart=data["counterpart"],
+                    )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(
+                    request, _("Posted %(key)s.") % {"key": tx.key}, level=messages.SUCCESS
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:escrow_ledgertransaction_change", args=[tx.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Manual adjustment"),
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/escrow/account/adjust.html", context)
+
+
+# --- Transactions -------------------------------------------------------------------------
+
+
+class LedgerEntryInline(admin.TabularInline):
+    model = LedgerEntry
+    fields = ("account", "amount_signed", "balance_after_yuan")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LedgerEntry]:
+        return super().get_queryset(request).select_related("account__merchant")
+
+    @admin.display(description=gettext_lazy("amount"))
+    def amount_signed(self, entry: LedgerEntry) -> str:
+        return f"{'+' if entry.amount > 0 else ''}{_yuan(entry.amount)}"
+
+    @admin.display(description=gettext_lazy("balance after"))
+    def balance_after_yuan(self, entry: LedgerEntry) -> str:
+        return _yuan(entry.balance_after)
+
+
+@admin.register(LedgerTransaction)
+class LedgerTransactionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "key", "kind", "merchant", "dispute_id", "created_by", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["key", "merchant__shop_name", "memo"]
+    list_select_related = ["merchant", "created_by"]
+    readonly_fields = ("key", "kind", "merchant", "dispute_id", "memo", "created_by", "created_at")
+    fields = readonly_fields
+    inlines = [LedgerEntryInline]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    list_display = ["id", "reference", "merchant", "amount_yuan", "status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["reference", "merchant__shop_name"]
+    list_select_related = ["merchant"]
+
+    @admin.display(description=gettext_lazy("amount"))
+    def amount_yuan(self, hold: Hold) -> str:
+        return _yuan(hold.amount)
+
+
+# --- Payouts ------------------------------------------------------------------------------
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "source_key",
+        "order",
+        "amount_yuan",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    ]
+    list_filter = ["status"]
+    search_fields = ["source_key", "order__number", "provider_refund_id"]
+    list_select_related = ["order"]
+    actions = ["retry_now"]
+
+    @admin.display(description=gettext_lazy("amount"))
+    def amount_yuan(self, payout: Payout) -> str:
+        return _yuan(payout.amount)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("escrow.retry_payout")
+
+    @admin.action(description=gettext_lazy("Send the selected payouts now"), permissions=["retry"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[Payout]) -> None:
+        sent = failed = 0
+        for payout_id in queryset.exclude(status=PayoutStatus.SENT).values_list("pk", flat=True):
+            payout = services.payout_send(payout_id=payout_id)
+            if payout is not None and payout.status == PayoutStatus.SENT:
+                sent += 1
+            else:
+                failed += 1
+        self.message_user(
+            request,
+            _("%(sent)s sent, %(failed)s still failing.") % {"sent": sent, "failed": failed},
+            level=messages.WARNING if failed else messages.SUCCESS,
+        )
+
+
+# --- Withdrawals --------------------------------------------------------------------------
+
+
+class ReasonActionForm(ActionForm):
+    reason = forms.CharField(
+        label=gettext_lazy("reason (required to reject)"), required=False, max_length=2000
+    )
+
+
+@admin.register(Withdrawal)
+class WithdrawalAdmin(ReadOnlyAdmin):
+    list_display = ["id", "merchant", "amount_yuan", "status", "requested_at", "decided_by"]
+    list_filter = ["status"]
+    search_fields = ["merchant__shop_name"]
+    list_select_related = ["merchant", "decided_by"]
+    action_form = ReasonActionForm
+    actions = ["approve", "reject"]
+
+    @admin.display(description=gettext_lazy("amount"))
+    def amount_yuan(self, withdrawal: Withdrawal) -> str:
+        return _yuan(withdrawal.amount)
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("escrow.approve_withdrawal")
+
+    def _decide(self, request: HttpRequest, queryset: QuerySet[Withdrawal], approve: bool) -> None:
+        staff = _staff(request)
+        reason = request.POST.get("reason", "")
+        done = 0
+        for withdrawal in queryset.filter(status=WithdrawalStatus.PENDING):
+            try:
+                if approve:
+                    services.withdrawal_approve(withdrawal=withdrawal, staff=staff)
+                else:
+                    services.withdrawal_reject(withdrawal=withdrawal, staff=staff, reason=reason)
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"#{withdrawal.pk}: {exc.message}", level=messages.ERROR)
+        if done:
+            self.message_user(
+                request, _("%(count)s withdrawal(s) decided.") % {"count": done}, messages.SUCCESS
+            )
+
+    @admin.action(
+        description=gettext_lazy("Approve the selected withdrawals"), permissions=["approve"]
+    )
+    def approve(self, request: HttpRequest, queryset: QuerySet[Withdrawal]) -> None:
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(
+        description=gettext_lazy("Reject the selected withdrawals (give a reason)"),
+        permissions=["approve"],
+    )
+    def reject(self, request: HttpRequest, queryset: QuerySet[Withdrawal]) -> None:
+        self._decide(request, queryset, approve=False)

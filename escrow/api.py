@@ -1,0 +1,155 @@
+"""REST API of the deposit (shared/API.md "Merchant"): summary, entries, top-ups, withdrawals.
+
+Any member of the shop sees the deposit; only the owner tops up and withdraws (a team agent
+gets 403); someone without a shop gets 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from escrow import selectors, services
+from escrow.models import LedgerEntry, Withdrawal
+from kamen_complaints.api import MoneyField, request_user
+from kamen_complaints.errors import Forbidden, NotFound
+from kamen_complaints.money import from_fen
+from orders.models import Merchant
+from orders.selectors import is_merchant_owner, merchant_for_user
+
+# --- Serializers --------------------------------------------------------------------------
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "12.50"})
+class FenField(serializers.Field):
+    """Integer fen in the ledger → yuan with 2 decimals as a string, like every amount."""
+
+    def to_representation(self, value: int) -> str:
+        return str(from_fen(value))
+
+
+class DepositSummarySerializer(serializers.Serializer):
+    balance = MoneyField(read_only=True)
+    held = MoneyField(read_only=True)
+    available = MoneyField(read_only=True)
+    receivable = MoneyField(read_only=True, help_text="What the merchant owes (≥ 0).")
+    minimum = MoneyField(read_only=True)
+    status = serializers.CharField(read_only=True, help_text="The merchant's status.")
+    suspension_reason = serializers.CharField(read_only=True)
+
+
+class EntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    created_at = serializers.DateTimeField(source="transaction.created_at", read_only=True)
+    kind = serializers.CharField(source="transaction.kind", read_only=True)
+    account = serializers.CharField(
+        source="account.kind",
+        read_only=True,
+        help_text="`deposit`, or `receivable` (its balance is minus what the merchant owes).",
+    )
+    amount = FenField(read_only=True, help_text="Signed: + raises the deposit.")
+    balance_after = FenField(read_only=True)
+    reference = serializers.CharField(source="transaction.key", read_only=True)
+    dispute = serializers.IntegerField(source="transaction.dispute_id", read_only=True)
+
+
+class TopupSerializer(serializers.Serializer):
+    amount = MoneyField()
+    channel = serializers.ChoiceField(choices=["sandbox"], default="sandbox")
+
+
+class TopupResultSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    amount = MoneyField()
+    deposit = DepositSummarySerializer()
+
+
+class WithdrawalRequestSerializer(serializers.Serializer):
+    amount = MoneyField()
+
+
+class WithdrawalSerializer(serializers.ModelSerializer):
+    amount = FenField(read_only=True)
+
+    class Meta:
+        model = Withdrawal
+        fields = ["id", "amount", "status", "requested_at", "decided_at", "reason"]
+
+
+# --- Views --------------------------------------------------------------------------------
+
+
+def _own_merchant(request: Request) -> Merchant:
+    merchant = merchant_for_user(request.user)
+    if merchant is None:
+        raise NotFound(_("You have no shop. Apply to open one first."))
+    return merchant
+
+
+def _owned_merchant(request: Request, message: str) -> Merchant:
+    merchant = _own_merchant(request)
+    if not is_merchant_owner(request_user(request), merchant):
+        raise Forbidden(message)
+    return merchant
+
+
+class DepositView(APIView):
+    @extend_schema(responses=DepositSummarySerializer)
+    def get(self, request: Request) -> Response:
+        summary = selectors.deposit_summary(_own_merchant(request))
+        return Response(DepositSummarySerializer(summary).data)
+
+
+class DepositEntryListView(generics.ListAPIView):
+    serializer_class = EntrySerializer
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return LedgerEntry.objects.none()
+        return selectors.merchant_entries(_own_merchant(self.request))
+
+
+class DepositTopupView(APIView):
+    @extend_schema(request=TopupSerializer, responses={201: TopupResultSerializer})
+    def post(self, request: Request) -> Response:
+        merchant = _owned_merchant(request, _("Only the shop's owner tops up the deposit."))
+        data = TopupSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tx = services.deposit_topup(
+            merchant=merchant,
+            amount=data.validated_data["amount"],
+            user=request_user(request),
+            channel=data.validated_data["channel"],
+        )
+        merchant.refresh_from_db()
+        body = {
+            "reference": tx.key,
+            "amount": data.validated_data["amount"],
+            "deposit": selectors.deposit_summary(merchant),
+        }
+        return Response(TopupResultSerializer(body).data, status=201)
+
+
+class DepositWithdrawalListView(generics.ListAPIView):
+    serializer_class = WithdrawalSerializer
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Withdrawal.objects.none()
+        return selectors.merchant_withdrawals(_own_merchant(self.request))
+
+    @extend_schema(request=WithdrawalRequestSerializer, responses={201: WithdrawalSerializer})
+    def post(self, request: Request) -> Response:
+        merchant = _owned_merchant(request, _("Only the shop's owner withdraws from the deposit."))
+        data = WithdrawalRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        withdrawal = services.withdrawal_request(
+            merchant=merchant, amount=data.validated_data["amount"], user=request_user(request)
+        )
+        return Response(WithdrawalSerializer(withdrawal).data, status=201)

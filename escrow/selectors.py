@@ -1,0 +1,275 @@
+"""Reads of the ledger: a merchant's deposit summary and entries, and the invariant check
+behind `manage.py check_ledger`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    Window,
+)
+from django.db.models.functions import Coalesce
+
+from escrow.models import (
+    Account,
+    AccountKind,
+    Hold,
+    HoldStatus,
+    LedgerEntry,
+    LedgerTransaction,
+    Payout,
+    PayoutStatus,
+    TransactionKind,
+    Withdrawal,
+)
+from kamen_complaints.money import from_fen, to_fen
+from orders.models import Merchant, SuspensionReason
+
+
+@dataclass(frozen=True)
+class DepositSummary:
+    """Yuan with 2 places; `receivable` is what the merchant owes (≥ 0)."""
+
+    balance: Decimal
+    held: Decimal
+    available: Decimal
+    receivable: Decimal
+    minimum: Decimal
+    status: str
+    suspension_reason: str
+
+
+def _merchant_balances(merchant_id: int) -> tuple[int, int, int]:
+    """(deposit balance, held, receivable balance) in fen; zeros for a shop with no accounts."""
+    rows = Account.objects.filter(
+        merchant_id=merchant_id, kind__in=[AccountKind.DEPOSIT, AccountKind.RECEIVABLE]
+    ).values_list("kind", "balance", "held")
+    balance = held = receivable = 0
+    for kind, amount, account_held in rows:
+        if kind == AccountKind.DEPOSIT:
+            balance, held = amount, account_held
+        else:
+            receivable = amount
+    return balance, held, receivable
+
+
+def deposit_summary(merchant: Merchant) -> DepositSummary:
+    balance, held, receivable = _merchant_balances(merchant.pk)
+    return DepositSummary(
+        balance=from_fen(balance),
+        held=from_fen(held),
+        available=from_fen(balance - held),
+        receivable=from_fen(-receivable),
+        minimum=merchant.minimum_deposit,
+        status=merchant.status,
+        suspension_reason=merchant.suspension_reason,
+    )
+
+
+def deposit_activation_guard(merchant: Merchant) -> SuspensionReason | None:
+    """Registered with orders: a shop that owes a receivable or whose deposit is under its
+    minimum stays suspended (reason `deposit`) when staff verify or unsuspend it."""
+    balance, _held, receivable = _merchant_balances(merchant.pk)
+    if receivable < 0 or balance < to_fen(merchant.minimum_deposit):
+        return SuspensionReason.DEPOSIT
+    return None
+
+
+def merchant_entries(merchant: Merchant) -> QuerySet[LedgerEntry]:
+    """The legs on the merchant's deposit and receivable, newest first (one query a page)."""
+    return (
+        LedgerEntry.objects.filter(account__merchant_id=merchant.pk)
+        .select_related("transaction", "account")
+        .order_by("-id")
+    )
+
+
+def merchant_withdrawals(merchant: Merchant) -> QuerySet[Withdrawal]:
+    return Withdrawal.objects.filter(merchant_id=merchant.pk).order_by("-id")
+
+
+# --- Invariants ---------------------------------------------------------------------------
+
+
+@dataclass
+class Check:
+    name: str
+    breaches: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaches
+
+
+def _limited(items: list[str], limit: int = 20) -> list[str]:
+    if len(items) > limit:
+        return [*items[:limit], f"… and {len(items) - limit} more"]
+    return items
+
+
+def ledger_check() -> list[Check]:
+    """Every invariant of the ledger, each as a named check with its breaches (empty = ok)."""
+    checks: list[Check] = []
+
+    # 1. Every transaction has at least two legs summing to zero.
+    check = Check("every transaction has at least two legs summing to zero")
+    bad = (
+        LedgerTransaction.objects.annotate(
+            total=Coalesce(Sum("legs__amount"), Value(0)), legs_count=Count("legs")
+        )
+        .filter(~Q(total=0) | Q(legs_count__lt=2))
+        .values_list("key", "total", "legs_count")
+    )
+    check.breaches = _limited([f"{k}: sum {t}, {n} legs" for k, t, n in bad])
+    checks.append(check)
+
+    # 2. Every balance equals the sum of its legs.
+    check = Check("every account balance equals the sum of its legs")
+    bad_accounts = (
+        Account.objects.annotate(total=Coalesce(Sum("legs__amount"), Value(0)))
+        .exclude(balance=F("total"))
+        .values_list("pk", "kind", "merchant_id", "balance", "total")
+    )
+    check.breaches = _limited(
+        [
+            f"account {pk} ({k}, merchant {m}): balance {b}, legs {t}"
+            for pk, k, m, b, t in bad_accounts
+        ]
+    )
+    checks.append(check)
+
+    # 3. Every leg's balance_after is the running sum of its account's legs.
+    check = Check("every entry's balance_after is its account's running total")
+    running = (
+        LedgerEntry.objects.annotate(
+            running=Window(Sum("amount"), partition_by=[F("account_id")], order_by=F("id").asc())
+        )
+        .filter(~Q(balance_after=F("running")))
+        .values_list("pk", "account_id", "balance_after", "running")
+    )
+    check.breaches = _limited(
+        [f"entry {pk} (account {a}): balance_after {b}, running {r}" for pk, a, b, r in running]
+    )
+    checks.append(check)
+
+    # 4. Signs: no deposit negative, no receivable positive, nothing negative owed to buyers.
+    check = Check("no deposit is negative, no receivable positive, buyer refunds not negative")
+    signs = Account.objects.filter(
+        Q(kind=AccountKind.DEPOSIT, balance__lt=0)
+        | Q(kind=AccountKind.RECEIVABLE, balance__gt=0)
+        | Q(kind=AccountKind.BUYER_REFUNDS, balance__lt=0)
+    ).values_list("pk", "kind", "balance")
+    check.breaches = [f"account {pk} ({k}): balance {b}" for pk, k, b in signs]
+    checks.append(check)
+
+    # 5. Holds: the account's `held` is the sum of its active holds, never above the balance.
+    check = Check("holds equal the active hold rows and never exceed the balance")
+    active = (
+        Hold.objects.filter(merchant_id=OuterRef("merchant_id"), status=HoldStatus.ACTIVE)
+        .order_by()
+        .values("merchant_id")
+        .annotate(s=Sum("amount"))
+        .values("s")
+    )
+    holds = (
+        Account.objects.annotate(
+            active_holds=Coalesce(Subquery(active, output_field=IntegerField()), Value(0))
+        )
+        .filter(
+            Q(kind=AccountKind.DEPOSIT)
+            & (~Q(held=F("active_holds")) | Q(held__gt=F("balance")) | Q(held__lt=0))
+        )
+        .values_list("pk", "merchant_id", "balance", "held", "active_holds")
+    )
+    check.breaches = [
+        f"deposit {pk} (merchant {m}): balance {b}, held {h}, active holds {a}"
+        for pk, m, b, h, a in holds
+    ]
+    stray = Account.objects.exclude(kind=AccountKind.DEPOSIT).exclude(held=0).values_list("pk")
+    check.breaches += [
+        f"account {pk}: holds on an account that is not a deposit" for (pk,) in stray
+    ]
+    orphan = Hold.objects.filter(status=HoldStatus.ACTIVE).exclude(
+        merchant_id__in=Account.objects.filter(kind=AccountKind.DEPOSIT).values("merchant_id")
+    )
+    check.breaches += [f"hold {h.reference}: no deposit account" for h in orphan]
+    checks.append(check)
+
+    # 6. No reference paid twice: one payout per compensation posting, with the same amount;
+    # each sent payout moved out once (`payout:<id>`), none moved out before it was sent;
+    # what buyer_refunds holds is exactly what is still to be paid out.
+    check = Check("no reference was paid twice; buyer refunds equal the unpaid payouts")
+    breaches: list[str] = []
+    pay_kinds = [TransactionKind.COMPENSATION_PAYOUT, TransactionKind.APPEAL_PAYOUT]
+    payouts = {p.source_key: p for p in Payout.objects.all()}
+    postings = LedgerTransaction.objects.filter(kind__in=pay_kinds).prefetch_related("legs")
+    for tx in postings:
+        payout = payouts.pop(tx.key, None)
+        paid = sum(leg.amount for leg in tx.legs.all() if leg.amount > 0)
+        if payout is None:
+            breaches.append(f"{tx.key}: no payout to the buyer")
+        elif payout.amount != paid:
+            breaches.append(f"{tx.key}: payout {payout.amount} for a posting of {paid}")
+    breaches += [f"payout {p.pk} ({key}): no posting" for key, p in payouts.items()]
+    moved = dict(
+        LedgerTransaction.objects.filter(kind=TransactionKind.REFUND_PAYOUT)
+        .values("key")
+        .annotate(n=Count("id"))
+        .values_list("key", "n")
+    )
+    unpaid = 0
+    for payout in Payout.objects.all():
+        times = moved.pop(payout.key, 0)
+        if payout.status == PayoutStatus.SENT and times != 1:
+            breaches.append(f"{payout.key}: sent, moved out {times} times")
+        if payout.status != PayoutStatus.SENT:
+            unpaid += payout.amount
+            if times:
+                breaches.append(f"{payout.key}: moved out but not sent")
+    breaches += [f"{key}: moved out without a payout" for key in moved]
+    owed = (
+        Account.objects.filter(kind=AccountKind.BUYER_REFUNDS, merchant__isnull=True)
+        .values_list("balance", flat=True)
+        .first()
+        or 0
+    )
+    if owed != unpaid:
+        breaches.append(f"buyer_refunds holds {owed}, unpaid payouts are {unpaid}")
+    check.breaches = _limited(breaches)
+    checks.append(check)
+
+    # 7. A recovery reversal never gives back more than its recovery took.
+    check = Check("a recovery reversal never exceeds its recovery")
+    fund_in = {
+        tx.key: sum(
+            leg.amount for leg in tx.legs.all() if leg.account.kind == AccountKind.COMPENSATION_FUND
+        )
+        for tx in LedgerTransaction.objects.filter(
+            kind__in=[TransactionKind.RECOVERY, TransactionKind.RECOVERY_REVERSAL]
+        ).prefetch_related("legs__account")
+    }
+    for key, amount in fund_in.items():
+        if key.endswith(":recovery-reversal"):
+            recovered = fund_in.get(key.removesuffix("-reversal"), 0)
+            if -amount > recovered:
+                breaches_text = f"{key}: gave back {-amount}, recovered {recovered}"
+                check.breaches.append(breaches_text)
+    checks.append(check)
+
+    # 8. All balances together are zero (money is only ever moved, never made).
+    check = Check("all balances together sum to zero")
+    total = Account.objects.aggregate(s=Sum("balance"))["s"] or 0
+    if total:
+        check.breaches.append(f"balances sum to {total}")
+    checks.append(check)
+    return checks

@@ -1,0 +1,29 @@
+"""Celery tasks: thin shells around services of the same name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from escrow import services
+from escrow.models import PayoutStatus
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5)
+def payout_send(self: Any, payout_id: int) -> str | None:
+    """Send one payout (enqueued on commit of the posting). A failure is recorded on the row
+    and retried here a few times; after that the periodic sweep keeps retrying it."""
+    payout = services.payout_send(payout_id=payout_id)
+    if payout is None:
+        return None
+    if payout.status == PayoutStatus.FAILED and not self.request.is_eager:
+        delay = services._retry_delay(payout.attempts).total_seconds()
+        raise self.retry(countdown=int(delay))
+    return str(payout.status)
+
+
+@shared_task
+def payouts_sweep() -> int:
+    """Periodic (beat): send the pending and failed payouts that are due."""
+    return services.payouts_send_pending()

@@ -1,0 +1,196 @@
+"""Finance screens in the admin: read-only ledger, withdrawal decisions, manual adjustments,
+payout retries — all through the services, for the `finance` group only."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from escrow import services
+from escrow.models import (
+    Account,
+    AccountKind,
+    LedgerTransaction,
+    Payout,
+    PayoutStatus,
+    TransactionKind,
+    Withdrawal,
+    WithdrawalStatus,
+)
+from tests.escrow.factories import assert_ledger_clean, balances, finance_staff, funded_merchant
+from tests.factories import ProductFactory, StaffFactory
+from tests.helpers import paid_order
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+
+
+@pytest.fixture
+def finance_client(client):
+    client.force_login(finance_staff())
+    return client
+
+
+def test_finance_sees_accounts_and_transactions_with_their_legs(finance_client):
+    merchant = funded_merchant("1000.00")
+    tx = LedgerTransaction.objects.get()
+    response = finance_client.get(reverse("admin:escrow_account_changelist"))
+    assert response.status_code == 200
+    assert merchant.shop_name in response.content.decode()
+    response = finance_client.get(reverse("admin:escrow_ledgertransaction_change", args=[tx.pk]))
+    assert response.status_code == 200
+    assert "+¥1,000.00" in response.content.decode()
+    for name in ["hold", "payout", "withdrawal"]:
+        assert finance_client.get(reverse(f"admin:escrow_{name}_changelist")).status_code == 200
+
+
+def test_the_ledger_cannot_be_added_changed_or_deleted_in_the_admin(finance_client):
+    funded_merchant("1000.00")
+    tx = LedgerTransaction.objects.get()
+    assert finance_client.get(reverse("admin:escrow_ledgertransaction_add")).status_code == 403
+    assert finance_client.get(reverse("admin:escrow_account_add")).status_code == 403
+    url = reverse("admin:escrow_ledgertransaction_delete", args=[tx.pk])
+    assert finance_client.post(url, {"post": "yes"}).status_code == 403
+    assert LedgerTransaction.objects.filter(pk=tx.pk).exists()
+    url = reverse("admin:escrow_ledgertransaction_change", args=[tx.pk])
+    finance_client.post(url, {"key": "changed", "memo": "changed"})
+    tx.refresh_from_db()
+    assert tx.key != "changed" and tx.memo == ""
+
+
+def test_staff_outside_finance_see_no_ledger(client):
+    funded_merchant("1000.00")
+    client.force_login(StaffFactory())
+    assert client.get(reverse("admin:escrow_account_changelist")).status_code == 403
+    assert client.get(reverse("admin:escrow_account_adjust")).status_code == 403
+    assert client.get(reverse("admin:escrow_withdrawal_changelist")).status_code == 403
+
+
+def _action(client, model: str, action: str, ids: list[int], **extra: str):
+    return client.post(
+        reverse(f"admin:escrow_{model}_changelist"),
+        {"action": action, "_selected_action": [str(i) for i in ids], **extra},
+        follow=True,
+    )
+
+
+def test_finance_approves_a_withdrawal_through_the_service(finance_client):
+    merchant = funded_merchant("1500.00")
+    withdrawal = services.withdrawal_request(
+        merchant=merchant, amount=D("300.00"), user=merchant.owner
+    )
+    response = _action(finance_client, "withdrawal", "approve", [withdrawal.pk])
+    assert response.status_code == 200
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == WithdrawalStatus.APPROVED
+    assert balances(merchant)["deposit"] == 120000
+    assert_ledger_clean()
+
+
+def test_rejecting_a_withdrawal_needs_a_reason(finance_client):
+    merchant = funded_merchant("1500.00")
+    withdrawal = services.withdrawal_request(
+        merchant=merchant, amount=D("300.00"), user=merchant.owner
+    )
+    _action(finance_client, "withdrawal", "reject", [withdrawal.pk], reason="")
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == WithdrawalStatus.PENDING
+    _action(finance_client, "withdrawal", "reject", [withdrawal.pk], reason="bank details wrong")
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == WithdrawalStatus.REJECTED
+    assert withdrawal.reason == "bank details wrong"
+
+
+def test_staff_without_the_permission_cannot_approve(client):
+    merchant = funded_merchant("1500.00")
+    withdrawal = services.withdrawal_request(
+        merchant=merchant, amount=D("300.00"), user=merchant.owner
+    )
+    client.force_login(StaffFactory(perms=["escrow.view_withdrawal"]))
+    _action(client, "withdrawal", "approve", [withdrawal.pk])
+    assert Withdrawal.objects.get().status == WithdrawalStatus.PENDING
+
+
+def test_a_manual_adjustment_needs_a_reason(finance_client):
+    merchant = funded_merchant("1000.00")
+    url = reverse("admin:escrow_account_adjust")
+    assert finance_client.get(url).status_code == 200
+    response = finance_client.post(
+        url,
+        {
+            "target": AccountKind.DEPOSIT,
+            "merchant": merchant.pk,
+            "amount": "25.00",
+            "counterpart": AccountKind.COMPENSATION_FUND,
+            "reason": "",
+        },
+    )
+    assert response.status_code == 200  # the form again, with its error
+    assert not LedgerTransaction.objects.filter(kind=TransactionKind.ADJUSTMENT).exists()
+
+
+def test_a_manual_adjustment_posts_through_the_service(finance_client):
+    merchant = funded_merchant("1000.00")
+    response = finance_client.post(
+        reverse("admin:escrow_account_adjust"),
+        {
+            "target": AccountKind.DEPOSIT,
+            "merchant": merchant.pk,
+            "amount": "-25.00",
+            "counterpart": AccountKind.BANK,
+            "reason": "chargeback fee",
+        },
+    )
+    assert response.status_code == 302
+    tx = LedgerTransaction.objects.get(kind=TransactionKind.ADJUSTMENT)
+    assert tx.memo == "chargeback fee" and tx.created_by is not None
+    assert balances(merchant)["deposit"] == 97500
+    assert_ledger_clean()
+
+
+def test_a_refused_adjustment_shows_the_rule(finance_client):
+    merchant = funded_merchant("10.00")
+    response = finance_client.post(
+        reverse("admin:escrow_account_adjust"),
+        {
+            "target": AccountKind.DEPOSIT,
+            "merchant": merchant.pk,
+            "amount": "-25.00",
+            "counterpart": AccountKind.BANK,
+            "reason": "fee",
+        },
+    )
+    assert response.status_code == 200
+    assert not LedgerTransaction.objects.filter(kind=TransactionKind.ADJUSTMENT).exists()
+
+
+def test_finance_tops_up_the_fund_from_the_adjustment_form(finance_client):
+    response = finance_client.post(
+        reverse("admin:escrow_account_adjust"),
+        {
+            "target": "compensation_fund",
+            "amount": "5000.00",
+            "counterpart": AccountKind.BANK,
+            "reason": "monthly budget",
+        },
+    )
+    assert response.status_code == 302
+    fund = Account.objects.get(merchant__isnull=True, kind=AccountKind.COMPENSATION_FUND)
+    assert fund.balance == 500000
+
+
+def test_finance_retries_a_failed_payout_from_the_admin(finance_client):
+    merchant = funded_merchant("1000.00")
+    order = paid_order(product=ProductFactory(merchant=merchant))
+    services.compensation_pay(dispute_id=1, order=order, amount=D("10.00"))
+    payout = Payout.objects.get()
+    Payout.objects.filter(pk=payout.pk).update(status=PayoutStatus.FAILED, last_error="timeout")
+    response = finance_client.get(reverse("admin:escrow_payout_changelist"))
+    assert "timeout" in response.content.decode()
+    _action(finance_client, "payout", "retry_now", [payout.pk])
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.SENT
+    assert_ledger_clean()
