@@ -11,9 +11,13 @@ def test_healthz_answers_ok_when_database_and_broker_are_reachable(client):
 
 
 @pytest.mark.django_db
-def test_healthz_answers_503_when_the_broker_is_unreachable(client, settings):
+def test_healthz_answers_503_when_the_broker_is_unreachable(client, settings, monkeypatch):
     settings.CELERY_BROKER_IS_FILESYSTEM = False
     from kamen_complaints.celery import app
+
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration
+    # (as CI sets it), so point both at a port where nothing listens.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
 
     old = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:1/0"
