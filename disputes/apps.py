@@ -1,5 +1,16 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+
+def _deadlines_health() -> tuple[str, dict[str, Any]]:
+    from disputes.selectors import deadline_health
+
+    try:
+        return "deadlines", deadline_health()
+    except Exception as exc:  # the health page answers even when this line cannot be read
+        return "deadlines", {"ok": False, "error": exc.__class__.__name__}
 
 
 class DisputesConfig(AppConfig):
@@ -7,3 +18,13 @@ class DisputesConfig(AppConfig):
 
     name = "disputes"
     verbose_name = _("Complaints")
+
+    def ready(self) -> None:
+        from disputes.services.clock import fast_track_if_eligible
+        from disputes.services.filing import register_after_filing
+        from kamen_complaints import health
+
+        # Small claims are fast tracked inside the filing transaction.
+        register_after_filing(fast_track_if_eligible)
+        if _deadlines_health not in health.extra_checks:
+            health.extra_checks.append(_deadlines_health)

@@ -209,6 +209,19 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 CELERY_BROKER_IS_FILESYSTEM = CELERY_BROKER_URL.startswith("filesystem")
 _celery_fs = VAR_DIR / "celery"
+REDIS_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    # Longer than the longest task time limit, so a task still running is not
+    # re-delivered to a second worker (Celery's Redis caveats). No ETA tasks are used.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # A dead Redis must not hang a web request: fail fast, log, let the sweep catch up.
+    # A refused connection fails at once; an unreachable host costs the connect timeout,
+    # a Redis that accepts and never answers the socket timeout — each at most twice (the
+    # publish retry policy below), so < 2 s; disputes' publish() then leaves the broker
+    # alone for 30 s. (The worker's BRPOP waits on the event loop, not on this timeout.)
+    "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=0.5),
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=0.75),
+    "max_retries": 1,
+}
 if CELERY_BROKER_IS_FILESYSTEM:
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_celery_fs / "queue"),
@@ -219,15 +232,7 @@ if CELERY_BROKER_IS_FILESYSTEM:
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # Longer than the longest task time limit, so a task still running is not
-        # re-delivered to a second worker (Celery's Redis caveats). No ETA tasks are used.
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-        # A dead Redis must not hang a web request: fail fast, log, let the sweep catch up.
-        "socket_connect_timeout": 2,
-        "socket_timeout": 5,
-        "max_retries": 1,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_BROKER_TRANSPORT_OPTIONS)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -242,14 +247,26 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.2,
-    "interval_max": 0.5,
+    "interval_max": 0.2,
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
+# The deadline sweep: complaints per batch (one transaction each), and a time budget under the
+# soft time limit, so a long backlog is worked off over several sweeps instead of killed.
+SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=100)
+SWEEP_MAX_SECONDS = env.int("SWEEP_MAX_SECONDS", default=max(CELERY_TASK_SOFT_TIME_LIMIT - 30, 10))
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # The clock (README "The clock"): every due deadline, reminder and undelivered message.
+    # A sweep not started within one interval is dropped (`expires`): the next one does its work.
+    "disputes-deadlines-sweep": {
+        "task": "disputes.tasks.deadlines_sweep",
+        "schedule": timedelta(seconds=SWEEP_INTERVAL_SECONDS),
+        # `expire_seconds` for django-celery-beat's DatabaseScheduler, `expires` for Celery's own.
+        "options": {"expires": SWEEP_INTERVAL_SECONDS, "expire_seconds": SWEEP_INTERVAL_SECONDS},
+    },
     "orders-sweep": {
         "task": "orders.tasks.orders_sweep",
         "schedule": timedelta(seconds=SWEEP_INTERVAL_SECONDS),
@@ -274,6 +291,12 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Kamen Complaints <noreply@localhost>")
+# Where complaint notifications go (disputes/channels.py): in-app and e-mail; SMS or WeChat
+# template messages are one more class with the same interface.
+NOTIFICATION_CHANNELS = env.list(
+    "NOTIFICATION_CHANNELS",
+    default=["disputes.channels.InAppChannel", "disputes.channels.EmailChannel"],
+)
 
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

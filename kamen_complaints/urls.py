@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("kamen_complaints.accounts")),
+    path("", include("disputes.urls")),
     path("", include("orders.urls")),
 ]
 

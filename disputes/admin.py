@@ -1,0 +1,385 @@
+"""Staff screens for complaints: the policy (published with notice, its history kept), the
+blacklist (add and lift through the services), and complaints read-only with their timeline
+and evidence (arbitration screens come with the staff interface issue; they will call the
+same services as the API).
+
+Nothing here is deleted (电子商务法 art. 31: records kept ≥ 3 years).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from disputes import services
+from disputes.models import (
+    BlacklistEntry,
+    Dispute,
+    DisputeEvent,
+    Evidence,
+    Notification,
+    PackageDownload,
+    Policy,
+    PolicyChange,
+)
+from disputes.selectors import active_blacklist_entry, deadline_health, policy_for
+from disputes.services.policy import check_notice
+from kamen_complaints.errors import DomainError
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _adopt(obj: Any, saved: Any) -> None:
+    """The admin keeps working with its own instance: give it what the service saved."""
+    for field in saved._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding = False
+
+
+# --- Policy -------------------------------------------------------------------------------
+
+
+class PolicyForm(forms.ModelForm):
+    class Meta:
+        model = Policy
+        fields = ["product_kind", "effective_from", *Policy.VALUE_FIELDS, "note"]
+
+    def clean_effective_from(self) -> Any:
+        value = self.cleaned_data["effective_from"]
+        try:
+            check_notice(value)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return value
+
+
+class PolicyChangeInline(admin.TabularInline):
+    model = PolicyChange
+    extra = 0
+    can_delete = False
+    readonly_fields = (
+        "action",
+        "changed_at",
+        "changed_by",
+        "old",
+        "new",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    """A new version is published with an `effective_from` at least 7 days away (电子商务法
+    art. 34); a version already in force is read-only — publish a new one."""
+
+    form = PolicyForm
+    list_display = [
+        "__str__",
+        "product_kind",
+        "effective_from",
+        "in_force",
+        "published_at",
+        "published_by",
+        "complaint_window_hours",
+        "merchant_response_hours",
+        "review_hours",
+    ]
+    list_filter = ["product_kind"]
+    inlines = [PolicyChangeInline]
+
+    @admin.display(boolean=True, description=gettext_lazy("in force"))
+    def in_force(self, obj: Policy) -> bool:
+        return obj.effective_from <= timezone.now()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None:
+            return ["product_kind", "published_at", "published_by"]
+        return []
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A version in force is shown, never edited: publish a new one.
+        if obj is not None and obj.effective_from <= timezone.now():
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        current = policy_for("")
+        initial: dict[str, Any] = {name: getattr(current, name) for name in Policy.VALUE_FIELDS}
+        initial["effective_from"] = timezone.localtime() + timedelta(days=7, hours=1)
+        return initial
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Policy, form: Any, change: bool) -> None:
+        values = {name: form.cleaned_data[name] for name in Policy.VALUE_FIELDS}
+        if change:
+            saved = services.policy_revise(
+                policy=obj,
+                staff=request.user,  # type: ignore[arg-type]
+                effective_from=form.cleaned_data["effective_from"],
+                values=values,
+                note=form.cleaned_data.get("note", ""),
+            )
+        else:
+            saved = services.policy_publish(
+                staff=request.user,  # type: ignore[arg-type]
+                product_kind=form.cleaned_data.get("product_kind", ""),
+                effective_from=form.cleaned_data["effective_from"],
+                values=values,
+                note=form.cleaned_data.get("note", ""),
+            )
+        _adopt(obj, saved)
+
+
+# --- Blacklist ----------------------------------------------------------------------------
+
+
+class BlacklistForm(forms.ModelForm):
+    class Meta:
+        model = BlacklistEntry
+        fields = ["user", "reason", "expires_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "expires_at" in self.fields:
+            self.fields["expires_at"].required = False
+            self.fields["expires_at"].help_text = _(
+                "Empty: the policy's blacklist duration from now."
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        user = data.get("user")
+        if user is not None:
+            current = active_blacklist_entry(user)
+            if current is not None:
+                raise forms.ValidationError(
+                    _("This account is already blacklisted until %(until)s.")
+                    % {"until": timezone.localtime(current.expires_at).strftime("%Y-%m-%d %H:%M")}
+                )
+        expires = data.get("expires_at")
+        if expires is not None and expires <= timezone.now():
+            self.add_error("expires_at", _("The end of a blacklist entry must be in the future."))
+        return data
+
+    def _post_clean(self) -> None:
+        # The service fills created_at / expires_at / source; skip model validation of them.
+        pass
+
+
+@admin.register(BlacklistEntry)
+class BlacklistEntryAdmin(admin.ModelAdmin):
+    form = BlacklistForm
+    list_display = ["user", "source", "created_at", "expires_at", "lifted_at", "active"]
+    list_filter = ["source"]
+    search_fields = ["user__username", "user__email", "reason"]
+    raw_id_fields = ["user"]
+    actions = ["lift_entries"]
+
+    @admin.display(boolean=True, description=gettext_lazy("active"))
+    def active(self, obj: BlacklistEntry) -> bool:
+        return obj.is_active()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return []
+        return [
+            "user",
+            "reason",
+            "source",
+            "dispute",
+            "created_by",
+            "created_at",
+            "expires_at",
+            "lifted_at",
+            "lifted_by",
+            "lift_reason",
+        ]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["user", "reason", "expires_at"]
+        return self.get_readonly_fields(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("disputes.manage_blacklist")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and request.user.has_perm("disputes.manage_blacklist")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(
+        self, request: HttpRequest, obj: BlacklistEntry, form: Any, change: bool
+    ) -> None:
+        entry = services.blacklist_add(
+            user=form.cleaned_data["user"],
+            staff=request.user,  # type: ignore[arg-type]
+            reason=form.cleaned_data["reason"],
+            expires_at=form.cleaned_data.get("expires_at"),
+        )
+        _adopt(obj, entry)
+
+    @admin.action(description=gettext_lazy("Lift the selected entries"))
+    def lift_entries(self, request: HttpRequest, queryset: QuerySet[BlacklistEntry]) -> None:
+        lifted = 0
+        for entry in queryset.filter(lifted_at__isnull=True):
+            try:
+                services.blacklist_lift(entry=entry, staff=request.user)  # type: ignore[arg-type]
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return
+            lifted += 1
+        self.message_user(request, _("%(count)s entries lifted.") % {"count": lifted})
+
+
+# --- Complaints (read-only for now) -------------------------------------------------------
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DisputeEventInline(_ReadOnlyInline):
+    model = DisputeEvent
+    readonly_fields = (
+        "created_at",
+        "type",
+        "role",
+        "actor",
+        "from_status",
+        "to_status",
+        "visibility",
+        "body",
+        "data",
+    )
+    fields = readonly_fields
+    ordering = ["created_at", "id"]
+
+
+class EvidenceInline(_ReadOnlyInline):
+    model = Evidence
+    readonly_fields = (
+        "uploaded_at",
+        "kind",
+        "role",
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "download",
+    )
+    fields = readonly_fields
+
+    @admin.display(description=gettext_lazy("file"))
+    def download(self, obj: Evidence) -> str:
+        return format_html(
+            '<a href="/api/v1/disputes/{}/evidence/{}/">{}</a>',
+            obj.dispute.number,
+            obj.pk,
+            obj.file_name,
+        )
+
+
+class PackageDownloadInline(_ReadOnlyInline):
+    model = PackageDownload
+    readonly_fields = (
+        "at",
+        "user",
+        "ip",
+        "sha256",
+        "size",
+    )
+    fields = readonly_fields
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    list_display = [
+        "number",
+        "status",
+        "reason",
+        "claimed_amount",
+        "merchant",
+        "buyer",
+        "filed_at",
+        "merchant_response_due",
+        "review_due",
+        "outcome",
+        "fast_track",
+        "recovery_pending",
+    ]
+    list_filter = ["status", "reason", "outcome", "fast_track", "recovery_pending"]
+    search_fields = ["number", "order__number", "buyer__username", "merchant__shop_name"]
+    list_select_related = ["merchant", "buyer"]
+    inlines = [EvidenceInline, DisputeEventInline, PackageDownloadInline]
+    readonly_fields = [f.name for f in Dispute._meta.concrete_fields] + ["card_keys"]
+    change_list_template = "admin/disputes/dispute/change_list.html"
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        """The clock's health line above the list: the last sweep, what is overdue now."""
+        health = deadline_health()
+        health["last_sweep_at_dt"] = _parse(health["last_sweep_at"])
+        health["oldest_overdue_dt"] = _parse(health["oldest_overdue"])
+        return super().changelist_view(
+            request, extra_context={**(extra_context or {}), "clock_health": health}
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The outbox, read-only: what was sent to whom, and what is still waiting (with its last
+    error) — the sweep retries it."""
+
+    list_display = ["created_at", "channel", "recipient", "subject", "sent_at", "attempts"]
+    list_filter = ["channel", ("sent_at", admin.EmptyFieldListFilter)]
+    search_fields = ["dedupe_key", "recipient__username", "dispute__number"]
+    list_select_related = ["recipient"]
+    readonly_fields = [f.name for f in Notification._meta.concrete_fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,743 @@
+"""REST API of complaints (shared/API.md "Complaints", and the blacklist under "Staff").
+
+Thin views: validate, call a service, serialise the complaint as the caller may see it. A
+complaint the caller may not see is a 404; an action its role may not take is a 403 (raised
+by the services through disputes.permissions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from disputes import selectors, services
+from disputes.models import (
+    CORE_EVIDENCE,
+    OPEN_STATUSES,
+    UPLOADABLE_EVIDENCE,
+    BlacklistEntry,
+    Dispute,
+    DisputeEvent,
+    Evidence,
+    EvidenceKind,
+    Outcome,
+    Party,
+    Reason,
+    Role,
+    Status,
+    Visibility,
+)
+from disputes.permissions import is_arbitrator, require_blacklist_manager
+from kamen_complaints.api import MoneyField, PageNumberPagination, request_user, throttles
+from kamen_complaints.errors import DomainError, NotFound
+from orders.models import CardKey, Order
+from orders.selectors import merchant_for_user
+
+# --- Who is asking ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The caller, worked out once per request (not once per complaint in a list)."""
+
+    user: User
+    staff: bool
+    arbitrator: bool
+    merchant_id: int | None
+
+    @classmethod
+    def of(cls, request: Request) -> Viewer:
+        user = request_user(request)
+        merchant = merchant_for_user(user)
+        return cls(
+            user=user,
+            staff=selectors.can_see_all(user),
+            arbitrator=is_arbitrator(user),
+            merchant_id=merchant.pk if merchant else None,
+        )
+
+    def role(self, dispute: Dispute) -> str:
+        if dispute.buyer_id == self.user.pk:
+            return Role.BUYER
+        if self.merchant_id is not None and dispute.merchant_id == self.merchant_id:
+            return Role.MERCHANT
+        return Role.STAFF
+
+
+def _actions(dispute: Dispute, viewer: Viewer) -> list[str]:
+    """What the caller may do now: a hint for clients (the services decide)."""
+    role = viewer.role(dispute)
+    now = timezone.now()
+    is_open = dispute.status in OPEN_STATUSES
+    can_appeal = (
+        dispute.status == Status.RESOLVED
+        and dispute.appealed_at is None
+        and dispute.appeal_due is not None
+        and now <= dispute.appeal_due
+    )
+    actions: list[str] = []
+    if role == Role.BUYER:
+        if dispute.status == Status.AWAITING_BUYER:
+            actions += ["accept-offer", "reject-offer"]
+        if is_open and dispute.appealed_at is None:
+            actions.append("withdraw")
+        if is_open:
+            actions.append("evidence")
+        if can_appeal:
+            actions.append("appeal")
+        if dispute.status != Status.WITHDRAWN:
+            actions.append("messages")
+        actions.append("evidence-package")
+    elif role == Role.MERCHANT:
+        if dispute.status == Status.AWAITING_MERCHANT:
+            actions.append("respond")
+        if is_open:
+            actions.append("evidence")
+        if can_appeal:
+            actions.append("appeal")
+        if dispute.status != Status.WITHDRAWN:
+            actions.append("messages")
+    else:
+        actions.append("evidence-package")
+        if viewer.arbitrator:
+            if dispute.status == Status.UNDER_REVIEW:
+                actions.append("rule")
+                if dispute.review_paused_at is None:
+                    actions.append("request-info")
+            if dispute.recovery_pending and dispute.status in (Status.RESOLVED, Status.WITHDRAWN):
+                actions.append("recovery")
+            if dispute.status != Status.WITHDRAWN:
+                actions.append("messages")
+            actions.append("notes")
+    return actions
+
+
+# --- Serializers --------------------------------------------------------------------------
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    file_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Evidence
+        fields = [
+            "id",
+            "kind",
+            "file_name",
+            "original_name",
+            "content_type",
+            "size",
+            "sha256",
+            "note",
+            "role",
+            "uploaded_at",
+            "url",
+        ]
+
+    def get_url(self, evidence: Evidence) -> str:
+        return f"/api/v1/disputes/{evidence.dispute.number}/evidence/{evidence.pk}/"
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+    type_display = serializers.CharField(source="get_type_display", read_only=True)
+
+    class Meta:
+        model = DisputeEvent
+        fields = [
+            "id",
+            "type",
+            "type_display",
+            "role",
+            "actor",
+            "from_status",
+            "to_status",
+            "body",
+            "data",
+            "visibility",
+            "created_at",
+        ]
+
+    def get_actor(self, event: DisputeEvent) -> str | None:
+        # Parties see which party acted; staff names only to staff.
+        if event.actor is None:
+            return None
+        if event.role == Role.STAFF and not self.context["viewer"].staff:
+            return None
+        return event.actor.username
+
+
+class DisputeSerializer(serializers.ModelSerializer):
+    order = serializers.CharField(source="order.number", read_only=True)
+    merchant = serializers.SerializerMethodField()
+    buyer = serializers.CharField(source="buyer.username", read_only=True)
+    claimed_amount = MoneyField(read_only=True)
+    offer_amount = MoneyField(read_only=True)
+    resolved_amount = MoneyField(read_only=True)
+    paid_out = MoneyField(read_only=True)
+    recovered = MoneyField(read_only=True)
+    card_keys = serializers.SerializerMethodField()
+    review_paused = serializers.SerializerMethodField()
+    evidence_checklist = serializers.SerializerMethodField()
+    evidence = serializers.SerializerMethodField()
+    events = serializers.SerializerMethodField()
+    platform_records = serializers.SerializerMethodField()
+    role = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dispute
+        fields = [
+            "number",
+            "order",
+            "merchant",
+            "buyer",
+            "status",
+            "reason",
+            "description",
+            "claimed_amount",
+            "card_keys",
+            "filed_at",
+            "window_closes_at",
+            "merchant_response_due",
+            "buyer_response_due",
+            "review_due",
+            "review_paused",
+            "info_requested_from",
+            "info_due",
+            "offer_amount",
+            "outcome",
+            "resolved_amount",
+            "decided_by",
+            "decision_reason",
+            "resolved_at",
+            "appeal_due",
+            "appealed_by",
+            "appeal_reason",
+            "appealed_at",
+            "appeal_final",
+            "fast_track",
+            "recovery_pending",
+            "paid_out",
+            "recovered",
+            "evidence_checklist",
+            "evidence",
+            "platform_records",
+            "events",
+            "role",
+            "actions",
+        ]
+
+    def get_merchant(self, dispute: Dispute) -> dict[str, Any]:
+        return {"id": dispute.merchant_id, "shop_name": dispute.merchant.shop_name}
+
+    def get_card_keys(self, dispute: Dispute) -> list[dict[str, Any]]:
+        return [{"id": k.pk, "masked": k.masked} for k in dispute.card_keys.all()]
+
+    def get_review_paused(self, dispute: Dispute) -> bool:
+        return dispute.review_paused_at is not None
+
+    def get_evidence_checklist(self, dispute: Dispute) -> dict[str, Any]:
+        """三证: which of the three core proofs the buyer attached, which are missing."""
+        present = {e.kind for e in dispute.evidence.all() if e.role == Role.BUYER}
+        items = [
+            {"kind": kind, "label": str(EvidenceKind(kind).label), "present": kind in present}
+            for kind in CORE_EVIDENCE
+        ]
+        return {
+            "items": items,
+            "missing": [i["kind"] for i in items if not i["present"]],
+            "complete": all(i["present"] for i in items),
+            "platform_records": any(
+                e.kind == EvidenceKind.PLATFORM_RECORD for e in dispute.evidence.all()
+            ),
+        }
+
+    def get_evidence(self, dispute: Dispute) -> Any:
+        return EvidenceSerializer(dispute.evidence.all(), many=True, context=self.context).data
+
+    def get_events(self, dispute: Dispute) -> Any:
+        viewer: Viewer = self.context["viewer"]
+        # The prefetch already leaves staff-only events out for parties; filter again so a
+        # queryset built elsewhere can never leak an internal note.
+        events = [e for e in dispute.events.all() if viewer.staff or e.visibility == Visibility.ALL]
+        return EventSerializer(events, many=True, context=self.context).data
+
+    def get_platform_records(self, dispute: Dispute) -> dict[str, Any]:
+        records = dict(dispute.platform_records or {})
+        viewer: Viewer = self.context["viewer"]
+        if viewer.role(dispute) == Role.MERCHANT and "reveals" in records:
+            # The buyer's IP address and browser stay between the buyer and the platform.
+            records["reveals"] = [
+                {"at": r.get("at"), "card_keys": r.get("card_keys", [])} for r in records["reveals"]
+            ]
+        return records
+
+    def get_role(self, dispute: Dispute) -> str:
+        return self.context["viewer"].role(dispute)
+
+    def get_actions(self, dispute: Dispute) -> list[str]:
+        return _actions(dispute, self.context["viewer"])
+
+
+class FileSerializer(serializers.Serializer):
+    order = serializers.CharField(max_length=24)
+    reason = serializers.ChoiceField(choices=Reason.choices)
+    description = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, default=""
+    )
+    claimed_amount = MoneyField()
+    card_keys = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, default=list
+    )
+    evidence = serializers.ListField(child=serializers.FileField(), required=False)
+    evidence_kind = serializers.ListField(
+        child=serializers.ChoiceField(choices=UPLOADABLE_EVIDENCE), required=False
+    )
+
+
+class EvidenceUploadSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=UPLOADABLE_EVIDENCE)
+    file = serializers.FileField()
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class BodySerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=5000)
+
+
+class RespondSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["accept", "offer", "contest"])
+    remedy = serializers.ChoiceField(choices=["refund", "replace"], required=False)
+    amount = MoneyField(required=False)
+    message = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class MessageOptionalSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000)
+
+
+class RuleSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+    amount = MoneyField(required=False)
+    reason = serializers.CharField(max_length=5000)
+    recover_from_merchant = serializers.BooleanField(required=False, default=True)
+
+
+class RequestInfoSerializer(serializers.Serializer):
+    party = serializers.ChoiceField(choices=Party.choices)
+    question = serializers.CharField(max_length=5000)
+
+
+class RecoverySerializer(serializers.Serializer):
+    bears = serializers.ChoiceField(choices=["merchant", "platform"])
+    reason = serializers.CharField(max_length=5000)
+
+
+class BlacklistEntrySerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BlacklistEntry
+        fields = [
+            "id",
+            "user",
+            "username",
+            "reason",
+            "source",
+            "dispute",
+            "created_at",
+            "expires_at",
+            "lifted_at",
+            "lift_reason",
+            "active",
+        ]
+
+    def get_active(self, entry: BlacklistEntry) -> bool:
+        return entry.is_active()
+
+
+class BlacklistAddSerializer(serializers.Serializer):
+    user = serializers.IntegerField(min_value=1)
+    reason = serializers.CharField(max_length=5000)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class BlacklistLiftSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+# --- Views --------------------------------------------------------------------------------
+
+
+def _resolve_card_keys(order: Order, values: list[str]) -> list[CardKey]:
+    """The keys a buyer names, as the order shows them (`****7Q2K`) or by id."""
+    if not values:
+        return []
+    keys = list(order.card_keys.order_by("id"))
+    chosen: dict[int, CardKey] = {}
+    for raw in values:
+        value = raw.strip()
+        matches = [
+            k
+            for k in keys
+            if (value.isdigit() and not value.startswith("*") and k.pk == int(value))
+            or k.masked == value
+            or (value.lstrip("*") and k.tail == value.lstrip("*"))
+        ]
+        if not matches:
+            raise DomainError(
+                _("Order %(number)s has no card key %(key)s.")
+                % {"number": order.number, "key": value[:40]},
+                code="card_keys_invalid",
+            )
+        for key in matches:
+            chosen[key.pk] = key
+    return list(chosen.values())
+
+
+class _DisputeView(APIView):
+    def dispute(self, request: Request, number: str) -> Dispute:
+        dispute = selectors.visible_dispute(request.user, number)
+        if dispute is None:
+            raise NotFound(_("No such complaint."))
+        return dispute
+
+    def answer(self, request: Request, number: str, status: int = 200) -> Response:
+        """The complaint as it is now, as the caller may see it."""
+        dispute = self.dispute(request, number)
+        data = DisputeSerializer(dispute, context={"viewer": Viewer.of(request)}).data
+        return Response(data, status=status)
+
+
+class DisputeListCreateView(_DisputeView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_throttles(self) -> list[Any]:
+        if self.request.method == "POST":
+            return [throttle() for throttle in throttles("filing")]
+        return []
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=Status.values, required=False)],
+        responses=DisputeSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        status = request.query_params.get("status") or None
+        if status is not None and status not in Status.values:
+            raise serializers.ValidationError(
+                {"status": [_("Choose one of: %(values)s.") % {"values": ", ".join(Status.values)}]}
+            )
+        qs = selectors.dispute_list(request.user, status=status)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        data = DisputeSerializer(page, many=True, context={"viewer": Viewer.of(request)}).data
+        return paginator.get_paginated_response(data)
+
+    @extend_schema(request=FileSerializer, responses={201: DisputeSerializer})
+    def post(self, request: Request) -> Response:
+        user = request_user(request)
+        payload = FileSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        files = request.FILES.getlist("evidence") if hasattr(request.FILES, "getlist") else []
+        kinds = values.get("evidence_kind") or []
+        if len(files) != len(kinds):
+            raise serializers.ValidationError(
+                {
+                    "evidence_kind": [
+                        _(
+                            "Give one evidence_kind for each evidence file (%(files)s files, "
+                            "%(kinds)s kinds)."
+                        )
+                        % {"files": len(files), "kinds": len(kinds)}
+                    ]
+                }
+            )
+        order = Order.objects.filter(number=values["order"], buyer_id=user.pk).first()
+        if order is None:
+            raise NotFound(_("No such order."))
+        dispute = services.dispute_file(
+            buyer=user,
+            order=order,
+            reason=values["reason"],
+            description=values["description"],
+            claimed_amount=values["claimed_amount"],
+            card_keys=_resolve_card_keys(order, values["card_keys"]),
+            evidence=[
+                services.EvidenceUpload(kind=kind, file=file)
+                for kind, file in zip(kinds, files, strict=True)
+            ],
+        )
+        return self.answer(request, dispute.number, status=201)
+
+
+class DisputeDetailView(_DisputeView):
+    @extend_schema(responses=DisputeSerializer)
+    def get(self, request: Request, number: str) -> Response:
+        return self.answer(request, number)
+
+
+class EvidenceUploadView(_DisputeView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=EvidenceUploadSerializer, responses={201: DisputeSerializer})
+    def post(self, request: Request, number: str) -> Response:
+        dispute = self.dispute(request, number)
+        payload = EvidenceUploadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.dispute_add_evidence(
+            dispute=dispute,
+            user=request_user(request),
+            kind=payload.validated_data["kind"],
+            file=payload.validated_data["file"],
+            note=payload.validated_data["note"],
+        )
+        return self.answer(request, number, status=201)
+
+
+class EvidenceFileView(_DisputeView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, number: str, pk: int) -> FileResponse:
+        dispute = self.dispute(request, number)
+        evidence = next((e for e in dispute.evidence.all() if e.pk == pk), None)
+        if evidence is None:
+            raise NotFound(_("No such evidence file."))
+        response = FileResponse(
+            default_storage.open(evidence.stored_name, "rb"),
+            as_attachment=True,
+            filename=evidence.file_name,
+            content_type=evidence.content_type,
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
+
+
+class EvidencePackageView(_DisputeView):
+    @extend_schema(
+        responses={(200, "application/zip"): OpenApiTypes.BINARY},
+        description="The signed evidence package (buyer and staff).",
+    )
+    def get(self, request: Request, number: str) -> HttpResponse:
+        dispute = self.dispute(request, number)
+        data = services.dispute_evidence_package(
+            dispute=dispute,
+            user=request_user(request),
+            ip=request.META.get("REMOTE_ADDR"),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        response = HttpResponse(data, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{dispute.number}-evidence.zip"'
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class MessageView(_DisputeView):
+    @extend_schema(request=BodySerializer, responses={201: DisputeSerializer})
+    def post(self, request: Request, number: str) -> Response:
+        dispute = self.dispute(request, number)
+        payload = BodySerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.dispute_message(
+            dispute=dispute, user=request_user(request), body=payload.validated_data["body"]
+        )
+        return self.answer(request, number, status=201)
+
+
+class RespondView(_DisputeView):
+    @extend_schema(request=RespondSerializer, responses=DisputeSerializer)
+    def post(self, request: Request, number: str) -> Response:
+        dispute = self.dispute(request, number)
+        payload = RespondSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        services.dispute_respond(
+            dispute=dispute,
+            merchant_user=request_user(request),
+            action=values["action"],
+            remedy=values.get("remedy"),
+            amount=values.get("amount"),
+            message=values["message"],
+        )
+        return self.answer(request, number)
+
+
+class AcceptOfferView(_DisputeView):
+    @extend_schema(request=None, responses=DisputeSerializer)
+    def post(self, request: Request, number: str) -> Response:
+        dispute = self.dispute(request, number)
+        services.dispute_accept_offer(dispute=dispute, buyer=request_user(request))
+        return self.answer(request, number)
+
+
+class RejectOfferView(_DisputeView):
+    @extend_schema(request=MessageOptionalSerializer, responses=DisputeSerializer)
+    def post(self, request: Request, number: str) -> Response:
+        dispute = self.dispute(request, number)
+        payload = MessageOptionalSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.dispute_reject_offer(
+            dispute=dispute, buyer=request_user(request), message=payload.validated_data["message"]
+        )
+        return self.answer(request, number)
+
+
+class WithdrawView(_DisputeView):
+    @extend_schema(request=MessageOptionalSerializer, responses=DisputeSerializer)
+    def post(self, request: Request, number: str) -> Response:
+        dispute = self.dispute(request, number)
+        payload = MessageOptionalSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.dispute_withdraw(
+            dispute=dispute, buyer=request_user(request), message=payload.validated_data["message"]
+        )
+        return self.answer(request, number)
+
+
+class AppealView(_DisputeView):
+    @extend_schema(request=ReasonSerializer, responses=DisputeSerializer)
+    def post(self, request: Request, number: str) -> Response:
+        dispute = self.dispute(request, number)
+        payload = ReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.dispute_appeal(
+            dispute=dispute, user=request_user(request), reason=payload.validated_data["reason"]
+        )
+        return self.answer(request, number)
+
+
+class RuleView(_DisputeView):
+    @extend_schema(request=RuleSerializer, responses=DisputeSerializer)
+    def post(self, request: Request, number: str) -> Response:
+        dispute = self.dispute(request, number)
+        payload = RuleSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        services.dispute_rule(
+            dispute=dispute,
+            staff=request_user(request),
+            outcome=values["outcome"],
+            amount=values.get("amount"),
+            reason=values["reason"],
+            recover_from_merchant=values["recover_from_merchant"],
+        )
+        return self.answer(request, number)
+
+
+class RequestInfoView(_DisputeView):
+    @extend_schema(request=RequestInfoSerializer, responses=DisputeSerializer)
+    def post(self, request: Request, number: str) -> Response:
+        dispute = self.dispute(request, number)
+        payload = RequestInfoSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.dispute_request_info(
+            dispute=dispute,
+            staff=request_user(request),
+            party=payload.validated_data["party"],
+            question=payload.validated_data["question"],
+        )
+        return self.answer(request, number)
+
+
+class RecoveryView(_DisputeView):
+    @extend_schema(request=RecoverySerializer, responses=DisputeSerializer)
+    def post(self, request: Request, number: str) -> Response:
+        dispute = self.dispute(request, number)
+        payload = RecoverySerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.dispute_decide_recovery(
+            dispute=dispute,
+            staff=request_user(request),
+            bears=payload.validated_data["bears"],
+            reason=payload.validated_data["reason"],
+        )
+        return self.answer(request, number)
+
+
+class NoteView(_DisputeView):
+    @extend_schema(request=BodySerializer, responses={201: DisputeSerializer})
+    def post(self, request: Request, number: str) -> Response:
+        dispute = self.dispute(request, number)
+        payload = BodySerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.dispute_note(
+            dispute=dispute, staff=request_user(request), body=payload.validated_data["body"]
+        )
+        return self.answer(request, number, status=201)
+
+
+# --- Staff: blacklist ---------------------------------------------------------------------
+
+
+class BlacklistView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("active", bool, required=False)],
+        responses=BlacklistEntrySerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        require_blacklist_manager(request_user(request))
+        qs = BlacklistEntry.objects.select_related("user").order_by("-created_at", "-id")
+        if request.query_params.get("active") in ("1", "true"):
+            qs = qs.filter(lifted_at__isnull=True, expires_at__gt=timezone.now())
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(BlacklistEntrySerializer(page, many=True).data)
+
+    @extend_schema(request=BlacklistAddSerializer, responses={201: BlacklistEntrySerializer})
+    def post(self, request: Request) -> Response:
+        staff = request_user(request)
+        require_blacklist_manager(staff)
+        payload = BlacklistAddSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = User.objects.filter(pk=payload.validated_data["user"]).first()
+        if user is None:
+            raise serializers.ValidationError({"user": [_("No such account.")]})
+        entry = services.blacklist_add(
+            user=user,
+            staff=staff,
+            reason=payload.validated_data["reason"],
+            expires_at=payload.validated_data.get("expires_at"),
+        )
+        return Response(BlacklistEntrySerializer(entry).data, status=201)
+
+
+class BlacklistEntryView(APIView):
+    @extend_schema(
+        request=BlacklistLiftSerializer,
+        responses={200: BlacklistEntrySerializer, 404: OpenApiResponse(description="No entry")},
+        description="Lift the entry (it is kept, marked lifted: records are never deleted).",
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        staff = request_user(request)
+        require_blacklist_manager(staff)
+        entry = BlacklistEntry.objects.filter(pk=pk).first()
+        if entry is None:
+            raise NotFound(_("No such blacklist entry."))
+        payload = BlacklistLiftSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        entry = services.blacklist_lift(
+            entry=entry, staff=staff, reason=payload.validated_data["reason"]
+        )
+        return Response(BlacklistEntrySerializer(entry).data)

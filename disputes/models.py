@@ -1,0 +1,729 @@
+"""Complaints (投诉): policy, the complaint and its state, evidence, the append-only timeline,
+the blacklist, evidence-package downloads and the notification outbox.
+
+Retention (电子商务法 art. 31): complaints, evidence and events are kept at least 3 years, so
+nothing here is deleted through the application: foreign keys are PROTECT, the admin offers no
+delete, and timeline events refuse to be changed or deleted. Workflows live in
+disputes/services/, never in save().
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from orders.models import CardKey, Merchant, Order, ProductKind
+
+# --- Policy -------------------------------------------------------------------------------
+
+
+class Policy(models.Model):
+    """One published version of the complaint rules.
+
+    `product_kind` empty is the platform-wide policy; a row with a kind overrides it for that
+    kind of product (all values, not field by field: an override is a complete rule set, so
+    what applies is always one row that staff can read). A version takes effect at
+    `effective_from`, at least 7 days after it is published (电子商务法 art. 34), so buyers and
+    merchants are told before rules change. A complaint keeps the deadlines computed when they
+    started: a later version never moves a running clock.
+    """
+
+    product_kind = models.CharField(
+        _("product kind"),
+        max_length=16,
+        choices=ProductKind.choices,
+        blank=True,
+        default="",
+        help_text=_("Empty: every kind of product without an override of its own."),
+    )
+    effective_from = models.DateTimeField(_("effective from"))
+    published_at = models.DateTimeField(_("published at"), default=timezone.now)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("published by"),
+    )
+    complaint_window_hours = models.PositiveIntegerField(
+        _("complaint window (hours)"),
+        default=72,
+        validators=[MinValueValidator(1)],
+        help_text=_("After delivery; for 'not received' counted from payment."),
+    )
+    merchant_response_hours = models.PositiveIntegerField(
+        _("merchant response time (hours)"), default=24, validators=[MinValueValidator(1)]
+    )
+    buyer_response_hours = models.PositiveIntegerField(
+        _("buyer response time to an offer (hours)"), default=24, validators=[MinValueValidator(1)]
+    )
+    review_hours = models.PositiveIntegerField(
+        _("platform review time (hours)"), default=48, validators=[MinValueValidator(1)]
+    )
+    info_response_hours = models.PositiveIntegerField(
+        _("time to answer a request for information (hours)"),
+        default=24,
+        validators=[MinValueValidator(1)],
+    )
+    small_claim_threshold = models.DecimalField(
+        _("small-claim threshold (CNY, inclusive)"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("100.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    fast_track_min_account_days = models.PositiveIntegerField(
+        _("fast track: account at least this old (days)"), default=7
+    )
+    fast_track_clean_days = models.PositiveIntegerField(
+        _("fast track: no malicious ruling within (days)"), default=180
+    )
+    fast_track_max_count = models.PositiveIntegerField(
+        _("fast track: at most this many per buyer"), default=3
+    )
+    fast_track_period_days = models.PositiveIntegerField(
+        _("fast track: counted over (days)"), default=30, validators=[MinValueValidator(1)]
+    )
+    appeal_window_days = models.PositiveIntegerField(
+        _("appeal window (days)"), default=7, validators=[MinValueValidator(1)]
+    )
+    blacklist_threshold = models.PositiveIntegerField(
+        _("malicious complaints that blacklist"),
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text=_("The ruling that reaches this count within the period blacklists the filer."),
+    )
+    blacklist_window_days = models.PositiveIntegerField(
+        _("period counted for the blacklist (days)"), default=180, validators=[MinValueValidator(1)]
+    )
+    blacklist_duration_days = models.PositiveIntegerField(
+        _("blacklist duration (days)"), default=180, validators=[MinValueValidator(1)]
+    )
+    max_evidence_bytes = models.PositiveIntegerField(
+        _("largest evidence file (bytes)"),
+        default=10 * 1024 * 1024,
+        validators=[MinValueValidator(1024)],
+    )
+    max_evidence_files = models.PositiveIntegerField(
+        _("evidence files per party and complaint"),
+        default=20,
+        validators=[MinValueValidator(1)],
+    )
+    note = models.TextField(_("what changed and why"), blank=True)
+
+    VALUE_FIELDS = (
+        "complaint_window_hours",
+        "merchant_response_hours",
+        "buyer_response_hours",
+        "review_hours",
+        "info_response_hours",
+        "small_claim_threshold",
+        "fast_track_min_account_days",
+        "fast_track_clean_days",
+        "fast_track_max_count",
+        "fast_track_period_days",
+        "appeal_window_days",
+        "blacklist_threshold",
+        "blacklist_window_days",
+        "blacklist_duration_days",
+        "max_evidence_bytes",
+        "max_evidence_files",
+    )
+
+    class Meta:
+        verbose_name = _("complaint policy")
+        verbose_name_plural = _("complaint policies")
+        ordering = ["product_kind", "-effective_from", "-id"]
+        indexes = [
+            models.Index(fields=["product_kind", "effective_from"], name="policy_kind_from_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(product_kind="") | Q(product_kind__in=ProductKind.values),
+                name="policy_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(small_claim_threshold__gte=0), name="policy_threshold_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        kind = self.get_product_kind_display() if self.product_kind else _("every kind")
+        return f"{kind} @ {timezone.localtime(self.effective_from):%Y-%m-%d %H:%M}"
+
+    def values(self) -> dict[str, Any]:
+        """The rule values, JSON-ready (for the history and the evidence package)."""
+        out: dict[str, Any] = {}
+        for name in self.VALUE_FIELDS:
+            value = getattr(self, name)
+            out[name] = str(value) if isinstance(value, Decimal) else value
+        return out
+
+
+class PolicyChange(models.Model):
+    """The history of policies: who published or revised which version, when, old → new."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="changes")
+    action = models.CharField(max_length=16)  # published | revised
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    old = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+    new = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+
+    class Meta:
+        verbose_name = _("policy change")
+        verbose_name_plural = _("policy changes")
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.policy} by {self.changed_by} at {self.changed_at:%Y-%m-%d}"
+
+
+# --- Complaints ---------------------------------------------------------------------------
+
+
+class Status(models.TextChoices):
+    AWAITING_MERCHANT = "awaiting_merchant", _("awaiting the merchant")
+    AWAITING_BUYER = "awaiting_buyer", _("awaiting the buyer")
+    UNDER_REVIEW = "under_review", _("under review by the platform")
+    RESOLVED = "resolved", _("resolved")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+OPEN_STATUSES = (Status.AWAITING_MERCHANT, Status.AWAITING_BUYER, Status.UNDER_REVIEW)
+
+
+class Reason(models.TextChoices):
+    INVALID_CARD_KEY = "invalid_card_key", _("the card key does not work")
+    NOT_RECEIVED = "not_received", _("not received")
+    LATE_DELIVERY = "late_delivery", _("delivered late")
+    WRONG_ITEM = "wrong_item", _("wrong item")
+    ACCOUNT_STOLEN = "account_stolen", _("account stolen")
+    OTHER = "other", _("other")
+
+
+class Outcome(models.TextChoices):
+    REFUNDED = "refunded", _("refunded")
+    PARTIALLY_REFUNDED = "partially_refunded", _("partially refunded")
+    REPLACED = "replaced", _("card key replaced")
+    REJECTED = "rejected", _("rejected")
+    REJECTED_MALICIOUS = "rejected_malicious", _("rejected as malicious")
+
+
+class DecidedBy(models.TextChoices):
+    MERCHANT = "merchant", _("the merchant")
+    BUYER = "buyer", _("the buyer (an accepted offer)")
+    STAFF = "staff", _("platform staff")
+    SYSTEM = "system", _("the platform's clock")
+
+
+class Role(models.TextChoices):
+    BUYER = "buyer", _("buyer")
+    MERCHANT = "merchant", _("merchant")
+    STAFF = "staff", _("platform staff")
+    SYSTEM = "system", _("platform")
+
+
+class Party(models.TextChoices):
+    BUYER = "buyer", _("buyer")
+    MERCHANT = "merchant", _("merchant")
+
+
+class Dispute(models.Model):
+    """A complaint about one order. One non-withdrawn complaint per order (a new one only
+    after a withdrawal). Deadlines are stored on the row, computed when each clock starts, so
+    the clock's sweep is an indexed range query and a policy change never moves them."""
+
+    number = models.CharField(_("complaint number"), max_length=24, unique=True, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="disputes")
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="disputes")
+    policy = models.ForeignKey(
+        Policy,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        help_text=_("The policy in force when the complaint was filed."),
+    )
+    reason = models.CharField(_("reason"), max_length=24, choices=Reason.choices)
+    description = models.TextField(_("description"), blank=True)
+    claimed_amount = models.DecimalField(_("claimed amount"), max_digits=12, decimal_places=2)
+    card_keys = models.ManyToManyField(
+        CardKey, blank=True, related_name="disputes", verbose_name=_("card keys that failed")
+    )
+    status = models.CharField(
+        _("status"), max_length=24, choices=Status.choices, default=Status.AWAITING_MERCHANT
+    )
+    filed_at = models.DateTimeField(_("filed at"), default=timezone.now)
+    window_closes_at = models.DateTimeField(_("complaint window closed at"), null=True)
+
+    merchant_response_due = models.DateTimeField(_("merchant answers by"), null=True, blank=True)
+    buyer_response_due = models.DateTimeField(
+        _("buyer answers the offer by"), null=True, blank=True
+    )
+    review_due = models.DateTimeField(_("platform decides by"), null=True, blank=True)
+    # A request for information pauses the review clock; review_due moves by the pause on resume.
+    review_paused_at = models.DateTimeField(null=True, blank=True)
+    info_requested_from = models.CharField(
+        max_length=12, choices=Party.choices, blank=True, default=""
+    )
+    info_due = models.DateTimeField(null=True, blank=True)
+    # Reminders before a clock runs out, each sent once per clock (an appeal's review clock
+    # is a new clock: the appeal clears review_reminded_at).
+    merchant_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    buyer_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    review_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    offer_amount = models.DecimalField(
+        _("offered amount"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    outcome = models.CharField(
+        _("outcome"), max_length=24, choices=Outcome.choices, blank=True, default=""
+    )
+    resolved_amount = models.DecimalField(
+        _("amount decided"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    decided_by = models.CharField(
+        _("decided by"), max_length=12, choices=DecidedBy.choices, blank=True, default=""
+    )
+    decided_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decision_reason = models.TextField(_("reason for the decision"), blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    appeal_due = models.DateTimeField(_("appeal possible until"), null=True, blank=True)
+
+    fast_track = models.BooleanField(_("fast track"), default=False)
+    # The platform paid first (review clock ran out, or fast track); staff decide who bears it.
+    recovery_pending = models.BooleanField(_("recovery to decide"), default=False)
+    # Money moved through escrow for this complaint, mirrored here (escrow's ledger is the
+    # truth) so an appeal knows what was paid and recovered without reading the ledger.
+    paid_out = models.DecimalField(
+        _("paid to the buyer"), max_digits=12, decimal_places=2, default=Decimal("0.00")
+    )
+    recovered = models.DecimalField(
+        _("recovered from the merchant"), max_digits=12, decimal_places=2, default=Decimal("0.00")
+    )
+
+    appealed_by = models.CharField(
+        _("appealed by"), max_length=12, choices=Party.choices, blank=True, default=""
+    )
+    appealed_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    appeal_reason = models.TextField(_("reason for the appeal"), blank=True)
+    appealed_at = models.DateTimeField(_("appealed at"), null=True, blank=True)
+    appeal_final = models.BooleanField(_("final after appeal"), default=False)
+
+    # The platform's own records at filing (order, payment, delivery, key reveals).
+    platform_records = models.JSONField(encoder=DjangoJSONEncoder, default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
+        ordering = ["-filed_at", "-id"]
+        permissions = [
+            ("arbitrate", _("Can arbitrate complaints (rule, request information, recovery)")),
+        ]
+        indexes = [
+            models.Index(fields=["buyer", "-filed_at"], name="dispute_buyer_recent_idx"),
+            models.Index(fields=["merchant", "status"], name="dispute_merchant_status_idx"),
+            models.Index(fields=["status", "-filed_at"], name="dispute_status_recent_idx"),
+            # The clock's sweeps: one indexed range query per deadline.
+            models.Index(
+                fields=["merchant_response_due"],
+                condition=Q(status="awaiting_merchant"),
+                name="dispute_merchant_due_idx",
+            ),
+            models.Index(
+                fields=["buyer_response_due"],
+                condition=Q(status="awaiting_buyer"),
+                name="dispute_buyer_due_idx",
+            ),
+            models.Index(
+                fields=["review_due"],
+                condition=Q(status="under_review", review_paused_at__isnull=True),
+                name="dispute_review_due_idx",
+            ),
+            models.Index(
+                fields=["info_due"],
+                condition=Q(status="under_review", review_paused_at__isnull=False),
+                name="dispute_info_due_idx",
+            ),
+            # The reminders' sweeps: only clocks still running and not yet reminded.
+            models.Index(
+                fields=["merchant_response_due"],
+                condition=Q(status="awaiting_merchant", merchant_reminded_at__isnull=True),
+                name="dispute_merchant_remind_idx",
+            ),
+            models.Index(
+                fields=["buyer_response_due"],
+                condition=Q(status="awaiting_buyer", buyer_reminded_at__isnull=True),
+                name="dispute_buyer_remind_idx",
+            ),
+            models.Index(
+                fields=["review_due"],
+                condition=Q(
+                    status="under_review",
+                    review_paused_at__isnull=True,
+                    review_reminded_at__isnull=True,
+                ),
+                name="dispute_review_remind_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="dispute_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=Reason.values), name="dispute_reason_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome="") | Q(outcome__in=Outcome.values),
+                name="dispute_outcome_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by="") | Q(decided_by__in=DecidedBy.values),
+                name="dispute_decided_by_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(claimed_amount__gt=0), name="dispute_claim_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="resolved") | ~Q(outcome=""),
+                name="dispute_resolved_has_outcome",
+            ),
+            models.CheckConstraint(
+                condition=Q(paid_out__gte=0) & Q(recovered__gte=0),
+                name="dispute_money_not_negative",
+            ),
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=~Q(status="withdrawn"),
+                name="one_live_dispute_per_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def hold_reference(self) -> str:
+        return f"dispute:{self.pk}"
+
+
+class EvidenceKind(models.TextChoices):
+    ORDER_SCREENSHOT = "order_screenshot", _("order screenshot")
+    PAYMENT_PROOF = "payment_proof", _("payment proof")
+    CHAT_RECORD = "chat_record", _("chat record")
+    REDEMPTION_RECORD = "redemption_record", _("redemption record")
+    UPSTREAM_PROOF = "upstream_proof", _("upstream proof")
+    OTHER = "other", _("other")
+    # Attached by the platform itself at filing; never uploaded.
+    PLATFORM_RECORD = "platform_record", _("platform record")
+
+
+# 三证: the three core proofs a complaint's checklist asks for.
+CORE_EVIDENCE = (
+    EvidenceKind.ORDER_SCREENSHOT,
+    EvidenceKind.PAYMENT_PROOF,
+    EvidenceKind.CHAT_RECORD,
+)
+UPLOADABLE_EVIDENCE = [k for k in EvidenceKind.values if k != EvidenceKind.PLATFORM_RECORD]
+
+
+class Evidence(models.Model):
+    """One evidence file, checked by content, stored under a generated name (never served from
+    a public URL), its SHA-256 recorded at upload."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="evidence")
+    kind = models.CharField(_("kind"), max_length=24, choices=EvidenceKind.choices)
+    stored_name = models.CharField(max_length=255, unique=True, editable=False)
+    original_name = models.CharField(_("original file name"), max_length=255, blank=True)
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    role = models.CharField(max_length=12, choices=Role.choices)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+        ordering = ["uploaded_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=EvidenceKind.values), name="evidence_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.sha256[:12]}"
+
+    @property
+    def file_name(self) -> str:
+        """The name the file is served under: generated, never the uploader's."""
+        return self.stored_name.rsplit("/", 1)[-1]
+
+
+class EventType(models.TextChoices):
+    FILED = "filed", _("complaint filed")
+    EVIDENCE_ADDED = "evidence_added", _("evidence added")
+    MESSAGE = "message", _("message")
+    NOTE = "note", _("internal note")
+    ACCEPTED = "accepted", _("merchant accepted")
+    OFFER_MADE = "offer_made", _("offer made")
+    CONTESTED = "contested", _("merchant contested")
+    OFFER_ACCEPTED = "offer_accepted", _("offer accepted")
+    OFFER_REJECTED = "offer_rejected", _("offer rejected")
+    OFFER_LAPSED = "offer_lapsed", _("offer accepted by silence")
+    DEFAULT_JUDGMENT = "default_judgment", _("merchant did not answer in time")
+    REVIEW_EXPIRED = "review_expired", _("platform paid first after its review time ran out")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+    RULED = "ruled", _("ruling")
+    INFO_REQUESTED = "info_requested", _("information requested; review clock paused")
+    REVIEW_RESUMED = "review_resumed", _("review clock resumed")
+    APPEALED = "appealed", _("appealed")
+    RECOVERY_DECIDED = "recovery_decided", _("recovery decided")
+    KEY_REPLACED = "key_replaced", _("card key replaced")
+    MONEY = "money", _("money movement")
+    FAST_TRACKED = "fast_tracked", _("fast tracked")
+    BLACKLISTED = "blacklisted", _("filer blacklisted")
+
+
+class Visibility(models.TextChoices):
+    ALL = "all", _("parties and staff")
+    STAFF = "staff", _("staff only")
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Timeline rows are written once: no bulk update or delete through the application."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("dispute events are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("dispute events are append-only")
+
+
+class DisputeEvent(models.Model):
+    """One entry of a complaint's timeline, written in the transaction of the change it
+    records. Append-only: saving an existing row or deleting one raises (and on PostgreSQL a
+    trigger refuses UPDATE and DELETE as well)."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="events")
+    type = models.CharField(max_length=24, choices=EventType.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    role = models.CharField(max_length=12, choices=Role.choices)
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+    visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.ALL)
+    body = models.TextField(blank=True)
+    data = models.JSONField(encoder=DjangoJSONEncoder, default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("timeline event")
+        verbose_name_plural = _("timeline events")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["dispute", "created_at"], name="event_dispute_time_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(visibility__in=Visibility.values), name="event_visibility_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dispute_id} {self.type} {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("dispute events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("dispute events are append-only")
+
+
+# --- Blacklist ----------------------------------------------------------------------------
+
+
+class BlacklistSource(models.TextChoices):
+    MANUAL = "manual", _("added by staff")
+    AUTOMATIC = "automatic", _("malicious complaints")
+
+
+class BlacklistEntry(models.Model):
+    """恶意投诉黑名单: a filer who may not complain until `expires_at` (or until lifted)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="blacklist_entries"
+    )
+    reason = models.TextField(_("reason"))
+    source = models.CharField(max_length=12, choices=BlacklistSource.choices)
+    dispute = models.ForeignKey(
+        Dispute, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("added at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("ends at"))
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    lift_reason = models.TextField(_("reason for lifting"), blank=True)
+
+    class Meta:
+        verbose_name = _("blacklist entry")
+        verbose_name_plural = _("blacklist")
+        ordering = ["-created_at", "-id"]
+        permissions = [("manage_blacklist", _("Can add and lift blacklist entries"))]
+        indexes = [
+            models.Index(
+                fields=["user", "expires_at"],
+                condition=Q(lifted_at__isnull=True),
+                name="blacklist_active_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")),
+                name="blacklist_expires_after_creation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} until {timezone.localtime(self.expires_at):%Y-%m-%d}"
+
+    def is_active(self, at: Any = None) -> bool:
+        moment = at or timezone.now()
+        return self.lifted_at is None and self.expires_at > moment
+
+
+# --- Logs and outbox ----------------------------------------------------------------------
+
+
+class PackageDownload(models.Model):
+    """Every download of an evidence package: who, when, from where, and what they got."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="package_downloads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+
+    class Meta:
+        verbose_name = _("evidence package download")
+        verbose_name_plural = _("evidence package downloads")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.dispute_id} by {self.user_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class NotificationChannel(models.TextChoices):
+    """Where a notification goes. Channels are pluggable (disputes/channels.py,
+    settings.NOTIFICATION_CHANNELS); SMS and WeChat template messages slot in beside these."""
+
+    INAPP = "inapp", _("in the app")
+    EMAIL = "email", _("e-mail")
+    SMS = "sms", _("SMS")
+    WECHAT = "wechat", _("WeChat")
+
+
+class Notification(models.Model):
+    """One message to one user on one channel, written in the transaction of the change it
+    reports (an outbox). In-app rows are delivered by being written (the user's
+    /notifications/ page reads them); the others are handed to Celery on commit and drained by
+    the clock's sweep — at least once, never twice: the dedupe key keeps one row per event,
+    recipient and channel, and a row is marked sent under its lock."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="notifications")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.CharField(
+        _("channel"), max_length=16, choices=NotificationChannel.choices, default="email"
+    )
+    dedupe_key = models.CharField(max_length=160, unique=True)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("message"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(sent_at__isnull=True),
+                name="notification_unsent_idx",
+            ),
+            models.Index(
+                fields=["recipient", "-created_at"],
+                condition=Q(channel="inapp"),
+                name="notification_inbox_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.dedupe_key
+
+
+class ClockRun(models.Model):
+    """The clock's last sweep (one row): when it ran and what it did, for the health line on
+    /healthz and in the admin."""
+
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"))
+    counts = models.JSONField(_("what it did"), default=dict)
+
+    class Meta:
+        verbose_name = _("clock sweep")
+        verbose_name_plural = _("clock sweeps")
+
+    def __str__(self) -> str:
+        return f"sweep at {self.finished_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,330 @@
+"""The state machine and the plumbing every complaint service shares: the transition table,
+the one `transition()` that enforces it, timeline events, the notification outbox, and the
+refusals (DomainError) with the codes of shared/API.md."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from disputes.channels import channels
+from disputes.models import (
+    Dispute,
+    DisputeEvent,
+    EventType,
+    Notification,
+    Role,
+    Status,
+    Visibility,
+)
+from kamen_complaints.celery import enqueue
+from kamen_complaints.errors import DomainError
+from kamen_complaints.money import format_yuan
+from orders.models import MerchantMember
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    dispute_id: int
+    recipient_id: int
+    channel: str
+    dedupe_key: str
+    subject: str
+    body: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+ALLOWED: dict[str, set[str]] = {
+    Status.AWAITING_MERCHANT: {
+        Status.AWAITING_BUYER,
+        Status.UNDER_REVIEW,
+        Status.RESOLVED,
+        Status.WITHDRAWN,
+    },
+    Status.AWAITING_BUYER: {Status.UNDER_REVIEW, Status.RESOLVED, Status.WITHDRAWN},
+    Status.UNDER_REVIEW: {Status.RESOLVED, Status.WITHDRAWN},
+    # One appeal per complaint, by either party, within the appeal window.
+    Status.RESOLVED: {Status.UNDER_REVIEW},
+    Status.WITHDRAWN: set(),
+}
+
+
+def local(moment: datetime | None) -> str:
+    """A time as the platform shows it in refusals: Asia/Shanghai, to the minute."""
+    if moment is None:
+        return ""
+    return timezone.localtime(moment, SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def yuan(amount: Decimal | None) -> str:
+    return format_yuan(amount)
+
+
+def not_allowed(dispute: Dispute, action: str) -> DomainError:
+    return DomainError(
+        _("Complaint %(number)s is %(status)s; %(action)s is not possible in that state.")
+        % {
+            "number": dispute.number,
+            "status": dispute.get_status_display(),
+            "action": action,
+        },
+        code="not_allowed_in_state",
+        status_code=409,
+    )
+
+
+def locked(dispute: Dispute | int) -> Dispute:
+    """The complaint's row, locked for the rest of the transaction (re-read: never trust the
+    caller's copy for a transition)."""
+    pk = dispute if isinstance(dispute, int) else dispute.pk
+    return Dispute.objects.select_for_update().get(pk=pk)
+
+
+def _jsonable(value: Any) -> Any:
+    """Event data as JSON, times with the platform's offset (+08:00) like the API's."""
+    if isinstance(value, datetime):
+        return timezone.localtime(value, SHANGHAI).isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def record(
+    dispute: Dispute,
+    *,
+    type: EventType | str,
+    actor: User | None,
+    role: Role | str,
+    body: str = "",
+    data: dict[str, Any] | None = None,
+    visibility: Visibility | str = Visibility.ALL,
+    from_status: str | None = None,
+) -> DisputeEvent:
+    """Append one timeline event (no change of status)."""
+    return DisputeEvent.objects.create(
+        dispute=dispute,
+        type=type,
+        actor=actor,
+        role=role,
+        from_status=dispute.status if from_status is None else from_status,
+        to_status=dispute.status,
+        visibility=visibility,
+        body=body,
+        data=_jsonable(data or {}),
+        created_at=timezone.now(),
+    )
+
+
+def transition(
+    dispute: Dispute,
+    *,
+    to: Status,
+    type: EventType | str,
+    actor: User | None,
+    role: Role | str,
+    body: str = "",
+    data: dict[str, Any] | None = None,
+    action: str = "",
+) -> DisputeEvent:
+    """The one way a complaint changes status: checks ALLOWED, saves the row (with whatever
+    the caller already set on it) and writes the timeline event, in the caller's transaction.
+    The caller holds the row lock (`locked()`)."""
+    if to not in ALLOWED[dispute.status]:
+        raise not_allowed(dispute, action or str(to))
+    before = dispute.status
+    dispute.status = to
+    dispute.updated_at = timezone.now()
+    dispute.save()
+    return record(
+        dispute, type=type, actor=actor, role=role, body=body, data=data, from_status=before
+    )
+
+
+def touch(dispute: Dispute, *fields: str) -> None:
+    dispute.updated_at = timezone.now()
+    dispute.save(update_fields=[*fields, "updated_at"])
+
+
+# --- Notifications (outbox) ---------------------------------------------------------------
+
+
+def buyer_recipients(dispute: Dispute) -> list[User]:
+    return [dispute.buyer]
+
+
+def merchant_recipients(dispute: Dispute) -> list[User]:
+    """The shop's whole team: any member may answer a complaint."""
+    return [
+        m.user
+        for m in MerchantMember.objects.filter(merchant_id=dispute.merchant_id)
+        .select_related("user")
+        .order_by("id")
+    ]
+
+
+def render(dispute: Dispute, headline: str, extra: Iterable[str] = ()) -> tuple[str, str]:
+    """Subject and body of a notification about `dispute`, in the platform's language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("Complaint %(number)s: %(headline)s") % {
+            "number": dispute.number,
+            "headline": headline,
+        }
+        lines = [
+            str(headline),
+            "",
+            _("Complaint: %(number)s (order %(order)s)")
+            % {"number": dispute.number, "order": dispute.order.number},
+            # The label straight from the choices: get_status_display() costs more, per row.
+            _("Status: %(status)s") % {"status": Status(dispute.status).label},
+            *extra,
+        ]
+        due = next_deadline(dispute)
+        if due is not None:
+            lines.append(_("Next deadline: %(due)s (Asia/Shanghai)") % {"due": local(due)})
+        return str(subject)[:200], "\n".join(str(line) for line in lines)
+
+
+def outbox_rows(
+    *,
+    dispute_id: int,
+    key: str,
+    recipients: Iterable[User],
+    subject: str,
+    body: str,
+    now: datetime,
+) -> list[OutboxRow]:
+    """One row per recipient and channel that reaches them (duplicates dropped). `key` names
+    what is reported (an event, a reminder); the dedupe key adds recipient and channel."""
+    rows: list[OutboxRow] = []
+    seen: set[int] = set()
+    for user in recipients:
+        if user.pk in seen:
+            continue
+        seen.add(user.pk)
+        for chan in channels():
+            if chan.address(user) is None:
+                continue
+            rows.append(
+                OutboxRow(
+                    dispute_id=dispute_id,
+                    recipient_id=user.pk,
+                    channel=chan.name,
+                    dedupe_key=f"{key}:user:{user.pk}:{chan.name}",
+                    subject=subject,
+                    body=body,
+                    created_at=now,
+                    sent_at=now if chan.immediate else None,
+                )
+            )
+    return rows
+
+
+_NOTIFICATION = Notification._meta.db_table
+_OUTBOX_CHUNK = 2000
+
+
+def outbox_insert(rows: list[OutboxRow]) -> list[int]:
+    """Write the rows (a dedupe key already written is skipped: the same event reported twice
+    is one notification) in as few statements as possible. Returns the ids of the new rows
+    that still have to be delivered (not the in-app ones)."""
+    pending: list[int] = []
+    ops = connection.ops
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _OUTBOX_CHUNK):
+            chunk = rows[start : start + _OUTBOX_CHUNK]
+            params: list[Any] = []
+            for row in chunk:
+                params += [
+                    row.dispute_id,
+                    row.recipient_id,
+                    row.channel,
+                    row.dedupe_key,
+                    row.subject,
+                    row.body,
+                    ops.adapt_datetimefield_value(row.created_at),
+                    ops.adapt_datetimefield_value(row.sent_at),
+                ]
+            cursor.execute(
+                f"INSERT INTO {_NOTIFICATION} (dispute_id, recipient_id, channel, dedupe_key, "  # noqa: S608
+                "subject, body, created_at, sent_at, read_at, attempts, last_error) VALUES "
+                + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, NULL, 0, '')"] * len(chunk))
+                + " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, sent_at",
+                params,
+            )
+            pending += [row_id for row_id, sent_at in cursor.fetchall() if sent_at is None]
+    return sorted(pending)
+
+
+# A broker that failed is not asked again for a while: the outbox rows wait for the sweep,
+# and no request pays the connection timeout twice in a row.
+BROKER_BACKOFF_SECONDS = 30.0
+_broker_down_until = 0.0
+
+
+def publish(task: Any, *args: Any) -> bool:
+    """Hand a task to the broker now if it seems up (never raises, see `enqueue`)."""
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        logger.info("broker marked down; %s left to the sweep", task.name)
+        return False
+    if enqueue(task, *args):
+        return True
+    _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+    return False
+
+
+def publish_notifications(ids: list[int]) -> None:
+    """After commit, one task delivers these outbox rows (the sweep re-sends what is lost)."""
+    if not ids:
+        return
+    from disputes.tasks import notifications_send
+
+    transaction.on_commit(lambda: publish(notifications_send, ids), robust=True)
+
+
+def notify(dispute: Dispute, event: DisputeEvent, recipients: Iterable[User], headline: str) -> int:
+    """Tell `recipients` about `event`: one outbox row per recipient and channel, written in
+    the caller's transaction, delivered after commit. Returns how many rows are to deliver."""
+    subject, body = render(dispute, headline)
+    ids = outbox_insert(
+        outbox_rows(
+            dispute_id=dispute.pk,
+            key=f"dispute:{dispute.pk}:event:{event.pk}",
+            recipients=recipients,
+            subject=subject,
+            body=body,
+            now=timezone.now(),
+        )
+    )
+    publish_notifications(ids)
+    return len(ids)
+
+
+def next_deadline(dispute: Dispute) -> datetime | None:
+    if dispute.status == Status.AWAITING_MERCHANT:
+        return dispute.merchant_response_due
+    if dispute.status == Status.AWAITING_BUYER:
+        return dispute.buyer_response_due
+    if dispute.status == Status.UNDER_REVIEW:
+        return dispute.info_due if dispute.review_paused_at else dispute.review_due
+    return None

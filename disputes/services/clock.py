@@ -1,0 +1,755 @@
+"""What happens when a clock runs out, for one complaint or a whole batch of them.
+
+The clocks (shared/DESIGN.md "The clock"):
+
+- `merchant`: the merchant stayed silent past `merchant_response_due` → default judgment:
+  refunded, decided by the system, the claim paid to the buyer (platform fund) and recovered
+  from the deposit (a shortfall becomes a receivable and suspends the shop).
+- `buyer`: the buyer stayed silent on an offer past `buyer_response_due` → resolved on the
+  offer's terms (partially refunded), money follows.
+- `review`: staff stayed silent past `review_due` (a first review or an appeal's) → 先行赔付:
+  refunded, the platform pays the buyer what they have not been paid yet, without recovery;
+  `recovery_pending` keeps the complaint in the staff queue and its hold on the deposit until
+  staff decide who bears it (`dispute_decide_recovery`).
+- `info`: the party asked for information stayed silent past `info_due` → the review clock
+  resumes (as of that moment).
+
+`enforce(clock, disputes)` acts on complaints the caller has locked and found due, all in the
+caller's transaction and in a fixed number of statements per batch (one UPDATE of the
+complaints, one INSERT of their timeline events, escrow's batch posting, one INSERT of the
+outbox) — the sweep calls it with a batch, the single services below with one complaint, so
+both paths are the same code. Every action is idempotent: the caller re-checks state and
+deadline under the row lock, the UPDATE is conditional on the status it saw, and money moves
+under escrow's idempotency keys.
+
+Reminders (`remind`) go once per clock before it runs out: to the merchant's team 4 h before
+its deadline, to the buyer 12 h before an offer lapses, to the arbitrators 8 h before the
+review deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import Permission, User
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from disputes import selectors
+from disputes.models import (
+    CORE_EVIDENCE,
+    DecidedBy,
+    Dispute,
+    DisputeEvent,
+    EventType,
+    Outcome,
+    Policy,
+    Role,
+    Status,
+    Visibility,
+)
+from disputes.services import money
+from disputes.services._core import (
+    _jsonable,
+    buyer_recipients,
+    local,
+    locked,
+    merchant_recipients,
+    notify,
+    outbox_insert,
+    outbox_rows,
+    publish,
+    publish_notifications,
+    record,
+    render,
+    yuan,
+)
+from disputes.services.conversation import resolve
+from disputes.services.staff import dispute_info_lapse
+from escrow.batch import Compensation, compensations_post
+from kamen_complaints.money import from_fen, to_fen
+from orders.models import MerchantMember
+
+__all__ = [
+    "CLOCKS",
+    "REMINDER_LEAD",
+    "dispute_default_judgment",
+    "dispute_fast_track",
+    "dispute_info_lapse",
+    "dispute_offer_lapse",
+    "dispute_review_expire",
+    "enforce",
+    "fast_track_if_eligible",
+    "lock_due",
+    "lock_reminders_due",
+    "remind",
+]
+
+MERCHANT = "merchant"
+BUYER = "buyer"
+REVIEW = "review"
+INFO = "info"
+CLOCKS = (MERCHANT, BUYER, REVIEW, INFO)
+
+OVERDUE: dict[str, Callable[[datetime], QuerySet[Dispute]]] = {
+    MERCHANT: selectors.disputes_merchant_overdue,
+    BUYER: selectors.disputes_buyer_overdue,
+    REVIEW: selectors.disputes_review_overdue,
+    INFO: selectors.disputes_info_overdue,
+}
+
+# How long before a deadline its reminder goes out (the issue's figures).
+REMINDER_LEAD = {
+    MERCHANT: timedelta(hours=4),
+    REVIEW: timedelta(hours=8),
+    BUYER: timedelta(hours=12),
+}
+
+# What a batch reads of each complaint: never the description or the platform records.
+_FIELDS = (
+    "id",
+    "number",
+    "status",
+    "buyer_id",
+    "merchant_id",
+    "order_id",
+    "claimed_amount",
+    "offer_amount",
+    "paid_out",
+    "recovered",
+    "appealed_at",
+    "fast_track",
+    "recovery_pending",
+    "merchant_response_due",
+    "buyer_response_due",
+    "review_due",
+    "review_paused_at",
+    "info_requested_from",
+    "info_due",
+    "order__id",
+    "order__number",
+    "order__amount",
+    "order__merchant_id",
+    "order__product__id",
+    "order__product__kind",
+)
+
+ZERO = Decimal("0.00")
+
+
+def _rows() -> QuerySet[Dispute]:
+    return Dispute.objects.select_related("order", "order__product").only(*_FIELDS)
+
+
+def lock_due(
+    clock: str, *, now: datetime, limit: int, exclude: Sequence[int] = ()
+) -> list[Dispute]:
+    """Up to `limit` complaints overdue on `clock` at `now` (the application's clock, passed as
+    a parameter: never the database's now()), oldest deadline first, locked for the caller's
+    transaction — `FOR UPDATE SKIP LOCKED`, so several sweepers share the work and none
+    waits for another."""
+    qs = OVERDUE[clock](now).select_related("order", "order__product").only(*_FIELDS)
+    if exclude:
+        qs = qs.exclude(pk__in=list(exclude))
+    return list(qs.select_for_update(skip_locked=True, of=("self",))[:limit])
+
+
+def is_due(dispute: Dispute, clock: str, now: datetime) -> bool:
+    if clock == MERCHANT:
+        due = dispute.merchant_response_due
+        return dispute.status == Status.AWAITING_MERCHANT and due is not None and due <= now
+    if clock == BUYER:
+        due = dispute.buyer_response_due
+        return dispute.status == Status.AWAITING_BUYER and due is not None and due <= now
+    if clock == REVIEW:
+        due = dispute.review_due
+        return (
+            dispute.status == Status.UNDER_REVIEW
+            and dispute.review_paused_at is None
+            and due is not None
+            and due <= now
+        )
+    if clock == INFO:
+        due = dispute.info_due
+        return (
+            dispute.status == Status.UNDER_REVIEW
+            and dispute.review_paused_at is not None
+            and due is not None
+            and due <= now
+        )
+    raise ValueError(clock)
+
+
+# --- Enforcing ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    dispute: Dispute
+    outcome: Outcome
+    amount: Decimal
+    event_type: EventType
+    reason: str
+    buyer_amount: Decimal
+    merchant_bears: Decimal | None  # None: decided later (the platform paid first)
+    headline: str
+
+
+def _plan(clock: str, dispute: Dispute) -> _Plan:
+    if clock == MERCHANT:
+        return _Plan(
+            dispute,
+            Outcome.REFUNDED,
+            dispute.claimed_amount,
+            EventType.DEFAULT_JUDGMENT,
+            _("The merchant did not answer by %(due)s.")
+            % {"due": local(dispute.merchant_response_due)},
+            dispute.claimed_amount,
+            dispute.claimed_amount,
+            _("the merchant did not answer in time"),
+        )
+    if clock == BUYER:
+        amount = dispute.offer_amount or dispute.claimed_amount
+        return _Plan(
+            dispute,
+            Outcome.PARTIALLY_REFUNDED,
+            amount,
+            EventType.OFFER_LAPSED,
+            _("The buyer did not answer the offer by %(due)s.")
+            % {"due": local(dispute.buyer_response_due)},
+            amount,
+            amount,
+            _("the offer was accepted by silence"),
+        )
+    if clock == REVIEW:
+        return _Plan(
+            dispute,
+            Outcome.REFUNDED,
+            dispute.claimed_amount,
+            EventType.REVIEW_EXPIRED,
+            _("The platform did not decide by %(due)s, so it paid first.")
+            % {"due": local(dispute.review_due)},
+            dispute.claimed_amount,
+            None,
+            _("the platform paid first"),
+        )
+    raise ValueError(clock)
+
+
+def enforce(
+    clock: str,
+    disputes: Sequence[Dispute],
+    *,
+    now: datetime | None = None,
+    appeal_days: dict[str, int] | None = None,
+) -> int:
+    """Act on complaints overdue on `clock`, which the caller has locked (`lock_due`) in its
+    transaction. Returns how many were acted on. See the module docstring for each clock.
+    `appeal_days` caches the appeal window per product kind across a sweep's batches."""
+    moment = now or timezone.now()
+    due = [d for d in disputes if is_due(d, clock, moment)]
+    if not due:
+        return 0
+    if clock == INFO:
+        return sum(1 for d in due if dispute_info_lapse(dispute=d))
+    plans = [_plan(clock, d) for d in due]
+    # A recovery already made (only after an appeal) changes by reversal or shortfall: the
+    # rare case goes through the general settlement, one complaint at a time.
+    unusual = [p for p in plans if p.merchant_bears is not None and p.dispute.recovered != ZERO]
+    for plan in unusual:
+        _enforce_unusual(plan)
+    usual = [p for p in plans if p not in unusual]
+    if usual:
+        _enforce_batch(clock, usual, {} if appeal_days is None else appeal_days)
+    return len(due)
+
+
+def _enforce_unusual(plan: _Plan) -> None:
+    dispute = locked(plan.dispute.pk)
+    dispute.recovery_pending = dispute.recovery_pending or plan.merchant_bears is None
+    event = resolve(
+        dispute,
+        outcome=plan.outcome,
+        amount=plan.amount,
+        decided_by=DecidedBy.SYSTEM,
+        user=None,
+        role=Role.SYSTEM,
+        reason=plan.reason,
+        event_type=plan.event_type,
+    )
+    money.settle(dispute, buyer_amount=plan.buyer_amount, merchant_bears=plan.merchant_bears)
+    notify(dispute, event, buyer_recipients(dispute) + merchant_recipients(dispute), plan.headline)
+
+
+_DISPUTE = Dispute._meta.db_table
+_EVENT = DisputeEvent._meta.db_table
+
+
+def _update_disputes(status: str, values: list[list[Any]], now: datetime) -> int:
+    """One conditional UPDATE for the whole batch (`… FROM (VALUES …)`): only rows still in
+    `status` change. Columns of `values`: id, outcome, resolved_amount, decision_reason,
+    appeal_final, appeal_due, recovery_pending, paid_out, recovered."""
+    pg = connection.vendor == "postgresql"
+    casts = (
+        ["bigint", "varchar", "numeric", "text", "boolean", "timestamptz", "boolean"]
+        + ["numeric", "numeric"]
+        if pg
+        else [""] * 9
+    )
+    first = "(" + ", ".join(f"%s::{c}" if c else "%s" for c in casts) + ")"
+    rest = "(" + ", ".join(["%s"] * 9) + ")"
+    rows_sql = ", ".join([first] + [rest] * (len(values) - 1))
+    ts = connection.ops.adapt_datetimefield_value(now)
+    sql = (
+        "WITH v (id, outcome, resolved_amount, decision_reason, appeal_final, appeal_due, "  # noqa: S608
+        f"recovery_pending, paid_out, recovered) AS (VALUES {rows_sql}) "
+        f"UPDATE {_DISPUTE} AS d SET status = %s, outcome = v.outcome, "
+        "resolved_amount = v.resolved_amount, decided_by = %s, decided_by_user_id = NULL, "
+        "decision_reason = v.decision_reason, resolved_at = %s, appeal_final = v.appeal_final, "
+        "review_paused_at = NULL, info_requested_from = '', info_due = NULL, "
+        "appeal_due = v.appeal_due, recovery_pending = v.recovery_pending, "
+        "paid_out = v.paid_out, recovered = v.recovered, updated_at = %s "
+        "FROM v WHERE d.id = v.id AND d.status = %s " + ("RETURNING d.id" if pg else "RETURNING id")
+        # SQLite's RETURNING names the updated table's columns only, and not by its alias.
+    )
+    params = [v for row in values for v in row]
+    params += [str(Status.RESOLVED), str(DecidedBy.SYSTEM), ts, ts, status]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return len(cursor.fetchall())
+
+
+def _insert_events(events: list[list[Any]]) -> list[int]:
+    """Timeline rows in one statement, ids in the order given (the timeline's order)."""
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(events), 2000):
+            chunk = events[start : start + 2000]
+            cursor.execute(
+                f"INSERT INTO {_EVENT} (dispute_id, type, actor_id, role, from_status, "  # noqa: S608
+                "to_status, visibility, body, data, created_at) VALUES "
+                + ", ".join(["(%s, %s, NULL, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+                + " RETURNING id",
+                [v for row in chunk for v in row],
+            )
+            ids += sorted(r[0] for r in cursor.fetchall())
+    return ids
+
+
+def _team(merchant_ids: set[int]) -> dict[int, list[User]]:
+    team: dict[int, list[User]] = defaultdict(list)
+    members = (
+        MerchantMember.objects.filter(merchant_id__in=merchant_ids)
+        .select_related("user")
+        .only("merchant_id", "user__id", "user__email", "user__username")
+        .order_by("id")
+    )
+    for member in members:
+        team[member.merchant_id].append(member.user)
+    return team
+
+
+def _users(ids: set[int]) -> dict[int, User]:
+    return {u.pk: u for u in User.objects.filter(pk__in=ids).only("id", "email", "username")}
+
+
+def _enforce_batch(clock: str, plans: list[_Plan], appeal_days: dict[str, int]) -> None:
+    from disputes.services import sweep  # the test-only fault hook
+
+    now = timezone.now()
+    adapt_dt = connection.ops.adapt_datetimefield_value
+    compensations: list[Compensation] = []
+    for plan in plans:
+        d = plan.dispute
+        kind = d.order.product.kind
+        if kind not in appeal_days:
+            appeal_days[kind] = selectors.policy_for(kind, at=now).appeal_window_days
+        pay = max(plan.buyer_amount - d.paid_out, ZERO)
+        bears = plan.merchant_bears
+        compensations.append(
+            Compensation(
+                dispute_id=d.pk,
+                order_id=d.order_id,
+                merchant_id=d.merchant_id,
+                pay=to_fen(pay),
+                appeal=d.appealed_at is not None and d.paid_out > ZERO,
+                recover=to_fen(bears) if bears is not None and bears > ZERO else 0,
+                release_hold=bears is not None,
+            )
+        )
+    money_posted = compensations_post(compensations)
+    sweep.fault_point(len(plans))
+
+    values: list[list[Any]] = []
+    events: list[list[Any]] = []
+    resolution_index: list[int] = []
+    for plan, comp in zip(plans, compensations, strict=True):
+        d = plan.dispute
+        before = d.status
+        final = d.appealed_at is not None
+        appeal_due = None if final else now + timedelta(days=appeal_days[d.order.product.kind])
+        # Mirror what moved (escrow's ledger is the truth): the whole target, as settle does.
+        d.paid_out = d.paid_out + from_fen(comp.pay)
+        if comp.recover:
+            d.recovered = from_fen(comp.recover)
+        d.status = Status.RESOLVED
+        d.outcome = plan.outcome
+        d.resolved_amount = plan.amount
+        d.decided_by = DecidedBy.SYSTEM
+        d.decision_reason = plan.reason
+        d.resolved_at = now
+        d.appeal_final = final
+        d.appeal_due = appeal_due
+        d.recovery_pending = d.recovery_pending or plan.merchant_bears is None
+        d.review_paused_at = None
+        d.info_requested_from = ""
+        d.info_due = None
+        values.append(
+            [
+                d.pk,
+                str(plan.outcome),
+                connection.ops.adapt_decimalfield_value(plan.amount, 12, 2),
+                plan.reason,
+                final,
+                adapt_dt(appeal_due),
+                d.recovery_pending,
+                connection.ops.adapt_decimalfield_value(d.paid_out, 12, 2),
+                connection.ops.adapt_decimalfield_value(d.recovered, 12, 2),
+            ]
+        )
+        resolution_index.append(len(events))
+        data = {
+            "outcome": plan.outcome,
+            "amount": str(plan.amount),
+            "decided_by": DecidedBy.SYSTEM,
+            "final": final,
+            "appeal_due": appeal_due,
+        }
+        events.append(
+            _event_row(d.pk, plan.event_type, before, Status.RESOLVED, plan.reason, data, now)
+        )
+        if comp.pay:
+            movement = "appeal-payout" if comp.appeal else "payout"
+            events.append(_money_row(d.pk, movement, from_fen(comp.pay), now))
+        if comp.recover:
+            events.append(_money_row(d.pk, "recovery", from_fen(comp.recover), now))
+
+    expected = {
+        MERCHANT: Status.AWAITING_MERCHANT,
+        BUYER: Status.AWAITING_BUYER,
+        REVIEW: Status.UNDER_REVIEW,
+    }[clock]
+    changed = _update_disputes(str(expected), values, now)
+    if changed != len(values):
+        # Rows are locked and were checked: a mismatch is a bug, and the batch must not commit.
+        raise RuntimeError(f"{clock} batch: {changed} of {len(values)} complaints changed")
+    event_ids = _insert_events(events)
+
+    buyers = _users({p.dispute.buyer_id for p in plans})
+    team = _team({p.dispute.merchant_id for p in plans})
+    rows = []
+    for plan, index in zip(plans, resolution_index, strict=True):
+        d = plan.dispute
+        paid = _("Paid to the buyer: %(amount)s") % {"amount": yuan(d.paid_out)}
+        subject, body = render(d, plan.headline, [paid])
+        rows += outbox_rows(
+            dispute_id=d.pk,
+            key=f"dispute:{d.pk}:event:{event_ids[index]}",
+            recipients=[buyers[d.buyer_id], *team.get(d.merchant_id, [])],
+            subject=subject,
+            body=body,
+            now=now,
+        )
+    publish_notifications(outbox_insert(rows))
+    _publish_payouts(money_posted.payout_ids)
+
+
+def _event_row(
+    dispute_id: int,
+    type: str,
+    from_status: str,
+    to_status: str,
+    body: str,
+    data: dict[str, Any],
+    now: datetime,
+    visibility: str = Visibility.ALL,
+) -> list[Any]:
+    return [
+        dispute_id,
+        str(type),
+        str(Role.SYSTEM),
+        str(from_status),
+        str(to_status),
+        str(visibility),
+        body,
+        json.dumps(_jsonable(data), cls=DjangoJSONEncoder),
+        connection.ops.adapt_datetimefield_value(now),
+    ]
+
+
+def _money_row(dispute_id: int, movement: str, amount: Decimal, now: datetime) -> list[Any]:
+    """The timeline's record of a money movement, as disputes.services.money writes it."""
+    data = {"movement": movement, "amount": str(amount), "key": f"dispute:{dispute_id}:{movement}"}
+    return _event_row(dispute_id, EventType.MONEY, Status.RESOLVED, Status.RESOLVED, "", data, now)
+
+
+def _publish_payouts(payout_ids: list[int]) -> None:
+    """After commit, one task sends this batch's payouts through the payment channel (the
+    payouts sweep sends whatever this loses)."""
+    if not payout_ids:
+        return
+    from disputes.tasks import payouts_send
+
+    transaction.on_commit(lambda: publish(payouts_send, payout_ids), robust=True)
+
+
+# --- One complaint --------------------------------------------------------------------------
+
+
+def _enforce_one(clock: str, pk: int, *, skip_locked: bool = False) -> bool:
+    row = _rows().select_for_update(skip_locked=skip_locked, of=("self",)).filter(pk=pk).first()
+    now = timezone.now()
+    if row is None or not is_due(row, clock, now):
+        return False
+    return enforce(clock, [row], now=now) == 1
+
+
+@transaction.atomic
+def dispute_default_judgment(*, dispute: Dispute) -> bool:
+    """Silence is an answer: the merchant's deadline passed, the buyer wins by default and is
+    compensated (the claim, paid by the platform and recovered from the deposit; a shortfall
+    becomes the merchant's receivable and suspends the shop). Idempotent."""
+    return _enforce_one(MERCHANT, dispute.pk)
+
+
+@transaction.atomic
+def dispute_offer_lapse(*, dispute: Dispute) -> bool:
+    """The buyer's deadline on an offer passed: resolved on the offer's terms. Idempotent."""
+    return _enforce_one(BUYER, dispute.pk)
+
+
+@transaction.atomic
+def dispute_review_expire(*, dispute: Dispute) -> bool:
+    """先行赔付: staff missed the review clock (a first review or an appeal's), so the platform
+    pays the buyer what they have not been paid of the claim, now, without recovery; whether
+    the merchant bears it is decided later (`dispute_decide_recovery`), the hold staying until
+    then. Idempotent."""
+    return _enforce_one(REVIEW, dispute.pk)
+
+
+def enforce_one(clock: str, pk: int, *, skip_locked: bool = False) -> bool:
+    """One complaint in its own transaction (the sweep's fallback after a failed batch)."""
+    with transaction.atomic():
+        return _enforce_one(clock, pk, skip_locked=skip_locked)
+
+
+# --- Reminders ------------------------------------------------------------------------------
+
+_DUE = {
+    MERCHANT: "merchant_response_due",
+    BUYER: "buyer_response_due",
+    REVIEW: "review_due",
+    INFO: "info_due",
+}
+_REMINDED = {
+    MERCHANT: "merchant_reminded_at",
+    BUYER: "buyer_reminded_at",
+    REVIEW: "review_reminded_at",
+}
+
+
+def reminders_due(clock: str, now: datetime) -> QuerySet[Dispute]:
+    """Running clocks that end within their reminder's lead and were not reminded yet (the
+    partial indexes `dispute_*_remind_idx`)."""
+    horizon = now + REMINDER_LEAD[clock]
+    if clock == MERCHANT:
+        return Dispute.objects.filter(
+            status=Status.AWAITING_MERCHANT,
+            merchant_reminded_at__isnull=True,
+            merchant_response_due__gt=now,
+            merchant_response_due__lte=horizon,
+        ).order_by("merchant_response_due")
+    if clock == BUYER:
+        return Dispute.objects.filter(
+            status=Status.AWAITING_BUYER,
+            buyer_reminded_at__isnull=True,
+            buyer_response_due__gt=now,
+            buyer_response_due__lte=horizon,
+        ).order_by("buyer_response_due")
+    if clock == REVIEW:
+        return Dispute.objects.filter(
+            status=Status.UNDER_REVIEW,
+            review_paused_at__isnull=True,
+            review_reminded_at__isnull=True,
+            review_due__gt=now,
+            review_due__lte=horizon,
+        ).order_by("review_due")
+    raise ValueError(clock)
+
+
+def lock_reminders_due(clock: str, *, now: datetime, limit: int) -> list[Dispute]:
+    qs = reminders_due(clock, now).select_related("order", "order__product").only(*_FIELDS)
+    return list(qs.select_for_update(skip_locked=True, of=("self",))[:limit])
+
+
+def arbitrators() -> list[User]:
+    """Active staff who may decide complaints (the review reminder's recipients)."""
+    perm = Permission.objects.filter(
+        content_type__app_label="disputes", codename="arbitrate"
+    ).first()
+    condition = Q(is_superuser=True)
+    if perm is not None:
+        condition |= Q(user_permissions=perm) | Q(groups__permissions=perm)
+    return list(
+        User.objects.filter(condition, is_active=True, is_staff=True).distinct().order_by("id")
+    )
+
+
+def _reminder_text(clock: str, dispute: Dispute, now: datetime) -> tuple[str, list[str]]:
+    due = getattr(dispute, _DUE[clock])
+    assert due is not None  # noqa: S101 - reminders_due selects running clocks only
+    hours = max(1, math.ceil((due - now).total_seconds() / 3600))
+    if clock == MERCHANT:
+        return _("%(hours)s h left to answer") % {"hours": hours}, [
+            _(
+                "If you do not answer by %(due)s, the buyer wins by default and is compensated "
+                "from your deposit."
+            )
+            % {"due": local(due)}
+        ]
+    if clock == BUYER:
+        return _("%(hours)s h left to answer the offer") % {"hours": hours}, [
+            _("If you do not answer by %(due)s, the offer of %(amount)s is accepted for you.")
+            % {"due": local(due), "amount": yuan(dispute.offer_amount)}
+        ]
+    return _("%(hours)s h left to decide") % {"hours": hours}, [
+        _("If no ruling is made by %(due)s, the platform pays the buyer first.")
+        % {"due": local(due)}
+    ]
+
+
+def remind(clock: str, disputes: Sequence[Dispute], *, now: datetime | None = None) -> int:
+    """Send each complaint's reminder for `clock` (the caller locked them, `lock_reminders_due`):
+    e-mail and in-app, once — the complaint remembers it (`<clock>_reminded_at`) and the
+    dedupe key names the deadline."""
+    moment = now or timezone.now()
+    if not disputes:
+        return 0
+    staff = arbitrators() if clock == REVIEW else []
+    buyers = _users({d.buyer_id for d in disputes}) if clock == BUYER else {}
+    team = _team({d.merchant_id for d in disputes}) if clock == MERCHANT else {}
+    rows = []
+    for d in disputes:
+        due = getattr(d, _DUE[clock])
+        headline, extra = _reminder_text(clock, d, moment)
+        subject, body = render(d, headline, extra)
+        recipients = (
+            team.get(d.merchant_id, [])
+            if clock == MERCHANT
+            else [buyers[d.buyer_id]]
+            if clock == BUYER
+            else staff
+        )
+        rows += outbox_rows(
+            dispute_id=d.pk,
+            key=f"dispute:{d.pk}:reminder:{clock}:{int(due.timestamp())}",
+            recipients=recipients,
+            subject=subject,
+            body=body,
+            now=timezone.now(),
+        )
+    Dispute.objects.filter(pk__in=[d.pk for d in disputes]).update(
+        **{_REMINDED[clock]: timezone.now()}
+    )
+    publish_notifications(outbox_insert(rows))
+    return len(disputes)
+
+
+# --- Fast track -----------------------------------------------------------------------------
+
+
+def fast_track_refusals(dispute: Dispute, policy: Policy) -> list[str]:
+    """Why a complaint does not qualify for the fast track (empty: it does). Each limit is the
+    policy's: claimed ≤ the small-claim threshold, the three core proofs present, the account
+    old enough, no malicious ruling within the period, at most N fast tracks in M days."""
+    refusals: list[str] = []
+    now = timezone.now()
+    buyer = dispute.buyer
+    if dispute.claimed_amount > policy.small_claim_threshold:
+        refusals.append("above_threshold")
+    kinds = set(
+        dispute.evidence.filter(role=Role.BUYER, kind__in=CORE_EVIDENCE).values_list(
+            "kind", flat=True
+        )
+    )
+    if not set(CORE_EVIDENCE) <= kinds:
+        refusals.append("core_evidence_missing")
+    if buyer.date_joined > now - timedelta(days=policy.fast_track_min_account_days):
+        refusals.append("account_too_new")
+    if selectors.malicious_rulings_count(buyer, days=policy.fast_track_clean_days, at=now):
+        refusals.append("malicious_ruling")
+    recent = (
+        Dispute.objects.filter(
+            buyer=buyer,
+            fast_track=True,
+            filed_at__gt=now - timedelta(days=policy.fast_track_period_days),
+        )
+        .exclude(pk=dispute.pk)
+        .count()
+    )
+    if recent >= policy.fast_track_max_count:
+        refusals.append("too_many_fast_tracks")
+    return refusals
+
+
+def fast_track_if_eligible(dispute: Dispute, policy: Policy) -> None:
+    """Registered to run inside the filing transaction (`register_after_filing`)."""
+    if fast_track_refusals(dispute, policy):
+        return
+    dispute_fast_track(
+        dispute=dispute,
+        data={
+            "small_claim_threshold": str(policy.small_claim_threshold),
+            "claimed_amount": str(dispute.claimed_amount),
+            "rule": "small_claim",
+        },
+    )
+
+
+@transaction.atomic
+def dispute_fast_track(*, dispute: Dispute, data: dict[str, object] | None = None) -> bool:
+    """Fast track: the platform pays the buyer the claim at once (`dispute:<id>:payout`) and
+    the buyer keeps it whatever the outcome; the complaint then runs between merchant and
+    platform only to decide whether the merchant bears it — accepting or silence recover it,
+    a contest goes to staff, no offers. Idempotent."""
+    dispute = locked(dispute)
+    if dispute.fast_track or dispute.status != Status.AWAITING_MERCHANT:
+        return False
+    dispute.fast_track = True
+    dispute.updated_at = timezone.now()
+    dispute.save(update_fields=["fast_track", "updated_at"])
+    event = record(
+        dispute,
+        type=EventType.FAST_TRACKED,
+        actor=None,
+        role=Role.SYSTEM,
+        data=dict(data or {}),
+    )
+    money.settle(dispute, buyer_amount=dispute.claimed_amount, merchant_bears=None)
+    notify(
+        dispute,
+        event,
+        buyer_recipients(dispute) + merchant_recipients(dispute),
+        _("the platform paid the buyer first (fast track)"),
+    )
+    return True

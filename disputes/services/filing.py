@@ -1,0 +1,291 @@
+"""Filing a complaint (`dispute_file`) and the rules that may refuse it."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from disputes.models import Dispute, EventType, Policy, Reason, Role, Status
+from disputes.selectors import active_blacklist_entry, policy_for
+from disputes.services import money
+from disputes.services._core import local, merchant_recipients, notify, record, yuan
+from disputes.services.evidence import (
+    EvidenceUpload,
+    check_count,
+    check_uploads,
+    store_evidence,
+    store_platform_record,
+    stored_files,
+)
+from kamen_complaints.errors import DomainError, NotFound
+from orders.models import CardKey, Order, Payment
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+# Other apps may act on a complaint in its filing transaction (the clock issue: fast track).
+# A hook receives the new complaint and its policy; registered at app ready.
+AfterFiling = Callable[[Dispute, Policy], None]
+_after_filing: list[AfterFiling] = []
+
+
+def register_after_filing(hook: AfterFiling) -> None:
+    if hook not in _after_filing:
+        _after_filing.append(hook)
+
+
+def _new_number() -> str:
+    """TS (投诉) + date + 10 random characters (50 bits): readable, not guessable."""
+    stamp = timezone.localtime().strftime("%y%m%d")
+    for _attempt in range(5):
+        number = "TS" + stamp + "".join(secrets.choice(_ALPHABET) for _ in range(10))
+        if not Dispute.objects.filter(number=number).exists():
+            break
+    return number
+
+
+def window_for(order: Order, reason: str, policy: Policy) -> tuple[datetime, str]:
+    """When the complaint window closes, and the rule in words. Counted from delivery; for
+    'not received' (and for an order not delivered yet) from payment."""
+    hours = policy.complaint_window_hours
+    assert order.paid_at is not None  # noqa: S101 - callers check payment first
+    if reason != Reason.NOT_RECEIVED and order.delivered_at is not None:
+        return order.delivered_at + timedelta(hours=hours), _("%(hours)s h after delivery") % {
+            "hours": hours
+        }
+    return order.paid_at + timedelta(hours=hours), _("%(hours)s h after payment") % {"hours": hours}
+
+
+def _check_filing(
+    *, buyer: User, order: Order, reason: str, claimed_amount: Decimal, policy: Policy
+) -> datetime:
+    """Every filing rule, cheapest first. Returns the window's closing time."""
+    if order.buyer_id != buyer.pk:
+        raise NotFound(_("No such order."))
+    if reason not in Reason.values:
+        raise DomainError(
+            _("Choose a reason: %(reasons)s.") % {"reasons": ", ".join(Reason.values)},
+            code="reason_invalid",
+        )
+    now = timezone.now()
+    entry = active_blacklist_entry(buyer, at=now)
+    if entry is not None:
+        raise DomainError(
+            _("You may not file complaints until %(until)s: %(reason)s")
+            % {"until": local(entry.expires_at), "reason": entry.reason},
+            code="blacklisted",
+            status_code=403,
+            until=entry.expires_at.isoformat(),
+        )
+    if order.paid_at is None:
+        raise DomainError(
+            _("Order %(number)s was not paid; only a paid order can be complained about.")
+            % {"number": order.number},
+            code="not_allowed_in_state",
+            status_code=409,
+        )
+    if order.refundable_amount <= 0:
+        raise DomainError(
+            _("Order %(number)s was refunded in full; there is nothing left to claim.")
+            % {"number": order.number},
+            code="not_allowed_in_state",
+            status_code=409,
+        )
+    closes_at, rule = window_for(order, reason, policy)
+    if now > closes_at:
+        raise DomainError(
+            _("The complaint window for this order closed at %(closed)s (%(rule)s).")
+            % {"closed": local(closes_at), "rule": rule},
+            code="window_closed",
+            closed_at=closes_at.isoformat(),
+        )
+    live = Dispute.objects.filter(order=order).exclude(status=Status.WITHDRAWN).first()
+    if live is not None:
+        raise _exists(live)
+    if claimed_amount <= 0 or claimed_amount > order.refundable_amount:
+        raise DomainError(
+            _(
+                "The claimed amount must be above ¥0.00 and at most %(max)s "
+                "(the order's %(amount)s less %(refunded)s already refunded)."
+            )
+            % {
+                "max": yuan(order.refundable_amount),
+                "amount": yuan(order.amount),
+                "refunded": yuan(order.refunded_amount),
+            },
+            code="amount_invalid",
+        )
+    return closes_at
+
+
+def _exists(live: Dispute) -> DomainError:
+    return DomainError(
+        _(
+            "Order %(order)s already has complaint %(number)s (%(status)s); one complaint per "
+            "order, a new one only after a withdrawal."
+        )
+        % {"order": live.order.number, "number": live.number, "status": live.get_status_display()},
+        code="complaint_exists",
+        status_code=409,
+        complaint=live.number,
+    )
+
+
+def _named_keys(order: Order, card_keys: Sequence[CardKey | int]) -> list[CardKey]:
+    ids = {k.pk if isinstance(k, CardKey) else int(k) for k in card_keys}
+    if not ids:
+        return []
+    keys = list(CardKey.objects.filter(order=order, pk__in=ids).order_by("id"))
+    if len(keys) != len(ids):
+        raise DomainError(
+            _("Name only card keys delivered with order %(number)s.") % {"number": order.number},
+            code="card_keys_invalid",
+        )
+    return keys
+
+
+def platform_records(order: Order) -> dict[str, Any]:
+    """The platform's own evidence: the order, its payment, its delivery and every reveal of
+    its card keys (time, IP, user agent — recorded by orders when the buyer looked)."""
+    payment = Payment.objects.filter(reference=order.payment_reference).first()
+    keys = list(order.card_keys.order_by("id"))
+    reveals = order.reveals.prefetch_related("card_keys").order_by("at", "id")
+    return {
+        "captured_at": timezone.now(),
+        "order": {
+            "number": order.number,
+            "created_at": order.created_at,
+            "status": order.status,
+            "product": {
+                "id": order.product_id,
+                "name": order.product.name,
+                "kind": order.product.kind,
+                "source": order.product.source,
+            },
+            "quantity": order.quantity,
+            "unit_price": str(order.unit_price),
+            "amount": str(order.amount),
+            "refunded_amount": str(order.refunded_amount),
+            "topup_target": order.topup_target,
+        },
+        "payment": {
+            "reference": order.payment_reference,
+            "channel": order.payment_channel,
+            "paid_at": order.paid_at,
+            "amount": str(payment.amount) if payment else None,
+        },
+        "delivery": {
+            "delivered_at": order.delivered_at,
+            "card_keys": [
+                {"id": k.pk, "masked": k.masked, "delivered_at": k.delivered_at} for k in keys
+            ],
+        },
+        "reveals": [
+            {
+                "at": r.at,
+                "ip": r.ip,
+                "user_agent": r.user_agent,
+                "card_keys": [k.masked for k in r.card_keys.all()],
+            }
+            for r in reveals
+        ],
+    }
+
+
+def dispute_file(
+    *,
+    buyer: User,
+    order: Order,
+    reason: str,
+    claimed_amount: Decimal,
+    description: str = "",
+    card_keys: Sequence[CardKey | int] = (),
+    evidence: Sequence[EvidenceUpload] = (),
+) -> Dispute:
+    """File a complaint. Only the order's buyer, only for a paid order not fully refunded,
+    only inside the complaint window (72 h after delivery by default; for 'not received'
+    counted from payment), never while blacklisted, one live complaint per order, claiming
+    more than zero and at most what is still refundable.
+
+    Filing holds the claimed amount on the merchant's deposit (as much as is available),
+    starts the merchant's clock, attaches the platform's own records, writes the first
+    timeline event and notifies the shop — all in one transaction.
+    """
+    policy = policy_for(order.product.kind)
+    # Cheap refusals before any image is decoded.
+    _check_filing(
+        buyer=buyer, order=order, reason=reason, claimed_amount=claimed_amount, policy=policy
+    )
+    check_count(None, Role.BUYER, len(evidence), policy=policy)
+    checked = check_uploads(evidence, policy=policy)
+    if len(description) > 5000:
+        raise DomainError(_("A description is at most 5000 characters."), code="invalid")
+
+    with stored_files() as files, transaction.atomic():
+        order = Order.objects.select_for_update().select_related("product").get(pk=order.pk)
+        closes_at = _check_filing(
+            buyer=buyer, order=order, reason=reason, claimed_amount=claimed_amount, policy=policy
+        )
+        keys = _named_keys(order, card_keys)
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                dispute = Dispute.objects.create(
+                    number=_new_number(),
+                    order=order,
+                    buyer=buyer,
+                    merchant_id=order.merchant_id,
+                    policy=policy if policy.pk else None,
+                    reason=reason,
+                    description=description.strip(),
+                    claimed_amount=claimed_amount,
+                    status=Status.AWAITING_MERCHANT,
+                    filed_at=now,
+                    window_closes_at=closes_at,
+                    merchant_response_due=now + timedelta(hours=policy.merchant_response_hours),
+                    created_at=now,
+                    updated_at=now,
+                )
+        except IntegrityError as exc:
+            # A concurrent filing won the race to the partial unique constraint.
+            live = Dispute.objects.filter(order=order).exclude(status=Status.WITHDRAWN).first()
+            if live is None:
+                raise
+            raise _exists(live) from exc
+        if keys:
+            dispute.card_keys.set(keys)
+        records = platform_records(order)
+        dispute.platform_records = records
+        dispute.save(update_fields=["platform_records"])
+        event = record(
+            dispute,
+            type=EventType.FILED,
+            actor=buyer,
+            role=Role.BUYER,
+            body=dispute.description,
+            from_status="",
+            data={
+                "reason": reason,
+                "claimed_amount": str(claimed_amount),
+                "card_keys": [k.masked for k in keys],
+                "merchant_response_due": dispute.merchant_response_due,
+                "window_closes_at": closes_at,
+            },
+        )
+        store_platform_record(dispute, records, files=files)
+        for item in checked:
+            store_evidence(dispute, item, user=buyer, role=Role.BUYER, files=files)
+        money.hold_place(dispute)
+        for hook in _after_filing:
+            hook(dispute, policy)
+        if _after_filing:  # a hook may have changed the row (the fast track pays at once)
+            dispute.refresh_from_db(fields=["fast_track", "paid_out", "recovered", "updated_at"])
+        notify(dispute, event, merchant_recipients(dispute), _("a new complaint to answer"))
+    return dispute

@@ -1,0 +1,273 @@
+"""What platform staff do on a complaint: rule, ask a party for information (pausing the
+review clock), decide recovery when the platform paid first, and write internal notes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from disputes.models import (
+    DecidedBy,
+    Dispute,
+    DisputeEvent,
+    EventType,
+    Outcome,
+    Party,
+    Role,
+    Status,
+    Visibility,
+)
+from disputes.permissions import require_arbitrator
+from disputes.selectors import policy_for
+from disputes.services import money
+from disputes.services._core import (
+    buyer_recipients,
+    local,
+    locked,
+    merchant_recipients,
+    not_allowed,
+    notify,
+    record,
+    yuan,
+)
+from disputes.services.blacklist import blacklist_if_threshold_reached
+from disputes.services.conversation import clean_text, replace_keys, resolve
+from kamen_complaints.errors import DomainError
+
+ZERO = Decimal("0.00")
+
+
+def _both(dispute: Dispute) -> list[User]:
+    return buyer_recipients(dispute) + merchant_recipients(dispute)
+
+
+@transaction.atomic
+def dispute_rule(
+    *,
+    dispute: Dispute,
+    staff: User,
+    outcome: str,
+    reason: str,
+    amount: Decimal | None = None,
+    recover_from_merchant: bool = True,
+) -> Dispute:
+    """Staff holding `disputes.arbitrate` decide a complaint under review, with a written
+    reason: refunded (the claim), partially_refunded (an amount below it), replaced (fresh
+    keys, no money), rejected, or rejected_malicious (counts against the filer; the ruling
+    that reaches the threshold blacklists them). Money follows through escrow: the platform
+    pays and recovers from the merchant (unless staff decide the platform bears it), or the
+    hold is released. After an appeal this ruling is final; what the buyer already received
+    is never clawed back."""
+    require_arbitrator(staff)
+    reason = clean_text(reason, label=_("A reason for the ruling"))
+    dispute = locked(dispute)
+    if dispute.status != Status.UNDER_REVIEW:
+        raise not_allowed(dispute, _("a ruling"))
+    claimed = dispute.claimed_amount
+    if outcome == Outcome.REFUNDED:
+        decided = claimed
+    elif outcome == Outcome.PARTIALLY_REFUNDED:
+        if amount is None or amount <= 0 or amount >= claimed:
+            raise DomainError(
+                _("A partial refund is above ¥0.00 and below the claimed %(claimed)s.")
+                % {"claimed": yuan(claimed)},
+                code="amount_invalid",
+            )
+        decided = amount
+    elif outcome in (Outcome.REPLACED, Outcome.REJECTED, Outcome.REJECTED_MALICIOUS):
+        decided = ZERO
+    else:
+        raise DomainError(
+            _("Choose an outcome: %(outcomes)s.") % {"outcomes": ", ".join(Outcome.values)},
+            code="outcome_invalid",
+        )
+    if outcome == Outcome.REPLACED:
+        replace_keys(dispute, actor=staff, role=Role.STAFF)
+    dispute.recovery_pending = False
+    event = resolve(
+        dispute,
+        outcome=Outcome(outcome),
+        amount=decided,
+        decided_by=DecidedBy.STAFF,
+        user=staff,
+        role=Role.STAFF,
+        reason=reason,
+        event_type=EventType.RULED,
+        data={"recover_from_merchant": recover_from_merchant},
+    )
+    money.settle(
+        dispute,
+        buyer_amount=decided,
+        merchant_bears=decided if recover_from_merchant else ZERO,
+        actor=staff,
+        role=Role.STAFF,
+    )
+    if outcome == Outcome.REJECTED_MALICIOUS:
+        blacklist_if_threshold_reached(dispute=dispute, actor=staff)
+    notify(dispute, event, _both(dispute), _("the platform ruled"))
+    return dispute
+
+
+@transaction.atomic
+def dispute_request_info(*, dispute: Dispute, staff: User, party: str, question: str) -> Dispute:
+    """Ask one party for more information. That party gets the policy's time (24 h by
+    default); the review clock pauses meanwhile (on the timeline) and resumes on their answer
+    — a message or evidence — or their silence."""
+    require_arbitrator(staff)
+    question = clean_text(question, label=_("A question"))
+    if party not in Party.values:
+        raise DomainError(_("Ask the buyer or the merchant."), code="party_invalid")
+    dispute = locked(dispute)
+    if dispute.status != Status.UNDER_REVIEW:
+        raise not_allowed(dispute, _("a request for information"))
+    if dispute.review_paused_at is not None:
+        raise DomainError(
+            _("The review is already paused for an answer from the %(party)s, due %(due)s.")
+            % {"party": dispute.get_info_requested_from_display(), "due": local(dispute.info_due)},
+            code="not_allowed_in_state",
+            status_code=409,
+        )
+    now = timezone.now()
+    dispute.review_paused_at = now
+    dispute.info_requested_from = party
+    dispute.info_due = now + timedelta(
+        hours=policy_for(dispute.order.product.kind, at=now).info_response_hours
+    )
+    dispute.updated_at = now
+    dispute.save(
+        update_fields=["review_paused_at", "info_requested_from", "info_due", "updated_at"]
+    )
+    event = record(
+        dispute,
+        type=EventType.INFO_REQUESTED,
+        actor=staff,
+        role=Role.STAFF,
+        body=question,
+        data={"party": party, "info_due": dispute.info_due, "review_due": dispute.review_due},
+    )
+    recipients = buyer_recipients(dispute) if party == Party.BUYER else merchant_recipients(dispute)
+    notify(dispute, event, recipients, _("the platform asks you for information"))
+    return dispute
+
+
+def _resume(dispute: Dispute, *, at: datetime, cause: str, actor: User | None, role: str) -> None:
+    """End a pause: the review deadline moves by the time the clock stood still."""
+    assert dispute.review_paused_at is not None  # noqa: S101 - callers check
+    paused_for = max(at - dispute.review_paused_at, timedelta(0))
+    if dispute.review_due is not None:
+        dispute.review_due = dispute.review_due + paused_for
+    party = dispute.info_requested_from
+    dispute.review_paused_at = None
+    dispute.info_requested_from = ""
+    dispute.info_due = None
+    dispute.updated_at = timezone.now()
+    dispute.save(
+        update_fields=[
+            "review_due",
+            "review_paused_at",
+            "info_requested_from",
+            "info_due",
+            "updated_at",
+        ]
+    )
+    record(
+        dispute,
+        type=EventType.REVIEW_RESUMED,
+        actor=actor,
+        role=role,
+        data={
+            "cause": cause,
+            "party": party,
+            "paused_seconds": int(paused_for.total_seconds()),
+            "review_due": dispute.review_due,
+        },
+    )
+
+
+def resume_review_if_answered(dispute: Dispute, *, user: User, role: str) -> bool:
+    """Called by the message and evidence services inside their transaction (row locked)."""
+    if (
+        dispute.status == Status.UNDER_REVIEW
+        and dispute.review_paused_at is not None
+        and dispute.info_requested_from == role
+    ):
+        _resume(dispute, at=timezone.now(), cause="answered", actor=user, role=role)
+        return True
+    return False
+
+
+@transaction.atomic
+def dispute_info_lapse(*, dispute: Dispute) -> bool:
+    """The clock: the asked party stayed silent past `info_due`; the review clock resumes as
+    of that moment (a late sweep does not lengthen the pause). Idempotent."""
+    dispute = locked(dispute)
+    now = timezone.now()
+    if (
+        dispute.status != Status.UNDER_REVIEW
+        or dispute.review_paused_at is None
+        or dispute.info_due is None
+        or dispute.info_due > now
+    ):
+        return False
+    _resume(dispute, at=dispute.info_due, cause="silence", actor=None, role=Role.SYSTEM)
+    return True
+
+
+class Bears:
+    MERCHANT = "merchant"
+    PLATFORM = "platform"
+
+
+@transaction.atomic
+def dispute_decide_recovery(*, dispute: Dispute, staff: User, bears: str, reason: str) -> Dispute:
+    """For a complaint the platform paid first (its review clock ran out, or a fast track the
+    buyer withdrew): staff decide whether the merchant bears the payout (recovered from the
+    deposit, the shortfall a receivable) or the platform does (the hold is released)."""
+    require_arbitrator(staff)
+    reason = clean_text(reason, label=_("A reason"))
+    if bears not in (Bears.MERCHANT, Bears.PLATFORM):
+        raise DomainError(_("Say who bears it: merchant or platform."), code="bears_invalid")
+    dispute = locked(dispute)
+    if not dispute.recovery_pending or dispute.status not in (Status.RESOLVED, Status.WITHDRAWN):
+        raise not_allowed(dispute, _("a recovery decision"))
+    dispute.recovery_pending = False
+    dispute.updated_at = timezone.now()
+    dispute.save(update_fields=["recovery_pending", "updated_at"])
+    event = record(
+        dispute,
+        type=EventType.RECOVERY_DECIDED,
+        actor=staff,
+        role=Role.STAFF,
+        body=reason,
+        data={"bears": bears, "amount": str(dispute.paid_out)},
+    )
+    money.settle(
+        dispute,
+        buyer_amount=dispute.paid_out,
+        merchant_bears=dispute.paid_out if bears == Bears.MERCHANT else ZERO,
+        actor=staff,
+        role=Role.STAFF,
+    )
+    notify(dispute, event, merchant_recipients(dispute), _("the platform decided the recovery"))
+    return dispute
+
+
+@transaction.atomic
+def dispute_note(*, dispute: Dispute, staff: User, body: str) -> DisputeEvent:
+    """An internal note: staff only, never shown to the parties (API, pages, package)."""
+    require_arbitrator(staff)
+    body = clean_text(body, label=_("A note"))
+    dispute = locked(dispute)
+    return record(
+        dispute,
+        type=EventType.NOTE,
+        actor=staff,
+        role=Role.STAFF,
+        body=body,
+        visibility=Visibility.STAFF,
+    )

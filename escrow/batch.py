@@ -1,0 +1,344 @@
+"""Compensations posted in batches: the clock's sweep resolves hundreds of complaints in one
+transaction, and writing their money one posting at a time (a lock, a key claim, the legs and
+the balances per posting) would cost more than everything else the sweep does.
+
+`compensations_post` writes exactly what `compensation_pay` / `compensation_appeal_payout`,
+`compensation_recover` and `hold_release` would write for each item — the same idempotency
+keys (`dispute:<id>:payout`, `…:appeal-payout`, `…:recovery`), legs, running balances, holds,
+payout outbox rows and suspensions — in a fixed number of statements per batch:
+
+- lock the platform accounts, then every merchant account the batch touches (id order, one
+  statement each: the same order as a single compensation, which pays before it recovers);
+- claim every key at once (`INSERT … ON CONFLICT (key) DO NOTHING RETURNING`): a key posted
+  before moves nothing again, so a batch re-run after a crash, or raced by a single posting,
+  never pays twice;
+- insert all legs in one statement (balances computed in order, so `balance_after` is each
+  account's running total), write each account's balance once, close the holds, write the
+  payout outbox rows.
+
+The caller owns the transaction (one per batch) and hands the returned payout ids to a worker
+after commit; the payouts sweep sends whatever that hand-over loses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from escrow import services
+from escrow.models import (
+    Account,
+    AccountKind,
+    Hold,
+    HoldStatus,
+    LedgerEntry,
+    LedgerTransaction,
+    Payout,
+    PayoutStatus,
+    TransactionKind,
+)
+from kamen_complaints.money import CENT
+from orders.models import Merchant
+
+_TX = LedgerTransaction._meta.db_table
+_LEG = LedgerEntry._meta.db_table
+_ACCOUNT = Account._meta.db_table
+_MERCHANT = Merchant._meta.db_table
+_HOLD = Hold._meta.db_table
+_PAYOUT = Payout._meta.db_table
+_CHUNK = 2000  # rows per INSERT statement (SQLite allows 32766 parameters)
+
+
+@dataclass(frozen=True, slots=True)
+class Compensation:
+    """The money of one complaint. Amounts in fen; a zero amount is no movement."""
+
+    dispute_id: int
+    order_id: int
+    merchant_id: int
+    pay: int = 0  # platform fund → buyer
+    appeal: bool = False  # pay under `appeal-payout` (a payout was made before the appeal)
+    recover: int = 0  # merchant deposit → platform fund, the shortfall a receivable
+    release_hold: bool = False  # release the complaint's hold if no recovery consumed it
+
+
+@dataclass
+class Posted:
+    """What the batch moved: the keys it posted now (a key posted before is not here)."""
+
+    keys: set[str] = field(default_factory=set)
+    payout_ids: list[int] = field(default_factory=list)
+    # dispute id → (from the hold, from unheld balance, booked as receivable), in fen
+    recoveries: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+
+
+def _lock_accounts(ids: Sequence[int]) -> dict[int, Account]:
+    """`SELECT … FOR UPDATE OF a` in id order, with each merchant's status and minimum (read,
+    not locked) for the suspension rule — as escrow.services._select_for_update, by id."""
+    if not ids:
+        return {}
+    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.id, a.kind, a.merchant_id, a.balance, a.held, "  # noqa: S608
+            "m.status, m.suspension_reason, m.minimum_deposit "
+            f"FROM {_ACCOUNT} a LEFT OUTER JOIN {_MERCHANT} m ON m.id = a.merchant_id "
+            f"WHERE a.id IN ({', '.join(['%s'] * len(ids))}) ORDER BY a.id{lock}",
+            list(ids),
+        )
+        rows = cursor.fetchall()
+    out: dict[int, Account] = {}
+    for row in rows:
+        account = Account.from_db(
+            connection.alias, ["id", "kind", "merchant_id", "balance", "held"], row[:5]
+        )
+        if row[2] is not None:
+            account.merchant = Merchant.from_db(
+                connection.alias,
+                ["id", "status", "suspension_reason", "minimum_deposit"],
+                [row[2], row[5], row[6], Decimal(str(row[7])).quantize(CENT)],
+            )
+        out[account.pk] = account
+    return out
+
+
+def _locked(
+    merchant_ids: Sequence[int],
+) -> tuple[dict[str, Account], dict[int, dict[str, Account]]]:
+    """Lock the platform's fund and buyer refunds, then the merchants' deposits and
+    receivables; checked against the cached ids like escrow.services._lock."""
+    platform_kinds = (AccountKind.COMPENSATION_FUND, AccountKind.BUYER_REFUNDS)
+    for attempt in range(2):
+        platform_ids = services._resolve_ids(None, platform_kinds)
+        per_merchant = {m: services._resolve_ids(m, ()) for m in merchant_ids}
+        platform = _lock_accounts(sorted(platform_ids.values()))
+        merchant_accounts = _lock_accounts(
+            sorted(pk for ids in per_merchant.values() for pk in ids.values())
+        )
+        ok = all(
+            pk in platform and platform[pk].kind == kind and platform[pk].merchant_id is None
+            for kind, pk in platform_ids.items()
+        ) and all(
+            pk in merchant_accounts
+            and merchant_accounts[pk].kind == kind
+            and merchant_accounts[pk].merchant_id == m
+            for m, ids in per_merchant.items()
+            for kind, pk in ids.items()
+        )
+        if ok:
+            return (
+                {kind: platform[pk] for kind, pk in platform_ids.items()},
+                {
+                    m: {kind: merchant_accounts[pk] for kind, pk in ids.items()}
+                    for m, ids in per_merchant.items()
+                },
+            )
+        if attempt == 0:  # a cached id whose row was rolled back: look them up again
+            services._forget()
+    raise RuntimeError("escrow accounts could not be resolved")
+
+
+def _active_holds(references: Sequence[str]) -> dict[str, Hold]:
+    if not references:
+        return {}
+    fields = ["id", "merchant_id", "reference", "amount", "consumed", "status"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(fields)} FROM {_HOLD} "  # noqa: S608
+            f"WHERE status = %s AND reference IN ({', '.join(['%s'] * len(references))})",
+            [str(HoldStatus.ACTIVE), *references],
+        )
+        rows = cursor.fetchall()
+    holds = [Hold.from_db(connection.alias, fields, row) for row in rows]
+    return {hold.reference: hold for hold in holds}
+
+
+def _claim(claims: list[tuple[str, str, int, int]]) -> dict[str, int]:
+    """Insert the transaction rows whose keys are new; returns key → id of those inserted."""
+    created: dict[str, int] = {}
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        for start in range(0, len(claims), _CHUNK):
+            chunk = claims[start : start + _CHUNK]
+            params: list[Any] = []
+            for key, kind, merchant_id, dispute_id in chunk:
+                params += [key, kind, merchant_id, dispute_id, now]
+            cursor.execute(
+                f"INSERT INTO {_TX} (key, kind, merchant_id, dispute_id, memo, created_by_id, "  # noqa: S608
+                "created_at) VALUES "
+                + ", ".join(["(%s, %s, %s, %s, '', NULL, %s)"] * len(chunk))
+                + " ON CONFLICT (key) DO NOTHING RETURNING id, key",
+                params,
+            )
+            created.update({key: tx_id for tx_id, key in cursor.fetchall()})
+    return created
+
+
+def _insert(table: str, columns: str, width: int, rows: list[list[Any]]) -> list[int]:
+    ids: list[int] = []
+    placeholder = "(" + ", ".join(["%s"] * width) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
+                + ", ".join([placeholder] * len(chunk))
+                + " RETURNING id",
+                [v for row in chunk for v in row],
+            )
+            ids += sorted(r[0] for r in cursor.fetchall())
+    return ids
+
+
+def compensations_post(items: Sequence[Compensation]) -> Posted:
+    """Post the money of many complaints in the caller's transaction (see the module doc).
+
+    Per item, in this order, as the single services do: the payout (fund → buyer refunds, and
+    its outbox row), then the recovery (the complaint's own hold first, then unheld balance,
+    the rest booked as receivable; the hold is consumed), or else the hold's release. A shop
+    whose deposit the batch leaves short is suspended (reason `deposit`)."""
+    posted = Posted()
+    items = [i for i in items if i.pay or i.recover or i.release_hold]
+    if not items:
+        return posted
+    for item in items:
+        if item.pay < 0 or item.recover < 0:
+            raise ValueError(f"negative amount in {item}")
+    merchant_ids = sorted({i.merchant_id for i in items if i.recover or i.release_hold})
+    platform, merchants = _locked(merchant_ids)
+    fund = platform[AccountKind.COMPENSATION_FUND]
+    refunds = platform[AccountKind.BUYER_REFUNDS]
+    holds = _active_holds([f"dispute:{i.dispute_id}" for i in items if i.recover or i.release_hold])
+
+    claims: list[tuple[str, str, int, int]] = []
+    for item in items:
+        if item.pay:
+            movement, kind = (
+                ("appeal-payout", TransactionKind.APPEAL_PAYOUT)
+                if item.appeal
+                else ("payout", TransactionKind.COMPENSATION_PAYOUT)
+            )
+            claims.append(
+                (f"dispute:{item.dispute_id}:{movement}", kind, item.merchant_id, item.dispute_id)
+            )
+    for item in items:
+        if item.recover:
+            claims.append(
+                (
+                    f"dispute:{item.dispute_id}:recovery",
+                    TransactionKind.RECOVERY,
+                    item.merchant_id,
+                    item.dispute_id,
+                )
+            )
+    created = _claim(claims)
+    posted.keys = set(created)
+
+    now = timezone.now()
+    legs: list[list[Any]] = []
+    touched: dict[int, Account] = {}
+    payouts: list[list[Any]] = []
+    consumed: list[tuple[int, int]] = []  # (hold id, consumed fen)
+    released: list[int] = []
+    short: dict[int, tuple[Account, Account]] = {}
+
+    def leg(tx_id: int, account: Account, amount: int) -> None:
+        if amount:
+            account.balance += amount
+            legs.append([tx_id, account.pk, amount, account.balance])
+            touched[account.pk] = account
+
+    adapt = connection.ops.adapt_datetimefield_value
+    for item in items:
+        if not item.pay:
+            continue
+        key = f"dispute:{item.dispute_id}:{'appeal-payout' if item.appeal else 'payout'}"
+        tx_id = created.get(key)
+        if tx_id is None:
+            continue
+        leg(tx_id, fund, -item.pay)
+        leg(tx_id, refunds, item.pay)
+        payouts.append(
+            [
+                item.order_id,
+                key,
+                item.pay,
+                str(PayoutStatus.PENDING),
+                0,
+                "",
+                adapt(now),
+                "",
+                adapt(now),
+            ]
+        )
+    for item in items:
+        reference = f"dispute:{item.dispute_id}"
+        hold = holds.get(reference)
+        if hold is not None and hold.merchant_id != item.merchant_id:
+            hold = None  # another shop's reference: never touched
+        accounts = merchants.get(item.merchant_id)
+        if item.recover:
+            tx_id = created.get(f"{reference}:recovery")
+            if tx_id is None or accounts is None:
+                continue
+            deposit = accounts[AccountKind.DEPOSIT]
+            receivable = accounts[AccountKind.RECEIVABLE]
+            from_hold = min(item.recover, hold.amount) if hold else 0
+            if hold is not None:
+                deposit.held -= hold.amount  # the rest of the hold is freed with it
+                touched[deposit.pk] = deposit
+                consumed.append((hold.pk, from_hold))
+                del holds[reference]
+            unheld = deposit.balance - deposit.held - from_hold
+            from_free = max(0, min(item.recover - from_hold, unheld))
+            shortfall = item.recover - from_hold - from_free
+            leg(tx_id, deposit, -(from_hold + from_free))
+            leg(tx_id, receivable, -shortfall)
+            leg(tx_id, fund, item.recover)
+            posted.recoveries[item.dispute_id] = (from_hold, from_free, shortfall)
+            short[item.merchant_id] = (deposit, receivable)
+        elif item.release_hold and hold is not None and accounts is not None:
+            deposit = accounts[AccountKind.DEPOSIT]
+            if hold.amount:
+                deposit.held -= hold.amount
+                touched[deposit.pk] = deposit
+            released.append(hold.pk)
+            del holds[reference]
+
+    if legs:
+        _insert(_LEG, "transaction_id, account_id, amount, balance_after", 4, legs)
+    if touched:
+        services._save_accounts(touched.values())
+    with connection.cursor() as cursor:
+        if consumed:
+            cases = " ".join(["WHEN %s THEN %s"] * len(consumed))
+            cursor.execute(
+                f"UPDATE {_HOLD} SET status = %s, closed_at = %s, "  # noqa: S608
+                f"consumed = CASE id {cases} END "
+                f"WHERE id IN ({', '.join(['%s'] * len(consumed))})",
+                [str(HoldStatus.CONSUMED), adapt(now)]
+                + [v for pair in consumed for v in pair]
+                + [pk for pk, _fen in consumed],
+            )
+        if released:
+            cursor.execute(
+                f"UPDATE {_HOLD} SET status = %s, closed_at = %s "  # noqa: S608
+                f"WHERE id IN ({', '.join(['%s'] * len(released))})",
+                [str(HoldStatus.RELEASED), adapt(now), *released],
+            )
+    if payouts:
+        posted.payout_ids = _insert(
+            _PAYOUT,
+            "order_id, source_key, amount, status, attempts, last_error, next_attempt_at, "
+            "provider_refund_id, created_at",
+            9,
+            payouts,
+        )
+    for deposit, receivable in short.values():
+        services._sync_suspension(deposit, receivable, lowered=True)
+    return posted
