@@ -24,6 +24,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
 from kamen_complaints.api import throttles
+from kamen_complaints.errors import DomainError
+from orders import services
 
 
 def throttle_wait(request: HttpRequest, scope: str) -> int | None:
@@ -111,8 +113,17 @@ def register(request: HttpRequest) -> HttpResponse:
             response["Retry-After"] = str(wait)
             return response
         form = RegisterForm(request.POST)
+        user = None
         if form.is_valid():
-            user = form.save()
+            try:
+                user = services.buyer_register(
+                    username=form.cleaned_data["username"],
+                    email=form.cleaned_data["email"],
+                    password=form.cleaned_data["password1"],
+                )
+            except DomainError as exc:
+                form.add_error("username", exc.message)
+        if user is not None:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(
                 request, _("Welcome, %(username)s. Your account is ready.") % {"username": user}

@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -192,14 +191,11 @@ class RegisterView(APIView):
     def post(self, request: Request) -> Response:
         data = RegisterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            user = User.objects.create_user(
-                username=data.validated_data["username"],
-                email=data.validated_data["email"],
-                password=data.validated_data["password"],
-            )
-        except IntegrityError as exc:  # the same name registered a moment ago
-            raise serializers.ValidationError({"username": [_("That username is taken.")]}) from exc
+        user = services.buyer_register(
+            username=data.validated_data["username"],
+            email=data.validated_data["email"],
+            password=data.validated_data["password"],
+        )
         return Response({"id": user.pk, "username": user.username}, status=201)
 
 
