@@ -76,10 +76,11 @@ class Account(models.Model):
         null=True,
         blank=True,
         related_name="escrow_accounts",
+        verbose_name=_("merchant"),
     )
     balance = models.BigIntegerField(_("balance (fen)"), default=0)
     held = models.BigIntegerField(_("held (fen)"), default=0)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("account")
@@ -203,9 +204,14 @@ class LedgerEntry(models.Model):
     """One leg: the signed change (fen) to one account, and that account's balance after it."""
 
     transaction = models.ForeignKey(
-        LedgerTransaction, on_delete=models.PROTECT, related_name="legs"
+        LedgerTransaction,
+        on_delete=models.PROTECT,
+        related_name="legs",
+        verbose_name=_("ledger transaction"),
     )
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="legs")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="legs", verbose_name=_("account")
+    )
     amount = models.BigIntegerField(_("amount (fen)"))
     balance_after = models.BigIntegerField(_("balance after (fen)"))
 
@@ -246,7 +252,9 @@ class Hold(models.Model):
     """Part of a deposit reserved while a complaint is open: `min(claimed, available)` when
     placed (may be zero — the row still says a complaint is open). Released or consumed once."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="escrow_holds")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="escrow_holds", verbose_name=_("merchant")
+    )
     reference = models.CharField(_("reference"), max_length=120)
     amount = models.BigIntegerField(_("amount (fen)"))
     consumed = models.BigIntegerField(_("consumed (fen)"), default=0)
@@ -298,7 +306,9 @@ class Payout(models.Model):
     picked up by the periodic sweep when the broker lost it. The channel refund is idempotent
     on `payout:<id>`, so a retry never pays twice."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="escrow_payouts")
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="escrow_payouts", verbose_name=_("order")
+    )
     source_key = models.CharField(_("for"), max_length=120, unique=True)
     amount = models.BigIntegerField(_("amount (fen)"))
     status = models.CharField(
@@ -348,7 +358,10 @@ class Withdrawal(models.Model):
     """A merchant's request to take money out of its deposit; finance staff approve it."""
 
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.PROTECT, related_name="escrow_withdrawals"
+        Merchant,
+        on_delete=models.PROTECT,
+        related_name="escrow_withdrawals",
+        verbose_name=_("merchant"),
     )
     amount = models.BigIntegerField(_("amount (fen)"))
     status = models.CharField(
@@ -359,16 +372,29 @@ class Withdrawal(models.Model):
         db_index=True,
     )
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     reason = models.TextField(_("reason"), blank=True)
     transaction = models.OneToOneField(
-        LedgerTransaction, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        LedgerTransaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("ledger transaction"),
     )
 
     class Meta:

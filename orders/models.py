@@ -36,14 +36,21 @@ class Merchant(models.Model):
     """A shop. Real-name verified (实名认证) before it sells, and again every 6 months."""
 
     owner = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_merchant"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="owned_merchant",
+        verbose_name=_("owner"),
     )
     shop_name = models.CharField(_("shop name"), max_length=80, unique=True)
     legal_name = models.CharField(_("legal name"), max_length=120)
     # Encrypted at rest; only staff with orders.view_identity see it in clear (each view logged).
-    id_number_encrypted = models.TextField(editable=False)
-    id_number_last4 = models.CharField(max_length=4, editable=False)
-    id_number_fingerprint = models.CharField(max_length=64, editable=False, db_index=True)
+    id_number_encrypted = models.TextField(_("identity number (encrypted)"), editable=False)
+    id_number_last4 = models.CharField(
+        _("identity number, last 4 characters"), max_length=4, editable=False
+    )
+    id_number_fingerprint = models.CharField(
+        _("identity number fingerprint"), max_length=64, editable=False, db_index=True
+    )
     phone = models.CharField(_("phone"), max_length=32)
     address = models.CharField(_("address"), max_length=255)
     business_license = models.CharField(_("business licence number"), max_length=64, blank=True)
@@ -64,6 +71,7 @@ class Merchant(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("verified by"),
     )
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     reverification_due = models.DateTimeField(_("re-verification due"), null=True, blank=True)
@@ -74,7 +82,7 @@ class Merchant(models.Model):
         default=Decimal("1000.00"),
         validators=[MinValueValidator(Decimal("0"))],
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("merchant")
@@ -115,14 +123,23 @@ class MerchantMember(models.Model):
     """A person who acts for a shop. Agents answer complaints; only the owner tops up,
     withdraws and manages the team (shared/DESIGN.md)."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="members")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="merchant_memberships"
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="members", verbose_name=_("merchant")
     )
-    role = models.CharField(max_length=12, choices=MemberRole.choices, default=MemberRole.AGENT)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="merchant_memberships",
+        verbose_name=_("user"),
+    )
+    role = models.CharField(
+        _("role"), max_length=12, choices=MemberRole.choices, default=MemberRole.AGENT
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("shop team member")
+        verbose_name_plural = _("shop team members")
         constraints = [
             models.UniqueConstraint(fields=["user"], name="one_shop_per_member"),
         ]
@@ -134,13 +151,22 @@ class MerchantMember(models.Model):
 class IdentityAccess(models.Model):
     """Every time staff see an identity number in clear."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(default=timezone.now)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    purpose = models.CharField(max_length=200, blank=True)
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="+", verbose_name=_("merchant")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("staff member"),
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    purpose = models.CharField(_("purpose"), max_length=200, blank=True)
 
     class Meta:
+        verbose_name = _("identity number access")
+        verbose_name_plural = _("identity number accesses")
         ordering = ["-at"]
 
     def __str__(self) -> str:
@@ -155,7 +181,9 @@ class ProductKind(models.TextChoices):
 
 
 class Product(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="products")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="products", verbose_name=_("merchant")
+    )
     name = models.CharField(_("name"), max_length=120)
     kind = models.CharField(_("kind"), max_length=16, choices=ProductKind.choices)
     face_value = models.DecimalField(_("face value"), max_digits=12, decimal_places=2)
@@ -163,7 +191,7 @@ class Product(models.Model):
     # Where the goods come from (upstream supplier, proof of origin): a court will ask.
     source = models.TextField(_("source"))
     active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("product")
@@ -194,18 +222,25 @@ class CardKeyStatus(models.TextChoices):
 class CardKey(models.Model):
     """A card key (卡密). The secret is encrypted; its HMAC fingerprint is unique platform-wide."""
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="card_keys")
-    secret_encrypted = models.TextField(editable=False)
-    fingerprint = models.CharField(max_length=64, unique=True, editable=False)
-    tail = models.CharField(max_length=4, editable=False)
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="card_keys", verbose_name=_("product")
+    )
+    secret_encrypted = models.TextField(_("card key (encrypted)"), editable=False)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64, unique=True, editable=False)
+    tail = models.CharField(_("last 4 characters"), max_length=4, editable=False)
     status = models.CharField(
-        max_length=12, choices=CardKeyStatus.choices, default=CardKeyStatus.AVAILABLE
+        _("status"), max_length=12, choices=CardKeyStatus.choices, default=CardKeyStatus.AVAILABLE
     )
     order = models.ForeignKey(
-        "Order", on_delete=models.PROTECT, null=True, blank=True, related_name="card_keys"
+        "Order",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="card_keys",
+        verbose_name=_("order"),
     )
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("card key")
@@ -241,14 +276,22 @@ class CardKey(models.Model):
 class DuplicateKeyFlag(models.Model):
     """A shop tried to import a key whose fingerprint already exists: a fraud signal."""
 
-    fingerprint = models.CharField(max_length=64, db_index=True)
-    existing_key = models.ForeignKey(CardKey, on_delete=models.PROTECT, related_name="+")
-    attempted_by = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
-    cross_shop = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64, db_index=True)
+    existing_key = models.ForeignKey(
+        CardKey, on_delete=models.PROTECT, related_name="+", verbose_name=_("existing card key")
+    )
+    attempted_by = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="+", verbose_name=_("offered by")
+    )
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("product")
+    )
+    cross_shop = models.BooleanField(_("sold by another shop"), default=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("duplicate card key")
+        verbose_name_plural = _("duplicate card keys")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -268,10 +311,17 @@ class OrderStatus(models.TextChoices):
 class Order(models.Model):
     number = models.CharField(_("order number"), max_length=24, unique=True, editable=False)
     buyer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        verbose_name=_("buyer"),
     )
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="orders")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="orders")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="orders", verbose_name=_("merchant")
+    )
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="orders", verbose_name=_("product")
+    )
     quantity = models.PositiveIntegerField(_("quantity"))
     unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
@@ -290,11 +340,11 @@ class Order(models.Model):
     payment_reference = models.CharField(
         _("payment reference"), max_length=64, unique=True, null=True, blank=True
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
-    delivery_attempts = models.PositiveIntegerField(default=0)
-    delivery_note = models.CharField(max_length=255, blank=True)
+    delivery_attempts = models.PositiveIntegerField(_("delivery attempts"), default=0)
+    delivery_note = models.CharField(_("delivery note"), max_length=255, blank=True)
 
     class Meta:
         verbose_name = _("order")
@@ -338,17 +388,29 @@ class Payment(models.Model):
     """A charge through a payment provider, for an order or a merchant's deposit top-up."""
 
     order = models.ForeignKey(
-        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+        Order,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        verbose_name=_("order"),
     )
-    payer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    purpose = models.CharField(max_length=16, default="order")
-    channel = models.CharField(max_length=24)
-    reference = models.CharField(max_length=64, unique=True)
-    amount = models.DecimalField(max_digits=12, decimal_places=2)
-    status = models.CharField(max_length=12, choices=PaymentStatus.choices)
-    created_at = models.DateTimeField(default=timezone.now)
+    payer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("payer"),
+    )
+    purpose = models.CharField(_("purpose"), max_length=16, default="order")
+    channel = models.CharField(_("payment channel"), max_length=24)
+    reference = models.CharField(_("payment reference"), max_length=64, unique=True)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    status = models.CharField(_("status"), max_length=12, choices=PaymentStatus.choices)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -360,14 +422,18 @@ class Refund(models.Model):
 
     `idempotency_key` is unique: the same refund asked twice is one refund."""
 
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    amount = models.DecimalField(max_digits=12, decimal_places=2)
-    reason = models.CharField(max_length=255)
-    idempotency_key = models.CharField(max_length=100, unique=True)
-    provider_refund_id = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment")
+    )
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    reason = models.CharField(_("reason"), max_length=255)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    provider_refund_id = models.CharField(_("refund id"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
@@ -380,14 +446,20 @@ class Refund(models.Model):
 class CardKeyReveal(models.Model):
     """Every time a buyer saw their keys in clear: evidence if they later say 'already used'."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="reveals")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    card_keys = models.ManyToManyField(CardKey, related_name="reveals")
-    at = models.DateTimeField(default=timezone.now)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=400, blank=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="reveals", verbose_name=_("order")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("user")
+    )
+    card_keys = models.ManyToManyField(CardKey, related_name="reveals", verbose_name=_("card keys"))
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=400, blank=True)
 
     class Meta:
+        verbose_name = _("card key reveal")
+        verbose_name_plural = _("card key reveals")
         ordering = ["at"]
 
     def __str__(self) -> str:
