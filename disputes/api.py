@@ -77,6 +77,16 @@ class Viewer:
         return Role.STAFF
 
 
+def _visible_evidence(dispute: Dispute, viewer: Viewer) -> list[Evidence]:
+    """The evidence files the caller may list and download. The platform's own record holds
+    the buyer's IP address and browser at each key reveal, which stay between the buyer and
+    the platform: the merchant gets it redacted in `platform_records`, never as the file."""
+    evidence = list(dispute.evidence.all())
+    if viewer.role(dispute) == Role.MERCHANT:
+        return [e for e in evidence if e.kind != EvidenceKind.PLATFORM_RECORD]
+    return evidence
+
+
 def _actions(dispute: Dispute, viewer: Viewer) -> list[str]:
     """What the caller may do now: a hint for clients (the services decide)."""
     role = viewer.role(dispute)
@@ -88,9 +98,16 @@ def _actions(dispute: Dispute, viewer: Viewer) -> list[str]:
         and dispute.appeal_due is not None
         and now <= dispute.appeal_due
     )
+    # Between a deadline and the sweep that enforces it, the services refuse the answer.
+    merchant_may_answer = dispute.status == Status.AWAITING_MERCHANT and (
+        dispute.merchant_response_due is None or now <= dispute.merchant_response_due
+    )
+    buyer_may_answer = dispute.status == Status.AWAITING_BUYER and (
+        dispute.buyer_response_due is None or now <= dispute.buyer_response_due
+    )
     actions: list[str] = []
     if role == Role.BUYER:
-        if dispute.status == Status.AWAITING_BUYER:
+        if buyer_may_answer:
             actions += ["accept-offer", "reject-offer"]
         if is_open and dispute.appealed_at is None:
             actions.append("withdraw")
@@ -102,7 +119,7 @@ def _actions(dispute: Dispute, viewer: Viewer) -> list[str]:
             actions.append("messages")
         actions.append("evidence-package")
     elif role == Role.MERCHANT:
-        if dispute.status == Status.AWAITING_MERCHANT:
+        if merchant_may_answer:
             actions.append("respond")
         if is_open:
             actions.append("evidence")
@@ -268,7 +285,8 @@ class DisputeSerializer(serializers.ModelSerializer):
         }
 
     def get_evidence(self, dispute: Dispute) -> Any:
-        return EvidenceSerializer(dispute.evidence.all(), many=True, context=self.context).data
+        evidence = _visible_evidence(dispute, self.context["viewer"])
+        return EvidenceSerializer(evidence, many=True, context=self.context).data
 
     def get_events(self, dispute: Dispute) -> Any:
         viewer: Viewer = self.context["viewer"]
@@ -519,7 +537,8 @@ class EvidenceFileView(_DisputeView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request: Request, number: str, pk: int) -> FileResponse:
         dispute = self.dispute(request, number)
-        evidence = next((e for e in dispute.evidence.all() if e.pk == pk), None)
+        visible = _visible_evidence(dispute, Viewer.of(request))
+        evidence = next((e for e in visible if e.pk == pk), None)
         if evidence is None:
             raise NotFound(_("No such evidence file."))
         response = FileResponse(
@@ -698,9 +717,9 @@ class BlacklistView(APIView):
     )
     def get(self, request: Request) -> Response:
         require_blacklist_manager(request_user(request))
-        qs = BlacklistEntry.objects.select_related("user").order_by("-created_at", "-id")
-        if request.query_params.get("active") in ("1", "true"):
-            qs = qs.filter(lifted_at__isnull=True, expires_at__gt=timezone.now())
+        qs = selectors.blacklist_entries(
+            active_only=request.query_params.get("active") in ("1", "true")
+        )
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(BlacklistEntrySerializer(page, many=True).data)

@@ -172,14 +172,20 @@ class Policy(models.Model):
 class PolicyChange(models.Model):
     """The history of policies: who published or revised which version, when, old → new."""
 
-    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="changes")
-    action = models.CharField(max_length=16)  # published | revised
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    policy = models.ForeignKey(
+        Policy, on_delete=models.PROTECT, related_name="changes", verbose_name=_("policy")
     )
-    changed_at = models.DateTimeField(default=timezone.now)
-    old = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
-    new = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+    action = models.CharField(_("action"), max_length=16)  # published | revised
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+    old = models.JSONField(_("old values"), encoder=DjangoJSONEncoder, default=dict)
+    new = models.JSONField(_("new values"), encoder=DjangoJSONEncoder, default=dict)
 
     class Meta:
         verbose_name = _("policy change")
@@ -246,17 +252,25 @@ class Dispute(models.Model):
     the clock's sweep is an indexed range query and a policy change never moves them."""
 
     number = models.CharField(_("complaint number"), max_length=24, unique=True, editable=False)
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="disputes")
-    buyer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes"
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="disputes", verbose_name=_("order")
     )
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="disputes")
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="disputes",
+        verbose_name=_("buyer"),
+    )
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="disputes", verbose_name=_("merchant")
+    )
     policy = models.ForeignKey(
         Policy,
         on_delete=models.PROTECT,
         null=True,
         related_name="+",
         help_text=_("The policy in force when the complaint was filed."),
+        verbose_name=_("policy applied"),
     )
     reason = models.CharField(_("reason"), max_length=24, choices=Reason.choices)
     description = models.TextField(_("description"), blank=True)
@@ -276,16 +290,26 @@ class Dispute(models.Model):
     )
     review_due = models.DateTimeField(_("platform decides by"), null=True, blank=True)
     # A request for information pauses the review clock; review_due moves by the pause on resume.
-    review_paused_at = models.DateTimeField(null=True, blank=True)
+    review_paused_at = models.DateTimeField(_("review paused at"), null=True, blank=True)
     info_requested_from = models.CharField(
-        max_length=12, choices=Party.choices, blank=True, default=""
+        _("information requested from"),
+        max_length=12,
+        choices=Party.choices,
+        blank=True,
+        default="",
     )
-    info_due = models.DateTimeField(null=True, blank=True)
+    info_due = models.DateTimeField(_("information due by"), null=True, blank=True)
     # Reminders before a clock runs out, each sent once per clock (an appeal's review clock
     # is a new clock: the appeal clears review_reminded_at).
-    merchant_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
-    buyer_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
-    review_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    merchant_reminded_at = models.DateTimeField(
+        _("merchant reminded at"), null=True, blank=True, editable=False
+    )
+    buyer_reminded_at = models.DateTimeField(
+        _("buyer reminded at"), null=True, blank=True, editable=False
+    )
+    review_reminded_at = models.DateTimeField(
+        _("review reminder sent at"), null=True, blank=True, editable=False
+    )
 
     offer_amount = models.DecimalField(
         _("offered amount"), max_digits=12, decimal_places=2, null=True, blank=True
@@ -305,6 +329,7 @@ class Dispute(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("decided by (account)"),
     )
     decision_reason = models.TextField(_("reason for the decision"), blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
@@ -331,15 +356,18 @@ class Dispute(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("appealed by (account)"),
     )
     appeal_reason = models.TextField(_("reason for the appeal"), blank=True)
     appealed_at = models.DateTimeField(_("appealed at"), null=True, blank=True)
     appeal_final = models.BooleanField(_("final after appeal"), default=False)
 
     # The platform's own records at filing (order, payment, delivery, key reveals).
-    platform_records = models.JSONField(encoder=DjangoJSONEncoder, default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(default=timezone.now)
+    platform_records = models.JSONField(
+        _("platform records"), encoder=DjangoJSONEncoder, default=dict, blank=True
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("complaint")
@@ -463,19 +491,26 @@ class Evidence(models.Model):
     """One evidence file, checked by content, stored under a generated name (never served from
     a public URL), its SHA-256 recorded at upload."""
 
-    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="evidence")
+    dispute = models.ForeignKey(
+        Dispute, on_delete=models.PROTECT, related_name="evidence", verbose_name=_("complaint")
+    )
     kind = models.CharField(_("kind"), max_length=24, choices=EvidenceKind.choices)
-    stored_name = models.CharField(max_length=255, unique=True, editable=False)
+    stored_name = models.CharField(_("stored name"), max_length=255, unique=True, editable=False)
     original_name = models.CharField(_("original file name"), max_length=255, blank=True)
-    content_type = models.CharField(max_length=64)
-    size = models.PositiveBigIntegerField()
-    sha256 = models.CharField(max_length=64)
+    content_type = models.CharField(_("content type"), max_length=64)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
     note = models.CharField(_("note"), max_length=500, blank=True)
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("uploaded by"),
     )
-    role = models.CharField(max_length=12, choices=Role.choices)
-    uploaded_at = models.DateTimeField(default=timezone.now)
+    role = models.CharField(_("uploaded as"), max_length=12, choices=Role.choices)
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("evidence")
@@ -541,18 +576,27 @@ class DisputeEvent(models.Model):
     records. Append-only: saving an existing row or deleting one raises (and on PostgreSQL a
     trigger refuses UPDATE and DELETE as well)."""
 
-    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="events")
-    type = models.CharField(max_length=24, choices=EventType.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    dispute = models.ForeignKey(
+        Dispute, on_delete=models.PROTECT, related_name="events", verbose_name=_("complaint")
     )
-    role = models.CharField(max_length=12, choices=Role.choices)
-    from_status = models.CharField(max_length=24, blank=True)
-    to_status = models.CharField(max_length=24, blank=True)
-    visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.ALL)
-    body = models.TextField(blank=True)
-    data = models.JSONField(encoder=DjangoJSONEncoder, default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    type = models.CharField(_("type"), max_length=24, choices=EventType.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    role = models.CharField(_("role"), max_length=12, choices=Role.choices)
+    from_status = models.CharField(_("from status"), max_length=24, blank=True)
+    to_status = models.CharField(_("to status"), max_length=24, blank=True)
+    visibility = models.CharField(
+        _("visibility"), max_length=8, choices=Visibility.choices, default=Visibility.ALL
+    )
+    body = models.TextField(_("text"), blank=True)
+    data = models.JSONField(_("data"), encoder=DjangoJSONEncoder, default=dict, blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -591,21 +635,39 @@ class BlacklistEntry(models.Model):
     """恶意投诉黑名单: a filer who may not complain until `expires_at` (or until lifted)."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="blacklist_entries"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="blacklist_entries",
+        verbose_name=_("account"),
     )
     reason = models.TextField(_("reason"))
-    source = models.CharField(max_length=12, choices=BlacklistSource.choices)
+    source = models.CharField(_("source"), max_length=12, choices=BlacklistSource.choices)
     dispute = models.ForeignKey(
-        Dispute, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Dispute,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("complaint"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("added by"),
     )
     created_at = models.DateTimeField(_("added at"), default=timezone.now)
     expires_at = models.DateTimeField(_("ends at"))
     lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
     lifted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("lifted by"),
     )
     lift_reason = models.TextField(_("reason for lifting"), blank=True)
 
@@ -642,13 +704,23 @@ class BlacklistEntry(models.Model):
 class PackageDownload(models.Model):
     """Every download of an evidence package: who, when, from where, and what they got."""
 
-    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="package_downloads")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(default=timezone.now)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=400, blank=True)
-    sha256 = models.CharField(max_length=64)
-    size = models.PositiveBigIntegerField()
+    dispute = models.ForeignKey(
+        Dispute,
+        on_delete=models.PROTECT,
+        related_name="package_downloads",
+        verbose_name=_("complaint"),
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("downloaded by"),
+    )
+    at = models.DateTimeField(_("downloaded at"), default=timezone.now)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=400, blank=True)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
 
     class Meta:
         verbose_name = _("evidence package download")
@@ -676,21 +748,26 @@ class Notification(models.Model):
     the clock's sweep — at least once, never twice: the dedupe key keeps one row per event,
     recipient and channel, and a row is marked sent under its lock."""
 
-    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="notifications")
+    dispute = models.ForeignKey(
+        Dispute, on_delete=models.PROTECT, related_name="notifications", verbose_name=_("complaint")
+    )
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recipient"),
     )
     channel = models.CharField(
         _("channel"), max_length=16, choices=NotificationChannel.choices, default="email"
     )
-    dedupe_key = models.CharField(max_length=160, unique=True)
+    dedupe_key = models.CharField(_("dedupe key"), max_length=160, unique=True)
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("message"))
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveIntegerField(_("delivery attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
 
     class Meta:
         verbose_name = _("notification")

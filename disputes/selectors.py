@@ -103,12 +103,19 @@ def visible_dispute(user: User | AnonymousUser, number: str) -> Dispute | None:
 # --- Blacklist ----------------------------------------------------------------------------
 
 
+def blacklist_entries(
+    *, active_only: bool = False, at: datetime | None = None
+) -> QuerySet[BlacklistEntry]:
+    """Staff's blacklist, newest first; `active_only`: not lifted and not yet expired."""
+    qs = BlacklistEntry.objects.select_related("user").order_by("-created_at", "-id")
+    if active_only:
+        qs = qs.filter(lifted_at__isnull=True, expires_at__gt=at or timezone.now())
+    return qs
+
+
 def active_blacklist_entry(user: User, at: datetime | None = None) -> BlacklistEntry | None:
-    moment = at or timezone.now()
     return (
-        BlacklistEntry.objects.filter(user=user, lifted_at__isnull=True, expires_at__gt=moment)
-        .order_by("-expires_at")
-        .first()
+        blacklist_entries(active_only=True, at=at).filter(user=user).order_by("-expires_at").first()
     )
 
 

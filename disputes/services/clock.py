@@ -72,6 +72,7 @@ from disputes.services._core import (
     publish_notifications,
     record,
     render,
+    touch,
     yuan,
 )
 from disputes.services.conversation import resolve
@@ -736,8 +737,7 @@ def dispute_fast_track(*, dispute: Dispute, data: dict[str, object] | None = Non
     if dispute.fast_track or dispute.status != Status.AWAITING_MERCHANT:
         return False
     dispute.fast_track = True
-    dispute.updated_at = timezone.now()
-    dispute.save(update_fields=["fast_track", "updated_at"])
+    touch(dispute, "fast_track")
     event = record(
         dispute,
         type=EventType.FAST_TRACKED,

@@ -33,6 +33,7 @@ from disputes.services._core import (
     not_allowed,
     notify,
     record,
+    touch,
     yuan,
 )
 from disputes.services.blacklist import blacklist_if_threshold_reached
@@ -138,10 +139,7 @@ def dispute_request_info(*, dispute: Dispute, staff: User, party: str, question:
     dispute.info_due = now + timedelta(
         hours=policy_for(dispute.order.product.kind, at=now).info_response_hours
     )
-    dispute.updated_at = now
-    dispute.save(
-        update_fields=["review_paused_at", "info_requested_from", "info_due", "updated_at"]
-    )
+    touch(dispute, "review_paused_at", "info_requested_from", "info_due")
     event = record(
         dispute,
         type=EventType.INFO_REQUESTED,
@@ -165,16 +163,7 @@ def _resume(dispute: Dispute, *, at: datetime, cause: str, actor: User | None, r
     dispute.review_paused_at = None
     dispute.info_requested_from = ""
     dispute.info_due = None
-    dispute.updated_at = timezone.now()
-    dispute.save(
-        update_fields=[
-            "review_due",
-            "review_paused_at",
-            "info_requested_from",
-            "info_due",
-            "updated_at",
-        ]
-    )
+    touch(dispute, "review_due", "review_paused_at", "info_requested_from", "info_due")
     record(
         dispute,
         type=EventType.REVIEW_RESUMED,
@@ -236,8 +225,7 @@ def dispute_decide_recovery(*, dispute: Dispute, staff: User, bears: str, reason
     if not dispute.recovery_pending or dispute.status not in (Status.RESOLVED, Status.WITHDRAWN):
         raise not_allowed(dispute, _("a recovery decision"))
     dispute.recovery_pending = False
-    dispute.updated_at = timezone.now()
-    dispute.save(update_fields=["recovery_pending", "updated_at"])
+    touch(dispute, "recovery_pending")
     event = record(
         dispute,
         type=EventType.RECOVERY_DECIDED,

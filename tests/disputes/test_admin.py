@@ -114,3 +114,17 @@ def test_staff_without_the_blacklist_permission_cannot_add_in_the_admin(client):
     staff = StaffFactory(perms=["disputes.view_blacklistentry"])
     client.force_login(staff)
     assert client.get("/admin/disputes/blacklistentry/add/").status_code == 403
+
+
+def test_staff_without_the_blacklist_permission_cannot_lift_in_the_admin(client):
+    manager = StaffFactory(perms=["disputes.manage_blacklist"])
+    entry = services.blacklist_add(user=UserFactory(), staff=manager, reason="Abuse")
+    staff = StaffFactory(perms=["disputes.view_blacklistentry"])
+    client.force_login(staff)
+    assert client.get("/admin/disputes/blacklistentry/").status_code == 200
+    client.post(
+        "/admin/disputes/blacklistentry/",
+        {"action": "lift_entries", "_selected_action": [entry.pk]},
+    )
+    entry.refresh_from_db()
+    assert entry.lifted_at is None and entry.is_active()

@@ -275,6 +275,23 @@ def test_the_merchant_does_not_see_the_buyers_reveal_ip():
     assert buyer_view["platform_records"]["reveals"][0]["ip"] == "10.9.8.7"
 
 
+def test_the_merchant_cannot_download_the_platform_record_with_the_buyers_ip():
+    order = funded_order()
+    order_services.order_reveal_keys(order=order, user=order.buyer, ip="10.9.8.7", user_agent="UA")
+    dispute = file(order)
+    record = dispute.evidence.get(kind="platform_record")
+    merchant = client_for(dispute.merchant.owner)
+    merchant_view = merchant.get(url(dispute)).json()
+    assert "platform_record" not in {e["kind"] for e in merchant_view["evidence"]}
+    assert merchant_view["evidence_checklist"]["platform_records"] is True
+    assert merchant.get(f"{url(dispute)}evidence/{record.pk}/").status_code == 404
+    buyer = client_for(dispute.buyer)
+    assert "platform_record" in {e["kind"] for e in buyer.get(url(dispute)).json()["evidence"]}
+    download = buyer.get(f"{url(dispute)}evidence/{record.pk}/")
+    assert download.status_code == 200
+    assert b"10.9.8.7" in b"".join(download.streaming_content)
+
+
 # --- Acting ------------------------------------------------------------------------------------
 
 
@@ -340,6 +357,7 @@ def test_a_merchant_calling_buyer_actions_gets_403(action):
         ("request-info", {"party": "buyer", "question": "x"}),
         ("notes", {"body": "x"}),
         ("messages", {"body": "x"}),
+        ("recovery", {"bears": "merchant", "reason": "x"}),
     ],
 )
 def test_staff_who_may_view_but_not_arbitrate_get_403(action, payload):
@@ -347,6 +365,24 @@ def test_staff_who_may_view_but_not_arbitrate_get_403(action, payload):
     viewer = StaffFactory(perms=["disputes.view_dispute"])
     response = client_for(viewer).post(url(dispute, action), payload, format="json")
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("action", "payload"),
+    [
+        ("rule", {"outcome": "rejected", "reason": "x"}),
+        ("request-info", {"party": "buyer", "question": "x"}),
+        ("notes", {"body": "x"}),
+        ("recovery", {"bears": "platform", "reason": "x"}),
+    ],
+)
+def test_a_merchant_calling_staff_actions_gets_403(action, payload):
+    dispute = under_review()
+    agent = agent_of(dispute.merchant)
+    for user in (dispute.merchant.owner, agent):
+        response = client_for(user).post(url(dispute, action), payload, format="json")
+        assert response.status_code == 403 and response.json()["code"] == "permission_denied"
+    assert Dispute.objects.get(pk=dispute.pk).status == "under_review"
 
 
 @pytest.mark.parametrize(
@@ -382,6 +418,24 @@ def test_actions_on_an_invisible_complaint_are_404_and_anonymous_401(action):
         assert response.status_code == 404, (user, response.content)
     anonymous = APIClient().post(url(dispute, action), {}, format="json")
     assert anonymous.status_code == 401
+
+
+def test_actions_are_not_offered_once_their_deadline_has_passed(time_machine):
+    # Between a deadline and the sweep that enforces it, the services refuse the answer
+    # (deadline_passed); the hint must not offer it.
+    dispute = file()
+    merchant = client_for(dispute.merchant.owner)
+    assert "respond" in merchant.get(url(dispute)).json()["actions"]
+    time_machine.move_to(dispute.merchant_response_due + timedelta(seconds=1))
+    assert "respond" not in merchant.get(url(dispute)).json()["actions"]
+    offer = offered()
+    buyer = client_for(offer.buyer)
+    assert {"accept-offer", "reject-offer"} <= set(buyer.get(url(offer)).json()["actions"])
+    time_machine.move_to(offer.buyer_response_due + timedelta(seconds=1))
+    actions = buyer.get(url(offer)).json()["actions"]
+    assert "accept-offer" not in actions and "reject-offer" not in actions
+    response = buyer.post(url(offer, "accept-offer"), {}, format="json")
+    assert response.json()["code"] == "deadline_passed"
 
 
 def test_a_state_conflict_is_409_with_a_code():
@@ -540,6 +594,25 @@ def test_staff_add_and_lift_blacklist_entries():
     assert manager.delete("/api/v1/staff/blacklist/999999/").status_code == 404
 
 
+def test_the_blacklist_listing_filters_active_entries(time_machine):
+    manager = client_for(StaffFactory(perms=["disputes.manage_blacklist"]))
+    staff = StaffFactory(perms=["disputes.manage_blacklist"])
+    active = services.blacklist_add(user=UserFactory(), staff=staff, reason="active")
+    lifted = services.blacklist_add(user=UserFactory(), staff=staff, reason="lifted")
+    services.blacklist_lift(entry=lifted, staff=staff)
+    expiring = services.blacklist_add(
+        user=UserFactory(),
+        staff=staff,
+        reason="expires",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    time_machine.move_to(expiring.expires_at + timedelta(seconds=1))
+    listing = manager.get("/api/v1/staff/blacklist/?active=true").json()
+    assert [e["id"] for e in listing["results"]] == [active.pk]
+    everything = manager.get("/api/v1/staff/blacklist/").json()
+    assert {e["id"] for e in everything["results"]} == {active.pk, lifted.pk, expiring.pk}
+
+
 def test_blacklist_validation():
     manager = client_for(StaffFactory(perms=["disputes.manage_blacklist"]))
     response = manager.post(
@@ -591,6 +664,16 @@ def _count(user: Any, path: str) -> int:
         response = client.get(path)
     assert response.status_code == 200
     return len(ctx.captured_queries)
+
+
+def test_blacklist_query_count_is_the_same_at_1_and_50_rows():
+    manager = StaffFactory(perms=["disputes.manage_blacklist"])
+    services.blacklist_add(user=UserFactory(), staff=manager, reason="first")
+    one = _count(manager, "/api/v1/staff/blacklist/?page_size=50")
+    for _ in range(49):
+        services.blacklist_add(user=UserFactory(), staff=manager, reason="more")
+    fifty = _count(manager, "/api/v1/staff/blacklist/?page_size=50")
+    assert one == fifty
 
 
 @pytest.mark.parametrize("role", ["buyer", "merchant", "staff"])

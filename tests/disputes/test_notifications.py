@@ -8,6 +8,8 @@ from unittest import mock
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from disputes import services, tasks
@@ -78,3 +80,22 @@ def test_a_broker_outage_never_fails_the_request(django_capture_on_commit_callba
         dispute = file(order)
     assert dispute.pk is not None
     assert Notification.objects.filter(dispute=dispute, sent_at__isnull=True).exists()
+
+
+def test_the_notifications_page_query_count_is_the_same_at_1_and_20_rows(client):
+    dispute = file()
+    owner = dispute.merchant.owner
+    inbox = Notification.objects.filter(recipient=owner, channel="inapp")
+    assert inbox.count() == 1
+    client.force_login(owner)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/notifications/").status_code == 200
+        return len(ctx.captured_queries)
+
+    one = count()
+    for n in range(19):
+        services.dispute_message(dispute=dispute, user=dispute.buyer, body=f"message {n}")
+    assert inbox.count() == 20
+    assert count() == one
