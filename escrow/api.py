@@ -34,11 +34,17 @@ class FenField(serializers.Field):
         return str(from_fen(value))
 
 
+# A balance is the sum of many movements, each at most MAX_YUAN: more digits than one amount.
+_BALANCE_DIGITS = 20
+
+
 class DepositSummarySerializer(serializers.Serializer):
-    balance = MoneyField(read_only=True)
-    held = MoneyField(read_only=True)
-    available = MoneyField(read_only=True)
-    receivable = MoneyField(read_only=True, help_text="What the merchant owes (≥ 0).")
+    balance = MoneyField(read_only=True, max_digits=_BALANCE_DIGITS)
+    held = MoneyField(read_only=True, max_digits=_BALANCE_DIGITS)
+    available = MoneyField(read_only=True, max_digits=_BALANCE_DIGITS)
+    receivable = MoneyField(
+        read_only=True, max_digits=_BALANCE_DIGITS, help_text="What the merchant owes (≥ 0)."
+    )
     minimum = MoneyField(read_only=True)
     status = serializers.CharField(read_only=True, help_text="The merchant's status.")
     suspension_reason = serializers.CharField(read_only=True)

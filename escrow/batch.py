@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -42,13 +41,9 @@ from escrow.models import (
     PayoutStatus,
     TransactionKind,
 )
-from kamen_complaints.money import CENT
-from orders.models import Merchant
 
 _TX = LedgerTransaction._meta.db_table
 _LEG = LedgerEntry._meta.db_table
-_ACCOUNT = Account._meta.db_table
-_MERCHANT = Merchant._meta.db_table
 _HOLD = Hold._meta.db_table
 _PAYOUT = Payout._meta.db_table
 _CHUNK = 2000  # rows per INSERT statement (SQLite allows 32766 parameters)
@@ -78,33 +73,8 @@ class Posted:
 
 
 def _lock_accounts(ids: Sequence[int]) -> dict[int, Account]:
-    """`SELECT … FOR UPDATE OF a` in id order, with each merchant's status and minimum (read,
-    not locked) for the suspension rule — as escrow.services._select_for_update, by id."""
-    if not ids:
-        return {}
-    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT a.id, a.kind, a.merchant_id, a.balance, a.held, "  # noqa: S608
-            "m.status, m.suspension_reason, m.minimum_deposit "
-            f"FROM {_ACCOUNT} a LEFT OUTER JOIN {_MERCHANT} m ON m.id = a.merchant_id "
-            f"WHERE a.id IN ({', '.join(['%s'] * len(ids))}) ORDER BY a.id{lock}",
-            list(ids),
-        )
-        rows = cursor.fetchall()
-    out: dict[int, Account] = {}
-    for row in rows:
-        account = Account.from_db(
-            connection.alias, ["id", "kind", "merchant_id", "balance", "held"], row[:5]
-        )
-        if row[2] is not None:
-            account.merchant = Merchant.from_db(
-                connection.alias,
-                ["id", "status", "suspension_reason", "minimum_deposit"],
-                [row[2], row[5], row[6], Decimal(str(row[7])).quantize(CENT)],
-            )
-        out[account.pk] = account
-    return out
+    """The accounts locked in id order (escrow.services._locked_accounts), by id."""
+    return {account.pk: account for account in services._locked_accounts(ids)}
 
 
 def _locked(

@@ -198,8 +198,16 @@ _MERCHANT_FIELDS = ["id", "status", "suspension_reason", "minimum_deposit"]
 
 
 def _select_for_update(ids: list[int]) -> dict[str, Account]:
-    """`SELECT … FOR UPDATE OF account` joined to the merchant: the ledger's hot path, so
-    plain SQL (the ORM's query compilation costs more than the database's work here)."""
+    return {account.kind: account for account in _locked_accounts(ids)}
+
+
+def _locked_accounts(ids: Sequence[int]) -> list[Account]:
+    """`SELECT … FOR UPDATE OF account` in id order, joined to the merchant (status and
+    minimum read, not locked, for the suspension rules): the ledger's hot path, so plain SQL
+    (the ORM's query compilation costs more than the database's work here). Also used by
+    escrow.batch."""
+    if not ids:
+        return []
     lock = " FOR UPDATE OF a" if connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -207,10 +215,10 @@ def _select_for_update(ids: list[int]) -> dict[str, Account]:
             "m.status, m.suspension_reason, m.minimum_deposit "
             f"FROM {_ACCOUNT} a LEFT OUTER JOIN {_MERCHANT} m ON m.id = a.merchant_id "
             f"WHERE a.id IN ({', '.join(['%s'] * len(ids))}) ORDER BY a.id{lock}",
-            ids,
+            list(ids),
         )
         rows = cursor.fetchall()
-    by_kind: dict[str, Account] = {}
+    accounts: list[Account] = []
     for row in rows:
         account = Account.from_db(connection.alias, _ACCOUNT_FIELDS, row[:5])
         if row[2] is not None:
@@ -219,8 +227,8 @@ def _select_for_update(ids: list[int]) -> dict[str, Account]:
                 _MERCHANT_FIELDS,
                 [row[2], row[5], row[6], Decimal(str(row[7])).quantize(CENT)],
             )
-        by_kind[account.kind] = account
-    return by_kind
+        accounts.append(account)
+    return accounts
 
 
 def _existing(key: str) -> LedgerTransaction | None:

@@ -3,6 +3,8 @@ whatever the page size (select_related / prefetch_related / annotations)."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Prefetch, Q, QuerySet
 
@@ -15,6 +17,14 @@ from orders.models import (
     Order,
     Product,
 )
+
+_ORDER_NUMBER_RE = re.compile(r"[A-Za-z0-9]{1,24}")
+
+
+def is_order_number(value: str) -> bool:
+    """Whether `value` can name an order (short, alphanumeric). Anything else — a NUL byte,
+    which PostgreSQL refuses in a query, or 300 characters — is refused before any lookup."""
+    return bool(_ORDER_NUMBER_RE.fullmatch(value))
 
 
 def merchant_for_user(user: User | AnonymousUser) -> Merchant | None:
@@ -55,10 +65,11 @@ def _with_details(qs: QuerySet[Order]) -> QuerySet[Order]:
 
 
 def orders_visible_to(user: User | AnonymousUser) -> QuerySet[Order]:
-    """A buyer sees their orders; a merchant's team also sees its shop's orders; staff all."""
+    """A buyer sees their orders; a merchant's team also sees its shop's orders; staff with
+    `orders.view_order` (as in the admin) all of them."""
     if not user.is_authenticated:
         return Order.objects.none()
-    if user.is_staff:
+    if user.is_staff and user.has_perm("orders.view_order"):
         return _with_details(Order.objects.all())
     merchant = merchant_for_user(user)
     condition = Q(buyer_id=user.pk)

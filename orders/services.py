@@ -603,6 +603,21 @@ def _refund_order(
     return refund
 
 
+def _fail_delivery(order: Order, *, note: str, reason: str) -> None:
+    """The goods could not be delivered: `delivery_failed`, and the whole amount refunded
+    through the payment channel, once (`order:<number>:delivery-failed`)."""
+    order.status = OrderStatus.DELIVERY_FAILED
+    order.delivery_note = note
+    order.save(update_fields=["status", "delivery_note"])
+    _refund_order(
+        order,
+        amount=order.amount,
+        reason=reason,
+        key=f"order:{order.number}:delivery-failed",
+        keep_status=True,
+    )
+
+
 def _deliver_card_keys(order: Order) -> None:
     """Reserve keys under row locks; SKIP LOCKED lets concurrent buyers take different keys
     instead of queueing, and no key is ever handed to two orders."""
@@ -614,16 +629,7 @@ def _deliver_card_keys(order: Order) -> None:
     )
     now = timezone.now()
     if len(keys) < order.quantity:
-        order.status = OrderStatus.DELIVERY_FAILED
-        order.delivery_note = "out_of_stock"
-        order.save(update_fields=["status", "delivery_note"])
-        _refund_order(
-            order,
-            amount=order.amount,
-            reason="out of stock",
-            key=f"order:{order.number}:delivery-failed",
-            keep_status=True,
-        )
+        _fail_delivery(order, note="out_of_stock", reason="out of stock")
         return
     updated = CardKey.objects.filter(pk__in=keys, status=CardKeyStatus.AVAILABLE).update(
         status=CardKeyStatus.DELIVERED, order=order, delivered_at=now
@@ -771,16 +777,7 @@ def order_topup_deliver(*, order_id: int) -> Order | None:
             order.delivered_at = timezone.now()
             order.save(update_fields=["status", "delivered_at"])
         else:
-            order.status = OrderStatus.DELIVERY_FAILED
-            order.delivery_note = "upstream_failed"
-            order.save(update_fields=["status", "delivery_note"])
-            _refund_order(
-                order,
-                amount=order.amount,
-                reason="top-up failed upstream",
-                key=f"order:{order.number}:delivery-failed",
-                keep_status=True,
-            )
+            _fail_delivery(order, note="upstream_failed", reason="top-up failed upstream")
     return order
 
 

@@ -37,7 +37,9 @@ def _buyer(request: HttpRequest) -> User:
 
 def _own_order(request: HttpRequest, number: str) -> Order:
     """The caller's own order, with product, shop and keys; 404 for anyone else's."""
-    order = selectors.buyer_orders(_buyer(request)).filter(number=number).first()
+    order = None
+    if selectors.is_order_number(number):
+        order = selectors.buyer_orders(_buyer(request)).filter(number=number).first()
     if order is None:
         raise Http404(_("No such order."))
     return order

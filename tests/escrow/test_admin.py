@@ -194,3 +194,16 @@ def test_finance_retries_a_failed_payout_from_the_admin(finance_client):
     payout.refresh_from_db()
     assert payout.status == PayoutStatus.SENT
     assert_ledger_clean()
+
+
+def test_staff_without_the_retry_permission_cannot_send_a_payout(client):
+    merchant = funded_merchant("1000.00")
+    order = paid_order(product=ProductFactory(merchant=merchant))
+    services.compensation_pay(dispute_id=1, order=order, amount=D("10.00"))
+    payout = Payout.objects.get()
+    Payout.objects.filter(pk=payout.pk).update(status=PayoutStatus.FAILED, last_error="timeout")
+    client.force_login(StaffFactory(perms=["escrow.view_payout"]))
+    assert client.get(reverse("admin:escrow_payout_changelist")).status_code == 200
+    _action(client, "payout", "retry_now", [payout.pk])
+    payout.refresh_from_db()
+    assert (payout.status, payout.attempts) == (PayoutStatus.FAILED, 0)

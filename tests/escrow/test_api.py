@@ -144,6 +144,17 @@ def test_owner_tops_up_through_the_sandbox(api_client):
     assert_ledger_clean()
 
 
+def test_a_deposit_above_ten_billion_yuan_is_still_answered(api_client):
+    # One top-up is at most MAX_YUAN, but several add up past 12 digits: the summary must
+    # still serialise (it once answered 500 after crediting the money).
+    merchant = funded_merchant("9999999999.99")
+    api_client.force_authenticate(merchant.owner)
+    response = api_client.post(TOPUPS, {"amount": "1.01"})
+    assert response.status_code == 201, response.content
+    assert response.json()["deposit"]["balance"] == "10000000001.00"
+    assert api_client.get(DEPOSIT).json()["available"] == "10000000001.00"
+
+
 def test_a_team_agent_may_not_top_up(api_client):
     merchant = MerchantFactory()
     api_client.force_authenticate(agent_of(merchant))

@@ -311,6 +311,17 @@ def test_an_order_detail_shows_the_documented_fields_with_keys_masked(client_as,
     assert body["card_keys"] == [k.masked for k in order.card_keys.order_by("id")]
 
 
+def test_staff_see_every_order_only_with_the_view_order_permission(client_as):
+    order = paid_order()
+    viewer = client_as(StaffFactory(perms=["orders.view_order"]))
+    assert viewer.get(f"/api/v1/orders/{order.number}/").status_code == 200
+    assert viewer.get("/api/v1/orders/").json()["count"] == 1
+
+    bare = client_as(StaffFactory())  # is_staff alone: as the admin, no order to see
+    assert_error(bare.get(f"/api/v1/orders/{order.number}/"), 404, "not_found")
+    assert bare.get("/api/v1/orders/").json()["count"] == 0
+
+
 def test_someone_elses_order_is_404_for_buyers_and_other_shops(client_as, other_merchant):
     order = paid_order()
     for user in (UserFactory(), other_merchant.owner):

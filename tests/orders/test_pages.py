@@ -485,6 +485,14 @@ def test_another_buyers_order_and_keys_are_404(client, buyer):
     assert not CardKeyReveal.objects.exists()
 
 
+def test_an_absurd_order_number_in_a_page_url_is_404_not_500(client, buyer):
+    # A NUL byte cannot go into a PostgreSQL query: refused before any lookup, as in the API.
+    for number in ["%00x", "KM%00", "9" * 300]:
+        assert client.get(f"/orders/{number}/").status_code == 404
+        assert client.get(f"/orders/{number}/pay/").status_code == 404
+        assert client.post(f"/orders/{number}/reveal/").status_code == 404
+
+
 def test_revealing_an_order_without_keys_is_a_clear_400(english, buyer):
     order = services.order_create(
         buyer=buyer,
