@@ -201,6 +201,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One schema name per choice set (several serializers share them).
+    "ENUM_NAME_OVERRIDES": {
+        "ProductKindEnum": "orders.models.ProductKind",
+        "EvidenceKindEnum": "disputes.models.EvidenceKind",
+        "PartyEnum": "disputes.models.Party",
+        "TransactionKindEnum": "escrow.models.TransactionKind",
+        "ComplaintStatusEnum": "disputes.models.Status",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------

@@ -267,9 +267,7 @@ class OrderListCreateView(generics.ListAPIView):
 
 
 def _visible_order(request: Request, number: str) -> Order:
-    order = None
-    if selectors.is_order_number(number):
-        order = selectors.orders_visible_to(request.user).filter(number=number).first()
+    order = selectors.orders_visible_to(request.user).filter(number=number).first()
     if order is None:
         raise NotFound(_("No such order."))
     return order

@@ -8,9 +8,9 @@ urlpatterns = [
     path("products/", api.ProductListView.as_view(), name="api-products"),
     path("products/<int:pk>/", api.ProductDetailView.as_view(), name="api-product"),
     path("orders/", api.OrderListCreateView.as_view(), name="api-orders"),
-    path("orders/<str:number>/", api.OrderDetailView.as_view(), name="api-order"),
-    path("orders/<str:number>/pay/", api.OrderPayView.as_view(), name="api-order-pay"),
-    path("orders/<str:number>/reveal/", api.OrderRevealView.as_view(), name="api-order-reveal"),
+    path("orders/<number:number>/", api.OrderDetailView.as_view(), name="api-order"),
+    path("orders/<number:number>/pay/", api.OrderPayView.as_view(), name="api-order-pay"),
+    path("orders/<number:number>/reveal/", api.OrderRevealView.as_view(), name="api-order-reveal"),
     path(
         "payments/sandbox/callback/",
         api.SandboxCallbackView.as_view(),

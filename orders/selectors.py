@@ -3,8 +3,6 @@ whatever the page size (select_related / prefetch_related / annotations)."""
 
 from __future__ import annotations
 
-import re
-
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Prefetch, Q, QuerySet
 
@@ -17,14 +15,6 @@ from orders.models import (
     Order,
     Product,
 )
-
-_ORDER_NUMBER_RE = re.compile(r"[A-Za-z0-9]{1,24}")
-
-
-def is_order_number(value: str) -> bool:
-    """Whether `value` can name an order (short, alphanumeric). Anything else — a NUL byte,
-    which PostgreSQL refuses in a query, or 300 characters — is refused before any lookup."""
-    return bool(_ORDER_NUMBER_RE.fullmatch(value))
 
 
 def merchant_for_user(user: User | AnonymousUser) -> Merchant | None:
