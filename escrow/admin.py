@@ -104,6 +104,19 @@ class AdjustmentForm(forms.Form):
         return data
 
 
+class MinimumDepositForm(forms.Form):
+    merchant = forms.ModelChoiceField(
+        label=gettext_lazy("merchant"), queryset=Merchant.objects.order_by("shop_name")
+    )
+    amount = forms.DecimalField(
+        label=gettext_lazy("new minimum deposit (yuan)"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0"),
+    )
+    reason = forms.CharField(label=gettext_lazy("reason"), widget=forms.Textarea, max_length=2000)
+
+
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "merchant", "balance_yuan", "held_yuan", "available_yuan"]
@@ -132,6 +145,11 @@ class AccountAdmin(ReadOnlyAdmin):
                 "adjust/",
                 self.admin_site.admin_view(self.adjust_view),
                 name="escrow_account_adjust",
+            ),
+            path(
+                "minimum/",
+                self.admin_site.admin_view(self.minimum_view),
+                name="escrow_account_minimum",
             ),
             *super().get_urls(),
         ]
@@ -167,9 +185,57 @@ class AccountAdmin(ReadOnlyAdmin):
                 return HttpResponseRedirect(
                     reverse("admin:escrow_ledgertransaction_change", args=[tx.pk])
                 )
+        return self._form_page(request, form, _("Manual adjustment"))
+
+    def minimum_view(self, request: HttpRequest) -> HttpResponse:
+        """A shop's minimum deposit, changed by finance through the service, so the shop is
+        suspended or reinstated by the new minimum at once; recorded in the admin log."""
+        if not request.user.has_perm("escrow.post_adjustment"):
+            raise PermissionDenied
+        form = MinimumDepositForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            old = data["merchant"].minimum_deposit
+            try:
+                merchant = services.deposit_set_minimum(
+                    merchant=data["merchant"],
+                    amount=data["amount"],
+                    reason=data["reason"],
+                    staff=_staff(request),
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.log_change(
+                    request,
+                    merchant,
+                    f"minimum deposit {old} -> {merchant.minimum_deposit}: "
+                    f"{data['reason'].strip()}",
+                )
+                self.message_user(
+                    request,
+                    _("%(shop)s: minimum deposit %(amount)s; status %(status)s.")
+                    % {
+                        "shop": merchant.shop_name,
+                        "amount": merchant.minimum_deposit,
+                        "status": merchant.get_status_display(),
+                    },
+                    level=messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:escrow_account_changelist"))
+        intro = _(
+            "A shop whose deposit is under its new minimum is suspended at once (reason: "
+            "deposit); one whose deposit now reaches it is reinstated, unless staff suspended it."
+        )
+        return self._form_page(request, form, _("Minimum deposit"), intro=intro)
+
+    def _form_page(
+        self, request: HttpRequest, form: forms.Form, title: str, intro: str = ""
+    ) -> HttpResponse:
         context = {
             **self.admin_site.each_context(request),
-            "title": _("Manual adjustment"),
+            "title": title,
+            "intro": intro,
             "form": form,
             "opts": self.model._meta,
         }

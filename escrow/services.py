@@ -944,6 +944,38 @@ def adjustment_post(
 
 
 @transaction.atomic
+@transaction.atomic
+def deposit_set_minimum(
+    *, merchant: Merchant, amount: Decimal, reason: str, staff: User
+) -> Merchant:
+    """Change a shop's minimum deposit (finance, with a reason). The shop's standing follows at
+    once: a minimum raised above its balance suspends it (`deposit`); one lowered to what it
+    holds lifts a deposit suspension (never a manual one)."""
+    _require(staff, "escrow.post_adjustment")
+    if not reason.strip():
+        raise DomainError(_("A reason is required."), code="reason_required")
+    fen = _fen(amount, allow_zero=True)
+    accounts = _lock(merchant.pk)
+    deposit = accounts[AccountKind.DEPOSIT]
+    receivable = accounts[AccountKind.RECEIVABLE]
+    assert deposit.merchant is not None  # noqa: S101 - _lock joins the merchant
+    old = to_fen(deposit.merchant.minimum_deposit)
+    merchant = order_services.merchant_set_minimum_deposit(merchant=merchant, amount=from_fen(fen))
+    logger.info(
+        "minimum deposit of merchant %s: %s -> %s by %s (%s)",
+        merchant.pk,
+        from_fen(old),
+        from_fen(fen),
+        staff.pk,
+        reason.strip()[:200],
+    )
+    deposit.merchant.minimum_deposit = merchant.minimum_deposit
+    # "lowered" means the shop's standing can only have got worse: a higher minimum.
+    _sync_suspension(deposit, receivable, lowered=fen > old)
+    merchant.refresh_from_db()
+    return merchant
+
+
 def compensation_fund_topup(*, amount: Decimal, reason: str, staff: User) -> LedgerTransaction:
     """Finance tops up the platform's compensation fund from the bank (negative: takes money
     back out), with a mandatory reason."""

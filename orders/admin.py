@@ -154,6 +154,8 @@ class MerchantAdmin(NoDeleteMixin, admin.ModelAdmin):
         "verified_by",
         "verified_at",
         "reverification_due",
+        # Changed through escrow's "minimum deposit" form, so the shop's standing follows.
+        "minimum_deposit",
         "created_at",
     ]
     inlines = [MerchantMemberInline]

@@ -283,6 +283,18 @@ def merchant_unsuspend(*, merchant: Merchant, staff: User) -> Merchant:
     return merchant_lift_suspension(merchant=merchant, reason=SuspensionReason.MANUAL)
 
 
+@transaction.atomic
+def merchant_set_minimum_deposit(*, merchant: Merchant, amount: Decimal) -> Merchant:
+    """Store a shop's minimum deposit. Call escrow.services.deposit_set_minimum, which also
+    suspends or reinstates the shop by the new minimum."""
+    if amount < 0:
+        raise DomainError(_("A minimum deposit is zero or more."), code="amount_invalid")
+    merchant = _locked_merchant(merchant)
+    merchant.minimum_deposit = amount
+    merchant.save(update_fields=["minimum_deposit"])
+    return merchant
+
+
 def merchant_reveal_identity(
     *, merchant: Merchant, staff: User, ip: str | None = None, purpose: str = ""
 ) -> str:
