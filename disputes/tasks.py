@@ -28,26 +28,6 @@ def notifications_send(notification_ids: list[int]) -> int:
     return services.notifications_send(notification_ids=notification_ids)
 
 
-@shared_task(acks_late=True)
-def dispute_notify(notification_id: int) -> bool:
-    """Deliver one outbox row."""
-    return services.notification_send(notification_id=notification_id)
-
-
-@shared_task(acks_late=True)
-def payouts_send(payout_ids: list[int]) -> int:
-    """Send a sweep batch's payouts through the payment channel (idempotent per payout; the
-    payouts sweep retries what fails)."""
-    from escrow import services as escrow_services
-    from escrow.models import PayoutStatus
-
-    sent = 0
-    for payout_id in payout_ids:
-        payout = escrow_services.payout_send(payout_id=payout_id)
-        sent += payout is not None and payout.status == PayoutStatus.SENT
-    return sent
-
-
 @shared_task
 def notifications_send_pending() -> int:
     return services.notifications_send_pending()

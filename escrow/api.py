@@ -18,10 +18,11 @@ from rest_framework.views import APIView
 from escrow import selectors, services
 from escrow.models import LedgerEntry, Withdrawal
 from kamen_complaints.api import MoneyField, request_user
-from kamen_complaints.errors import Forbidden, NotFound
+from kamen_complaints.errors import Forbidden
 from kamen_complaints.money import from_fen
+from orders.api import own_merchant
 from orders.models import Merchant
-from orders.selectors import is_merchant_owner, merchant_for_user
+from orders.selectors import is_merchant_owner
 
 # --- Serializers --------------------------------------------------------------------------
 
@@ -91,15 +92,8 @@ class WithdrawalSerializer(serializers.ModelSerializer):
 # --- Views --------------------------------------------------------------------------------
 
 
-def _own_merchant(request: Request) -> Merchant:
-    merchant = merchant_for_user(request.user)
-    if merchant is None:
-        raise NotFound(_("You have no shop. Apply to open one first."))
-    return merchant
-
-
 def _owned_merchant(request: Request, message: str) -> Merchant:
-    merchant = _own_merchant(request)
+    merchant = own_merchant(request)
     if not is_merchant_owner(request_user(request), merchant):
         raise Forbidden(message)
     return merchant
@@ -108,7 +102,7 @@ def _owned_merchant(request: Request, message: str) -> Merchant:
 class DepositView(APIView):
     @extend_schema(responses=DepositSummarySerializer)
     def get(self, request: Request) -> Response:
-        summary = selectors.deposit_summary(_own_merchant(request))
+        summary = selectors.deposit_summary(own_merchant(request))
         return Response(DepositSummarySerializer(summary).data)
 
 
@@ -118,7 +112,7 @@ class DepositEntryListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return LedgerEntry.objects.none()
-        return selectors.merchant_entries(_own_merchant(self.request))
+        return selectors.merchant_entries(own_merchant(self.request))
 
 
 class DepositTopupView(APIView):
@@ -148,7 +142,7 @@ class DepositWithdrawalListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Withdrawal.objects.none()
-        return selectors.merchant_withdrawals(_own_merchant(self.request))
+        return selectors.merchant_withdrawals(own_merchant(self.request))
 
     @extend_schema(request=WithdrawalRequestSerializer, responses={201: WithdrawalSerializer})
     def post(self, request: Request) -> Response:

@@ -695,8 +695,14 @@ def payouts_send_pending(*, limit: int = 100) -> int:
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
+    return payouts_send(payout_ids=ids)
+
+
+def payouts_send(*, payout_ids: Sequence[int]) -> int:
+    """Send these payouts one by one (each idempotent; a failure stays on its row for the
+    sweep to retry). Returns how many went through."""
     sent = 0
-    for payout_id in ids:
+    for payout_id in payout_ids:
         payout = payout_send(payout_id=payout_id)
         if payout is not None and payout.status == PayoutStatus.SENT:
             sent += 1

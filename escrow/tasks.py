@@ -23,6 +23,13 @@ def payout_send(self: Any, payout_id: int) -> str | None:
     return str(payout.status)
 
 
+@shared_task(acks_late=True)
+def payouts_send(payout_ids: list[int]) -> int:
+    """Send a batch's payouts (the deadline sweep hands them over on commit; the payouts sweep
+    retries what fails)."""
+    return services.payouts_send(payout_ids=payout_ids)
+
+
 @shared_task
 def payouts_sweep() -> int:
     """Periodic (beat): send the pending and failed payouts that are due."""

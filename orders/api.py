@@ -360,7 +360,8 @@ class SandboxCallbackView(APIView):
 # --- Merchant -----------------------------------------------------------------------------
 
 
-def _own_merchant(request: Request) -> Merchant:
+def own_merchant(request: Request) -> Merchant:
+    """The shop the caller acts for, or a 404 (the deposit API uses it too)."""
     merchant = selectors.merchant_for_user(request.user)
     if merchant is None:
         raise NotFound(_("You have no shop. Apply to open one first."))
@@ -379,7 +380,7 @@ class MerchantApplyView(APIView):
 class MerchantView(APIView):
     @extend_schema(responses=MerchantSerializer)
     def get(self, request: Request) -> Response:
-        return Response(MerchantSerializer(_own_merchant(request)).data)
+        return Response(MerchantSerializer(own_merchant(request)).data)
 
 
 class MerchantProductListCreateView(generics.ListAPIView):
@@ -388,11 +389,11 @@ class MerchantProductListCreateView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
             return Product.objects.none()
-        return selectors.merchant_products(_own_merchant(self.request))
+        return selectors.merchant_products(own_merchant(self.request))
 
     @extend_schema(request=MerchantProductSerializer, responses={201: MerchantProductSerializer})
     def post(self, request: Request) -> Response:
-        merchant = _own_merchant(request)
+        merchant = own_merchant(request)
         data = MerchantProductSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -427,7 +428,7 @@ class CardKeyImportView(APIView):
         ),
     )
     def post(self, request: Request, pk: int) -> Response:
-        merchant = _own_merchant(request)
+        merchant = own_merchant(request)
         product = Product.objects.filter(pk=pk, merchant=merchant).first()
         if product is None:
             raise NotFound(_("No such product."))

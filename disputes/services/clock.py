@@ -509,7 +509,7 @@ def _publish_payouts(payout_ids: list[int]) -> None:
     payouts sweep sends whatever this loses)."""
     if not payout_ids:
         return
-    from disputes.tasks import payouts_send
+    from escrow.tasks import payouts_send
 
     transaction.on_commit(lambda: publish(payouts_send, payout_ids), robust=True)
 

@@ -53,8 +53,8 @@ def test_a_lost_publish_is_sent_by_the_sweep_once(time_machine, django_capture_o
 def test_sending_the_same_row_twice_sends_one_email():
     dispute = file()
     note = Notification.objects.get(dispute=dispute, channel="email")
-    assert tasks.dispute_notify(note.pk) is True
-    assert tasks.dispute_notify(note.pk) is False
+    assert services.notification_send(notification_id=note.pk) is True
+    assert services.notification_send(notification_id=note.pk) is False
     assert len(mail.outbox) == 1
 
 
