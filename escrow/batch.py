@@ -41,6 +41,7 @@ from escrow.models import (
     PayoutStatus,
     TransactionKind,
 )
+from orders import services as order_services
 
 _TX = LedgerTransaction._meta.db_table
 _LEG = LedgerEntry._meta.db_table
@@ -70,6 +71,10 @@ class Posted:
     payout_ids: list[int] = field(default_factory=list)
     # dispute id → (from the hold, from unheld balance, booked as receivable), in fen
     recoveries: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+
+
+def _pay_movement(item: Compensation) -> str:
+    return "appeal-payout" if item.appeal else "payout"
 
 
 def _lock_accounts(ids: Sequence[int]) -> dict[int, Account]:
@@ -180,6 +185,9 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
         if item.pay < 0 or item.recover < 0:
             raise ValueError(f"negative amount in {item}")
     merchant_ids = sorted({i.merchant_id for i in items if i.recover or i.release_hold})
+    # The orders first (as a single compensation, a payout's send and a failed delivery lock
+    # them), then the ledger accounts.
+    headroom = services.compensation_headroom(order_ids=[i.order_id for i in items if i.pay])
     platform, merchants = _locked(merchant_ids)
     fund = platform[AccountKind.COMPENSATION_FUND]
     refunds = platform[AccountKind.BUYER_REFUNDS]
@@ -209,6 +217,27 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
     created = _claim(claims)
     posted.keys = set(created)
 
+    # What each order may still give back bounds what this batch books for it, exactly as a
+    # single compensation is bounded (escrow.services._pay_buyer_locked).
+    booked: dict[int, int] = {}
+    paid_now: dict[int, int] = {}
+    for item in items:
+        if item.pay and f"dispute:{item.dispute_id}:{_pay_movement(item)}" in created:
+            booked[item.order_id] = booked.get(item.order_id, 0) + item.pay
+            paid_now[item.dispute_id] = paid_now.get(item.dispute_id, 0) + item.pay
+    for order_id, fen in booked.items():
+        if fen > headroom.get(order_id, 0):
+            raise ValueError(
+                f"order {order_id}: booking {fen} fen, may give back {headroom.get(order_id, 0)}"
+            )
+    # A merchant never bears more than its complaint paid the buyer.
+    recovering = [i for i in items if i.recover and f"dispute:{i.dispute_id}:recovery" in created]
+    paid_before = services.paid_out([i.dispute_id for i in recovering])
+    for item in recovering:
+        paid = paid_before.get(item.dispute_id, 0) + paid_now.get(item.dispute_id, 0)
+        if item.recover > paid:
+            raise ValueError(f"dispute {item.dispute_id}: recovering {item.recover}, paid {paid}")
+
     now = timezone.now()
     legs: list[list[Any]] = []
     touched: dict[int, Account] = {}
@@ -227,7 +256,7 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
     for item in items:
         if not item.pay:
             continue
-        key = f"dispute:{item.dispute_id}:{'appeal-payout' if item.appeal else 'payout'}"
+        key = f"dispute:{item.dispute_id}:{_pay_movement(item)}"
         tx_id = created.get(key)
         if tx_id is None:
             continue
@@ -258,15 +287,14 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
                 continue
             deposit = accounts[AccountKind.DEPOSIT]
             receivable = accounts[AccountKind.RECEIVABLE]
-            from_hold = min(item.recover, hold.amount) if hold else 0
+            from_hold, from_free, shortfall = services.recovery_split(
+                item.recover, hold=hold.amount if hold else 0, available=deposit.available
+            )
             if hold is not None:
                 deposit.held -= hold.amount  # the rest of the hold is freed with it
                 touched[deposit.pk] = deposit
                 consumed.append((hold.pk, from_hold))
                 del holds[reference]
-            unheld = deposit.balance - deposit.held - from_hold
-            from_free = max(0, min(item.recover - from_hold, unheld))
-            shortfall = item.recover - from_hold - from_free
             leg(tx_id, deposit, -(from_hold + from_free))
             leg(tx_id, receivable, -shortfall)
             leg(tx_id, fund, item.recover)
@@ -301,6 +329,7 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
                 f"WHERE id IN ({', '.join(['%s'] * len(released))})",
                 [str(HoldStatus.RELEASED), adapt(now), *released],
             )
+    order_services.orders_reserve_refunds(booked)
     if payouts:
         posted.payout_ids = _insert(
             _PAYOUT,

@@ -3,6 +3,7 @@ behind `manage.py check_ledger`."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -33,7 +34,7 @@ from escrow.models import (
     Withdrawal,
 )
 from kamen_complaints.money import from_fen, to_fen
-from orders.models import Merchant, SuspensionReason
+from orders.models import Merchant, Order, Refund, SuspensionReason
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,8 @@ def ledger_check() -> list[Check]:
                 check.breaches.append(breaches_text)
     checks.append(check)
 
+    checks += _order_checks()
+
     # 8. All balances together are zero (money is only ever moved, never made).
     check = Check("all balances together sum to zero")
     total = Account.objects.aggregate(s=Sum("balance"))["s"] or 0
@@ -273,3 +276,92 @@ def ledger_check() -> list[Check]:
         check.breaches.append(f"balances sum to {total}")
     checks.append(check)
     return checks
+
+
+def _order_checks() -> list[Check]:
+    """The compensation of an order, beside the ledger's own invariants (docs/money.md):
+    an order is never given back more than was paid, a merchant never bears more than its
+    complaint paid out, and every queued payout can be sent."""
+    checks: list[Check] = []
+    payouts_by_order: dict[int, int] = defaultdict(int)
+    unsent_by_order: dict[int, int] = defaultdict(int)
+    payout_keys: set[str] = set()
+    for order_id, pk, amount, status in Payout.objects.values_list(
+        "order_id", "pk", "amount", "status"
+    ):
+        payouts_by_order[order_id] += amount
+        payout_keys.add(f"payout:{pk}")
+        if status != PayoutStatus.SENT:
+            unsent_by_order[order_id] += amount
+    own_refunds: dict[int, int] = defaultdict(int)
+    for order_id, key, refunded in Refund.objects.filter(payment__order__isnull=False).values_list(
+        "payment__order_id", "idempotency_key", "amount"
+    ):
+        if key not in payout_keys:
+            own_refunds[order_id] += to_fen(refunded)
+    ids = set(payouts_by_order) | set(own_refunds)
+    orders = {
+        pk: (number, to_fen(paid), to_fen(refunded), to_fen(reserved))
+        for pk, number, paid, refunded, reserved in Order.objects.filter(
+            Q(pk__in=ids) | ~Q(refund_reserved=0)
+        ).values_list("pk", "number", "amount", "refunded_amount", "refund_reserved")
+    }
+
+    # 9. Per order: every complaint's payouts (sent or queued) plus its own refunds ≤ paid.
+    check = Check("no order is given back more than was paid (payouts + refunds ≤ amount)")
+    for pk, (number, paid_fen, refunded_fen, reserved_fen) in sorted(orders.items()):
+        given = payouts_by_order.get(pk, 0) + own_refunds.get(pk, 0)
+        if given > paid_fen or refunded_fen + reserved_fen > paid_fen:
+            check.breaches.append(
+                f"order {number}: paid {_y(paid_fen)}, payouts {_y(payouts_by_order.get(pk, 0))}"
+                f" + own refunds {_y(own_refunds.get(pk, 0))}; refunded {_y(refunded_fen)}"
+                f" + booked {_y(reserved_fen)}"
+            )
+    check.breaches = _limited(check.breaches)
+    checks.append(check)
+
+    # 10. Per complaint: what the merchant bears (recovery less reversal) ≤ what it paid out.
+    check = Check("no recovery exceeds what its complaint paid out")
+    paid: dict[int, int] = defaultdict(int)
+    taken: dict[int, int] = defaultdict(int)
+    kinds = [
+        TransactionKind.COMPENSATION_PAYOUT,
+        TransactionKind.APPEAL_PAYOUT,
+        TransactionKind.RECOVERY,
+        TransactionKind.RECOVERY_REVERSAL,
+    ]
+    legs = LedgerEntry.objects.filter(
+        transaction__kind__in=kinds, transaction__dispute_id__isnull=False
+    ).values_list("transaction__dispute_id", "transaction__kind", "account__kind", "amount")
+    for dispute_id, kind, account_kind, amount in legs:
+        if dispute_id is None:
+            continue
+        if kind in (TransactionKind.COMPENSATION_PAYOUT, TransactionKind.APPEAL_PAYOUT):
+            if account_kind == AccountKind.BUYER_REFUNDS:
+                paid[dispute_id] += amount
+        elif account_kind == AccountKind.COMPENSATION_FUND:
+            taken[dispute_id] += amount  # + recovered, − given back
+    check.breaches = _limited(
+        [
+            f"complaint {d}: recovered {_y(t)}, paid out {_y(paid.get(d, 0))}"
+            for d, t in sorted(taken.items())
+            if t > paid.get(d, 0)
+        ]
+    )
+    checks.append(check)
+
+    # 11. The payout queue: every unsent payout is booked on its order, so it can be sent.
+    check = Check("every queued payout is booked on its order and can be sent")
+    for pk, (number, _amount, _refunded, reserved) in sorted(orders.items()):
+        if unsent_by_order.get(pk, 0) != reserved:
+            check.breaches.append(
+                f"order {number}: queued payouts {_y(unsent_by_order.get(pk, 0))}, "
+                f"booked {_y(reserved)}"
+            )
+    check.breaches = _limited(check.breaches)
+    checks.append(check)
+    return checks
+
+
+def _y(fen: int) -> str:
+    return str(from_fen(fen))

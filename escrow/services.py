@@ -1,6 +1,6 @@
 """Every write of money: typed, keyword-only functions, one transaction each.
 
-The rules (shared/DESIGN.md "Money"):
+The rules (docs/design.md "Money"):
 - Every movement is one balanced `LedgerTransaction` under a unique idempotency key; posting
   the same key again returns the first transaction and moves nothing.
 - Balances live on the account rows and change only here, in the transaction that writes the
@@ -9,14 +9,18 @@ The rules (shared/DESIGN.md "Money"):
 - A complaint moves money at most once per movement: `dispute:<id>:payout`,
   `dispute:<id>:recovery`, `dispute:<id>:appeal-payout`, `dispute:<id>:recovery-reversal`.
   A buyer's payout is never clawed back.
+- An order is never compensated twice (docs/money.md): a payout is booked on its order under
+  the order's row lock and refused past what the order may still give back (its amount less
+  refunds sent and booked); a recovery never exceeds what its complaint paid out.
 - A hold reserves `min(claimed, available)` of a deposit; a recovery consumes its own hold,
   then unheld balance, and books the rest as the merchant's receivable, so holds never exceed
   the balance.
 - A merchant that owes a receivable or whose deposit is under its minimum is suspended with
   reason `deposit`; the top-up that cures it lifts that suspension (never a manual one).
 
-Lock order, everywhere: a caller's own rows (payout, withdrawal) first, then the ledger
-accounts in id order, then the merchant row (orders.services.merchant_suspend).
+Lock order, everywhere: a caller's own rows (payout, withdrawal) first, then the order rows
+(id order), then the ledger accounts in id order, then the merchant row
+(orders.services.merchant_suspend).
 """
 
 from __future__ import annotations
@@ -472,16 +476,40 @@ def _enqueue_payout(payout_id: int) -> None:
     enqueue(payout_send, payout_id)
 
 
+def _over_order(order: Order, headroom: int) -> DomainError:
+    return DomainError(
+        _(
+            "Order %(number)s may give back at most %(max)s more: its %(amount)s less what "
+            "was already refunded or booked for the buyer."
+        )
+        % {"number": order.number, "max": _yuan(headroom), "amount": format_yuan(order.amount)},
+        code="amount_invalid",
+    )
+
+
+def compensation_headroom(*, order_ids: Iterable[int]) -> dict[int, int]:
+    """Lock the orders and say, in fen, what each may still pay its buyer: the amount paid
+    less every refund sent or booked (the complaints' payouts, queued or sent, and the order's
+    own refunds). A compensation for an order is measured against this, never against what
+    the payment channel has sent so far (docs/money.md)."""
+    return order_services.orders_lock_refundable(order_ids)
+
+
 def _pay_buyer(
     *, key: str, kind: TransactionKind, dispute_id: int, order: Order, amount: Decimal
 ) -> LedgerTransaction:
     fen = _fen(amount)
-    if fen > to_fen(order.amount):
-        raise DomainError(
-            _("A compensation is at most the order's amount %(amount)s.")
-            % {"amount": format_yuan(order.amount)},
-            code="amount_invalid",
-        )
+    if not connection.in_atomic_block:  # the order's lock means nothing outside a transaction
+        with transaction.atomic():
+            return _pay_buyer(key=key, kind=kind, dispute_id=dispute_id, order=order, amount=amount)
+    # The order first (as the payout's send and a failed delivery lock it), then the ledger;
+    # the refusal comes before anything is written, so the caller's transaction stays usable.
+    headroom = compensation_headroom(order_ids=[order.pk]).get(order.pk, 0)
+    if fen > headroom:
+        existing = _existing(key)  # a retry of what was booked before: nothing moves again
+        if existing is not None:
+            return existing
+        raise _over_order(order, headroom)
     with _no_savepoint():
         return _pay_buyer_locked(key=key, kind=kind, dispute_id=dispute_id, order=order, fen=fen)
 
@@ -489,6 +517,8 @@ def _pay_buyer(
 def _pay_buyer_locked(
     *, key: str, kind: TransactionKind, dispute_id: int, order: Order, fen: int
 ) -> LedgerTransaction:
+    """Post and book a payout the caller checked against the order's headroom, under the
+    order's lock."""
     accounts = _lock(None, (AccountKind.COMPENSATION_FUND, AccountKind.BUYER_REFUNDS))
     tx, created = _post(
         key=key,
@@ -501,6 +531,7 @@ def _pay_buyer_locked(
         dispute_id=dispute_id,
     )
     if created:
+        order_services.orders_reserve_refunds({order.pk: fen})
         payout_id = _insert_payout(order_id=order.pk, source_key=key, fen=fen)
         transaction.on_commit(lambda: _enqueue_payout(payout_id), robust=True)
     return tx
@@ -509,7 +540,8 @@ def _pay_buyer_locked(
 def compensation_pay(*, dispute_id: int, order: Order, amount: Decimal) -> LedgerTransaction:
     """The platform pays the buyer first (先行赔付): compensation_fund → buyer_refunds, and an
     outbox payout refunds it through the order's payment channel after commit. At most once
-    per complaint (`dispute:<id>:payout`); never clawed back."""
+    per complaint (`dispute:<id>:payout`); never clawed back; booked on the order and refused
+    past what the order may still give back (`compensation_headroom`)."""
     return _pay_buyer(
         key=f"dispute:{dispute_id}:payout",
         kind=TransactionKind.COMPENSATION_PAYOUT,
@@ -537,13 +569,62 @@ def compensation_recover(
     *, dispute_id: int, merchant: Merchant, amount: Decimal
 ) -> LedgerTransaction:
     """The merchant bears the compensation: deposit → compensation_fund, once per complaint
-    (`dispute:<id>:recovery`). Taken from the complaint's own hold first, then from unheld
+    (`dispute:<id>:recovery`), and never more than the complaint paid the buyer (its payout
+    and appeal payout). Taken from the complaint's own hold first, then from unheld
     balance; what the deposit cannot cover becomes the merchant's receivable and suspends the
     shop (reason `deposit`). Other complaints' holds are never touched, so holds never exceed
     the balance."""
     fen = _fen(amount)
+    # Payouts of a complaint are made under its lock (disputes), before its recovery: the
+    # check needs no lock of its own, and refuses before anything is written.
+    paid = paid_out([dispute_id]).get(dispute_id, 0)
+    if fen > paid:
+        existing = _existing(f"dispute:{dispute_id}:recovery")
+        if existing is not None:
+            return existing
+        raise _over_payout(dispute_id, fen, paid)
     with _no_savepoint():
         return _recover(dispute_id=dispute_id, merchant=merchant, fen=fen)
+
+
+PAYOUT_KINDS = (TransactionKind.COMPENSATION_PAYOUT, TransactionKind.APPEAL_PAYOUT)
+
+
+def paid_out(dispute_ids: Iterable[int]) -> dict[int, int]:
+    """What each complaint has paid its buyer (its payout and appeal payout, in fen): the most
+    a recovery for it may take from the merchant."""
+    ids = sorted(set(dispute_ids))
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.dispute_id, SUM(l.amount) FROM {_TX} t "  # noqa: S608
+            f"JOIN {_LEG} l ON l.transaction_id = t.id "
+            f"WHERE t.dispute_id IN ({', '.join(['%s'] * len(ids))}) "
+            f"AND t.kind IN (%s, %s) AND l.amount > 0 GROUP BY t.dispute_id",
+            [*ids, *[str(k) for k in PAYOUT_KINDS]],
+        )
+        return {int(d): int(total) for d, total in cursor.fetchall()}
+
+
+def recovery_split(fen: int, *, hold: int, available: int) -> tuple[int, int, int]:
+    """How a recovery of `fen` is taken: (from the complaint's own hold, from the unheld
+    balance, booked as the merchant's receivable). `available` is the deposit's balance less
+    every active hold, this complaint's included. The one rule, for one complaint and a batch."""
+    from_hold = min(fen, hold)
+    from_free = max(0, min(fen - from_hold, available))
+    return from_hold, from_free, fen - from_hold - from_free
+
+
+def _over_payout(dispute_id: int, fen: int, paid: int) -> DomainError:
+    return DomainError(
+        _(
+            "A recovery of %(amount)s is more than the %(paid)s complaint %(id)s paid the buyer; "
+            "a merchant never bears more than the buyer was paid."
+        )
+        % {"amount": _yuan(fen), "paid": _yuan(paid), "id": dispute_id},
+        code="amount_invalid",
+    )
 
 
 def _recover(*, dispute_id: int, merchant: Merchant, fen: int) -> LedgerTransaction:
@@ -552,9 +633,9 @@ def _recover(*, dispute_id: int, merchant: Merchant, fen: int) -> LedgerTransact
     deposit = accounts[AccountKind.DEPOSIT]
     receivable = accounts[AccountKind.RECEIVABLE]
     hold = _active_hold(f"dispute:{dispute_id}", merchant_id=merchant.pk)
-    from_hold = min(fen, hold.amount) if hold else 0
-    from_free = min(fen - from_hold, deposit.available)
-    shortfall = fen - from_hold - from_free
+    from_hold, from_free, shortfall = recovery_split(
+        fen, hold=hold.amount if hold else 0, available=deposit.available
+    )
     if hold is not None:
         deposit.held -= hold.amount  # the rest of the hold is freed with it
     tx, created = _post(
@@ -651,11 +732,15 @@ def payout_send(*, payout_id: int) -> Payout | None:
         payout.attempts += 1
         try:
             with transaction.atomic():
+                # Sent against its booking: the payout was measured against the order when
+                # it was booked, and is again now (order_refund refuses what the booking
+                # does not cover).
                 refund = order_services.order_refund(
                     order=payout.order,
                     amount=from_fen(payout.amount),
                     reason=f"compensation {payout.source_key}",
                     key=payout.key,
+                    reserved=True,
                 )
         except Exception as exc:  # the channel's failures are many; each is recorded, retried
             logger.warning("payout %s failed: %s", payout.pk, exc)
@@ -791,7 +876,7 @@ def deposit_topup_confirm(
 def _check_withdrawal(
     *, deposit: Account, receivable: Account, fen: int, exclude: int | None = None
 ) -> None:
-    """The three refusals of shared/DESIGN.md, in this order, each naming its numbers."""
+    """The three refusals of docs/design.md, in this order, each naming its numbers."""
     merchant = deposit.merchant
     if merchant is None:
         raise RuntimeError("a withdrawal needs a merchant's deposit")

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Round
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -121,7 +123,7 @@ class MemberRole(models.TextChoices):
 
 class MerchantMember(models.Model):
     """A person who acts for a shop. Agents answer complaints; only the owner tops up,
-    withdraws and manages the team (shared/DESIGN.md)."""
+    withdraws and manages the team (docs/design.md)."""
 
     merchant = models.ForeignKey(
         Merchant, on_delete=models.PROTECT, related_name="members", verbose_name=_("merchant")
@@ -328,6 +330,16 @@ class Order(models.Model):
     refunded_amount = models.DecimalField(
         _("refunded"), max_digits=12, decimal_places=2, default=Decimal("0.00")
     )
+    # Refunds booked but not yet sent through the payment channel (a compensation payout in
+    # its outbox). With `refunded_amount` it is what the buyer has been given back, or will
+    # be: the two together never exceed what was paid (docs/money.md).
+    refund_reserved = models.DecimalField(
+        _("refund booked, not yet sent"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        db_default=Decimal("0.00"),
+    )
     status = models.CharField(
         _("status"),
         max_length=24,
@@ -363,8 +375,16 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(quantity__gte=1), name="order_quantity_positive"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="order_amount_positive"),
             models.CheckConstraint(
-                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=models.F("amount")),
-                name="order_refund_within_amount",
+                condition=Q(refunded_amount__gte=0) & Q(refund_reserved__gte=0),
+                name="order_refunds_not_negative",
+            ),
+            # In fen: SQLite keeps decimals as floats, where 2.18 + 1.33 > 3.51.
+            models.CheckConstraint(
+                condition=GreaterThanOrEqual(
+                    Round(models.F("amount") * 100),
+                    Round((models.F("refunded_amount") + models.F("refund_reserved")) * 100),
+                ),
+                name="order_refunds_within_amount",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=OrderStatus.values), name="order_status_valid"
@@ -376,7 +396,8 @@ class Order(models.Model):
 
     @property
     def refundable_amount(self) -> Decimal:
-        return self.amount - self.refunded_amount
+        """What may still be given back: the amount paid less every refund sent or booked."""
+        return self.amount - self.refunded_amount - self.refund_reserved
 
 
 class PaymentStatus(models.TextChoices):

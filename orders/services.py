@@ -8,21 +8,21 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kamen_complaints.celery import enqueue
 from kamen_complaints.errors import DomainError, Forbidden, NotFound
-from kamen_complaints.money import MAX_YUAN
-from orders import crypto
+from kamen_complaints.money import MAX_YUAN, from_fen, to_fen
+from orders import crypto, selectors
 from orders.models import (
     CardKey,
     CardKeyReveal,
@@ -136,7 +136,11 @@ def merchant_apply(
     address: str,
     business_license: str = "",
 ) -> Merchant:
-    """Open a shop awaiting real-name verification; the applicant becomes its owner."""
+    """Open a shop awaiting real-name verification; the applicant becomes its owner.
+
+    An identity number another shop already uses is accepted like any other, so the answer
+    never tells whether a number is registered; merchant_verify refuses the duplicate and
+    the admin flags it for the verifier."""
     if MerchantMember.objects.filter(user=user).exists():
         raise DomainError(_("This account already belongs to a shop."), code="already_merchant")
     shop_name = shop_name.strip()
@@ -187,8 +191,37 @@ def merchant_verify(*, merchant: Merchant, staff: User) -> Merchant:
     """Real-name verification passed: the shop may sell for the next 6 months.
 
     Verifying again is how a `verification_expired` suspension is lifted. A deposit shortfall
-    (escrow's guard) still holds the shop back."""
+    (escrow's guard) still holds the shop back.
+
+    One identity, one shop: refused while another shop that is not rejected was opened with
+    the same identity number (its fingerprint), so a suspended or banned seller cannot come
+    back under a new shop name. The application itself was accepted without a word (refusing
+    it would tell anyone whether an identity number is registered); the verifier sees the
+    flag in the admin and rejects one of the two (docs/security/merchants-and-evidence.md)."""
+    # Every shop with this identity, locked in primary-key order: two verifications of
+    # look-alike shops queue one behind the other instead of both passing.
+    list(
+        Merchant.objects.select_for_update()
+        .filter(id_number_fingerprint=merchant.id_number_fingerprint)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     merchant = _locked_merchant(merchant)
+    others = list(selectors.merchants_sharing_identity(merchant))
+    if others:
+        raise DomainError(
+            _(
+                "Another shop was opened with the same identity number: %(shops)s. One identity "
+                "holds one shop; reject the duplicate application before verifying."
+            )
+            % {
+                "shops": ", ".join(
+                    f"{other.shop_name} ({other.get_status_display()})" for other in others
+                )
+            },
+            code="identity_duplicate",
+            status_code=409,
+        )
     if merchant.status == MerchantStatus.SUSPENDED and merchant.suspension_reason in (
         SuspensionReason.MANUAL,
         SuspensionReason.DEPOSIT,
@@ -418,7 +451,20 @@ def _decode_import(data: bytes | str) -> str:
 def card_keys_import(*, product: Product, data: bytes | str) -> ImportReport:
     """Import one key per line. Blank lines are skipped; a key already on the platform (by
     fingerprint, any shop) is a duplicate and flagged to staff; a malformed one is rejected
-    with its line number. Keys are encrypted before they touch the database."""
+    with its line number. Keys are encrypted before they touch the database.
+
+    Only an active (verified) shop imports: the report tells whether a key is already on the
+    platform, which an unverified or rejected shop must not be able to ask (the API also
+    rate-limits imports, scope `import`)."""
+    status = Merchant.objects.filter(pk=product.merchant_id).values_list("status", flat=True)
+    current = status.first()
+    if current != MerchantStatus.ACTIVE:
+        raise DomainError(
+            _("Only a verified, active shop imports card keys; this shop is %(status)s.")
+            % {"status": MerchantStatus(current).label if current else "-"},
+            code="merchant_inactive",
+            status_code=403,
+        )
     if not product.delivers_card_keys:
         raise DomainError(
             _("Phone top-ups are delivered by the upstream; they have no card keys."),
@@ -584,13 +630,20 @@ def order_create(*, buyer: User, product: Product, quantity: int, topup_target: 
 
 
 def _refund_order(
-    order: Order, *, amount: Decimal, reason: str, key: str, keep_status: bool = False
+    order: Order,
+    *,
+    amount: Decimal,
+    reason: str,
+    key: str,
+    keep_status: bool = False,
+    reserved: bool = False,
 ) -> Refund:
     """Refund through the payment channel (a payment record, not the deposit ledger).
 
-    A failed delivery keeps its status (`delivery_failed`, as shared/API.md says) with the
-    money recorded back in `refunded_amount`; other refunds move the order to `refunded` or
-    `partially_refunded`."""
+    A failed delivery keeps its status (`delivery_failed`, as the API says) with the money
+    recorded back in `refunded_amount`, and so does a delivery still pending; other refunds
+    move the order to `refunded` or `partially_refunded`. A `reserved` refund sends what was
+    booked before (`orders_reserve_refunds`): the booking becomes a refund."""
     existing = Refund.objects.filter(idempotency_key=key).first()
     if existing:
         return existing
@@ -605,25 +658,39 @@ def _refund_order(
         provider_refund_id=refund_id,
     )
     order.refunded_amount += amount
-    if not keep_status:
+    if reserved:
+        order.refund_reserved -= amount
+    # A top-up still on its way (or failed) keeps that status: the worker delivering it
+    # decides only while it is `delivery_pending`, so a compensation sent meanwhile must not
+    # take the order out of it — the delivery would then be neither made nor refunded.
+    if not keep_status and order.status not in (
+        OrderStatus.DELIVERY_PENDING,
+        OrderStatus.DELIVERY_FAILED,
+    ):
         order.status = (
             OrderStatus.REFUNDED
             if order.refunded_amount >= order.amount
             else OrderStatus.PARTIALLY_REFUNDED
         )
-    order.save(update_fields=["refunded_amount", "status"])
+    order.save(update_fields=["refunded_amount", "refund_reserved", "status"])
     return refund
 
 
 def _fail_delivery(order: Order, *, note: str, reason: str) -> None:
-    """The goods could not be delivered: `delivery_failed`, and the whole amount refunded
-    through the payment channel, once (`order:<number>:delivery-failed`)."""
+    """The goods could not be delivered: `delivery_failed`, and what the buyer has not been
+    given back yet refunded through the payment channel, once (`order:<number>:delivery-failed`).
+
+    A compensation already booked for the order (a fast-tracked complaint on a top-up that
+    failed late) is not refunded a second time: the buyer gets the price back exactly once
+    (docs/money.md)."""
     order.status = OrderStatus.DELIVERY_FAILED
     order.delivery_note = note
     order.save(update_fields=["status", "delivery_note"])
+    if order.refundable_amount <= 0:
+        return
     _refund_order(
         order,
-        amount=order.amount,
+        amount=order.refundable_amount,
         reason=reason,
         key=f"order:{order.number}:delivery-failed",
         keep_status=True,
@@ -831,18 +898,67 @@ def order_reveal_keys(
 
 
 @transaction.atomic
-def order_refund(*, order: Order, amount: Decimal, reason: str, key: str) -> Refund:
-    """Refund part or all of an order through its payment channel, once per `key`."""
+def order_refund(
+    *, order: Order, amount: Decimal, reason: str, key: str, reserved: bool = False
+) -> Refund:
+    """Refund part or all of an order through its payment channel, once per `key`.
+
+    Everything given back for an order — refunds sent and refunds booked — stays within what
+    the buyer paid (a database constraint says so too). A `reserved` refund sends what
+    `orders_reserve_refunds` booked earlier, so it is measured against the booking."""
     order = Order.objects.select_for_update().get(pk=order.pk)
     existing = Refund.objects.filter(idempotency_key=key).first()
     if existing:
         return existing
-    if amount <= 0 or amount > order.refundable_amount:
+    limit = order.refund_reserved if reserved else order.refundable_amount
+    if amount <= 0 or amount > limit:
         raise DomainError(
-            _("A refund is above zero and at most %(max)s.") % {"max": order.refundable_amount},
+            _("A refund is above zero and at most %(max)s.") % {"max": limit},
             code="amount_invalid",
         )
-    return _refund_order(order, amount=amount, reason=reason, key=key)
+    return _refund_order(order, amount=amount, reason=reason, key=key, reserved=reserved)
+
+
+def orders_lock_refundable(order_ids: Iterable[int]) -> dict[int, int]:
+    """Lock these orders (id order, like every other lock of them) for the caller's
+    transaction and return what each may still give back, in fen: the amount paid less the
+    refunds sent and booked. The caller books against it with `orders_reserve_refunds` before
+    the transaction ends, so two bookings for one order never both see the same headroom."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    rows = (
+        Order.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "amount", "refunded_amount", "refund_reserved")
+    )
+    return {pk: to_fen(amount - refunded - reserved) for pk, amount, refunded, reserved in rows}
+
+
+def orders_reserve_refunds(amounts: dict[int, int]) -> None:
+    """Book refunds (fen per order id) that an outbox will send later (`order_refund(…,
+    reserved=True)`), in one statement. The caller holds the orders' locks
+    (`orders_lock_refundable`) and has checked the headroom; the table's constraint refuses
+    any booking beyond the amount paid all the same."""
+    amounts = {pk: fen for pk, fen in amounts.items() if fen}
+    if not amounts:
+        return
+    if any(fen < 0 for fen in amounts.values()):
+        raise ValueError(f"negative refund booking: {amounts}")
+    cast = "::numeric" if connection.vendor == "postgresql" else ""
+    cases = " ".join([f"WHEN %s THEN %s{cast}"] * len(amounts))
+    adapt = connection.ops.adapt_decimalfield_value
+    table = Order._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET refund_reserved = refund_reserved + "  # noqa: S608
+            f"CASE id {cases} END WHERE id IN ({', '.join(['%s'] * len(amounts))})",
+            [v for pk, fen in amounts.items() for v in (pk, adapt(from_fen(fen), 12, 2))]
+            + list(amounts),
+        )
+        if cursor.rowcount != len(amounts):
+            raise RuntimeError(f"refund booking: {cursor.rowcount} of {len(amounts)} orders")
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 """The state machine and the plumbing every complaint service shares: the transition table,
 the one `transition()` that enforces it, timeline events, the notification outbox, and the
-refusals (DomainError) with the codes of shared/API.md."""
+refusals (DomainError) with the codes of docs/api.md."""
 
 from __future__ import annotations
 
@@ -135,6 +135,13 @@ def record(
     )
 
 
+def check_transition(dispute: Dispute, *, to: Status | str, action: str = "") -> None:
+    """Refuse a change of status the ALLOWED table does not list: the one table every path
+    checks, the single services (`transition`) and the clock's set-based batches alike."""
+    if to not in ALLOWED[dispute.status]:
+        raise not_allowed(dispute, action or str(to))
+
+
 def transition(
     dispute: Dispute,
     *,
@@ -149,8 +156,7 @@ def transition(
     """The one way a complaint changes status: checks ALLOWED, saves the row (with whatever
     the caller already set on it) and writes the timeline event, in the caller's transaction.
     The caller holds the row lock (`locked()`)."""
-    if to not in ALLOWED[dispute.status]:
-        raise not_allowed(dispute, action or str(to))
+    check_transition(dispute, to=to, action=action)
     before = dispute.status
     dispute.status = to
     dispute.updated_at = timezone.now()
@@ -302,10 +308,16 @@ def publish_notifications(ids: list[int]) -> None:
     transaction.on_commit(lambda: publish(notifications_send, ids), robust=True)
 
 
-def notify(dispute: Dispute, event: DisputeEvent, recipients: Iterable[User], headline: str) -> int:
+def notify(
+    dispute: Dispute,
+    event: DisputeEvent,
+    recipients: Iterable[User],
+    headline: str,
+    extra: Iterable[str] = (),
+) -> int:
     """Tell `recipients` about `event`: one outbox row per recipient and channel, written in
     the caller's transaction, delivered after commit. Returns how many rows are to deliver."""
-    subject, body = render(dispute, headline)
+    subject, body = render(dispute, headline, extra)
     ids = outbox_insert(
         outbox_rows(
             dispute_id=dispute.pk,

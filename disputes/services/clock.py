@@ -1,6 +1,6 @@
 """What happens when a clock runs out, for one complaint or a whole batch of them.
 
-The clocks (shared/DESIGN.md "The clock"):
+The clocks (docs/design.md "The clock"):
 
 - `merchant`: the merchant stayed silent past `merchant_response_due` → default judgment:
   refunded, decided by the system, the claim paid to the buyer (platform fund) and recovered
@@ -62,6 +62,7 @@ from disputes.services import money
 from disputes.services._core import (
     _jsonable,
     buyer_recipients,
+    check_transition,
     local,
     locked,
     merchant_recipients,
@@ -77,6 +78,7 @@ from disputes.services._core import (
 )
 from disputes.services.conversation import resolve
 from disputes.services.staff import dispute_info_lapse
+from escrow import services as escrow
 from escrow.batch import Compensation, compensations_post
 from kamen_complaints.money import from_fen, to_fen
 from orders.models import MerchantMember
@@ -275,7 +277,13 @@ def enforce(
     return len(due)
 
 
+def _paid_line(dispute: Dispute) -> str:
+    return _("Paid to the buyer: %(amount)s") % {"amount": yuan(dispute.paid_out)}
+
+
 def _enforce_unusual(plan: _Plan) -> None:
+    """One complaint through the general path: `resolve` and `money.settle`, as a person's
+    decision goes. The batch below writes the same rows (tests/disputes/test_settlement.py)."""
     dispute = locked(plan.dispute.pk)
     dispute.recovery_pending = dispute.recovery_pending or plan.merchant_bears is None
     event = resolve(
@@ -289,7 +297,13 @@ def _enforce_unusual(plan: _Plan) -> None:
         event_type=plan.event_type,
     )
     money.settle(dispute, buyer_amount=plan.buyer_amount, merchant_bears=plan.merchant_bears)
-    notify(dispute, event, buyer_recipients(dispute) + merchant_recipients(dispute), plan.headline)
+    notify(
+        dispute,
+        event,
+        buyer_recipients(dispute) + merchant_recipients(dispute),
+        plan.headline,
+        [_paid_line(dispute)],
+    )
 
 
 _DISPUTE = Dispute._meta.db_table
@@ -370,22 +384,34 @@ def _enforce_batch(clock: str, plans: list[_Plan], appeal_days: dict[str, int]) 
     now = timezone.now()
     adapt_dt = connection.ops.adapt_datetimefield_value
     compensations: list[Compensation] = []
+    settlements: list[money.Settlement] = []
+    # The orders' headroom, locked (the same rule and lock as money.settle's, for a batch).
+    headroom = escrow.compensation_headroom(
+        order_ids=[p.dispute.order_id for p in plans if p.buyer_amount > p.dispute.paid_out]
+    )
     for plan in plans:
         d = plan.dispute
+        check_transition(d, to=Status.RESOLVED, action=_("resolving"))
         kind = d.order.product.kind
         if kind not in appeal_days:
             appeal_days[kind] = selectors.policy_for(kind, at=now).appeal_window_days
-        pay = max(plan.buyer_amount - d.paid_out, ZERO)
-        bears = plan.merchant_bears
+        todo = money.plan(
+            d,
+            buyer_amount=plan.buyer_amount,
+            merchant_bears=plan.merchant_bears,
+            headroom=from_fen(headroom.get(d.order_id, 0)),
+        )
+        headroom[d.order_id] = headroom.get(d.order_id, 0) - to_fen(todo.pay)
+        settlements.append(todo)
         compensations.append(
             Compensation(
                 dispute_id=d.pk,
                 order_id=d.order_id,
                 merchant_id=d.merchant_id,
-                pay=to_fen(pay),
-                appeal=d.appealed_at is not None and d.paid_out > ZERO,
-                recover=to_fen(bears) if bears is not None and bears > ZERO else 0,
-                release_hold=bears is not None,
+                pay=to_fen(todo.pay),
+                appeal=todo.appeal,
+                recover=to_fen(todo.recover),
+                release_hold=todo.release_hold,
             )
         )
     money_posted = compensations_post(compensations)
@@ -394,7 +420,7 @@ def _enforce_batch(clock: str, plans: list[_Plan], appeal_days: dict[str, int]) 
     values: list[list[Any]] = []
     events: list[list[Any]] = []
     resolution_index: list[int] = []
-    for plan, comp in zip(plans, compensations, strict=True):
+    for plan, comp, todo in zip(plans, compensations, settlements, strict=True):
         d = plan.dispute
         before = d.status
         final = d.appealed_at is not None
@@ -439,6 +465,8 @@ def _enforce_batch(clock: str, plans: list[_Plan], appeal_days: dict[str, int]) 
         events.append(
             _event_row(d.pk, plan.event_type, before, Status.RESOLVED, plan.reason, data, now)
         )
+        if todo.capped:
+            events.append(_capped_row(d, todo.capped, now))
         if comp.pay:
             movement = "appeal-payout" if comp.appeal else "payout"
             events.append(_money_row(d.pk, movement, from_fen(comp.pay), now))
@@ -461,8 +489,7 @@ def _enforce_batch(clock: str, plans: list[_Plan], appeal_days: dict[str, int]) 
     rows = []
     for plan, index in zip(plans, resolution_index, strict=True):
         d = plan.dispute
-        paid = _("Paid to the buyer: %(amount)s") % {"amount": yuan(d.paid_out)}
-        subject, body = render(d, plan.headline, [paid])
+        subject, body = render(d, plan.headline, [_paid_line(d)])
         rows += outbox_rows(
             dispute_id=d.pk,
             key=f"dispute:{d.pk}:event:{event_ids[index]}",
@@ -502,6 +529,20 @@ def _money_row(dispute_id: int, movement: str, amount: Decimal, now: datetime) -
     """The timeline's record of a money movement, as disputes.services.money writes it."""
     data = {"movement": movement, "amount": str(amount), "key": f"dispute:{dispute_id}:{movement}"}
     return _event_row(dispute_id, EventType.MONEY, Status.RESOLVED, Status.RESOLVED, "", data, now)
+
+
+def _capped_row(dispute: Dispute, capped: Decimal, now: datetime) -> list[Any]:
+    """The timeline's record of a payment the order's headroom cut (money.record_cap)."""
+    data = {"movement": "capped", "amount": str(capped)}
+    return _event_row(
+        dispute.pk,
+        EventType.MONEY,
+        Status.RESOLVED,
+        Status.RESOLVED,
+        money.cap_note(dispute),
+        data,
+        now,
+    )
 
 
 def _publish_payouts(payout_ids: list[int]) -> None:

@@ -91,13 +91,6 @@ def _check_filing(
             code="not_allowed_in_state",
             status_code=409,
         )
-    if order.refundable_amount <= 0:
-        raise DomainError(
-            _("Order %(number)s was refunded in full; there is nothing left to claim.")
-            % {"number": order.number},
-            code="not_allowed_in_state",
-            status_code=409,
-        )
     closes_at, rule = window_for(order, reason, policy)
     if now > closes_at:
         raise DomainError(
@@ -109,6 +102,32 @@ def _check_filing(
     live = Dispute.objects.filter(order=order).exclude(status=Status.WITHDRAWN).first()
     if live is not None:
         raise _exists(live)
+    kept = (
+        Dispute.objects.filter(order=order, status=Status.WITHDRAWN, paid_out__gt=0)
+        .order_by("filed_at")
+        .first()
+    )
+    if kept is not None:
+        # The buyer keeps a payout when they withdraw; the loss it paid for is not paid again
+        # by a complaint filed afterwards (docs/money.md).
+        raise DomainError(
+            _(
+                "Complaint %(number)s already paid you %(amount)s for order %(order)s and was "
+                "withdrawn; the same loss is not paid twice, so no new complaint can be filed "
+                "on this order."
+            )
+            % {"number": kept.number, "amount": yuan(kept.paid_out), "order": order.number},
+            code="already_compensated",
+            status_code=409,
+            complaint=kept.number,
+        )
+    if order.refundable_amount <= 0:
+        raise DomainError(
+            _("Order %(number)s was refunded in full; there is nothing left to claim.")
+            % {"number": order.number},
+            code="not_allowed_in_state",
+            status_code=409,
+        )
     if claimed_amount <= 0 or claimed_amount > order.refundable_amount:
         raise DomainError(
             _(
@@ -118,7 +137,8 @@ def _check_filing(
             % {
                 "max": yuan(order.refundable_amount),
                 "amount": yuan(order.amount),
-                "refunded": yuan(order.refunded_amount),
+                # Refunds sent and compensations booked alike (Order.refundable_amount).
+                "refunded": yuan(order.amount - order.refundable_amount),
             },
             code="amount_invalid",
         )

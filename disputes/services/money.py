@@ -1,7 +1,7 @@
 """Money for a complaint, through escrow only (disputes never writes ledger rows).
 
 A complaint moves money in at most these movements, each at most once, each under its own
-idempotency key (shared/DESIGN.md "Money"): the payout (platform fund → buyer), the recovery
+idempotency key (docs/design.md "Money"): the payout (platform fund → buyer), the recovery
 (merchant deposit → platform fund, the shortfall a receivable), and after an appeal the
 appeal payout and the recovery reversal. A buyer's payout is never clawed back.
 
@@ -12,13 +12,16 @@ each. `Dispute.paid_out` / `recovered` mirror what was moved (the ledger stays t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import User
+from django.utils.translation import gettext as _
 
 from disputes.models import Dispute, EventType, Role, Visibility
 from disputes.services._core import record, touch
 from escrow import services as escrow
+from kamen_complaints.money import from_fen
 
 ZERO = Decimal("0.00")
 
@@ -52,6 +55,89 @@ def _money_event(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The movements that bring a complaint to its target (see `plan`)."""
+
+    pay: Decimal = ZERO  # to pay the buyer now
+    appeal: bool = False  # …under the appeal-payout movement
+    recover: Decimal = ZERO  # the recovery from the merchant (made once per complaint)
+    reverse: Decimal = ZERO  # given back to the merchant by a recovery reversal
+    shortfall: Decimal = ZERO  # what the merchant should bear but the platform keeps
+    release_hold: bool = False
+    capped: Decimal = ZERO  # what the order's headroom cut from the buyer's target
+
+
+def plan(
+    dispute: Dispute,
+    *,
+    buyer_amount: Decimal,
+    merchant_bears: Decimal | None,
+    headroom: Decimal,
+) -> Settlement:
+    """The settlement rule, for one complaint and for the clock's batches alike.
+
+    - The buyer is brought up to `buyer_amount`, but never past what the order may still give
+      back (`headroom`: the amount paid less every refund sent or booked, this complaint's
+      earlier payouts included): an order is never compensated twice (docs/money.md).
+    - The merchant bears `merchant_bears`, but never more than this complaint paid the buyer;
+      the recovery is made once, an appeal that lowers it reverses the difference, one that
+      raises it leaves the difference with the platform (`shortfall`).
+    - None: not decided yet — the hold stays for the recovery decision.
+    """
+    pay = max(min(buyer_amount - dispute.paid_out, headroom), ZERO)
+    capped = max(buyer_amount - dispute.paid_out, ZERO) - pay
+    appeal = pay > ZERO and dispute.appealed_at is not None and dispute.paid_out > ZERO
+    if merchant_bears is None:
+        return Settlement(pay=pay, appeal=appeal, capped=capped)
+    bears = min(merchant_bears, dispute.paid_out + pay)
+    recover = reverse = shortfall = ZERO
+    if bears > dispute.recovered:
+        if dispute.recovered == ZERO:
+            recover = bears
+        else:
+            shortfall = bears - dispute.recovered
+    elif bears < dispute.recovered:
+        reverse = dispute.recovered - bears
+    return Settlement(
+        pay=pay,
+        appeal=appeal,
+        recover=recover,
+        reverse=reverse,
+        shortfall=shortfall,
+        release_hold=True,
+        capped=capped,
+    )
+
+
+def headroom(dispute: Dispute) -> Decimal:
+    """What the complaint's order may still give back, its row locked for the transaction."""
+    fen = escrow.compensation_headroom(order_ids=[dispute.order_id]).get(dispute.order_id, 0)
+    return from_fen(fen)
+
+
+def record_cap(
+    dispute: Dispute, capped: Decimal, actor: User | None, role: str, *, body: str = ""
+) -> None:
+    """The timeline says when the order's headroom cut a payment, and by how much."""
+    record(
+        dispute,
+        type=EventType.MONEY,
+        actor=actor,
+        role=role,
+        body=body,
+        data={"movement": "capped", "amount": str(capped)},
+        visibility=Visibility.ALL,
+    )
+
+
+def cap_note(dispute: Dispute) -> str:
+    return _(
+        "Order %(number)s was already refunded or compensated up to what was paid for it; "
+        "the buyer is not paid twice for it."
+    ) % {"number": dispute.order.number}
+
+
 def settle(
     dispute: Dispute,
     *,
@@ -59,56 +145,55 @@ def settle(
     merchant_bears: Decimal | None,
     actor: User | None = None,
     role: str = Role.SYSTEM,
-) -> None:
-    """Move money so that the buyer has received at least `buyer_amount` and the merchant
-    bears `merchant_bears` (None: not decided yet — the hold stays for the recovery decision).
-
-    The payout after an appeal uses the appeal-payout movement; a recovery that is too high
-    after an appeal is reversed; what the buyer already received stays theirs.
-    """
-    pay = buyer_amount - dispute.paid_out
-    if pay > ZERO:
-        if dispute.appealed_at is not None and dispute.paid_out > ZERO:
+) -> Settlement:
+    """Move money so that the buyer has received `buyer_amount` (as far as the order allows)
+    and the merchant bears `merchant_bears` (None: not decided yet), by the rule of `plan`,
+    through escrow's single-complaint services, writing a timeline event per movement."""
+    todo = plan(
+        dispute,
+        buyer_amount=buyer_amount,
+        merchant_bears=merchant_bears,
+        headroom=headroom(dispute) if buyer_amount > dispute.paid_out else ZERO,
+    )
+    if todo.capped > ZERO:
+        record_cap(dispute, todo.capped, actor, role, body=cap_note(dispute))
+    if todo.pay > ZERO:
+        if todo.appeal:
             escrow.compensation_appeal_payout(
-                dispute_id=dispute.pk, order=dispute.order, amount=pay
+                dispute_id=dispute.pk, order=dispute.order, amount=todo.pay
             )
             movement = "appeal-payout"
         else:
-            escrow.compensation_pay(dispute_id=dispute.pk, order=dispute.order, amount=pay)
+            escrow.compensation_pay(dispute_id=dispute.pk, order=dispute.order, amount=todo.pay)
             movement = "payout"
-        dispute.paid_out += pay
+        dispute.paid_out += todo.pay
         touch(dispute, "paid_out")
-        _money_event(dispute, movement, pay, actor, role)
-    if merchant_bears is None:
-        return
-    if merchant_bears > dispute.recovered:
-        if dispute.recovered == ZERO:
-            escrow.compensation_recover(
-                dispute_id=dispute.pk, merchant=dispute.merchant, amount=merchant_bears
-            )
-            dispute.recovered = merchant_bears
-            touch(dispute, "recovered")
-            _money_event(dispute, "recovery", merchant_bears, actor, role)
-        else:
-            # The recovery movement happens once per complaint: an appeal that makes the
-            # merchant bear more than was recovered leaves the difference with the platform.
-            record(
-                dispute,
-                type=EventType.MONEY,
-                actor=actor,
-                role=role,
-                data={
-                    "movement": "recovery-shortfall",
-                    "amount": str(merchant_bears - dispute.recovered),
-                },
-                visibility=Visibility.STAFF,
-            )
-    elif merchant_bears < dispute.recovered:
-        back = dispute.recovered - merchant_bears
-        escrow.compensation_recovery_reversal(
-            dispute_id=dispute.pk, merchant=dispute.merchant, amount=back
+        _money_event(dispute, movement, todo.pay, actor, role)
+    if todo.recover > ZERO:
+        escrow.compensation_recover(
+            dispute_id=dispute.pk, merchant=dispute.merchant, amount=todo.recover
         )
-        dispute.recovered = merchant_bears
+        dispute.recovered = todo.recover
         touch(dispute, "recovered")
-        _money_event(dispute, "recovery-reversal", back, actor, role)
-    hold_release(dispute)
+        _money_event(dispute, "recovery", todo.recover, actor, role)
+    if todo.shortfall > ZERO:
+        # The recovery movement happens once per complaint: an appeal that makes the
+        # merchant bear more than was recovered leaves the difference with the platform.
+        record(
+            dispute,
+            type=EventType.MONEY,
+            actor=actor,
+            role=role,
+            data={"movement": "recovery-shortfall", "amount": str(todo.shortfall)},
+            visibility=Visibility.STAFF,
+        )
+    if todo.reverse > ZERO:
+        escrow.compensation_recovery_reversal(
+            dispute_id=dispute.pk, merchant=dispute.merchant, amount=todo.reverse
+        )
+        dispute.recovered -= todo.reverse
+        touch(dispute, "recovered")
+        _money_event(dispute, "recovery-reversal", todo.reverse, actor, role)
+    if todo.release_hold:
+        hold_release(dispute)
+    return todo

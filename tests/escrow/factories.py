@@ -79,3 +79,16 @@ class _Sink:
 
     def flush(self) -> None:
         pass
+
+
+def recover_paid(merchant: Merchant, dispute_id: int, amount: Decimal) -> Any:
+    """A recovery as the platform makes one: the buyer of an order of this shop was paid the
+    amount first, since a merchant never bears more than its complaint paid out."""
+    from tests.factories import ProductFactory
+    from tests.helpers import paid_order
+
+    order = paid_order(product=ProductFactory(merchant=merchant, price=Decimal(amount)))
+    services.compensation_pay(dispute_id=dispute_id, order=order, amount=Decimal(amount))
+    return services.compensation_recover(
+        dispute_id=dispute_id, merchant=merchant, amount=Decimal(amount)
+    )

@@ -1,4 +1,4 @@
-"""REST API of the deposit (shared/API.md "Merchant"), with negative permission tests and
+"""REST API of the deposit (docs/api.md "Merchant"), with negative permission tests and
 constant query counts."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from escrow import services
 from escrow.models import Withdrawal, WithdrawalStatus
 from orders.models import MemberRole, MerchantMember
-from tests.escrow.factories import assert_ledger_clean, balances, funded_merchant
+from tests.escrow.factories import assert_ledger_clean, balances, funded_merchant, recover_paid
 from tests.factories import MerchantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ def test_deposit_summary_shows_the_shops_money(api_client):
 
 def test_deposit_summary_shows_what_is_owed_as_a_positive_receivable(api_client):
     merchant = funded_merchant("10.00", minimum_deposit=D("0"))
-    services.compensation_recover(dispute_id=1, merchant=merchant, amount=D("25.50"))
+    recover_paid(merchant, 1, D("25.50"))
     api_client.force_authenticate(merchant.owner)
     body = api_client.get(DEPOSIT).json()
     assert (body["balance"], body["receivable"], body["status"]) == ("0.00", "15.50", "suspended")
@@ -79,7 +79,7 @@ def test_anonymous_gets_401(api_client, path):
 
 def test_entries_are_signed_lines_with_running_balances(api_client):
     merchant = funded_merchant("1000.00", minimum_deposit=D("0"))
-    services.compensation_recover(dispute_id=42, merchant=merchant, amount=D("1012.34"))
+    recover_paid(merchant, 42, D("1012.34"))
     api_client.force_authenticate(merchant.owner)
     body = api_client.get(ENTRIES).json()
     assert body["count"] == 3

@@ -45,6 +45,7 @@ from tests.escrow.factories import (
     finance_staff,
     funded_merchant,
     platform,
+    recover_paid,
 )
 from tests.factories import MerchantFactory, ProductFactory, StaffFactory, UserFactory
 from tests.helpers import paid_order
@@ -110,7 +111,7 @@ def test_topup_confirmed_twice_moves_money_once():
 
 def test_topup_pays_the_receivable_first_and_lifts_the_deposit_suspension():
     merchant = funded_merchant("1000.00")
-    services.compensation_recover(dispute_id=1, merchant=merchant, amount=D("1200.00"))
+    recover_paid(merchant, 1, D("1200.00"))
     merchant.refresh_from_db()
     assert merchant.status == MerchantStatus.SUSPENDED
     assert merchant.suspension_reason == SuspensionReason.DEPOSIT
@@ -202,7 +203,7 @@ def test_recovery_takes_its_hold_then_unheld_balance_then_books_a_receivable():
     services.deposit_hold(merchant=merchant, amount=D("50.00"), reference="dispute:2")
     # 100.00 on deposit: 30 held for #1, 50 held for #2, 20 free. #1 recovers 70:
     # 30 from its hold, 20 unheld, 20 receivable; #2's hold is untouched.
-    tx = services.compensation_recover(dispute_id=1, merchant=merchant, amount=D("70.00"))
+    tx = recover_paid(merchant, 1, D("70.00"))
     legs = {leg.account.kind: leg.amount for leg in tx.legs.select_related("account")}
     assert legs == {"deposit": -5000, "receivable": -2000, "compensation_fund": 7000}
     assert balances(merchant) == {"deposit": 5000, "held": 5000, "receivable": -2000}
@@ -217,7 +218,7 @@ def test_recovery_takes_its_hold_then_unheld_balance_then_books_a_receivable():
 def test_recovery_below_the_hold_frees_the_rest_of_it():
     merchant = funded_merchant("100.00", minimum_deposit=D("0"))
     services.deposit_hold(merchant=merchant, amount=D("40.00"), reference="dispute:1")
-    services.compensation_recover(dispute_id=1, merchant=merchant, amount=D("15.00"))
+    recover_paid(merchant, 1, D("15.00"))
     assert balances(merchant) == {"deposit": 8500, "held": 0, "receivable": 0}
     assert Hold.objects.get(reference="dispute:1").consumed == 1500
     merchant.refresh_from_db()
@@ -227,7 +228,7 @@ def test_recovery_below_the_hold_frees_the_rest_of_it():
 
 def test_recovery_that_leaves_the_deposit_under_its_minimum_suspends_the_shop():
     merchant = funded_merchant("1000.00")
-    services.compensation_recover(dispute_id=3, merchant=merchant, amount=D("0.01"))
+    recover_paid(merchant, 3, D("0.01"))
     merchant.refresh_from_db()
     assert (merchant.status, merchant.suspension_reason) == ("suspended", "deposit")
 
@@ -417,7 +418,7 @@ def test_appeal_that_raises_the_award_pays_the_difference_once(
 
 def test_reversal_reduces_the_receivable_first_and_lifts_the_suspension():
     merchant = funded_merchant("100.00", minimum_deposit=D("50.00"))
-    services.compensation_recover(dispute_id=16, merchant=merchant, amount=D("130.00"))
+    recover_paid(merchant, 16, D("130.00"))
     assert balances(merchant) == {"deposit": 0, "held": 0, "receivable": -3000}
     services.compensation_recovery_reversal(dispute_id=16, merchant=merchant, amount=D("130.00"))
     assert balances(merchant) == {"deposit": 10000, "held": 0, "receivable": 0}
@@ -431,7 +432,7 @@ def test_reversal_is_refused_without_a_recovery_or_above_it():
     with pytest.raises(DomainError) as refused:
         services.compensation_recovery_reversal(dispute_id=1, merchant=merchant, amount=D("1.00"))
     assert refused.value.code == "not_allowed_in_state"
-    services.compensation_recover(dispute_id=1, merchant=merchant, amount=D("10.00"))
+    recover_paid(merchant, 1, D("10.00"))
     with pytest.raises(DomainError) as refused:
         services.compensation_recovery_reversal(dispute_id=1, merchant=merchant, amount=D("10.01"))
     assert refused.value.code == "amount_invalid"
@@ -558,7 +559,7 @@ def test_adjustment_moves_money_with_its_reason_and_author():
 
 def test_adjustment_can_write_off_a_receivable_but_not_past_zero():
     merchant = funded_merchant("10.00", minimum_deposit=D("0"))
-    services.compensation_recover(dispute_id=1, merchant=merchant, amount=D("25.00"))
+    recover_paid(merchant, 1, D("25.00"))
     staff = finance_staff()
     with pytest.raises(DomainError):
         services.adjustment_post(
