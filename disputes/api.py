@@ -1,4 +1,4 @@
-"""REST API of complaints (shared/API.md "Complaints", and the blacklist under "Staff").
+"""REST API of complaints (docs/api.md "Complaints", and the blacklist under "Staff").
 
 Thin views: validate, call a service, serialise the complaint as the caller may see it. A
 complaint the caller may not see is a 404; an action its role may not take is a 403 (raised
@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,8 +40,16 @@ from disputes.models import (
     Visibility,
 )
 from disputes.permissions import is_arbitrator, require_blacklist_manager
-from kamen_complaints.api import MoneyField, PageNumberPagination, request_user, throttles
+from kamen_complaints.api import (
+    PAGE_PARAMETERS,
+    MoneyField,
+    PageNumberPagination,
+    paginated,
+    request_user,
+    throttles,
+)
 from kamen_complaints.errors import DomainError, NotFound
+from kamen_complaints.parsers import FormParser, JSONParser, MultiPartParser
 from orders.models import CardKey, Order
 from orders.selectors import merchant_for_user
 
@@ -456,11 +463,16 @@ class DisputeListCreateView(_DisputeView):
         return []
 
     @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=Status.values, required=False)],
-        responses=DisputeSerializer(many=True),
+        parameters=[
+            OpenApiParameter("status", str, enum=Status.values, required=False),
+            *PAGE_PARAMETERS,
+        ],
+        responses=paginated(DisputeSerializer, "PaginatedDisputeList"),
+        operation_id="v1_disputes_list",
     )
     def get(self, request: Request) -> Response:
-        status = request.query_params.get("status") or None
+        # Given means validated: `?status=` (empty) is a 400 like any unknown value, not "all".
+        status = request.query_params.get("status")
         if status is not None and status not in Status.values:
             raise serializers.ValidationError(
                 {"status": [_("Choose one of: %(values)s.") % {"values": ", ".join(Status.values)}]}
@@ -712,14 +724,16 @@ class NoteView(_DisputeView):
 
 class BlacklistView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("active", bool, required=False)],
-        responses=BlacklistEntrySerializer(many=True),
+        parameters=[OpenApiParameter("active", bool, required=False), *PAGE_PARAMETERS],
+        responses=paginated(BlacklistEntrySerializer, "PaginatedBlacklistEntryList"),
+        operation_id="v1_staff_blacklist_list",
     )
     def get(self, request: Request) -> Response:
         require_blacklist_manager(request_user(request))
-        qs = selectors.blacklist_entries(
-            active_only=request.query_params.get("active") in ("1", "true")
-        )
+        active = request.query_params.get("active")
+        if active not in (None, "1", "true", "0", "false"):
+            raise serializers.ValidationError({"active": [_("Use true or false.")]})
+        qs = selectors.blacklist_entries(active_only=active in ("1", "true"))
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(BlacklistEntrySerializer(page, many=True).data)

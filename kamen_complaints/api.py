@@ -1,6 +1,6 @@
 """API plumbing shared by every app: errors, pagination, throttles, money fields.
 
-Every error leaves as JSON in the shape of shared/API.md: domain refusals as
+Every error leaves as JSON in the shape of docs/api.md: domain refusals as
 `{"detail", "code"}`, field errors as DRF's `{"field": ["message"]}`. Never an HTML page.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from decimal import Decimal
 from typing import Any, cast
 
@@ -17,13 +18,16 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import exceptions, pagination, serializers, throttling
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from kamen_complaints.errors import DomainError
-from kamen_complaints.money import parse_yuan
+from kamen_complaints.money import MAX_YUAN, parse_yuan
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +84,90 @@ def request_user(request: Any) -> User:
     return cast(User, user)
 
 
+def positive_query_int(request: Any, name: str) -> int | None:
+    """A query parameter that must be a positive whole number in ASCII digits, or absent.
+
+    `?page_size=null`, `?page_size=`, `?page=0` or `?page=١` are a 400 naming the parameter,
+    not silently the default (docs/security/hostile-input.md)."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not (_POSITIVE_INT.fullmatch(raw) and int(raw) >= 1):
+        raise exceptions.ValidationError(
+            {name: [_("Enter a whole number of at least 1 (digits 0-9 only).")]}
+        )
+    return int(raw)
+
+
+# Up to 18 digits: int() of a longer string is slow, and no page is that far.
+_POSITIVE_INT = re.compile(r"[0-9]{1,18}")
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
+    """`?page=` and `?page_size=` (default 20, at most 100: more is read as 100). Anything but a
+    positive whole number is a 400; a page past the last one is a 404 (DRF's `invalid_page`)."""
+
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request: Any) -> int:
+        size = positive_query_int(request, self.page_size_query_param)
+        if size is None:
+            return self.page_size
+        return min(size, self.max_page_size)
+
+    def get_page_number(self, request: Any, paginator: Any) -> Any:
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and raw in self.last_page_strings:
+            return raw
+        return positive_query_int(request, self.page_query_param) or 1
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] in (self.page_query_param, self.page_size_query_param):
+                parameter["schema"] = {**parameter["schema"], "minimum": 1}
+        return parameters
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, but a filter given empty (`?status=`) is a 400 instead of "no
+    filter": a client that sends a blank value has a bug, and listing everything hides it
+    (shared API contract: unknown filter values are refused with 400)."""
+
+    def get_filterset(self, request: Any, queryset: Any, view: Any) -> Any:
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is not None:
+            for name in filterset.filters:
+                values = request.query_params.getlist(name)
+                if any(value.strip() == "" for value in values):
+                    raise exceptions.ValidationError(
+                        {name: [_("Give this filter a value, or leave it out.")]}
+                    )
+        return filterset
+
+
+# For APIViews that paginate by hand: the query parameters and the answer's shape, as
+# generics.ListAPIView would describe them.
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, required=False, description="A page number (from 1)."),
+    OpenApiParameter(
+        "page_size", int, required=False, description="Results per page (default 20, at most 100)."
+    ),
+]
+
+
+def paginated(serializer_class: type[serializers.Serializer], name: str) -> Any:
+    return inline_serializer(
+        name,
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )
 
 
 class _LiveRateThrottle(throttling.SimpleRateThrottle):
@@ -121,7 +205,9 @@ def throttles(scope: str) -> list[type[throttling.BaseThrottle]]:
 
 
 class MoneyField(serializers.DecimalField):
-    """Yuan with 2 decimals: a string in responses, a string or number in requests."""
+    """Yuan with 2 decimals: a string in responses; in requests a string of ASCII digits with at
+    most 2 decimals ("12.50") or a JSON whole number (12), never a JSON float (12.5 is a binary
+    fraction) — kamen_complaints.money.parse_yuan, docs/security/hostile-input.md."""
 
     default_error_messages = {
         "money": "{message}",
@@ -133,10 +219,28 @@ class MoneyField(serializers.DecimalField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Decimal:
-        if isinstance(data, bool) or data is None or isinstance(data, list | dict):
-            self.fail("invalid")
         try:
             amount = parse_yuan(data)
         except ValueError as exc:
             self.fail("money", message=str(exc))
         return super().to_internal_value(str(amount))
+
+
+# What a client may send, in the schema too, so a schema fuzzer's "invalid" amounts are the ones
+# parse_yuan refuses (a minus sign parses, then the services refuse it as `amount_invalid`).
+AMOUNT_PATTERN = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"
+
+
+class MoneyFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = MoneyField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        if direction == "response":
+            return {"type": "string", "format": "decimal", "example": "12.50"}
+        return {
+            "oneOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN, "example": "12.50"},
+                {"type": "integer", "minimum": -int(MAX_YUAN), "maximum": int(MAX_YUAN)},
+            ],
+            "description": 'Yuan: a string with at most 2 decimals ("12.50") or a whole number.',
+        }

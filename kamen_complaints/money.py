@@ -6,7 +6,8 @@ claimed amount is a way to lose a buyer's money.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
@@ -26,20 +27,45 @@ def from_fen(fen: int) -> Decimal:
     return (Decimal(fen) / 100).quantize(CENT)
 
 
+# The one spelling of an amount a client may send (docs/security/hostile-input.md): ASCII digits,
+# at most 2 decimals. `Decimal()` alone also reads "1_0.00", "1E-2", " 5 ", fullwidth "１２" and
+# Arabic-Indic "١٢", none of which a person types as a price. A leading "-" is read, so that a
+# negative amount reaches the rule that refuses it by name (code `amount_invalid`).
+_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]{1,2})?")
+_DECIMALS = re.compile(r"-?[0-9]+\.[0-9]{3,}")
+
+
 def parse_yuan(value: object) -> Decimal:
-    """Parse user input ("12.5", 12.5, "12.50") into a 2-place Decimal or raise ValueError
-    with a translated message."""
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError) as exc:
-        raise ValueError(_("Enter an amount such as 12.50.")) from exc
-    if not amount.is_finite():
+    """Parse an amount from a client into a 2-place Decimal, or raise ValueError with a
+    translated message.
+
+    Accepted: a string of ASCII digits with at most 2 decimals ("12", "12.5", "12.50"), an
+    integer (a JSON whole number: exact) or a Decimal with at most 2 places. Refused: floats (a
+    JSON 12.5 is a binary fraction, never exactly 12.50), booleans, exponents, underscores,
+    spaces, signs other than "-", and digits of other scripts."""
+    if isinstance(value, bool | float):
+        raise ValueError(_('Send an amount as a string such as "12.50" (or a whole number).'))
+    if isinstance(value, int):
+        if abs(value) > MAX_YUAN:  # before str(): Python refuses to print a 5,000-digit int
+            raise ValueError(_("That amount is too large."))
+        text = str(value)
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(_("Enter an amount such as 12.50."))
+        text = f"{value:f}"
+    elif isinstance(value, str):
+        text = value
+    else:
         raise ValueError(_("Enter an amount such as 12.50."))
-    # Size first: quantize() raises InvalidOperation beyond the context's 28 digits ("1e400").
+    if len(text) > 40:  # longer than any amount; keeps the regex and Decimal() cheap
+        raise ValueError(_("That amount is too large."))
+    if not _AMOUNT.fullmatch(text):
+        if _DECIMALS.fullmatch(text):
+            raise ValueError(_("Amounts have at most 2 decimal places."))
+        raise ValueError(_("Enter an amount such as 12.50."))
+    amount = Decimal(text)
     if abs(amount) > MAX_YUAN:
         raise ValueError(_("That amount is too large."))
-    if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
-        raise ValueError(_("Amounts have at most 2 decimal places."))
     return amount.quantize(CENT)
 
 

@@ -1,4 +1,4 @@
-"""Every API error is JSON in the shape of shared/API.md — never an HTML page, never a 500 for
+"""Every API error is JSON in the shape of docs/api.md — never an HTML page, never a 500 for
 bad input: 401, 404, 405, 413 (both limits), malformed bodies, amounts with > 2 decimals."""
 
 from __future__ import annotations
@@ -173,7 +173,10 @@ def test_a_nul_byte_or_lone_surrogate_in_text_is_400_not_a_database_error(name):
         '{"name": "' + name + '", "kind": "other", "face_value": "1", "price": "1", "source": "s"}',
         content_type="application/json",
     )
-    assert "name" in assert_json_error(response, 400)
+    if "ud800" in name:  # refused by the parser, before any field (kamen_complaints/parsers.py)
+        assert_json_error(response, 400, "invalid_text")
+    else:
+        assert "name" in assert_json_error(response, 400)
     assert not Product.objects.exists()
 
 
