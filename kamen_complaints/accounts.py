@@ -1,4 +1,5 @@
-"""Account pages: log in, log out (POST only), register; and the page-side throttle.
+"""Account pages: log in, log out (POST only), register; the page-side throttle; and the
+admin's login, which goes through the same throttle and per-account lockout.
 
 Included from kamen_complaints/urls.py under /accounts/. URL names are not namespaced because
 settings.LOGIN_URL is "login".
@@ -10,11 +11,13 @@ import math
 from typing import Any, cast
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import login
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
 from django.contrib.auth.models import User
 from django.contrib.auth.views import LoginView, LogoutView
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.urls import path
@@ -23,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
+from kamen_complaints import logins
 from kamen_complaints.api import throttles
 from kamen_complaints.errors import DomainError
 from orders import services
@@ -47,6 +51,46 @@ def throttled_message(wait: int) -> str:
     return _("Too many attempts; try again in %(seconds)s seconds.") % {"seconds": wait}
 
 
+class _GuardedLoginMixin:
+    """In front of the password check of a login form: the login throttle (per client), then
+    the per-account lockout (kamen_complaints/logins.py). Either refuses without trying the
+    password, with the seconds to wait in `retry_after` (the view answers 429)."""
+
+    request: HttpRequest | None
+    cleaned_data: dict[str, Any]
+    retry_after: int | None = None
+
+    def clean(self) -> dict[str, Any]:
+        assert self.request is not None  # noqa: S101 (the login views always pass it)
+        wait = throttle_wait(self.request, "login")
+        if wait is not None:
+            self.retry_after = wait
+            raise ValidationError(throttled_message(wait), code="throttled")
+        username = self.cleaned_data.get("username") or ""
+        wait = logins.login_lockout_wait(self.request, username=username)
+        if wait is not None:
+            self.retry_after = wait
+            raise ValidationError(logins.login_lockout_message(wait), code="locked_out")
+        return cast(dict[str, Any], super().clean())  # type: ignore[misc]
+
+
+class LoginForm(_GuardedLoginMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(_GuardedLoginMixin, AdminAuthenticationForm):
+    pass
+
+
+def _refused(response: HttpResponse, form: Any) -> HttpResponse:
+    """429 with Retry-After when the form was refused by the throttle or the lockout."""
+    wait = getattr(form, "retry_after", None)
+    if wait is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(wait)
+    return response
+
+
 class RegisterForm(UserCreationForm):
     email = forms.EmailField(label=gettext_lazy("E-mail"), max_length=254)
 
@@ -66,24 +110,24 @@ def _safe_next(request: HttpRequest) -> str:
 
 
 class ThrottledLoginView(LoginView):
-    """Django's login, with the API's login throttle in front of every attempt."""
+    """Django's login, with the API's login throttle and the per-account lockout in front of
+    every attempt (LoginForm)."""
 
     template_name = "registration/login.html"
     redirect_authenticated_user = True
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        wait = throttle_wait(request, "login")
-        if wait is None:
-            return super().post(request, *args, **kwargs)
-        # An unbound form: validating the bound one would try the password anyway.
-        form = AuthenticationForm(request, initial={"username": request.POST.get("username")})
-        context = self.get_context_data(form=form, throttled=throttled_message(wait))
-        response = self.render_to_response(context, status=429)
-        response["Retry-After"] = str(wait)
-        return response
+    authentication_form = LoginForm
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
-        return self.render_to_response(self.get_context_data(form=form), status=400)
+        response = self.render_to_response(self.get_context_data(form=form), status=400)
+        return _refused(response, form)
+
+
+def admin_login(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    """The admin site's login (its form is AdminLoginForm, set in kamen_complaints/admin.py),
+    answering 429 with Retry-After like the login page when the throttle or lockout refuses."""
+    response = admin.site.login(request, extra_context)
+    form = (getattr(response, "context_data", None) or {}).get("form")
+    return _refused(response, form)
 
 
 class MessageLogoutView(LogoutView):

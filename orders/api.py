@@ -1,24 +1,26 @@
-"""REST API of the orders app (shared/API.md: auth, catalogue, orders, merchant, staff)."""
+"""REST API of the orders app (docs/api.md: auth, catalogue, orders, merchant, staff)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import authenticate, password_validation, user_logged_in
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from knox.views import LogoutAllView as KnoxLogoutAllView
+from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import generics, permissions, serializers, status
-from rest_framework.authtoken.models import Token
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kamen_complaints import logins, tokens
 from kamen_complaints.api import MoneyField, request_user, throttles
 from kamen_complaints.errors import DomainError, Forbidden, NotFound
+from kamen_complaints.parsers import FormParser, JSONParser, MultiPartParser
 from orders import payments, selectors, services
 from orders.models import Merchant, Order, Product, ProductKind
 
@@ -198,28 +200,58 @@ class RegisterView(APIView):
 
 
 class TokenView(APIView):
+    """A new API token (hashed at rest, expiring; kamen_complaints/tokens.py) for a username
+    and password, behind the login throttle and the per-account lockout."""
+
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[type] = []
     throttle_classes = throttles("login")
 
     @extend_schema(
         request=TokenSerializer,
-        responses=inline_serializer("Token", {"token": serializers.CharField()}),
+        responses=inline_serializer(
+            "Token", {"token": serializers.CharField(), "expiry": serializers.DateTimeField()}
+        ),
     )
     def post(self, request: Request) -> Response:
         data = TokenSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        username = data.validated_data["username"]
+        wait = logins.login_lockout_wait(request._request, username=username)
+        if wait is not None:
+            return Response(
+                {"detail": logins.login_lockout_message(wait), "code": "locked_out"},
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
+        # A failure is counted by the user_login_failed receiver (kamen_complaints/logins.py).
         user = authenticate(
-            request._request,
-            username=data.validated_data["username"],
-            password=data.validated_data["password"],
+            request._request, username=username, password=data.validated_data["password"]
         )
         if user is None:
             raise DomainError(
                 _("Wrong username or password."), code="authentication_failed", status_code=400
             )
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        token, expiry = tokens.token_issue(user=user)
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
+        expiry_text = serializers.DateTimeField().to_representation(expiry)
+        return Response({"token": token, "expiry": expiry_text})
+
+
+class LogoutView(KnoxLogoutView):
+    """Revokes the token this request came with (a session is logged out by the page)."""
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Token revoked.")})
+    def post(self, request: Request, format: Any = None) -> Response:
+        return super().post(request, format)
+
+
+class LogoutAllView(KnoxLogoutAllView):
+    """Revokes every token of the caller."""
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Tokens revoked.")})
+    def post(self, request: Request, format: Any = None) -> Response:
+        return super().post(request, format)
 
 
 # --- Catalogue and orders -----------------------------------------------------------------
@@ -414,6 +446,9 @@ class MerchantProductListCreateView(generics.ListAPIView):
 
 class CardKeyImportView(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+    # The report says which keys are already on the platform: rate-limited, so an import
+    # is not a fast way to ask about other shops' keys.
+    throttle_classes = throttles("import")
 
     @extend_schema(
         request=CardKeyImportSerializer,
