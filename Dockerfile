@@ -16,6 +16,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system --gid 10001 kamen \
     && useradd --system --uid 10001 --gid kamen --create-home --home-dir /home/kamen kamen
 
+# poppler-utils: pdftoppm draws the review copy of a party's PDF evidence (its pages as
+# images, disputes/pdf_review.py); without it staff only get the warning and the download.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends poppler-utils \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 
 # Dependencies first, so a code change does not reinstall them. Every pin ships a manylinux
@@ -27,10 +33,13 @@ COPY . .
 
 # Static files are collected into the image (whitenoise serves them) and the translations
 # compiled (the worker and beat need them too; web compiles again on start). Neither reads
-# the database; the settings' development defaults suffice at build time.
+# the database nor any secret, and the build has none: collectstatic runs only the static
+# files' checks and compile_translations skips them. The secret check runs when the container
+# starts (migrate, gunicorn, Celery), with the real secrets (README "Development and
+# production"); KAMEN_ENV stays unset, i.e. production.
 RUN mkdir -p /app/var /app/locale /data/media \
     && python manage.py collectstatic --noinput --verbosity 0 \
-    && python manage.py compile_translations \
+    && python manage.py compile_translations --skip-checks \
     && chown -R kamen:kamen /app/var /app/locale /data/media
 
 USER kamen

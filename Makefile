@@ -4,8 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
+# run, test and bench use the embedded development secrets: allowed only with
+# KAMEN_ENV=development (docs/security/secrets-and-deploy.md). Production leaves it unset.
+run test pytest bench: export KAMEN_ENV ?= development
 
-.PHONY: run test lint typecheck pytest venv messages bench clean
+.PHONY: run test lint typecheck pytest venv messages bench fuzz clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +48,10 @@ messages: venv
 
 bench: venv
 	$(BIN)/python -m bench
+
+# Schema fuzzing of the live API (PostgreSQL and Redis on 127.0.0.1; see .ci/fuzz.sh).
+fuzz: venv
+	bash .ci/fuzz.sh
 
 clean:
 	rm -rf "$${KAMEN_VAR_DIR:-var}/celery" "$${KAMEN_VAR_DIR:-var}/staticfiles"

@@ -99,6 +99,9 @@ export KAMEN_VAR_DIR="$WORK/var"
 export MEDIA_ROOT="$WORK/media"
 export DEBUG=false
 export ALLOWED_HOSTS=127.0.0.1,localhost
+# Production, as on a server: the development secrets are refused (KAMEN_ENV unset means the
+# same; set explicitly so a `make` or shell that exported development cannot leak in).
+export KAMEN_ENV=production
 # Fresh secrets, as production sets its own (none of the development defaults is used).
 SECRET_KEY="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(50))')"
 CARD_KEY_KEYS="$("$BIN/python" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
@@ -125,6 +128,26 @@ client = redis.Redis.from_url(sys.argv[1], socket_connect_timeout=2)
 client.ping()
 client.flushdb()
 EOF
+
+log "refused: the repository's development SECRET_KEY stops manage.py and gunicorn"
+# Their logs hold the expected tracebacks: kept apart from the service logs checked below.
+REFUSED="$WORK/refused"
+mkdir -p "$REFUSED"
+DEV_SECRET_KEY="$("$BIN/python" -c 'from kamen_complaints.deployment import DEVELOPMENT_SECRETS as d; print(d["SECRET_KEY"])')"
+if SECRET_KEY="$DEV_SECRET_KEY" "$BIN/python" manage.py check >"$REFUSED/check.log" 2>&1; then
+  fail "manage.py check accepted the development SECRET_KEY"
+fi
+grep -q "(kamen_complaints.E001) SECRET_KEY" "$REFUSED/check.log" \
+  || fail "manage.py check failed without naming SECRET_KEY: $(tail -n 5 "$REFUSED/check.log")"
+status=0
+SECRET_KEY="$DEV_SECRET_KEY" timeout 30 "$BIN/gunicorn" kamen_complaints.wsgi --bind 127.0.0.1:0 \
+  --workers 1 --no-control-socket >"$REFUSED/gunicorn.log" 2>&1 || status=$?
+# 124: still serving after 30 s; 0: it started and stopped by itself. Either way not refused.
+{ [ "$status" -ne 0 ] && [ "$status" -ne 124 ]; } \
+  || fail "gunicorn did not refuse the development SECRET_KEY (status $status)"
+grep -q "SECRET_KEY is the development default" "$REFUSED/gunicorn.log" \
+  || fail "gunicorn stopped without naming SECRET_KEY: $(tail -n 5 "$REFUSED/gunicorn.log")"
+log "  manage.py check and gunicorn (status $status) refused it, naming SECRET_KEY"
 
 log "migrate, collectstatic, seed_demo"
 "$BIN/python" manage.py migrate --noinput -v 0

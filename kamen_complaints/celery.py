@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from celery import Celery
+from celery.signals import import_modules
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kamen_complaints.settings")
 
@@ -20,6 +21,17 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger(__name__)
+
+
+@import_modules.connect
+def _refuse_development_secrets(**kwargs: Any) -> None:
+    """Worker and beat import their task modules at start (loader.init_worker) and re-raise an
+    error from this signal, so neither starts on a development secret outside development.
+    Celery's Django fixup runs the system checks but ignores what they find
+    (kamen_complaints/deployment.py)."""
+    from kamen_complaints.deployment import refuse_development_secrets
+
+    refuse_development_secrets()
 
 
 def _ensure_filesystem_broker_dirs() -> None:

@@ -12,7 +12,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
+
+from kamen_complaints.deployment import DEVELOPMENT_SECRETS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("KAMEN_VAR_DIR", BASE_DIR / "var"))
@@ -21,11 +24,12 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# The embedded default key is for development only; production must set SECRET_KEY
-# (`manage.py check --deploy` and the README say so).
-SECRET_KEY = env.str(
-    "SECRET_KEY", default="dev-insecure-kamen-complaints-change-me-0123456789abcdef"
-)
+# "development" accepts the embedded secrets below (the Makefile and the tests set it); unset
+# or "production", any of them stops every process at start (kamen_complaints/deployment.py,
+# docs/security/secrets-and-deploy.md).
+KAMEN_ENV = env.str("KAMEN_ENV", default="production")
+# The embedded default keys are public: development only.
+SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRETS["SECRET_KEY"])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -37,7 +41,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens, stored as digests, expiring (kamen_complaints/tokens.py). Before
+    # kamen_complaints, whose admin.py replaces knox's token admin.
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -50,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -151,33 +158,54 @@ MAX_REQUEST_BODY_SIZE = env.int("MAX_REQUEST_BODY_SIZE", default=25 * 1024 * 102
 # CARD_KEY_KEYS: comma-separated Fernet keys, newest first. Encryption uses the first; all are
 # tried for decryption (MultiFernet), so a key is rotated by prepending a new one, running
 # `manage.py rotate_card_keys`, then dropping the old one. The default is for development only.
-CARD_KEY_KEYS = env.list("CARD_KEY_KEYS", default=["bXFRmMNzPUiJ5Ivl3c25T3PSwOG1fhKvhyqiHwRv-fk="])
+CARD_KEY_KEYS = env.list("CARD_KEY_KEYS", default=[DEVELOPMENT_SECRETS["CARD_KEY_KEYS"]])
 # HMAC key for card-key and identity fingerprints (duplicate detection without decrypting).
 # Changing it invalidates duplicate detection for existing keys; it is not rotated.
-FINGERPRINT_KEY = env.str("FINGERPRINT_KEY", default="dev-insecure-fingerprint-key")
+FINGERPRINT_KEY = env.str("FINGERPRINT_KEY", default=DEVELOPMENT_SECRETS["FINGERPRINT_KEY"])
 # Ed25519 key that signs evidence packages (base64 of the 32-byte raw private key). The
 # default is for development only: production sets its own, publishes the public half
 # (`manage.py package_public_key`) and keeps the old public key to verify older packages.
 # New key: python -c "import base64,os;print(base64.b64encode(os.urandom(32)).decode())"
 PACKAGE_SIGNING_KEY = env.str(
-    "PACKAGE_SIGNING_KEY", default="7CVER1R2PG31C5dbJrUBOGyd3tgCVF12wy97QDGWJU4="
+    "PACKAGE_SIGNING_KEY", default=DEVELOPMENT_SECRETS["PACKAGE_SIGNING_KEY"]
 )
+
+# --- Logins -------------------------------------------------------------------------------
+# Reverse proxies in front of the app that append to X-Forwarded-For. 0: clients connect
+# directly and X-Forwarded-For is ignored (anyone can write it); 1: behind one TLS proxy
+# (BEHIND_TLS_PROXY), the client is the address that proxy appended. Never more than the
+# proxies really there, or a client chooses its own address.
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+NUM_PROXIES = env.int("NUM_PROXIES", default=1 if BEHIND_TLS_PROXY else 0)
+# Per-account lockout (kamen_complaints/logins.py, docs/security/authentication.md): a username
+# is locked from one address after LOGIN_FAILURES_PER_ACCOUNT_IP failed passwords, from
+# everywhere after LOGIN_FAILURES_PER_ACCOUNT, for LOGIN_LOCKOUT_MINUTES.
+LOGIN_FAILURES_PER_ACCOUNT_IP = env.int("LOGIN_FAILURES_PER_ACCOUNT_IP", default=5)
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=20)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "kamen_complaints.api.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # django-filter, refusing empty filter values (`?status=`) with a 400.
+    "DEFAULT_FILTER_BACKENDS": ["kamen_complaints.api.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kamen_complaints.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    # DRF's parsers, refusing text that is not valid Unicode (docs/security/hostile-input.md).
+    "DEFAULT_PARSER_CLASSES": [
+        "kamen_complaints.parsers.JSONParser",
+        "kamen_complaints.parsers.FormParser",
+        "kamen_complaints.parsers.MultiPartParser",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "login_user": env.str("THROTTLE_LOGIN_USER", default="10/min"),
@@ -186,10 +214,23 @@ REST_FRAMEWORK = {
         "reveal_ip": env.str("THROTTLE_REVEAL_IP", default="60/min"),
         "filing_user": env.str("THROTTLE_FILING_USER", default="10/hour"),
         "filing_ip": env.str("THROTTLE_FILING_IP", default="30/hour"),
+        # Card-key imports: each report tells whether a key is already on the platform.
+        "import_user": env.str("THROTTLE_IMPORT_USER", default="20/hour"),
+        "import_ip": env.str("THROTTLE_IMPORT_IP", default="60/hour"),
     },
     "DATETIME_FORMAT": "iso-8601",
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # The client address the throttles (and the login lockout) count: see NUM_PROXIES above.
+    "NUM_PROXIES": NUM_PROXIES,
+}
+# API tokens (django-rest-knox): `Authorization: Token <key>`, valid TOKEN_TTL_HOURS from
+# issue (no sliding renewal); logout and a password change revoke them.
+TOKEN_TTL_HOURS = env.int("TOKEN_TTL_HOURS", default=24 * 7)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=TOKEN_TTL_HOURS),
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kamen Complaints API",
@@ -205,11 +246,19 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ProductKindEnum": "orders.models.ProductKind",
         "EvidenceKindEnum": "disputes.models.EvidenceKind",
+        # What a buyer or merchant may upload: every kind but the platform's own record.
+        "UploadableEvidenceKindEnum": "disputes.models.UPLOADABLE_EVIDENCE",
         "PartyEnum": "disputes.models.Party",
         "TransactionKindEnum": "escrow.models.TransactionKind",
         "ComplaintStatusEnum": "disputes.models.Status",
         "OrderStatusEnum": "orders.models.OrderStatus",
     },
+    # OpenAPI links from a list or a creation to the actions on its items (kamen_complaints/
+    # schema.py): how a schema fuzzer reaches a real complaint's actions.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "kamen_complaints.schema.add_links",
+    ],
 }
 
 # --- Celery -------------------------------------------------------------------------------
@@ -313,9 +362,32 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
-)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+# HTTPS only, in production (README "Settings"); off by default so `make run` works on http://.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# The container healthchecks ask http://127.0.0.1:8000/healthz directly, past the TLS proxy.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Content-Security-Policy on every response (django-csp 4): scripts, styles, images and fonts
+# from our own origin only; no inline script or style anywhere (htmx's indicator style is off,
+# templates/base.html; Swagger UI is the split view with its script in a file). data: images
+# are Swagger UI's CSS icons. docs/security/secrets-and-deploy.md.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = {

@@ -1,21 +1,20 @@
+from django.conf import settings
 from django.urls import path
 
 from orders import api
+from orders.payments import SANDBOX_PROVIDER
 
 urlpatterns = [
     path("auth/register/", api.RegisterView.as_view(), name="api-register"),
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
+    path("auth/logout/", api.LogoutView.as_view(), name="api-logout"),
+    path("auth/logoutall/", api.LogoutAllView.as_view(), name="api-logoutall"),
     path("products/", api.ProductListView.as_view(), name="api-products"),
     path("products/<int:pk>/", api.ProductDetailView.as_view(), name="api-product"),
     path("orders/", api.OrderListCreateView.as_view(), name="api-orders"),
     path("orders/<number:number>/", api.OrderDetailView.as_view(), name="api-order"),
     path("orders/<number:number>/pay/", api.OrderPayView.as_view(), name="api-order-pay"),
     path("orders/<number:number>/reveal/", api.OrderRevealView.as_view(), name="api-order-reveal"),
-    path(
-        "payments/sandbox/callback/",
-        api.SandboxCallbackView.as_view(),
-        name="api-payments-sandbox-callback",
-    ),
     path("merchant/", api.MerchantView.as_view(), name="api-merchant"),
     path("merchant/apply/", api.MerchantApplyView.as_view(), name="api-merchant-apply"),
     path(
@@ -49,3 +48,15 @@ urlpatterns = [
         name="api-staff-merchant-unsuspend",
     ),
 ]
+
+# The sandbox's payment callback pays an order on a signature alone. It exists only while the
+# sandbox is the payment provider: with a real gateway configured the URL is a 404, so no
+# sandbox payment can ever reach a real shop (docs/security/secrets-and-deploy.md).
+if settings.PAYMENT_PROVIDER == SANDBOX_PROVIDER:
+    urlpatterns.append(
+        path(
+            "payments/sandbox/callback/",
+            api.SandboxCallbackView.as_view(),
+            name="api-payments-sandbox-callback",
+        )
+    )

@@ -43,6 +43,10 @@ class PaymentProvider(Protocol):
         ...
 
 
+# The PAYMENT_PROVIDER value that means "the sandbox" (orders/api_urls.py mounts its callback).
+SANDBOX_PROVIDER = "orders.payments.SandboxProvider"
+
+
 class SandboxProvider:
     """Always succeeds. Like a real gateway (out_trade_no), the same idempotency key gives the
     same reference: a double-clicked "pay" is one charge, not two. Callers therefore pass a key

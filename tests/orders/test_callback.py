@@ -5,9 +5,15 @@ keys for one order); a second, different payment of a paid order is refunded."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
+from django.urls import Resolver404, clear_url_caches, resolve
 from rest_framework.test import APIClient
 
 from orders.models import CardKey, CardKeyStatus, Order, OrderStatus, Payment, Refund
@@ -156,3 +162,52 @@ def test_a_topup_paid_by_callback_is_delivered_by_the_worker(
     assert response.json()["status"] == "delivery_pending"
     order.refresh_from_db()
     assert order.status == OrderStatus.DELIVERED
+
+
+# --- Mounted only with the sandbox provider -------------------------------------------------
+
+
+class GatewayProvider:
+    """Stands for a real gateway (Alipay, WeChat Pay) named in PAYMENT_PROVIDER."""
+
+    channel = "gateway"
+
+
+@contextmanager
+def urls_with_provider(provider: str) -> Iterator[None]:
+    """The URLconf as a process started with PAYMENT_PROVIDER=provider builds it (URLs are read
+    once, at import); the test's own URLconf again afterwards."""
+
+    def rebuild() -> None:
+        importlib.reload(importlib.import_module("orders.api_urls"))
+        importlib.reload(importlib.import_module(settings.ROOT_URLCONF))
+        clear_url_caches()
+
+    try:
+        with override_settings(PAYMENT_PROVIDER=provider):
+            rebuild()
+            yield
+    finally:
+        rebuild()
+
+
+def test_the_sandbox_callback_is_mounted_when_the_sandbox_is_the_payment_provider(order):
+    with urls_with_provider("orders.payments.SandboxProvider"):
+        assert resolve(URL).url_name == "api-payments-sandbox-callback"
+        response = post(signed(order))
+    assert response.status_code == 200
+    assert response.json()["status"] == "delivered"
+
+
+def test_with_a_real_payment_provider_the_sandbox_callback_is_a_404(order):
+    # With the public SECRET_KEY an anonymous caller signed callbacks that delivered an unpaid
+    # order; with a real gateway no sandbox callback may exist at all.
+    with urls_with_provider(f"{__name__}.GatewayProvider"):
+        with pytest.raises(Resolver404):
+            resolve(URL)
+        response = post(signed(order))
+        assert response.status_code == 404
+        assert resolve("/api/v1/orders/").url_name == "api-orders"  # the rest of the API stays
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    assert not Payment.objects.exists()
