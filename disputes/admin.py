@@ -15,6 +15,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -302,6 +303,15 @@ class EvidenceInline(_ReadOnlyInline):
 
     @admin.display(description=gettext_lazy("file"))
     def download(self, obj: Evidence) -> str:
+        if obj.content_type == "application/pdf":
+            # A party's PDF may carry active content: the link leads to a warning page with a
+            # review copy (pages as images) beside the original (disputes/pdf_review.py).
+            return format_html(
+                '<a href="{}">{}</a> ({})',
+                reverse("disputes:evidence_review", args=[obj.dispute.number, obj.pk]),
+                obj.file_name,
+                _("PDF: review it before opening"),
+            )
         return format_html(
             '<a href="/api/v1/disputes/{}/evidence/{}/">{}</a>',
             obj.dispute.number,

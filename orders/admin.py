@@ -23,12 +23,12 @@ from django.template import engines
 from django.template.backends.django import Template
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kamen_complaints.errors import DomainError
-from orders import services
+from orders import selectors, services
 from orders.models import (
     CardKey,
     CardKeyReveal,
@@ -110,6 +110,27 @@ class MerchantMemberInline(ReadOnlyMixin, admin.TabularInline):
     extra = 0
 
 
+class IdentitySharedFilter(admin.SimpleListFilter):
+    """Shops whose identity number another (not rejected) shop also uses: the verifier's
+    queue of look-alike applications (docs/security/merchants-and-evidence.md)."""
+
+    title = gettext_lazy("identity number shared")
+    parameter_name = "identity_shared"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("yes", gettext_lazy("with another shop")),
+            ("no", gettext_lazy("not shared")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        if self.value() == "yes":
+            return queryset.filter(identity_shared=True)
+        if self.value() == "no":
+            return queryset.filter(identity_shared=False)
+        return None
+
+
 @admin.register(Merchant)
 class MerchantAdmin(NoDeleteMixin, admin.ModelAdmin):
     list_display = [
@@ -118,11 +139,12 @@ class MerchantAdmin(NoDeleteMixin, admin.ModelAdmin):
         "status",
         "suspension_reason",
         "identity_number",
+        "identity_shared",
         "verified_at",
         "reverification_due",
         "created_at",
     ]
-    list_filter = ["status", "suspension_reason"]
+    list_filter = ["status", "suspension_reason", IdentitySharedFilter]
     search_fields = ["shop_name", "legal_name", "owner__username", "phone", "business_license"]
     list_select_related = ["owner"]
     # Status fields change only through the actions below (services); contact details and
@@ -132,6 +154,7 @@ class MerchantAdmin(NoDeleteMixin, admin.ModelAdmin):
         "owner",
         "legal_name",
         "identity_number",
+        "identity_duplicates",
         "phone",
         "address",
         "business_license",
@@ -148,6 +171,7 @@ class MerchantAdmin(NoDeleteMixin, admin.ModelAdmin):
         "owner",
         "legal_name",
         "identity_number",
+        "identity_duplicates",
         "status",
         "suspension_reason",
         "status_note",
@@ -174,6 +198,58 @@ class MerchantAdmin(NoDeleteMixin, admin.ModelAdmin):
     @admin.display(description=gettext_lazy("identity number"))
     def identity_number(self, merchant: Merchant) -> str:
         return merchant.id_number_masked
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Merchant]:
+        return selectors.with_identity_shared(super().get_queryset(request))
+
+    @admin.display(
+        description=gettext_lazy("identity shared"), boolean=True, ordering="identity_shared"
+    )
+    def identity_shared(self, merchant: Merchant) -> bool:
+        return bool(getattr(merchant, "identity_shared", False))
+
+    @admin.display(description=gettext_lazy("other shops with this identity number"))
+    def identity_duplicates(self, merchant: Merchant) -> str:
+        others = list(selectors.merchants_sharing_identity(merchant))
+        if not others:
+            return "-"
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a> ({})',
+            (
+                (
+                    reverse("admin:orders_merchant_change", args=[other.pk]),
+                    other.shop_name,
+                    other.get_status_display(),
+                )
+                for other in others
+            ),
+        )
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """Warn the verifier at the top of the page: verifying a look-alike is refused."""
+        merchant = self.get_object(request, object_id)
+        if (
+            request.method == "GET"
+            and merchant is not None
+            and selectors.merchants_sharing_identity(merchant).exists()
+        ):
+            self.message_user(
+                request,
+                _(
+                    "Another shop was opened with the same identity number (listed below). One "
+                    "identity holds one shop: reject one of the applications; verifying this "
+                    "shop is refused while the other stands."
+                ),
+                level=messages.WARNING,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=gettext_lazy("identity number"))
     def identity_number_with_button(self, merchant: Merchant) -> str:

@@ -4,7 +4,7 @@ whatever the page size (select_related / prefetch_related / annotations)."""
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from orders.models import (
     CardKey,
@@ -70,3 +70,28 @@ def orders_visible_to(user: User | AnonymousUser) -> QuerySet[Order]:
 
 def buyer_orders(user: User) -> QuerySet[Order]:
     return _with_details(Order.objects.filter(buyer_id=user.pk))
+
+
+# --- One identity, one shop (docs/security/merchants-and-evidence.md) ---------------------
+
+
+def merchants_sharing_identity(merchant: Merchant) -> QuerySet[Merchant]:
+    """Other shops opened with the same identity number (by its HMAC fingerprint), rejected
+    applications left out: a rejected application never sold and may be made again."""
+    return (
+        Merchant.objects.filter(id_number_fingerprint=merchant.id_number_fingerprint)
+        .exclude(pk=merchant.pk)
+        .exclude(status=MerchantStatus.REJECTED)
+        .order_by("pk")
+    )
+
+
+def with_identity_shared(qs: QuerySet[Merchant]) -> QuerySet[Merchant]:
+    """Annotate `identity_shared`: another non-rejected shop has the same identity number.
+    One subquery, so a list stays at a constant number of queries."""
+    others = (
+        Merchant.objects.filter(id_number_fingerprint=OuterRef("id_number_fingerprint"))
+        .exclude(pk=OuterRef("pk"))
+        .exclude(status=MerchantStatus.REJECTED)
+    )
+    return qs.annotate(identity_shared=Exists(others))
