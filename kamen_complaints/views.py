@@ -1,4 +1,4 @@
-"""Error pages: JSON under /api/ (shared/API.md: never an HTML page), HTML elsewhere."""
+"""Error pages: JSON under /api/ (docs/api.md: never an HTML page), HTML elsewhere."""
 
 from __future__ import annotations
 

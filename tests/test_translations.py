@@ -1,6 +1,6 @@
 """The zh-hans catalogue: complete, placeholder-safe, and what the platform speaks by default.
 
-zh-hans is the first language (shared/STYLE.md); English is the source language in the code.
+zh-hans is the first language (docs/style.md); English is the source language in the code.
 The .mo files are not committed (.gitignore), so the module compiles the catalogues first and
 the tests hold on a fresh checkout.
 """

@@ -22,7 +22,7 @@ from kamen_complaints.money import format_yuan
 register = template.Library()
 
 # Pages show times as the platform's buyers and merchants read them, whatever the server's
-# or the request's zone (shared/STYLE.md "Look and language").
+# or the request's zone (docs/style.md "Look and language").
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -63,7 +63,7 @@ def countdown(
     start: datetime | None = None,
     label: str = "",
 ) -> dict[str, Any]:
-    """A deadline as a bar and the time left (shared/STYLE.md: a countdown and a bar, not
+    """A deadline as a bar and the time left (docs/style.md: a countdown and a bar, not
     only a timestamp). The bar shows the share of the window still left: pass the window's
     length (`total`) or its start (`start`); without either the bar is full until due.
 

@@ -1,4 +1,4 @@
-"""Real staff accounts: `createsuperuser --noinput` with DJANGO_SUPERUSER_* (shared/API.md)."""
+"""Real staff accounts: `createsuperuser --noinput` with DJANGO_SUPERUSER_* (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1165,7 +1165,7 @@ def _run_step(step: Step, dispute: Dispute, scene: Scene, cast: Cast) -> None:
 
 
 def seed_complaints() -> int:
-    """A complaint in every state (shared/API.md "Operations"), each on an order bought for it
+    """A complaint in every state (docs/api.md "Operations"), each on an order bought for it
     and taken to its state by the parties, the arbitrator and the clock — the same services
     the pages, the API and the sweep call. Returns how many orders and complaints it made."""
     buyers = {b.username: User.objects.get(username=b.username) for b in BUYERS}
