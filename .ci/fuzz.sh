@@ -78,26 +78,13 @@ trap 'exit 143' TERM
 [ -x "$BIN/schemathesis" ] || fail "no schemathesis in $BIN (make venv installs requirements-dev.txt)"
 
 # --- Settings: as in production (.ci/production-shape.sh), fresh secrets --------------------
-export DATABASE_URL="$PG_URL/$DB_NAME"
-export CELERY_BROKER_URL="$REDIS_URL/$REDIS_DB"
-export CACHE_URL="${REDIS_URL/redis:/rediscache:}/$REDIS_DB"
-export KAMEN_VAR_DIR="$WORK/var"
-export MEDIA_ROOT="$WORK/media"
-export DEBUG=false
-export ALLOWED_HOSTS=127.0.0.1,localhost
-export KAMEN_ENV=production
-SECRET_KEY="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(50))')"
-CARD_KEY_KEYS="$("$BIN/python" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
-FINGERPRINT_KEY="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))')"
-PACKAGE_SIGNING_KEY="$("$BIN/python" -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
-export SECRET_KEY CARD_KEY_KEYS FINGERPRINT_KEY PACKAGE_SIGNING_KEY
+# shellcheck source=.ci/production-env.sh
+. "$(dirname "$0")/production-env.sh"
 # Throttles far above what a fuzzer sends, so it exercises the operations, not the 429 path.
 for scope in LOGIN REVEAL FILING IMPORT; do
   export "THROTTLE_${scope}_USER=100000/min" "THROTTLE_${scope}_IP=100000/min"
 done
 # No worker runs here: tasks (notifications, top-up delivery) wait in Redis db 3, flushed after.
-export PYTHONUNBUFFERED=1
-unset CELERY_TASK_ALWAYS_EAGER
 mkdir -p "$KAMEN_VAR_DIR" "$MEDIA_ROOT"
 
 started=$SECONDS

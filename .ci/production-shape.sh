@@ -92,27 +92,11 @@ trap 'exit 143' TERM
 [ -x "$BIN/python" ] || fail "no virtualenv at $BIN (run \`make venv\` first)"
 
 # --- Settings: every value from the environment, as in production ---------------------------
-export DATABASE_URL="$PG_URL/$DB_NAME"
-export CELERY_BROKER_URL="$REDIS_URL/$REDIS_DB"
-export CACHE_URL="${REDIS_URL/redis:/rediscache:}/$REDIS_DB"
-export KAMEN_VAR_DIR="$WORK/var"
-export MEDIA_ROOT="$WORK/media"
-export DEBUG=false
-export ALLOWED_HOSTS=127.0.0.1,localhost
-# Production, as on a server: the development secrets are refused (KAMEN_ENV unset means the
-# same; set explicitly so a `make` or shell that exported development cannot leak in).
-export KAMEN_ENV=production
-# Fresh secrets, as production sets its own (none of the development defaults is used).
-SECRET_KEY="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(50))')"
-CARD_KEY_KEYS="$("$BIN/python" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
-FINGERPRINT_KEY="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))')"
-PACKAGE_SIGNING_KEY="$("$BIN/python" -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
-export SECRET_KEY CARD_KEY_KEYS FINGERPRINT_KEY PACKAGE_SIGNING_KEY
+# shellcheck source=.ci/production-env.sh
+. "$(dirname "$0")/production-env.sh"
 # Beat dispatches the sweep every few seconds here, so we can watch it reach the worker.
 export SWEEP_INTERVAL_SECONDS=3
 export SANDBOX_TOPUP_SLOW_SECONDS=1
-export PYTHONUNBUFFERED=1
-unset CELERY_TASK_ALWAYS_EAGER
 mkdir -p "$KAMEN_VAR_DIR" "$MEDIA_ROOT"
 
 log "PostgreSQL: fresh database $DB_NAME; Redis: db $REDIS_DB"

@@ -118,7 +118,7 @@ def test_dockerfile_builds_a_slim_image_run_by_a_user_without_privileges():
 
 
 def test_ci_scripts_are_valid_bash():
-    for script in (".ci/run", ".ci/production-shape.sh"):
+    for script in (".ci/run", ".ci/production-shape.sh", ".ci/fuzz.sh", ".ci/production-env.sh"):
         result = subprocess.run(
             ["bash", "-n", str(ROOT / script)], capture_output=True, text=True, check=False
         )
@@ -228,4 +228,6 @@ def test_make_run_and_test_are_development_and_the_image_build_needs_no_secret()
     assert "KAMEN_ENV" not in re.sub(r"^#.*$", "", dockerfile, flags=re.M)
     assert "compile_translations --skip-checks" in dockerfile
     shape = (ROOT / ".ci" / "production-shape.sh").read_text(encoding="utf-8")
-    assert "export KAMEN_ENV=production" in shape
+    assert '. "$(dirname "$0")/production-env.sh"' in shape
+    env = (ROOT / ".ci" / "production-env.sh").read_text(encoding="utf-8")
+    assert "export KAMEN_ENV=production" in env
