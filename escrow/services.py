@@ -19,8 +19,8 @@ The rules (docs/design.md "Money"):
   reason `deposit`; the top-up that cures it lifts that suspension (never a manual one).
 
 Lock order, everywhere: a caller's own rows (payout, withdrawal) first, then the order rows
-(id order), then the ledger accounts in id order, then the merchant row
-(orders.services.merchant_suspend).
+(id order), then the ledger accounts — the platform's before the merchants', each in id
+order — then the merchant row (orders.services.merchant_suspend).
 """
 
 from __future__ import annotations
@@ -179,8 +179,9 @@ def _resolve_ids(merchant_id: int | None, platform: Sequence[_Kind]) -> dict[str
 
 
 def _lock(merchant_id: int | None, platform: Sequence[_Kind] = ()) -> dict[str, Account]:
-    """Lock the merchant's deposit and receivable (when a merchant is named) and the named
-    platform accounts, in id order, in one statement; return them by kind. The merchant's
+    """Lock the named platform accounts and the merchant's deposit and receivable (when a
+    merchant is named), platform first, each in id order, in one statement; return them by
+    kind. The merchant's
     status and minimum ride along (read, not locked) for the suspension rules."""
     for attempt in range(2):
         ids = _resolve_ids(merchant_id, platform)
@@ -206,8 +207,12 @@ def _select_for_update(ids: list[int]) -> dict[str, Account]:
 
 
 def _locked_accounts(ids: Sequence[int]) -> list[Account]:
-    """`SELECT … FOR UPDATE OF account` in id order, joined to the merchant (status and
-    minimum read, not locked, for the suspension rules): the ledger's hot path, so plain SQL
+    """`SELECT … FOR UPDATE OF account` — the platform's accounts first, then the merchants',
+    each in id order — joined to the merchant (status and minimum read, not locked, for the
+    suspension rules). Platform first because a settlement pays (fund, buyer refunds) and
+    then recovers (deposit, receivable, fund) in one transaction: ordering by id alone let it
+    hold the fund while asking for a deposit another transaction had locked before asking for
+    the fund — a deadlock the payout race test found. The ledger's hot path, so plain SQL
     (the ORM's query compilation costs more than the database's work here). Also used by
     escrow.batch."""
     if not ids:
@@ -218,7 +223,8 @@ def _locked_accounts(ids: Sequence[int]) -> list[Account]:
             "SELECT a.id, a.kind, a.merchant_id, a.balance, a.held, "  # noqa: S608
             "m.status, m.suspension_reason, m.minimum_deposit "
             f"FROM {_ACCOUNT} a LEFT OUTER JOIN {_MERCHANT} m ON m.id = a.merchant_id "
-            f"WHERE a.id IN ({', '.join(['%s'] * len(ids))}) ORDER BY a.id{lock}",
+            f"WHERE a.id IN ({', '.join(['%s'] * len(ids))}) "
+            f"ORDER BY a.merchant_id IS NOT NULL, a.id{lock}",
             list(ids),
         )
         rows = cursor.fetchall()

@@ -162,18 +162,16 @@ def test_mixed_concurrent_postings_on_two_shops_never_deadlock_or_lose_an_update
             )
         )
     run_concurrently(jobs)
-    jobs = []
-    for i in range(8):
-        shop = shops[i % 2]
-        jobs.append(
-            lambda i=i: services.compensation_pay(dispute_id=i, order=orders[i], amount=D("20.00"))
-        )
-        jobs.append(
-            lambda i=i, shop=shop: services.compensation_recover(
-                dispute_id=i, merchant=shop, amount=D("20.00")
-            )
-        )
-    run_concurrently(jobs)
+
+    # A recovery follows its payout (a merchant never bears more than the buyer was paid):
+    # each settlement pays then recovers in one transaction, as disputes' settle does, while
+    # the two shops' settlements race each other.
+    def settle(i: int, shop: Any) -> None:
+        with transaction.atomic():
+            services.compensation_pay(dispute_id=i, order=orders[i], amount=D("20.00"))
+            services.compensation_recover(dispute_id=i, merchant=shop, amount=D("20.00"))
+
+    run_concurrently([lambda i=i: settle(i, shops[i % 2]) for i in range(8)])
     for shop in shops:
         # 500 + 4 x 10 topped up, 4 x 20 recovered
         assert balances(shop) == {"deposit": 46000, "held": 0, "receivable": 0}
