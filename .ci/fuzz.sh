@@ -81,7 +81,7 @@ trap 'exit 143' TERM
 # shellcheck source=.ci/production-env.sh
 . "$(dirname "$0")/production-env.sh"
 # Throttles far above what a fuzzer sends, so it exercises the operations, not the 429 path.
-for scope in LOGIN REVEAL FILING IMPORT; do
+for scope in LOGIN REVEAL FILING FILING_ATTEMPT IMPORT; do
   export "THROTTLE_${scope}_USER=100000/min" "THROTTLE_${scope}_IP=100000/min"
 done
 # No worker runs here: tasks (notifications, top-up delivery) wait in Redis db 3, flushed after.

@@ -31,3 +31,11 @@ def notifications_send(notification_ids: list[int]) -> int:
 @shared_task
 def notifications_send_pending() -> int:
     return services.notifications_send_pending()
+
+
+@shared_task
+def complaint_drafts_purge() -> int:
+    """Beat, hourly: delete complaint-form draft files older than 24 h (disputes/drafts.py)."""
+    from disputes.drafts import purge_expired_drafts
+
+    return purge_expired_drafts()

@@ -204,6 +204,43 @@ def throttles(scope: str) -> list[type[throttling.BaseThrottle]]:
     return [user, ip]
 
 
+def _current(throttle: Any, request: Any) -> bool:
+    """Load the throttle's history for this request (what allow_request does before deciding);
+    False when the throttle does not apply (no rate, no key). `throttle` is a
+    _LiveRateThrottle; Any because DRF sets `duration` and `num_requests` untyped."""
+    if throttle.rate is None:
+        return False
+    throttle.key = throttle.get_cache_key(request, None)
+    if throttle.key is None:
+        return False
+    throttle.history = throttle.cache.get(throttle.key, [])
+    throttle.now = throttle.timer()
+    while throttle.history and throttle.history[-1] <= throttle.now - throttle.duration:
+        throttle.history.pop()
+    return True
+
+
+def throttle_peek(request: Any, scope: str) -> int | None:
+    """Seconds to wait when `request` is already at `scope`'s rates, without counting it. For
+    limits that count successes only (filing: accepted complaints): check with this before,
+    `throttle_record` after success. Two requests at once may both pass the check; the limit
+    is a brake, not an exact count."""
+    waits: list[float] = []
+    for throttle_class in throttles(scope):
+        throttle: Any = throttle_class()
+        if _current(throttle, request) and len(throttle.history) >= throttle.num_requests:
+            waits.append(throttle.wait() or 0)
+    return max(1, math.ceil(max(waits))) if waits else None
+
+
+def throttle_record(request: Any, scope: str) -> None:
+    """Count one success against `scope`'s rates (see throttle_peek)."""
+    for throttle_class in throttles(scope):
+        throttle: Any = throttle_class()
+        if _current(throttle, request):
+            throttle.throttle_success()
+
+
 class MoneyField(serializers.DecimalField):
     """Yuan with 2 decimals: a string in responses; in requests a string of ASCII digits with at
     most 2 decimals ("12.50") or a JSON whole number (12), never a JSON float (12.5 is a binary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,10 +14,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from disputes.models import Dispute, EventType, Policy, Reason, Role, Status
+from disputes.models import Dispute, EventType, NotificationKind, Policy, Reason, Role, Status
 from disputes.selectors import active_blacklist_entry, policy_for
 from disputes.services import money
-from disputes.services._core import local, merchant_recipients, notify, record, yuan
+from disputes.services._core import (
+    buyer_recipients,
+    local,
+    merchant_recipients,
+    notify,
+    record,
+    yuan,
+)
 from disputes.services.evidence import (
     EvidenceUpload,
     check_count,
@@ -26,6 +34,7 @@ from disputes.services.evidence import (
     stored_files,
 )
 from kamen_complaints.errors import DomainError, NotFound
+from orders import crypto
 from orders.models import CardKey, Order, Payment
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -158,17 +167,98 @@ def _exists(live: Dispute) -> DomainError:
     )
 
 
-def _named_keys(order: Order, card_keys: Sequence[CardKey | int]) -> list[CardKey]:
-    ids = {k.pk if isinstance(k, CardKey) else int(k) for k in card_keys}
-    if not ids:
-        return []
-    keys = list(CardKey.objects.filter(order=order, pk__in=ids).order_by("id"))
-    if len(keys) != len(ids):
-        raise DomainError(
-            _("Name only card keys delivered with order %(number)s.") % {"number": order.number},
-            code="card_keys_invalid",
+@dataclass(frozen=True)
+class FilingState:
+    """What the order page says about complaining, worked out by the filing rules themselves
+    (`_check_filing`): the page never offers a button the service would refuse.
+
+    `opens_at`/`closes_at`: the complaint window (counted as `window_for` counts it, from
+    delivery, or from payment before delivery); `refusal`: the rule that would refuse a
+    filing now, as the service words it; `complaint`: the order's latest complaint."""
+
+    can_file: bool
+    opens_at: datetime | None
+    closes_at: datetime | None
+    rule: str
+    refusal: DomainError | None
+    complaint: Dispute | None
+    policy: Policy
+
+
+def filing_state(*, buyer: User, order: Order) -> FilingState:
+    """A read, beside the rules it reads: may `buyer` complain about `order` now?"""
+    policy = policy_for(order.product.kind)
+    complaint = Dispute.objects.filter(order=order).order_by("-filed_at", "-id").first()
+    if order.paid_at is None:
+        return FilingState(False, None, None, "", None, complaint, policy)
+    closes_at, rule = window_for(order, Reason.OTHER, policy)
+    opens_at = closes_at - timedelta(hours=policy.complaint_window_hours)
+    refusal: DomainError | None = None
+    try:
+        _check_filing(
+            buyer=buyer,
+            order=order,
+            reason=Reason.OTHER,
+            claimed_amount=max(order.refundable_amount, Decimal("0.01")),
+            policy=policy,
         )
-    return keys
+    except DomainError as exc:
+        refusal = exc
+    return FilingState(refusal is None, opens_at, closes_at, rule, refusal, complaint, policy)
+
+
+def _named_keys(order: Order, card_keys: Sequence[CardKey | int | str]) -> list[CardKey]:
+    """The keys of `order` the buyer says failed, named however the buyer has them: a CardKey,
+    its id, the full key text they were shown, or the masked form (`****7Q2K`, or just the
+    last four characters). The page and the API both name keys through here.
+
+    Full text is matched by its keyed fingerprint (orders.crypto.fingerprint, what the import
+    stored) against this order's keys only: nothing is decrypted, and a key of another order
+    matches nothing, so the answer never tells whether a text is a key somewhere else. A
+    refusal echoes only the masked form of what was sent."""
+    if not card_keys:
+        return []
+    keys = list(CardKey.objects.filter(order=order).order_by("id"))
+    chosen: dict[int, CardKey] = {}
+    for named in card_keys:
+        matches = _matching_keys(keys, named)
+        if not matches:
+            shown = _shown(named)
+            raise DomainError(
+                _("Order %(number)s has no card key %(key)s.")
+                % {"number": order.number, "key": shown},
+                code="card_keys_invalid",
+            )
+        for key in matches:
+            chosen[key.pk] = key
+    return sorted(chosen.values(), key=lambda k: k.pk)
+
+
+def _shown(named: CardKey | int | str) -> str:
+    if isinstance(named, CardKey):
+        return named.masked
+    if isinstance(named, int):
+        return f"#{named}"
+    return crypto.mask(named.strip()[-4:])
+
+
+def _matching_keys(keys: list[CardKey], named: CardKey | int | str) -> list[CardKey]:
+    if isinstance(named, CardKey):
+        return [k for k in keys if k.pk == named.pk]
+    if isinstance(named, int):
+        return [k for k in keys if k.pk == named]
+    value = named.strip()
+    if not value:
+        return []
+    # The full text first: a key may itself be all digits, and it is what the buyer copied.
+    fingerprint = crypto.fingerprint(value)
+    by_text = [k for k in keys if k.fingerprint == fingerprint]
+    if by_text:
+        return by_text
+    if value.isdigit():
+        return [k for k in keys if k.pk == int(value)]
+    tail = value.lstrip("*")
+    return [k for k in keys if tail and k.tail == tail]
 
 
 def platform_records(order: Order) -> dict[str, Any]:
@@ -226,7 +316,7 @@ def dispute_file(
     reason: str,
     claimed_amount: Decimal,
     description: str = "",
-    card_keys: Sequence[CardKey | int] = (),
+    card_keys: Sequence[CardKey | int | str] = (),
     evidence: Sequence[EvidenceUpload] = (),
 ) -> Dispute:
     """File a complaint. Only the order's buyer, only for a paid order not fully refunded,
@@ -303,9 +393,17 @@ def dispute_file(
         for item in checked:
             store_evidence(dispute, item, user=buyer, role=Role.BUYER, files=files)
         money.hold_place(dispute)
+        # The buyer and the shop's team are told before the hooks, so a fast track's payment
+        # is reported after (and above) the filing.
+        notify(
+            dispute,
+            event,
+            buyer_recipients(dispute) + merchant_recipients(dispute),
+            NotificationKind.FILED,
+            amount=claimed_amount,
+        )
         for hook in _after_filing:
             hook(dispute, policy)
         if _after_filing:  # a hook may have changed the row (the fast track pays at once)
             dispute.refresh_from_db(fields=["fast_track", "paid_out", "recovered", "updated_at"])
-        notify(dispute, event, merchant_recipients(dispute), _("a new complaint to answer"))
     return dispute

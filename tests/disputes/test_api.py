@@ -165,8 +165,10 @@ def test_anonymous_filing_is_401():
 
 
 def test_filing_is_throttled_per_user(settings):
+    # Refused attempts count against the looser attempt limit only; accepted filings against
+    # the filing limit (tests/disputes/test_api_filing.py).
     rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
-    rates["filing_user"] = "2/hour"
+    rates["filing_attempt_user"] = "2/hour"
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
     user = UserFactory()
     client = client_for(user)
@@ -174,7 +176,7 @@ def test_filing_is_throttled_per_user(settings):
         client.post("/api/v1/disputes/", {"order": "nope"}, format="json").status_code
         for _ in range(3)
     ]
-    assert codes[:2] == [400, 400]  # refused as invalid, but counted
+    assert codes[:2] == [400, 400]
     assert codes[2] == 429
     response = client.post("/api/v1/disputes/", {"order": "nope"}, format="json")
     assert response.json()["code"] == "throttled"
