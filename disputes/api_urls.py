@@ -54,6 +54,8 @@ urlpatterns = [
         name="api-dispute-recovery",
     ),
     path("disputes/<number:number>/notes/", api.NoteView.as_view(), name="api-dispute-notes"),
+    path("disputes/<number:number>/rating/", api.RatingView.as_view(), name="api-dispute-rating"),
+    path("shops/<int:pk>/record/", api.ShopRecordView.as_view(), name="api-shop-record"),
     path("staff/blacklist/", api.BlacklistView.as_view(), name="api-staff-blacklist"),
     path(
         "staff/blacklist/<int:pk>/",

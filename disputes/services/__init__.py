@@ -37,6 +37,7 @@ from disputes.services.notifications import (
 )
 from disputes.services.package import dispute_evidence_package
 from disputes.services.policy import MIN_NOTICE, policy_publish, policy_revise
+from disputes.services.rating import dispute_rate
 from disputes.services.staff import (
     Bears,
     dispute_decide_recovery,
@@ -70,6 +71,7 @@ __all__ = [
     "dispute_message",
     "dispute_note",
     "dispute_offer_lapse",
+    "dispute_rate",
     "dispute_reject_offer",
     "dispute_request_info",
     "dispute_respond",

@@ -1,0 +1,397 @@
+"""The buyer's pages of a complaint (README "Following a complaint"):
+
+- /complaints/ — my complaints: status, the next deadline, the outcome; filter by status.
+- /complaints/<number>/ — one complaint: the status in plain words and the clock that runs,
+  the timeline, evidence, the message thread, the merchant's offer, and every action the
+  buyer may take (each a POST to its own URL calling ONE service, then redirect → GET; a
+  refusal re-renders the page with the error next to its field and the input kept).
+- /complaints/<number>/live/status/ and /live/thread/ — the htmx partials the page polls, so
+  a new offer or message shows without a reload (204 when nothing changed).
+- /shops/<id>/ — a shop's complaint record (disputes.selectors.shop_record).
+
+Only the complaint's buyer sees these complaint pages; anyone else gets the 404 page and an
+anonymous visitor the login page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from disputes import presenting, selectors, services
+from disputes.api import Viewer, _actions
+from disputes.buyer_forms import (
+    AppealForm,
+    EvidenceForm,
+    MessageForm,
+    RatingForm,
+    RejectForm,
+    StatusFilterForm,
+    WithdrawForm,
+    add_domain_error,
+)
+from disputes.models import CORE_EVIDENCE, Dispute, EvidenceKind, Party, Role, Status
+from kamen_complaints.errors import DomainError
+from orders.models import Merchant, MerchantStatus
+
+PAGE_SIZE = 20
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+
+
+def _buyer(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _poll_seconds() -> int:
+    # How often the open page asks for a new status or message (tests shorten it).
+    return int(getattr(settings, "COMPLAINT_POLL_SECONDS", 10))
+
+
+# --- My complaints ------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def my_complaints(request: HttpRequest) -> HttpResponse:
+    filter_form = StatusFilterForm(request.GET)
+    status_code = 200
+    status = ""
+    if filter_form.is_valid():
+        status = filter_form.cleaned_data["status"]
+    else:
+        status_code = 400
+    qs = selectors.buyer_complaints(_buyer(request), status=status or None)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = []
+    for dispute in page.object_list:
+        due, due_label = presenting.next_deadline(dispute)
+        rows.append({"dispute": dispute, "due": due, "due_label": due_label})
+    context = {"page": page, "rows": rows, "filter_form": filter_form, "status": status}
+    return render(request, "disputes/my_complaints.html", context, status=status_code)
+
+
+# --- One complaint ------------------------------------------------------------------------
+
+
+def _own(request: HttpRequest, number: str) -> Dispute:
+    everything = request.GET.get("all") == "1"
+    dispute = selectors.buyer_complaint(_buyer(request), number, everything=everything)
+    if dispute is None:
+        raise Http404(_("No such complaint."))
+    return dispute
+
+
+def _version(dispute: Dispute) -> str:
+    """Changes whenever the status part of the page would: a transition, a clock, an event."""
+    latest = [e.pk for e in presenting.recent_events(dispute)[:1]]
+    latest += [e.pk for e in getattr(dispute, "recent_messages", [])[:1]]
+    last = max(latest, default=0)
+    return f"{dispute.updated_at.timestamp():.6f}-{last}"
+
+
+def _thread_version(dispute: Dispute) -> str:
+    thread = presenting.messages(dispute)
+    return str(thread[-1].pk if thread else 0)
+
+
+def _status_context(request: HttpRequest, dispute: Dispute) -> dict[str, Any]:
+    viewer = Viewer(user=_buyer(request), staff=False, arbitrator=False, merchant_id=None)
+    actions = set(_actions(dispute, viewer))
+    payouts = selectors.complaint_payouts(dispute)
+    info_from_me = (
+        dispute.status == Status.UNDER_REVIEW
+        and dispute.review_paused_at is not None
+        and dispute.info_requested_from == Party.BUYER
+    )
+    rating = getattr(dispute, "rating", None)  # joined by the selector; None when unrated
+    return {
+        "dispute": dispute,
+        "summary": presenting.status_summary(dispute),
+        "actions": actions,
+        "can_answer_offer": "accept-offer" in actions,
+        "can_withdraw": "withdraw" in actions,
+        "can_add_evidence": "evidence" in actions,
+        "can_appeal": "appeal" in actions,
+        "can_message": "messages" in actions,
+        "can_rate": dispute.status == Status.RESOLVED and rating is None,
+        "rating": rating,
+        "info_from_me": info_from_me,
+        "payout_lines": presenting.payout_lines(payouts),
+        "reject_form": RejectForm(),
+        "version": _version(dispute),
+        "poll_seconds": _poll_seconds(),
+    }
+
+
+def _thread_context(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "dispute": dispute,
+        "thread": [(m, presenting.who(m.role)) for m in presenting.messages(dispute)],
+        "thread_version": _thread_version(dispute),
+        "poll_seconds": _poll_seconds(),
+    }
+
+
+def _page(
+    request: HttpRequest,
+    dispute: Dispute,
+    bound: dict[str, forms.Form] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    evidence = list(dispute.evidence.all())
+    present = {e.kind for e in evidence if e.role == Role.BUYER}
+    context: dict[str, Any] = {
+        **_status_context(request, dispute),
+        **_thread_context(dispute),
+        "timeline": presenting.timeline(dispute),
+        "recent_limit": selectors.RECENT_EVENTS,
+        "showing_all": request.GET.get("all") == "1",
+        "evidence": [
+            {
+                "item": e,
+                "image": e.content_type in IMAGE_TYPES,
+                "who": presenting.who(e.role),
+            }
+            for e in evidence
+        ],
+        "checklist": [
+            {"label": EvidenceKind(k).label, "present": k in present} for k in CORE_EVIDENCE
+        ],
+        "message_form": MessageForm(),
+        "evidence_form": EvidenceForm(),
+        "appeal_form": AppealForm(),
+        "rating_form": RatingForm(),
+        "open_form": "",
+    }
+    for name, form in (bound or {}).items():
+        context[name] = form
+        context["open_form"] = name
+    return render(request, "disputes/complaint.html", context, status=status)
+
+
+@login_required
+@require_GET
+def complaint(request: HttpRequest, number: str) -> HttpResponse:
+    return _page(request, _own(request, number))
+
+
+@login_required
+@require_GET
+def complaint_status_part(request: HttpRequest, number: str) -> HttpResponse:
+    """The status, clock, offer and actions block, for htmx polling: 204 (nothing to swap)
+    while the complaint has not changed since the version the page holds."""
+    dispute = _own(request, number)
+    if request.GET.get("v") == _version(dispute):
+        return HttpResponse(status=204)
+    return render(request, "disputes/_complaint_status.html", _status_context(request, dispute))
+
+
+@login_required
+@require_GET
+def complaint_thread_part(request: HttpRequest, number: str) -> HttpResponse:
+    dispute = _own(request, number)
+    if request.GET.get("v") == _thread_version(dispute):
+        return HttpResponse(status=204)
+    return render(request, "disputes/_thread.html", _thread_context(dispute))
+
+
+def _act(
+    request: HttpRequest,
+    number: str,
+    form: forms.Form,
+    name: str,
+    call: Callable[[Dispute, dict[str, Any]], object],
+    done: str,
+    anchor: str = "",
+) -> HttpResponse:
+    """Validate the form, call the one service, then redirect → GET with a confirmation; a
+    refusal re-renders the page with the error next to its field and the input kept."""
+    dispute = _own(request, number)
+    status = 400
+    if form.is_valid():
+        try:
+            call(dispute, form.cleaned_data)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+            status = exc.status_code
+            dispute = _own(request, number)  # as it is now, after the refusal
+        else:
+            messages.success(request, done)
+            url = reverse("disputes:complaint", args=[number])
+            return redirect(f"{url}#{anchor}" if anchor else url)
+    return _page(request, dispute, {name: form}, status=status)
+
+
+@login_required
+@require_POST
+def complaint_message(request: HttpRequest, number: str) -> HttpResponse:
+    user = _buyer(request)
+    return _act(
+        request,
+        number,
+        MessageForm(request.POST),
+        "message_form",
+        lambda d, data: services.dispute_message(dispute=d, user=user, body=data["body"]),
+        _("Your message was sent."),
+        "thread",
+    )
+
+
+@login_required
+@require_POST
+def complaint_evidence(request: HttpRequest, number: str) -> HttpResponse:
+    user = _buyer(request)
+    return _act(
+        request,
+        number,
+        EvidenceForm(request.POST, request.FILES),
+        "evidence_form",
+        lambda d, data: services.dispute_add_evidence(
+            dispute=d, user=user, kind=data["kind"], file=data["file"], note=data["note"]
+        ),
+        _("Your evidence was added."),
+        "evidence",
+    )
+
+
+@login_required
+@require_POST
+def complaint_accept_offer(request: HttpRequest, number: str) -> HttpResponse:
+    user = _buyer(request)
+    return _act(
+        request,
+        number,
+        forms.Form(request.POST),
+        "accept_form",
+        lambda d, data: services.dispute_accept_offer(dispute=d, buyer=user),
+        _("You accepted the offer. The refund is on its way."),
+    )
+
+
+@login_required
+@require_POST
+def complaint_reject_offer(request: HttpRequest, number: str) -> HttpResponse:
+    user = _buyer(request)
+    return _act(
+        request,
+        number,
+        RejectForm(request.POST),
+        "reject_form",
+        lambda d, data: services.dispute_reject_offer(
+            dispute=d, buyer=user, message=data["message"]
+        ),
+        _("You rejected the offer. The platform now reviews the complaint."),
+    )
+
+
+@login_required
+@require_POST
+def complaint_appeal(request: HttpRequest, number: str) -> HttpResponse:
+    user = _buyer(request)
+    return _act(
+        request,
+        number,
+        AppealForm(request.POST),
+        "appeal_form",
+        lambda d, data: services.dispute_appeal(dispute=d, user=user, reason=data["reason"]),
+        _("Your appeal was sent. The platform reviews the complaint again."),
+    )
+
+
+@login_required
+@require_POST
+def complaint_rate(request: HttpRequest, number: str) -> HttpResponse:
+    user = _buyer(request)
+    return _act(
+        request,
+        number,
+        RatingForm(request.POST),
+        "rating_form",
+        lambda d, data: services.dispute_rate(
+            dispute=d, buyer=user, score=data["score"], comment=data["comment"]
+        ),
+        _("Thank you for your rating."),
+        "rating",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def complaint_withdraw(request: HttpRequest, number: str) -> HttpResponse:
+    """Withdrawing asks for a confirmation first (a ticked box), with or without JavaScript."""
+    dispute = _own(request, number)
+    status = 200
+    if request.method == "POST":
+        form = WithdrawForm(request.POST)
+        status = 400
+        if form.is_valid():
+            try:
+                services.dispute_withdraw(
+                    dispute=dispute, buyer=_buyer(request), message=form.cleaned_data["message"]
+                )
+            except DomainError as exc:
+                add_domain_error(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, _("You withdrew the complaint."))
+                return redirect("disputes:complaint", number=number)
+    else:
+        form = WithdrawForm()
+    context = {"dispute": dispute, "form": form}
+    return render(request, "disputes/complaint_withdraw.html", context, status=status)
+
+
+@login_required
+@require_GET
+def complaint_evidence_image(request: HttpRequest, number: str, pk: int) -> FileResponse:
+    """An image the buyer's complaint holds, inline (the thumbnail and its full-size view).
+    Images only — they were checked by content at upload — sandboxed and never cached by
+    a shared cache; PDFs go through the review page (disputes.views.evidence_review)."""
+    dispute = _own(request, number)
+    evidence = next((e for e in dispute.evidence.all() if e.pk == pk), None)
+    if evidence is None or evidence.content_type not in IMAGE_TYPES:
+        raise Http404(_("No such evidence file."))
+    response = FileResponse(
+        default_storage.open(evidence.stored_name, "rb"), content_type=evidence.content_type
+    )
+    response["Content-Disposition"] = f'inline; filename="{evidence.file_name}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+# --- Shop record --------------------------------------------------------------------------
+
+
+def public_shop(pk: int) -> Merchant | None:
+    """A shop the public may look up: active and verified (anything else is a 404)."""
+    return Merchant.objects.filter(
+        pk=pk, status=MerchantStatus.ACTIVE, verified_at__isnull=False
+    ).first()
+
+
+@require_GET
+def shop(request: HttpRequest, pk: int) -> HttpResponse:
+    merchant = public_shop(pk)
+    if merchant is None:
+        raise Http404(_("No such shop."))
+    record = selectors.shop_record(merchant.pk)
+    context = {
+        "merchant": merchant,
+        "record": record,
+        "min_orders": selectors.SHOP_RECORD_MIN_ORDERS,
+    }
+    return render(request, "disputes/shop.html", context)

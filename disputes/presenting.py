@@ -1,0 +1,435 @@
+"""How a complaint reads to its buyer: the status in plain words with the clock that runs,
+the timeline as sentences, where the money went. Pure functions over a complaint already
+loaded by disputes.selectors.buyer_complaint (no query of their own), used by the buyer's
+pages (disputes/buyer_views.py) and their htmx partials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from disputes.models import (
+    DecidedBy,
+    Dispute,
+    DisputeEvent,
+    EventType,
+    EvidenceKind,
+    Outcome,
+    Party,
+    Role,
+    Status,
+)
+from kamen_complaints.money import format_yuan
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def short_time(moment: datetime | str | None) -> str:
+    """`11-25 14:00` in Asia/Shanghai (the sentences' style); empty for None."""
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return ""
+    if not isinstance(moment, datetime):
+        return ""
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, SHANGHAI)
+    return moment.astimezone(SHANGHAI).strftime("%m-%d %H:%M")
+
+
+def money(value: Any) -> str:
+    try:
+        return format_yuan(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return ""
+
+
+# --- Status and clock -----------------------------------------------------------------------
+
+
+@dataclass
+class Clock:
+    due: datetime
+    total: timedelta
+    label: str
+
+
+@dataclass
+class StatusSummary:
+    headline: str
+    sentence: str
+    tone: str  # waiting | action | review | done | closed: the panel's colour
+    clock: Clock | None = None
+    extra: list[str] = field(default_factory=list)
+
+
+def outcome_text(outcome: str, amount: Decimal | None) -> str:
+    if outcome == Outcome.REFUNDED:
+        return _("full refund of %(amount)s") % {"amount": format_yuan(amount)}
+    if outcome == Outcome.PARTIALLY_REFUNDED:
+        return _("partial refund of %(amount)s") % {"amount": format_yuan(amount)}
+    if outcome == Outcome.REPLACED:
+        return _("the card key was replaced")
+    if outcome == Outcome.REJECTED:
+        return _("the complaint was not upheld")
+    if outcome == Outcome.REJECTED_MALICIOUS:
+        return _("the complaint was rejected as malicious")
+    return ""
+
+
+def decided_by_text(dispute: Dispute) -> str:
+    if dispute.decided_by == DecidedBy.MERCHANT:
+        return _("the merchant agreed")
+    if dispute.decided_by == DecidedBy.BUYER:
+        return _("you accepted the merchant's offer")
+    if dispute.decided_by == DecidedBy.STAFF:
+        return _("decided by the platform")
+    if dispute.decided_by == DecidedBy.SYSTEM:
+        return _("decided by the platform's clock")
+    return ""
+
+
+def _last_event_at(dispute: Dispute, *types: str) -> datetime | None:
+    found = [e.created_at for e in recent_events(dispute) if e.type in types]
+    return found[0] if found else None
+
+
+def _hours(dispute: Dispute, name: str, fallback: int) -> timedelta:
+    policy = dispute.policy if dispute.policy_id else None
+    return timedelta(hours=getattr(policy, name, None) or fallback)
+
+
+def status_summary(dispute: Dispute) -> StatusSummary:
+    """One sentence per state and sub-state, and the clock that runs in it."""
+    s = dispute.status
+    if s == Status.AWAITING_MERCHANT:
+        due = dispute.merchant_response_due
+        clock = (
+            Clock(due, due - dispute.filed_at, _("The merchant must answer within"))
+            if due
+            else None
+        )
+        if dispute.fast_track:
+            return StatusSummary(
+                _("Paid first by the platform"),
+                _(
+                    "The platform has already paid you %(amount)s; you keep it whatever "
+                    "happens. The merchant must answer by %(due)s."
+                )
+                % {"amount": format_yuan(dispute.paid_out), "due": short_time(due)},
+                "done",
+                clock,
+            )
+        return StatusSummary(
+            _("Waiting for the merchant"),
+            _(
+                "The merchant must answer by %(due)s; if it does not, you win the "
+                "complaint automatically."
+            )
+            % {"due": short_time(due)},
+            "waiting",
+            clock,
+        )
+    if s == Status.AWAITING_BUYER:
+        due = dispute.buyer_response_due
+        start = _last_event_at(dispute, EventType.OFFER_MADE) or dispute.filed_at
+        return StatusSummary(
+            _("The merchant offers %(amount)s") % {"amount": format_yuan(dispute.offer_amount)},
+            _(
+                "Accept or reject the offer by %(due)s. If you do not answer, the offer "
+                "counts as accepted."
+            )
+            % {"due": short_time(due)},
+            "action",
+            Clock(due, due - start, _("Your answer is due within")) if due else None,
+        )
+    if s == Status.UNDER_REVIEW:
+        if dispute.review_paused_at is not None:
+            due = dispute.info_due
+            clock = (
+                Clock(due, _hours(dispute, "info_response_hours", 24), _("Information due within"))
+                if due
+                else None
+            )
+            if dispute.info_requested_from == Party.BUYER:
+                return StatusSummary(
+                    _("The platform needs information from you"),
+                    _(
+                        "Please answer by %(due)s with a message or evidence below; the review "
+                        "clock is paused until you do."
+                    )
+                    % {"due": short_time(due)},
+                    "action",
+                    clock,
+                )
+            return StatusSummary(
+                _("The platform is waiting for the merchant"),
+                _(
+                    "The platform asked the merchant for information by %(due)s; the review "
+                    "clock is paused until then."
+                )
+                % {"due": short_time(due)},
+                "review",
+                clock,
+            )
+        due = dispute.review_due
+        clock = (
+            Clock(due, _hours(dispute, "review_hours", 48), _("The platform decides within"))
+            if due
+            else None
+        )
+        if dispute.appealed_at is not None:
+            return StatusSummary(
+                _("Appeal under review"),
+                _(
+                    "The platform reviews the appeal and gives its final ruling by %(due)s; "
+                    "if it does not, it pays first."
+                )
+                % {"due": short_time(due)},
+                "review",
+                clock,
+            )
+        return StatusSummary(
+            _("Under review by the platform"),
+            _("The platform decides by %(due)s; if it does not, it pays you first.")
+            % {"due": short_time(due)},
+            "review",
+            clock,
+        )
+    if s == Status.RESOLVED:
+        summary = StatusSummary(
+            _("Resolved: %(outcome)s")
+            % {"outcome": outcome_text(dispute.outcome, dispute.resolved_amount)},
+            _("%(who)s on %(at)s.")
+            % {"who": decided_by_text(dispute).capitalize(), "at": short_time(dispute.resolved_at)},
+            "done",
+        )
+        if dispute.appeal_final:
+            summary.extra.append(_("This ruling was made on appeal and is final."))
+        elif (
+            dispute.appealed_at is None
+            and dispute.appeal_due
+            and timezone.now() <= dispute.appeal_due
+        ):
+            summary.clock = Clock(
+                dispute.appeal_due,
+                timedelta(days=getattr(dispute.policy, "appeal_window_days", None) or 7),
+                _("You may appeal within"),
+            )
+            summary.extra.append(
+                _("Not satisfied? You may appeal once, until %(due)s.")
+                % {"due": short_time(dispute.appeal_due)}
+            )
+        return summary
+    return StatusSummary(
+        _("Withdrawn"),
+        _("You withdrew this complaint on %(at)s.")
+        % {"at": short_time(_last_event_at(dispute, EventType.WITHDRAWN))},
+        "closed",
+    )
+
+
+# --- Timeline -------------------------------------------------------------------------------
+
+
+def who(role: str) -> str:
+    if role == Role.BUYER:
+        return _("You")
+    if role == Role.MERCHANT:
+        return _("The merchant")
+    return _("The platform")
+
+
+def party_text(party: str) -> str:
+    return _("you") if party == Party.BUYER else _("the merchant")
+
+
+def _kind_label(kind: str) -> str:
+    try:
+        return str(EvidenceKind(kind).label)
+    except ValueError:
+        return kind
+
+
+def _movement(data: dict[str, Any]) -> str:
+    amount = money(data.get("amount"))
+    movement = data.get("movement")
+    if movement == "payout":
+        return _("%(amount)s is refunded to you through your original payment method.") % {
+            "amount": amount
+        }
+    if movement == "appeal-payout":
+        return _("After the appeal, a further %(amount)s is refunded to you.") % {"amount": amount}
+    if movement == "recovery":
+        return _("%(amount)s was recovered from the merchant's deposit.") % {"amount": amount}
+    if movement == "recovery-reversal":
+        return _("%(amount)s was given back to the merchant.") % {"amount": amount}
+    if movement == "capped":
+        return _("Compensation is limited to what the order can still refund: %(amount)s less.") % {
+            "amount": amount
+        }
+    return amount
+
+
+def event_labels() -> dict[str, str]:
+    """One translated label per event type (built once per page, in the request's language)."""
+    labels = {
+        EventType.FILED: _("Complaint filed"),
+        EventType.EVIDENCE_ADDED: _("Evidence added"),
+        EventType.MESSAGE: _("Message"),
+        EventType.NOTE: _("Internal note"),
+        EventType.ACCEPTED: _("The merchant agreed"),
+        EventType.OFFER_MADE: _("Offer from the merchant"),
+        EventType.CONTESTED: _("The merchant disagreed"),
+        EventType.OFFER_ACCEPTED: _("Offer accepted"),
+        EventType.OFFER_REJECTED: _("Offer rejected"),
+        EventType.OFFER_LAPSED: _("Offer accepted by silence"),
+        EventType.DEFAULT_JUDGMENT: _("The merchant did not answer in time"),
+        EventType.REVIEW_EXPIRED: _("The platform paid first"),
+        EventType.WITHDRAWN: _("Withdrawn"),
+        EventType.RULED: _("Ruling"),
+        EventType.INFO_REQUESTED: _("Information requested"),
+        EventType.REVIEW_RESUMED: _("Review resumed"),
+        EventType.APPEALED: _("Appeal"),
+        EventType.RECOVERY_DECIDED: _("Recovery decided"),
+        EventType.KEY_REPLACED: _("Card key replaced"),
+        EventType.MONEY: _("Money"),
+        EventType.FAST_TRACKED: _("Paid first (small claim)"),
+        EventType.BLACKLISTED: _("Blacklisted"),
+    }
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def event_label(event: DisputeEvent, labels: dict[str, str] | None = None) -> str:
+    return (labels or event_labels()).get(event.type) or str(event.get_type_display())
+
+
+def event_sentence(event: DisputeEvent) -> str:
+    """The event's data as a sentence: amounts, outcome, offer, movement, deadlines."""
+    d = event.data or {}
+    t = event.type
+    if t == EventType.FILED:
+        text = _("%(amount)s claimed.") % {"amount": money(d.get("claimed_amount"))}
+        if d.get("card_keys"):
+            text += " " + _("Card keys: %(keys)s.") % {"keys": ", ".join(d["card_keys"])}
+        return text
+    if t == EventType.EVIDENCE_ADDED:
+        return _("%(who)s added %(kind)s.") % {
+            "who": who(event.role),
+            "kind": _kind_label(str(d.get("kind", ""))),
+        }
+    if t == EventType.ACCEPTED:
+        if d.get("remedy") == "replace":
+            return _("The merchant agreed to replace the card key.")
+        return _("The merchant agreed to refund you.")
+    if t == EventType.OFFER_MADE:
+        return _("The merchant offers a refund of %(amount)s; answer by %(due)s.") % {
+            "amount": money(d.get("amount")),
+            "due": short_time(d.get("buyer_response_due")),
+        }
+    if t in (EventType.CONTESTED, EventType.OFFER_REJECTED, EventType.REVIEW_RESUMED):
+        return _("The platform decides by %(due)s.") % {"due": short_time(d.get("review_due"))}
+    if t == EventType.APPEALED:
+        return _("%(who)s appealed; the platform decides again by %(due)s.") % {
+            "who": who(event.role),
+            "due": short_time(d.get("review_due")),
+        }
+    if t == EventType.INFO_REQUESTED:
+        return _("The platform asked %(party)s for information by %(due)s.") % {
+            "party": party_text(str(d.get("party", ""))),
+            "due": short_time(d.get("info_due")),
+        }
+    if t in (
+        EventType.OFFER_ACCEPTED,
+        EventType.OFFER_LAPSED,
+        EventType.DEFAULT_JUDGMENT,
+        EventType.REVIEW_EXPIRED,
+        EventType.RULED,
+    ):
+        amount = d.get("amount")
+        return _("Outcome: %(outcome)s.") % {
+            "outcome": outcome_text(
+                str(d.get("outcome", "")), Decimal(str(amount)) if amount else None
+            )
+        }
+    if t == EventType.KEY_REPLACED:
+        return _("New card keys: %(keys)s.") % {"keys": ", ".join(d.get("card_keys", []))}
+    if t == EventType.MONEY:
+        return _movement(d)
+    if t == EventType.FAST_TRACKED:
+        return _("A small claim: the platform paid %(amount)s at once.") % {
+            "amount": money(d.get("claimed_amount"))
+        }
+    if t == EventType.WITHDRAWN:
+        return _("You withdrew the complaint.")
+    return ""
+
+
+@dataclass
+class TimelineItem:
+    event: DisputeEvent
+    label: str
+    sentence: str
+    who: str
+
+
+def timeline(dispute: Dispute) -> list[TimelineItem]:
+    """The complaint's timeline as its buyer reads it: messages apart (they are the thread),
+    never a staff-only event (the selector leaves them out; filtered again here)."""
+    labels = event_labels()
+    return [
+        TimelineItem(e, event_label(e, labels), event_sentence(e), who(e.role))
+        for e in reversed(recent_events(dispute))
+        if e.visibility == "all" and e.type != EventType.MESSAGE
+    ]
+
+
+def recent_events(dispute: Dispute) -> list[DisputeEvent]:
+    """The latest timeline events, newest first, as disputes.selectors.buyer_complaint loaded
+    them (no query here)."""
+    return list(getattr(dispute, "recent_events", []))
+
+
+def messages(dispute: Dispute) -> list[DisputeEvent]:
+    """The thread, oldest first (the latest ones the selector loaded)."""
+    thread = getattr(dispute, "recent_messages", [])
+    return [e for e in reversed(thread) if e.visibility == "all"]
+
+
+# --- Money ----------------------------------------------------------------------------------
+
+
+def payout_lines(payouts: list[Any]) -> list[str]:
+    """`¥98.00 已于 11-25 15:02 原路退回`, or `退款处理中` while the refund is on its way."""
+    lines = []
+    for payout in payouts:
+        amount = format_yuan(Decimal(payout.amount) / 100)
+        if payout.sent_at is not None:
+            lines.append(
+                _("%(amount)s was refunded to your original payment method on %(at)s.")
+                % {"amount": amount, "at": short_time(payout.sent_at)}
+            )
+        else:
+            lines.append(_("%(amount)s: refund in progress.") % {"amount": amount})
+    return lines
+
+
+def next_deadline(dispute: Dispute) -> tuple[datetime | None, str]:
+    """The deadline that matters now in a list row (no events needed), and whose it is."""
+    s = dispute.status
+    if s == Status.AWAITING_MERCHANT:
+        return dispute.merchant_response_due, _("Merchant answers by")
+    if s == Status.AWAITING_BUYER:
+        return dispute.buyer_response_due, _("Your answer is due by")
+    if s == Status.UNDER_REVIEW:
+        if dispute.review_paused_at is not None:
+            return dispute.info_due, _("Information due by")
+        return dispute.review_due, _("Platform decides by")
+    return None, ""
