@@ -33,6 +33,7 @@ Each part runs in its own scratch database `<name>_sweep_bench`, created, migrat
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -623,19 +624,32 @@ class _Floor:
             team.setdefault(merchant, []).append(user)
         notes = []
         for r, event in zip(rows, judgment_ids, strict=True):
-            subject = f"投诉 {r[4]}：商家逾期未答复"
-            body = f"商家逾期未答复\n\n投诉：{r[4]}（订单 {r[5]}）\n状态：已结案"
+            # What happened and its figures, as disputes.services._core.notice_params writes.
+            params = json.dumps(
+                {
+                    "number": r[4],
+                    "order": r[5],
+                    "status": "resolved",
+                    "due": None,
+                    "outcome": "refunded",
+                    "amount": "48.00",
+                    "paid": "48.00",
+                },
+                sort_keys=True,
+            )
             for user in [r[3], *team.get(r[2], [])]:
+                role = "buyer" if user == r[3] else "merchant"
                 for channel, sent in (("inapp", now), ("email", None)):
                     key = f"dispute:{r[0]}:event:{event}:user:{user}:{channel}"
-                    notes.append((r[0], user, channel, key, subject, body, now, sent))
+                    notes.append((r[0], user, channel, key, params, role, now, sent))
         execute_values(
             cur,
             "INSERT INTO disputes_notification (dispute_id, recipient_id, channel, dedupe_key, "
-            "subject, body, created_at, sent_at, read_at, attempts, last_error) VALUES %s "
-            "ON CONFLICT (dedupe_key) DO NOTHING",
+            "kind, params, role, subject, body, created_at, sent_at, read_at, attempts, "
+            "last_error) VALUES %s ON CONFLICT (dedupe_key) DO NOTHING",
             notes,
-            template="(%s, %s, %s, %s, %s, %s, %s, %s::timestamptz, NULL, 0, '')",
+            template="(%s, %s, %s, %s, 'default_judgment', %s, %s, '', '', %s, "
+            "%s::timestamptz, NULL, 0, '')",
             page_size=len(notes),
         )
         self.conn.commit()

@@ -8,7 +8,7 @@ by the services through disputes.permissions).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
@@ -16,8 +16,14 @@ from django.http import FileResponse, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import exceptions, serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,6 +36,7 @@ from disputes.models import (
     BlacklistEntry,
     Dispute,
     DisputeEvent,
+    DisputeRating,
     Evidence,
     EvidenceKind,
     Outcome,
@@ -40,18 +47,22 @@ from disputes.models import (
     Visibility,
 )
 from disputes.permissions import is_arbitrator, require_blacklist_manager
+from disputes.services.rating import MAX_COMMENT, MAX_SCORE, MIN_SCORE
 from kamen_complaints.api import (
     PAGE_PARAMETERS,
     MoneyField,
     PageNumberPagination,
     paginated,
     request_user,
+    throttle_peek,
+    throttle_record,
     throttles,
 )
-from kamen_complaints.errors import DomainError, NotFound
+from kamen_complaints.errors import NotFound
 from kamen_complaints.parsers import FormParser, JSONParser, MultiPartParser
-from orders.models import CardKey, Order
+from orders.models import Order
 from orders.selectors import merchant_for_user
+from orders.services import MAX_KEY_LENGTH
 
 # --- Who is asking ------------------------------------------------------------------------
 
@@ -205,6 +216,19 @@ class EventSerializer(serializers.ModelSerializer):
         return event.actor.username
 
 
+class RatingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DisputeRating
+        fields = ["score", "comment", "created_at"]
+
+
+class RatingInputSerializer(serializers.Serializer):
+    score = serializers.IntegerField(min_value=MIN_SCORE, max_value=MAX_SCORE)
+    comment = serializers.CharField(
+        max_length=MAX_COMMENT, required=False, allow_blank=True, default=""
+    )
+
+
 class DisputeSerializer(serializers.ModelSerializer):
     order = serializers.CharField(source="order.number", read_only=True)
     merchant = serializers.SerializerMethodField()
@@ -222,6 +246,7 @@ class DisputeSerializer(serializers.ModelSerializer):
     platform_records = serializers.SerializerMethodField()
     role = serializers.SerializerMethodField()
     actions = serializers.SerializerMethodField()
+    rating = serializers.SerializerMethodField()
 
     class Meta:
         model = Dispute
@@ -264,6 +289,7 @@ class DisputeSerializer(serializers.ModelSerializer):
             "events",
             "role",
             "actions",
+            "rating",
         ]
 
     def get_merchant(self, dispute: Dispute) -> dict[str, Any]:
@@ -318,6 +344,29 @@ class DisputeSerializer(serializers.ModelSerializer):
     def get_actions(self, dispute: Dispute) -> list[str]:
         return _actions(dispute, self.context["viewer"])
 
+    @extend_schema_field(RatingSerializer(allow_null=True))
+    def get_rating(self, dispute: Dispute) -> dict[str, Any] | None:
+        """The buyer's satisfaction rating once given (null before)."""
+        rating = getattr(dispute, "rating", None)  # joined by the selector
+        return None if rating is None else RatingSerializer(rating).data
+
+
+class EvidenceKindList(serializers.ListField):
+    """`evidence_kind`: one kind per evidence file, in the files' order, given as repeated
+    fields (`evidence_kind=a&evidence_kind=b`), a JSON list, or one comma-joined value
+    (`a,b,c` — what Swagger UI's multi-select sends), or any mix of them."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if isinstance(data, str):
+            data = [data]
+        if isinstance(data, list | tuple):
+            data = [
+                part.strip()
+                for item in data
+                for part in (item.split(",") if isinstance(item, str) else [item])
+            ]
+        return cast(list[Any], super().to_internal_value(data))
+
 
 class FileSerializer(serializers.Serializer):
     order = serializers.CharField(max_length=24)
@@ -327,11 +376,26 @@ class FileSerializer(serializers.Serializer):
     )
     claimed_amount = MoneyField()
     card_keys = serializers.ListField(
-        child=serializers.CharField(max_length=40), required=False, default=list
+        child=serializers.CharField(max_length=MAX_KEY_LENGTH),
+        required=False,
+        default=list,
+        help_text=(
+            "Which keys of the order failed, each as the full key text you were shown, its "
+            "masked form (`****7Q2K`) or its id. Repeat the field for several keys."
+        ),
     )
-    evidence = serializers.ListField(child=serializers.FileField(), required=False)
-    evidence_kind = serializers.ListField(
-        child=serializers.ChoiceField(choices=UPLOADABLE_EVIDENCE), required=False
+    evidence = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        help_text="Evidence files (JPEG, PNG, WebP or PDF); repeat the field for several files.",
+    )
+    evidence_kind = EvidenceKindList(
+        child=serializers.ChoiceField(choices=UPLOADABLE_EVIDENCE),
+        required=False,
+        help_text=(
+            "The kind of each evidence file, in the same order as the files: repeat the field "
+            "or send one comma-separated value (`order_screenshot,payment_proof,chat_record`)."
+        ),
     )
 
 
@@ -414,32 +478,6 @@ class BlacklistLiftSerializer(serializers.Serializer):
 # --- Views --------------------------------------------------------------------------------
 
 
-def _resolve_card_keys(order: Order, values: list[str]) -> list[CardKey]:
-    """The keys a buyer names, as the order shows them (`****7Q2K`) or by id."""
-    if not values:
-        return []
-    keys = list(order.card_keys.order_by("id"))
-    chosen: dict[int, CardKey] = {}
-    for raw in values:
-        value = raw.strip()
-        matches = [
-            k
-            for k in keys
-            if (value.isdigit() and not value.startswith("*") and k.pk == int(value))
-            or k.masked == value
-            or (value.lstrip("*") and k.tail == value.lstrip("*"))
-        ]
-        if not matches:
-            raise DomainError(
-                _("Order %(number)s has no card key %(key)s.")
-                % {"number": order.number, "key": value[:40]},
-                code="card_keys_invalid",
-            )
-        for key in matches:
-            chosen[key.pk] = key
-    return list(chosen.values())
-
-
 class _DisputeView(APIView):
     def dispute(self, request: Request, number: str) -> Dispute:
         dispute = selectors.visible_dispute(request.user, number)
@@ -458,8 +496,10 @@ class DisputeListCreateView(_DisputeView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_throttles(self) -> list[Any]:
+        # Every attempt counts against the looser attempt limit; the filing limit counts
+        # accepted complaints only (checked and recorded in post()).
         if self.request.method == "POST":
-            return [throttle() for throttle in throttles("filing")]
+            return [throttle() for throttle in throttles("filing_attempt")]
         return []
 
     @extend_schema(
@@ -486,6 +526,9 @@ class DisputeListCreateView(_DisputeView):
     @extend_schema(request=FileSerializer, responses={201: DisputeSerializer})
     def post(self, request: Request) -> Response:
         user = request_user(request)
+        wait = throttle_peek(request, "filing")
+        if wait is not None:
+            raise exceptions.Throttled(wait)
         payload = FileSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
@@ -512,12 +555,13 @@ class DisputeListCreateView(_DisputeView):
             reason=values["reason"],
             description=values["description"],
             claimed_amount=values["claimed_amount"],
-            card_keys=_resolve_card_keys(order, values["card_keys"]),
+            card_keys=values["card_keys"],
             evidence=[
                 services.EvidenceUpload(kind=kind, file=file)
                 for kind, file in zip(kinds, files, strict=True)
             ],
         )
+        throttle_record(request, "filing")
         return self.answer(request, dispute.number, status=201)
 
 
@@ -720,6 +764,60 @@ class NoteView(_DisputeView):
 
 
 # --- Staff: blacklist ---------------------------------------------------------------------
+
+
+class RatingView(_DisputeView):
+    @extend_schema(request=RatingInputSerializer, responses={201: DisputeSerializer})
+    def post(self, request: Request, number: str) -> Response:
+        """The buyer's one-time satisfaction rating after resolution (409 the second time)."""
+        dispute = self.dispute(request, number)
+        payload = RatingInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.dispute_rate(
+            dispute=dispute,
+            buyer=request_user(request),
+            score=payload.validated_data["score"],
+            comment=payload.validated_data["comment"],
+        )
+        return self.answer(request, number, status=201)
+
+
+class ShopMedianSerializer(serializers.Serializer):
+    complaints_per_1000 = serializers.FloatField(allow_null=True)
+    answered_in_time = serializers.FloatField(allow_null=True)
+    resolved_share = serializers.FloatField(allow_null=True)
+    satisfaction = serializers.FloatField(allow_null=True)
+
+
+class ShopRecordSerializer(ShopMedianSerializer):
+    window_days = serializers.IntegerField()
+    orders = serializers.IntegerField()
+    complaints = serializers.IntegerField()
+    marketplace_median = ShopMedianSerializer()
+    enough_data = serializers.BooleanField()
+    computed_at = serializers.DateTimeField()
+
+
+class ShopRecordView(APIView):
+    """A shop's public complaint record (disputes.selectors.shop_record): anyone may read
+    it, for an active, verified shop; the shop's own figures are null under the minimum
+    number of orders (`enough_data` false)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=ShopRecordSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        from disputes.buyer_views import public_shop
+
+        merchant = public_shop(pk)
+        if merchant is None:
+            raise NotFound(_("No such shop."))
+        record = dict(selectors.shop_record(merchant.pk))
+        if not record["enough_data"]:
+            figures = ("complaints_per_1000", "answered_in_time", "resolved_share")
+            for name in (*figures, "satisfaction"):
+                record[name] = None
+        return Response(ShopRecordSerializer(record).data)
 
 
 class BlacklistView(APIView):

@@ -22,7 +22,12 @@ class DisputesConfig(AppConfig):
     def ready(self) -> None:
         from disputes.services.clock import fast_track_if_eligible
         from disputes.services.filing import register_after_filing
+        from disputes.services.notifications import notify_payout_sent
+        from escrow.signals import payout_sent
         from kamen_complaints import health
+
+        # The buyer is told when a complaint's money reached them (escrow cannot import us).
+        payout_sent.connect(notify_payout_sent, dispatch_uid="disputes.notify_payout_sent")
 
         # Small claims are fast tracked inside the filing transaction.
         register_after_filing(fast_track_if_eligible)

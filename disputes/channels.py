@@ -1,8 +1,11 @@
 """Notification channels: where a notification goes, behind one small interface.
 
 A channel says whether it can reach a user (`address`) and delivers one outbox row (`send`,
-raising on failure so the row is retried). `immediate` channels are delivered by the row being
-written — the in-app notification the user's pages read — so they never go through Celery.
+raising on failure so the row is retried). The row's `subject` and `body` are set before `send`
+to the text disputes.notices.email made for it, in the platform's language (a row stores what
+happened, not a sentence; several rows of one complaint go as one message). `immediate`
+channels are delivered by the row being written — the in-app notification the user's pages
+read — so they never go through Celery.
 
 The channels in use are `settings.NOTIFICATION_CHANNELS` (dotted paths). E-mail uses Django's
 e-mail backend (the console backend in development). SMS or WeChat template messages are a new

@@ -623,6 +623,49 @@ class DisputeEvent(models.Model):
         raise PermissionError("dispute events are append-only")
 
 
+# --- Satisfaction rating -------------------------------------------------------------------
+
+
+class DisputeRating(models.Model):
+    """The buyer's one-time satisfaction rating of a resolved complaint (1–5 and a comment).
+    Written once by disputes.services.dispute_rate, never changed: it feeds the shop record
+    (disputes.selectors.shop_record) and the metrics."""
+
+    dispute = models.OneToOneField(
+        Dispute, on_delete=models.PROTECT, related_name="rating", verbose_name=_("complaint")
+    )
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("buyer"),
+    )
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), max_length=1000, blank=True)
+    created_at = models.DateTimeField(_("rated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("satisfaction rating")
+        verbose_name_plural = _("satisfaction ratings")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1) & Q(score__lte=5), name="rating_score_1_to_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dispute_id}: {self.score}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("ratings are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("ratings are append-only")
+
+
 # --- Blacklist ----------------------------------------------------------------------------
 
 
@@ -741,6 +784,32 @@ class NotificationChannel(models.TextChoices):
     WECHAT = "wechat", _("WeChat")
 
 
+class NotificationKind(models.TextChoices):
+    """What a notification reports (its text: disputes/notices.py)."""
+
+    FILED = "filed", _("complaint filed")
+    FAST_TRACKED = "fast_tracked", _("fast tracked")
+    ACCEPTED = "accepted", _("merchant accepted")
+    OFFER_MADE = "offer_made", _("offer made")
+    CONTESTED = "contested", _("merchant contested")
+    OFFER_ACCEPTED = "offer_accepted", _("offer accepted")
+    OFFER_REJECTED = "offer_rejected", _("offer rejected")
+    OFFER_LAPSED = "offer_lapsed", _("offer accepted by silence")
+    DEFAULT_JUDGMENT = "default_judgment", _("merchant did not answer in time")
+    REVIEW_EXPIRED = "review_expired", _("platform paid first after its review time ran out")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+    MESSAGE = "message", _("message")
+    EVIDENCE_ADDED = "evidence_added", _("evidence added")
+    APPEALED = "appealed", _("appealed")
+    RULED = "ruled", _("ruling")
+    INFO_REQUESTED = "info_requested", _("information requested")
+    RECOVERY_DECIDED = "recovery_decided", _("recovery decided")
+    REMINDER_MERCHANT = "reminder_merchant", _("reminder to the merchant")
+    REMINDER_BUYER = "reminder_buyer", _("reminder to the buyer")
+    REMINDER_REVIEW = "reminder_review", _("reminder to the arbitrators")
+    PAYOUT_SENT = "payout_sent", _("refund sent")
+
+
 class Notification(models.Model):
     """One message to one user on one channel, written in the transaction of the change it
     reports (an outbox). In-app rows are delivered by being written (the user's
@@ -761,8 +830,18 @@ class Notification(models.Model):
         _("channel"), max_length=16, choices=NotificationChannel.choices, default="email"
     )
     dedupe_key = models.CharField(_("dedupe key"), max_length=160, unique=True)
-    subject = models.CharField(_("subject"), max_length=200)
-    body = models.TextField(_("message"))
+    # What happened, not a sentence: the kind of event and its figures, rendered in the
+    # reader's language when shown (disputes/notices.py). `role` is the recipient's side of
+    # the complaint, for the link. Rows written before these columns have only subject/body.
+    kind = models.CharField(
+        _("kind"), max_length=32, choices=NotificationKind.choices, blank=True, default=""
+    )
+    params = models.JSONField(_("figures"), default=dict, blank=True)
+    role = models.CharField(_("recipient's role"), max_length=16, blank=True, default="")
+    # What was sent, filled in when a channel delivers the row (e-mail: in the platform's
+    # language); the text of rows written before `kind` existed.
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("message"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)

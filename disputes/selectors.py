@@ -4,12 +4,14 @@ querysets the clock sweeps."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, Min, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
+from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from disputes.models import (
@@ -17,6 +19,8 @@ from disputes.models import (
     ClockRun,
     Dispute,
     DisputeEvent,
+    DisputeRating,
+    EventType,
     Evidence,
     Notification,
     NotificationChannel,
@@ -25,6 +29,7 @@ from disputes.models import (
     Status,
     Visibility,
 )
+from disputes.notices import Line, line
 from orders.models import CardKey
 from orders.selectors import merchant_for_user
 
@@ -77,7 +82,9 @@ def with_details(qs: QuerySet[Dispute], *, staff: bool) -> QuerySet[Dispute]:
     events = DisputeEvent.objects.select_related("actor").order_by("created_at", "id")
     if not staff:
         events = events.filter(visibility=Visibility.ALL)
-    return qs.select_related("order", "order__product", "merchant", "buyer").prefetch_related(
+    return qs.select_related(
+        "order", "order__product", "merchant", "buyer", "rating"
+    ).prefetch_related(
         Prefetch("events", queryset=events),
         Prefetch("evidence", queryset=Evidence.objects.order_by("uploaded_at", "id")),
         Prefetch("card_keys", queryset=CardKey.objects.order_by("id")),
@@ -224,3 +231,260 @@ def unread_count(user: User | AnonymousUser) -> int:
     return Notification.objects.filter(
         recipient_id=user.pk, channel=NotificationChannel.INAPP, read_at__isnull=True
     ).count()
+
+
+def inbox_groups(user: User) -> QuerySet[Any]:
+    """The user's in-app notifications as lines: one per complaint and minute (several events
+    of one complaint within a minute are one line), newest first — dicts of `dispute_id`,
+    `minute`, `latest`. Paginate these, then `inbox_lines` reads the rows of one page."""
+    return (
+        Notification.objects.filter(recipient=user, channel=NotificationChannel.INAPP)
+        .annotate(minute=TruncMinute("created_at"))
+        .values("dispute_id", "minute")
+        .annotate(latest=Max("created_at"), last_id=Max("id"))
+        .order_by("-latest", "-last_id")
+    )
+
+
+def inbox_lines(user: User, groups: list[dict[str, Any]]) -> list[Line]:
+    """The rows of these groups (one query, whatever their number) as disputes.notices.Line."""
+    if not groups:
+        return []
+    wanted = Q()
+    for group in groups:
+        start = group["minute"]
+        wanted |= Q(
+            dispute_id=group["dispute_id"],
+            created_at__gte=start,
+            created_at__lt=start + timedelta(minutes=1),
+        )
+    rows = (
+        Notification.objects.filter(recipient=user, channel=NotificationChannel.INAPP)
+        .filter(wanted)
+        .select_related("dispute")
+    )
+    buckets: dict[tuple[int, int], list[Notification]] = defaultdict(list)
+    for row in rows:
+        minute = int(row.created_at.timestamp()) // 60
+        buckets[(row.dispute_id, minute)].append(row)
+    return [
+        line(buckets[(g["dispute_id"], int(g["minute"].timestamp()) // 60)])
+        for g in groups
+        if buckets[(g["dispute_id"], int(g["minute"].timestamp()) // 60)]
+    ]
+
+
+# --- The buyer's pages (disputes/buyer_views.py) -------------------------------------------
+
+
+def buyer_complaints(user: User, *, status: str | None = None) -> QuerySet[Dispute]:
+    """The buyer's own complaints, newest first, with what their list row shows (order,
+    product, shop) joined: one query per page whatever its length."""
+    qs = Dispute.objects.filter(buyer_id=user.pk)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.select_related("order__product", "merchant").order_by("-filed_at", "-id")
+
+
+# The page shows this many of the latest timeline entries and messages (the rest on request),
+# so its time does not grow with a long complaint (bench/bench_buyer_pages.py).
+RECENT_EVENTS = 20
+
+
+def buyer_complaint(user: User, number: str, *, everything: bool = False) -> Dispute | None:
+    """One of the buyer's own complaints with everything its page shows — the timeline
+    without staff-only events, the evidence, the keys, the rating — in a fixed number of
+    queries; None for anyone else's (answered as 404). `recent_events` and
+    `recent_messages` hold the latest RECENT_EVENTS of each, newest first (all of them with
+    `everything`)."""
+    public = DisputeEvent.objects.filter(visibility=Visibility.ALL).order_by("-created_at", "-id")
+    events = public.exclude(type=EventType.MESSAGE).select_related(None)
+    thread = public.filter(type=EventType.MESSAGE)
+    if not everything:
+        events, thread = events[:RECENT_EVENTS], thread[:RECENT_EVENTS]
+    return (
+        Dispute.objects.filter(buyer_id=user.pk, number=number)
+        .select_related("order__product", "merchant", "rating", "policy")
+        .prefetch_related(
+            Prefetch("events", queryset=events, to_attr="recent_events"),
+            Prefetch("events", queryset=thread, to_attr="recent_messages"),
+            Prefetch("evidence", queryset=Evidence.objects.order_by("uploaded_at", "id")),
+            Prefetch("card_keys", queryset=CardKey.objects.order_by("id")),
+        )
+        .first()
+    )
+
+
+def complaint_payouts(dispute: Dispute) -> list[Any]:
+    """Where the complaint's money went: the escrow outbox rows refunding the buyer through
+    the order's payment channel (the payout and, after an appeal, the appeal's payout; the
+    keys escrow.services books them under), oldest first. `sent_at` is None while pending."""
+    from escrow.models import Payout
+
+    keys = [f"dispute:{dispute.pk}:payout", f"dispute:{dispute.pk}:appeal-payout"]
+    return list(Payout.objects.filter(source_key__in=keys).order_by("created_at", "id"))
+
+
+# --- Shop record ------------------------------------------------------------------------------
+
+# Below this many paid orders in the window a shop's figures say more about chance than about
+# the shop (3 complaints in 10 orders is "300 per 1,000"), so they are not shown and the shop
+# is left out of the marketplace median.
+SHOP_RECORD_MIN_ORDERS = 30
+SHOP_RECORD_CACHE_SECONDS = 600
+# What a merchant's answer is on the timeline (the first one ends the merchant's clock).
+_ANSWER_EVENTS = ("accepted", "offer_made", "contested")
+
+
+def _shop_stats_sql(*, one_merchant: bool) -> str:
+    """Per shop, over the window: paid orders, complaints filed, complaints whose merchant
+    clock is settled (answered, or the deadline passed), those answered before the deadline,
+    complaints not withdrawn, those resolved, and the average rating. One aggregate query."""
+    from orders.models import Order
+
+    order_t = Order._meta.db_table
+    dispute_t = Dispute._meta.db_table
+    event_t = DisputeEvent._meta.db_table
+    rating_t = DisputeRating._meta.db_table
+    merchant_filter = "AND merchant_id = %(merchant)s" if one_merchant else ""
+    answers = ", ".join(f"'{t}'" for t in _ANSWER_EVENTS)
+    return f"""
+    o AS (
+        SELECT merchant_id, COUNT(*) AS orders FROM {order_t}
+        WHERE created_at >= %(since)s AND paid_at IS NOT NULL {merchant_filter}
+        GROUP BY merchant_id
+    ),
+    d AS (
+        SELECT d.merchant_id,
+            COUNT(*) AS complaints,
+            SUM(CASE WHEN d.status <> 'withdrawn' THEN 1 ELSE 0 END) AS live,
+            SUM(CASE WHEN d.status = 'resolved' THEN 1 ELSE 0 END) AS resolved,
+            SUM(CASE WHEN a.first_answer IS NOT NULL OR d.merchant_response_due <= %(now)s
+                THEN 1 ELSE 0 END) AS clock_settled,
+            SUM(CASE WHEN a.first_answer IS NOT NULL
+                     AND a.first_answer <= d.merchant_response_due
+                THEN 1 ELSE 0 END) AS answered_in_time,
+            AVG(r.score * 1.0) AS satisfaction,
+            COUNT(r.id) AS ratings
+        FROM {dispute_t} d
+        LEFT JOIN (
+            SELECT dispute_id, MIN(created_at) AS first_answer FROM {event_t}
+            WHERE type IN ({answers}) AND role = 'merchant'
+            GROUP BY dispute_id
+        ) a ON a.dispute_id = d.id
+        LEFT JOIN {rating_t} r ON r.dispute_id = d.id
+        WHERE d.filed_at >= %(since)s {merchant_filter.replace("merchant_id", "d.merchant_id")}
+        GROUP BY d.merchant_id
+    ),
+    stats AS (
+        SELECT o.merchant_id, o.orders,
+            COALESCE(d.complaints, 0) AS complaints,
+            COALESCE(d.complaints, 0) * 1000.0 / o.orders AS per_1000,
+            CASE WHEN d.clock_settled > 0
+                THEN d.answered_in_time * 1.0 / d.clock_settled END AS in_time,
+            CASE WHEN d.live > 0 THEN d.resolved * 1.0 / d.live END AS resolved_share,
+            d.satisfaction AS satisfaction
+        FROM o LEFT JOIN d ON d.merchant_id = o.merchant_id
+    )"""  # noqa: S608 - table names from the models, values as parameters
+
+
+_MEDIAN_COLUMNS = ("per_1000", "in_time", "resolved_share", "satisfaction")
+
+
+def _median_sql() -> str:
+    """The median of each figure over the shops with enough data, in SQL (window functions,
+    SQLite and PostgreSQL alike): the middle row, or the mean of the middle two."""
+    parts = []
+    for column in _MEDIAN_COLUMNS:
+        parts.append(
+            f"""(SELECT AVG(v) FROM (
+                SELECT {column} AS v, ROW_NUMBER() OVER (ORDER BY {column}) AS rn,
+                    COUNT(*) OVER () AS cnt
+                FROM stats WHERE orders >= %(min_orders)s AND {column} IS NOT NULL
+            ) ranked_{column} WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2)) AS {column}"""  # noqa: S608
+        )
+    return "WITH " + _shop_stats_sql(one_merchant=False) + " SELECT " + ", ".join(parts)
+
+
+def _figure(value: Any, places: int) -> float | None:
+    return None if value is None else round(float(value), places)
+
+
+def _moments(days: int, now: datetime) -> dict[str, Any]:
+    """The window's bounds as the database stores times (raw SQL gets no field adaptation)."""
+    from django.db import connection
+
+    adapt = connection.ops.adapt_datetimefield_value
+    return {"since": adapt(now - timedelta(days=days)), "now": adapt(now)}
+
+
+def _marketplace_median(days: int, now: datetime) -> dict[str, Any]:
+    from django.db import connection
+
+    params = {**_moments(days, now), "min_orders": SHOP_RECORD_MIN_ORDERS}
+    with connection.cursor() as cursor:
+        cursor.execute(_median_sql(), params)
+        row = cursor.fetchone()
+    per_1000, in_time, resolved_share, satisfaction = row
+    return {
+        "complaints_per_1000": _figure(per_1000, 1),
+        "answered_in_time": _figure(in_time, 3),
+        "resolved_share": _figure(resolved_share, 3),
+        "satisfaction": _figure(satisfaction, 2),
+    }
+
+
+def _shop_figures(merchant_id: int, days: int, now: datetime) -> dict[str, Any]:
+    from django.db import connection
+
+    columns = "orders, complaints, per_1000, in_time, resolved_share, satisfaction"
+    sql = f"WITH {_shop_stats_sql(one_merchant=True)} SELECT {columns} FROM stats"  # noqa: S608
+    params = {**_moments(days, now), "merchant": merchant_id}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:  # no paid order in the window
+        row = (0, 0, None, None, None, None)
+    orders, complaints, per_1000, in_time, resolved_share, satisfaction = row
+    return {
+        "orders": int(orders),
+        "complaints": int(complaints),
+        "complaints_per_1000": _figure(per_1000, 1),
+        "answered_in_time": _figure(in_time, 3),
+        "resolved_share": _figure(resolved_share, 3),
+        "satisfaction": _figure(satisfaction, 2),
+    }
+
+
+def shop_record(merchant_id: int, days: int = 90, *, fresh: bool = False) -> dict[str, Any]:
+    """A shop's complaint record over the last `days`: complaints per 1,000 paid orders, the
+    share of complaints the merchant answered before its deadline (of those whose merchant
+    clock is settled), the share of complaints (not withdrawn) resolved, and the average
+    satisfaction rating — each beside the marketplace median over the shops with at least
+    SHOP_RECORD_MIN_ORDERS orders. Under that minimum `enough_data` is False and the pages
+    say "not enough data". The one source of these figures for the shop page, the product
+    pages, the API and the dashboards; aggregate SQL, cached SHOP_RECORD_CACHE_SECONDS
+    (`computed_at` says when; `fresh=True` recomputes)."""
+    from django.core.cache import cache
+
+    key = f"disputes:shop_record:{merchant_id}:{days}"
+    if not fresh:
+        cached = cache.get(key)
+        if cached is not None:
+            return dict(cached)
+    now = timezone.now()
+    median_key = f"disputes:shop_record:median:{days}"
+    median = None if fresh else cache.get(median_key)
+    if median is None:
+        median = _marketplace_median(days, now)
+        cache.set(median_key, median, SHOP_RECORD_CACHE_SECONDS)
+    record = {
+        "merchant_id": merchant_id,
+        "window_days": days,
+        **_shop_figures(merchant_id, days, now),
+        "marketplace_median": median,
+        "computed_at": now,
+    }
+    record["enough_data"] = record["orders"] >= SHOP_RECORD_MIN_ORDERS
+    cache.set(key, record, SHOP_RECORD_CACHE_SECONDS)
+    return record

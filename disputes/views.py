@@ -1,27 +1,44 @@
 """The user's in-app notifications (/notifications/): every change that concerns them —
-a new complaint, an answer, an offer, a ruling, a payment — and the clock's reminders.
-Opening the page marks them read (POST, like any write).
+a new complaint, an answer, an offer, a ruling, a payment — and the clock's reminders, in the
+reader's language (disputes/notices.py). Opening a page of them marks those read; "mark all
+as read" (POST) the rest.
 
 And the review pages of a party's PDF evidence (/complaints/<number>/evidence/<id>/review/):
-a warning before the original, and its first pages drawn as images (disputes/pdf_review.py)."""
+a warning before the original, and its first pages drawn as images (disputes/pdf_review.py).
+
+And the complaint form (/orders/<number>/complain/, README "Filing a complaint in the
+browser"): a Django form, files kept as a draft (disputes/drafts.py), one service
+(`dispute_file`, as the API)."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from disputes import pdf_review, selectors, services
 from disputes.api import Viewer, _visible_evidence
-from disputes.models import Evidence
+from disputes.drafts import Draft
+from disputes.evidence_files import clean_evidence_file, sanitise_original_name
+from disputes.forms import EVIDENCE_KINDS, REASON_HELP, ComplaintForm, evidence_field
+from disputes.models import CORE_EVIDENCE, Evidence, EvidenceKind
+from disputes.services.filing import FilingState, filing_state
+from kamen_complaints.accounts import throttle_wait, throttled_message
+from kamen_complaints.api import throttle_peek, throttle_record
+from kamen_complaints.errors import DomainError
+from kamen_complaints.money import format_yuan
+from orders.models import Order
+from orders.templatetags.kamen import shanghai
 
 PAGE_SIZE = 20
 
@@ -29,9 +46,15 @@ PAGE_SIZE = 20
 @login_required
 @require_GET
 def notifications(request: HttpRequest) -> HttpResponse:
+    """One line per complaint and minute, in the reader's language, each linking to its
+    complaint. What the page shows is then read: the header's badge counts what is left."""
     user = cast(User, request.user)
-    page = Paginator(selectors.inbox(user), PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "unread": selectors.unread_count(user)}
+    page = Paginator(selectors.inbox_groups(user), PAGE_SIZE).get_page(request.GET.get("page"))
+    lines = selectors.inbox_lines(user, list(page.object_list))
+    shown_unread = [note.pk for line in lines for note in line.notes if note.read_at is None]
+    if shown_unread:
+        services.notifications_mark_read(user=user, ids=shown_unread)
+    context = {"page": page, "lines": lines, "unread": selectors.unread_count(user)}
     return render(request, "disputes/notifications.html", context)
 
 
@@ -128,3 +151,195 @@ def evidence_review_page(request: HttpRequest, number: str, pk: int, page: int) 
         response["Content-Disposition"] = f'inline; filename="{stem}-page-{page}.png"'
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return _private(response)
+
+
+# --- Filing a complaint in the browser (/orders/<number>/complain/) -------------------------
+
+
+def _complainable_order(request: HttpRequest, number: str) -> Order:
+    """The caller's own paid order; 404 for anyone else's (no existence leak)."""
+    order = (
+        Order.objects.filter(number=number, buyer_id=request.user.pk)
+        .select_related("product", "merchant")
+        .first()
+    )
+    if order is None:
+        raise Http404(_("No such order."))
+    return order
+
+
+def _store_uploads(request: HttpRequest, form: ComplaintForm, draft: Draft, policy: Any) -> None:
+    """Check each new file by content now (the service's own check) and keep the good ones
+    in the draft; a bad file is named next to its kind and not kept."""
+    for kind in EVIDENCE_KINDS:
+        name = evidence_field(kind)
+        for upload in request.FILES.getlist(name):
+            if len(draft.files) >= policy.max_evidence_files:
+                form.add_error(
+                    name,
+                    _("A party attaches at most %(max)s evidence files to a complaint.")
+                    % {"max": policy.max_evidence_files},
+                )
+                break
+            try:
+                clean = clean_evidence_file(upload, max_bytes=policy.max_evidence_bytes)
+            except DomainError as exc:
+                form.add_error(name, f"{_shown_name(upload.name or '')}: {exc.message}")
+                continue
+            draft.add(kind, clean)
+
+
+def _shown_name(name: str) -> str:
+    """The uploader's file name, made safe to show, with the extension it came with."""
+    _stem, dot, suffix = name.rpartition(".")
+    extension = suffix if dot and suffix.isalnum() and len(suffix) <= 10 else "file"
+    return sanitise_original_name(name, extension=extension)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def complaint_file(request: HttpRequest, number: str) -> HttpResponse:
+    """The complaint form. POST checks and keeps the uploaded files as a draft first
+    (disputes/drafts.py), then files through `dispute_file` — the service the API calls — and
+    goes to the complaint; a refusal re-renders the form with the error next to its field,
+    everything typed kept and every accepted file still attached."""
+    order = _complainable_order(request, number)
+    buyer = cast(User, request.user)
+    if order.paid_at is None:
+        messages.info(
+            request,
+            _("Order %(number)s was not paid; only a paid order can be complained about.")
+            % {"number": order.number},
+        )
+        return redirect("orders:order", number=order.number)
+    state = filing_state(buyer=buyer, order=order)
+    live = state.complaint if state.complaint and state.complaint.status != "withdrawn" else None
+    if live is not None:
+        messages.info(request, _("This order already has a complaint; here it is."))
+        return redirect("disputes:complaint", number=live.number)
+    draft = Draft(request, order.number)
+    policy = state.policy
+    status = 200
+    evidence_errors: list[str] = []
+    if request.method == "POST":
+        form = ComplaintForm(
+            request.POST, request.FILES, order=order, draft_ids=[f.id for f in draft.files]
+        )
+        wait = throttle_wait(request, "filing_attempt")
+        if wait is not None:
+            form.add_error(None, throttled_message(wait))
+            response = _complaint_form_page(request, order, form, draft, state, evidence_errors)
+            response.status_code = 429
+            response["Retry-After"] = str(wait)
+            return response
+        draft.remove(request.POST.getlist("remove_draft"))
+        _store_uploads(request, form, draft, policy)
+        if form.is_valid():
+            wait = throttle_peek(request, "filing")
+            if wait is not None:
+                form.add_error(None, throttled_message(wait))
+                status = 429
+        if form.is_valid():
+            try:
+                dispute = services.dispute_file(
+                    buyer=buyer,
+                    order=order,
+                    reason=form.cleaned_data["reason"],
+                    claimed_amount=form.cleaned_data["claimed_amount"],
+                    description=form.cleaned_data["description"],
+                    card_keys=form.cleaned_data.get("card_keys") or [],
+                    evidence=draft.uploads(),
+                )
+            except DomainError as exc:
+                if exc.code == "evidence_invalid":
+                    evidence_errors.append(exc.message)
+                else:
+                    form.add_domain_error(exc)
+                status = exc.status_code
+            else:
+                throttle_record(request, "filing")
+                draft.discard()
+                if dispute.fast_track:
+                    messages.success(
+                        request,
+                        _(
+                            "Complaint %(number)s is filed. The platform has paid you %(amount)s "
+                            "at once (fast track); it goes back to where you paid from."
+                        )
+                        % {"number": dispute.number, "amount": format_yuan(dispute.paid_out)},
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _("Complaint %(number)s is filed; the shop must answer by %(due)s.")
+                        % {
+                            "number": dispute.number,
+                            "due": shanghai(dispute.merchant_response_due),
+                        },
+                    )
+                return redirect("disputes:complaint", number=dispute.number)
+        elif status == 200:
+            status = 400
+    else:
+        form = ComplaintForm(order=order, draft_ids=[f.id for f in draft.files])
+    response = _complaint_form_page(request, order, form, draft, state, evidence_errors)
+    response.status_code = status
+    if status == 429:
+        response["Retry-After"] = str(throttle_peek(request, "filing") or 60)
+    return response
+
+
+def _complaint_form_page(
+    request: HttpRequest,
+    order: Order,
+    form: ComplaintForm,
+    draft: Draft,
+    state: FilingState,
+    evidence_errors: list[str],
+) -> HttpResponse:
+    policy = state.policy
+    evidence = [
+        {
+            "field": form[evidence_field(kind)],
+            "kind": kind,
+            "core": kind in CORE_EVIDENCE,
+            "drafts": draft.of_kind(kind),
+        }
+        for kind in EVIDENCE_KINDS
+    ]
+    context = {
+        "order": order,
+        "form": form,
+        "state": state,
+        "policy": policy,
+        "evidence": evidence,
+        "evidence_errors": evidence_errors,
+        "reasons": [(radio, REASON_HELP.get(radio.data["value"], "")) for radio in form["reason"]],
+        "core_kinds": [(kind, EvidenceKind(kind).label) for kind in CORE_EVIDENCE],
+        "core_present": {f.kind for f in draft.files},
+        "max_mb": policy.max_evidence_bytes // (1024 * 1024),
+    }
+    response = render(request, "disputes/complaint_form.html", context)
+    add_never_cache_headers(response)
+    return response
+
+
+@login_required
+@require_GET
+def complaint_draft_file(request: HttpRequest, number: str, file_id: str) -> FileResponse:
+    """A file of the caller's own draft (a thumbnail on the form), to its uploader's session
+    only: images inline (pixels the platform re-encoded), anything else as a download."""
+    order = _complainable_order(request, number)
+    item = Draft(request, order.number).get(file_id)
+    if item is None:
+        raise Http404
+    response = FileResponse(
+        default_storage.open(item.stored, "rb"),
+        as_attachment=not item.is_image,
+        filename=item.name,
+        content_type=item.content_type,
+    )
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -52,6 +52,7 @@ from escrow.models import (
     Withdrawal,
     WithdrawalStatus,
 )
+from escrow.signals import payout_sent
 from kamen_complaints.celery import enqueue
 from kamen_complaints.errors import DomainError, Forbidden
 from kamen_complaints.money import CENT, MAX_YUAN, format_yuan, from_fen, to_fen
@@ -772,6 +773,7 @@ def payout_send(*, payout_id: int) -> Payout | None:
         payout.save(
             update_fields=["status", "attempts", "sent_at", "last_error", "provider_refund_id"]
         )
+        payout_sent.send(sender=Payout, payout=payout)
         return payout
 
 

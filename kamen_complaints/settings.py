@@ -214,6 +214,10 @@ REST_FRAMEWORK = {
         "reveal_ip": env.str("THROTTLE_REVEAL_IP", default="60/min"),
         "filing_user": env.str("THROTTLE_FILING_USER", default="10/hour"),
         "filing_ip": env.str("THROTTLE_FILING_IP", default="30/hour"),
+        # Filing counts accepted complaints only; every attempt (a refused one too, each
+        # decoding images) is capped by this looser limit (disputes/api.py, disputes/views.py).
+        "filing_attempt_user": env.str("THROTTLE_FILING_ATTEMPT_USER", default="60/hour"),
+        "filing_attempt_ip": env.str("THROTTLE_FILING_ATTEMPT_IP", default="120/hour"),
         # Card-key imports: each report tells whether a key is already on the platform.
         "import_user": env.str("THROTTLE_IMPORT_USER", default="20/hour"),
         "import_ip": env.str("THROTTLE_IMPORT_IP", default="60/hour"),
@@ -333,6 +337,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "escrow.tasks.payouts_sweep",
         "schedule": timedelta(seconds=SWEEP_INTERVAL_SECONDS),
     },
+    # Complaint-form drafts a buyer left behind (disputes/drafts.py): deleted after 24 h.
+    "disputes-drafts-purge": {
+        "task": "disputes.tasks.complaint_drafts_purge",
+        "schedule": timedelta(hours=1),
+    },
 }
 
 # --- Payments -----------------------------------------------------------------------------
@@ -355,6 +364,8 @@ NOTIFICATION_CHANNELS = env.list(
     "NOTIFICATION_CHANNELS",
     default=["disputes.channels.InAppChannel", "disputes.channels.EmailChannel"],
 )
+# The site's address as e-mails link to it ("https://kamen.example"; empty: links are paths).
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
 
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

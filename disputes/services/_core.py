@@ -4,6 +4,7 @@ refusals (DomainError) with the codes of docs/api.md."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -13,10 +14,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from disputes.channels import channels
@@ -44,8 +44,9 @@ class OutboxRow:
     recipient_id: int
     channel: str
     dedupe_key: str
-    subject: str
-    body: str
+    kind: str
+    params: str  # JSON
+    role: str
     created_at: datetime
     sent_at: datetime | None
 
@@ -188,56 +189,60 @@ def merchant_recipients(dispute: Dispute) -> list[User]:
     ]
 
 
-def render(dispute: Dispute, headline: str, extra: Iterable[str] = ()) -> tuple[str, str]:
-    """Subject and body of a notification about `dispute`, in the platform's language."""
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = _("Complaint %(number)s: %(headline)s") % {
+def notice_params(dispute: Dispute, **figures: Any) -> dict[str, Any]:
+    """What a notification about `dispute` records (disputes/notices.py renders it in the
+    reader's language): the complaint and order numbers, the status now, the next deadline, and
+    the event's own figures (amount, first line of a message, outcome, …), as JSON."""
+    return _jsonable(
+        {
             "number": dispute.number,
-            "headline": headline,
+            "order": dispute.order.number,
+            "status": str(dispute.status),
+            "due": next_deadline(dispute),
+            **figures,
         }
-        lines = [
-            str(headline),
-            "",
-            _("Complaint: %(number)s (order %(order)s)")
-            % {"number": dispute.number, "order": dispute.order.number},
-            # The label straight from the choices: get_status_display() costs more, per row.
-            _("Status: %(status)s") % {"status": Status(dispute.status).label},
-            *extra,
-        ]
-        due = next_deadline(dispute)
-        if due is not None:
-            lines.append(_("Next deadline: %(due)s (Asia/Shanghai)") % {"due": local(due)})
-        return str(subject)[:200], "\n".join(str(line) for line in lines)
+    )
+
+
+def render(params: dict[str, Any]) -> str:
+    """The figures as the outbox stores them (one JSON text, shared by a row's recipients)."""
+    return json.dumps(params, ensure_ascii=False, sort_keys=True)
 
 
 def outbox_rows(
     *,
-    dispute_id: int,
+    dispute: Dispute,
     key: str,
     recipients: Iterable[User],
-    subject: str,
-    body: str,
+    kind: str,
+    params: dict[str, Any],
     now: datetime,
+    role: str | None = None,
 ) -> list[OutboxRow]:
     """One row per recipient and channel that reaches them (duplicates dropped). `key` names
-    what is reported (an event, a reminder); the dedupe key adds recipient and channel."""
+    what is reported (an event, a reminder); the dedupe key adds recipient and channel. The
+    recipient's role (for the link) is the buyer's or, unless `role` says otherwise, the
+    merchant's."""
     rows: list[OutboxRow] = []
     seen: set[int] = set()
+    text = render(params)
     for user in recipients:
         if user.pk in seen:
             continue
         seen.add(user.pk)
+        side = str(Role.BUYER) if user.pk == dispute.buyer_id else str(role or Role.MERCHANT)
         for chan in channels():
             if chan.address(user) is None:
                 continue
             rows.append(
                 OutboxRow(
-                    dispute_id=dispute_id,
+                    dispute_id=dispute.pk,
                     recipient_id=user.pk,
                     channel=chan.name,
                     dedupe_key=f"{key}:user:{user.pk}:{chan.name}",
-                    subject=subject,
-                    body=body,
+                    kind=str(kind),
+                    params=text,
+                    role=side,
                     created_at=now,
                     sent_at=now if chan.immediate else None,
                 )
@@ -258,6 +263,7 @@ def outbox_insert(rows: list[OutboxRow]) -> list[int]:
     with connection.cursor() as cursor:
         for start in range(0, len(rows), _OUTBOX_CHUNK):
             chunk = rows[start : start + _OUTBOX_CHUNK]
+            n = len(chunk)
             params: list[Any] = []
             for row in chunk:
                 params += [
@@ -265,15 +271,17 @@ def outbox_insert(rows: list[OutboxRow]) -> list[int]:
                     row.recipient_id,
                     row.channel,
                     row.dedupe_key,
-                    row.subject,
-                    row.body,
+                    row.kind,
+                    row.params,
+                    row.role,
                     ops.adapt_datetimefield_value(row.created_at),
                     ops.adapt_datetimefield_value(row.sent_at),
                 ]
             cursor.execute(
                 f"INSERT INTO {_NOTIFICATION} (dispute_id, recipient_id, channel, dedupe_key, "  # noqa: S608
-                "subject, body, created_at, sent_at, read_at, attempts, last_error) VALUES "
-                + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, NULL, 0, '')"] * len(chunk))
+                "kind, params, role, subject, body, created_at, sent_at, read_at, attempts, "
+                "last_error) VALUES "
+                + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, '', '', %s, %s, NULL, 0, '')"] * n)
                 + " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, sent_at",
                 params,
             )
@@ -312,19 +320,19 @@ def notify(
     dispute: Dispute,
     event: DisputeEvent,
     recipients: Iterable[User],
-    headline: str,
-    extra: Iterable[str] = (),
+    kind: str,
+    **figures: Any,
 ) -> int:
-    """Tell `recipients` about `event`: one outbox row per recipient and channel, written in
-    the caller's transaction, delivered after commit. Returns how many rows are to deliver."""
-    subject, body = render(dispute, headline, extra)
+    """Tell `recipients` about `event` — what happened (`kind`, disputes.models.NotificationKind)
+    and its figures, never a sentence: one outbox row per recipient and channel, written in the
+    caller's transaction, delivered after commit. Returns how many rows are to deliver."""
     ids = outbox_insert(
         outbox_rows(
-            dispute_id=dispute.pk,
+            dispute=dispute,
             key=f"dispute:{dispute.pk}:event:{event.pk}",
             recipients=recipients,
-            subject=subject,
-            body=body,
+            kind=kind,
+            params=notice_params(dispute, **figures),
             now=timezone.now(),
         )
     )

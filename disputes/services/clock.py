@@ -52,6 +52,7 @@ from disputes.models import (
     Dispute,
     DisputeEvent,
     EventType,
+    NotificationKind,
     Outcome,
     Policy,
     Role,
@@ -66,15 +67,14 @@ from disputes.services._core import (
     local,
     locked,
     merchant_recipients,
+    notice_params,
     notify,
     outbox_insert,
     outbox_rows,
     publish,
     publish_notifications,
     record,
-    render,
     touch,
-    yuan,
 )
 from disputes.services.conversation import resolve
 from disputes.services.staff import dispute_info_lapse
@@ -205,7 +205,6 @@ class _Plan:
     reason: str
     buyer_amount: Decimal
     merchant_bears: Decimal | None  # None: decided later (the platform paid first)
-    headline: str
 
 
 def _plan(clock: str, dispute: Dispute) -> _Plan:
@@ -219,7 +218,6 @@ def _plan(clock: str, dispute: Dispute) -> _Plan:
             % {"due": local(dispute.merchant_response_due)},
             dispute.claimed_amount,
             dispute.claimed_amount,
-            _("the merchant did not answer in time"),
         )
     if clock == BUYER:
         amount = dispute.offer_amount or dispute.claimed_amount
@@ -232,7 +230,6 @@ def _plan(clock: str, dispute: Dispute) -> _Plan:
             % {"due": local(dispute.buyer_response_due)},
             amount,
             amount,
-            _("the offer was accepted by silence"),
         )
     if clock == REVIEW:
         return _Plan(
@@ -244,7 +241,6 @@ def _plan(clock: str, dispute: Dispute) -> _Plan:
             % {"due": local(dispute.review_due)},
             dispute.claimed_amount,
             None,
-            _("the platform paid first"),
         )
     raise ValueError(clock)
 
@@ -277,8 +273,10 @@ def enforce(
     return len(due)
 
 
-def _paid_line(dispute: Dispute) -> str:
-    return _("Paid to the buyer: %(amount)s") % {"amount": yuan(dispute.paid_out)}
+def _resolution_figures(plan: _Plan, dispute: Dispute) -> dict[str, Any]:
+    """What the notification of a clock's resolution reports (the batch and the single path
+    alike: tests/disputes/test_compensation_properties.py compares them)."""
+    return {"outcome": str(plan.outcome), "amount": plan.amount, "paid": dispute.paid_out}
 
 
 def _enforce_unusual(plan: _Plan) -> None:
@@ -301,8 +299,8 @@ def _enforce_unusual(plan: _Plan) -> None:
         dispute,
         event,
         buyer_recipients(dispute) + merchant_recipients(dispute),
-        plan.headline,
-        [_paid_line(dispute)],
+        plan.event_type,
+        **_resolution_figures(plan, dispute),
     )
 
 
@@ -489,13 +487,12 @@ def _enforce_batch(clock: str, plans: list[_Plan], appeal_days: dict[str, int]) 
     rows = []
     for plan, index in zip(plans, resolution_index, strict=True):
         d = plan.dispute
-        subject, body = render(d, plan.headline, [_paid_line(d)])
         rows += outbox_rows(
-            dispute_id=d.pk,
+            dispute=d,
             key=f"dispute:{d.pk}:event:{event_ids[index]}",
             recipients=[buyers[d.buyer_id], *team.get(d.merchant_id, [])],
-            subject=subject,
-            body=body,
+            kind=plan.event_type,
+            params=notice_params(d, **_resolution_figures(plan, d)),
             now=now,
         )
     publish_notifications(outbox_insert(rows))
@@ -657,27 +654,11 @@ def arbitrators() -> list[User]:
     )
 
 
-def _reminder_text(clock: str, dispute: Dispute, now: datetime) -> tuple[str, list[str]]:
-    due = getattr(dispute, _DUE[clock])
-    assert due is not None  # noqa: S101 - reminders_due selects running clocks only
-    hours = max(1, math.ceil((due - now).total_seconds() / 3600))
-    if clock == MERCHANT:
-        return _("%(hours)s h left to answer") % {"hours": hours}, [
-            _(
-                "If you do not answer by %(due)s, the buyer wins by default and is compensated "
-                "from your deposit."
-            )
-            % {"due": local(due)}
-        ]
-    if clock == BUYER:
-        return _("%(hours)s h left to answer the offer") % {"hours": hours}, [
-            _("If you do not answer by %(due)s, the offer of %(amount)s is accepted for you.")
-            % {"due": local(due), "amount": yuan(dispute.offer_amount)}
-        ]
-    return _("%(hours)s h left to decide") % {"hours": hours}, [
-        _("If no ruling is made by %(due)s, the platform pays the buyer first.")
-        % {"due": local(due)}
-    ]
+_REMINDER_KIND = {
+    MERCHANT: NotificationKind.REMINDER_MERCHANT,
+    BUYER: NotificationKind.REMINDER_BUYER,
+    REVIEW: NotificationKind.REMINDER_REVIEW,
+}
 
 
 def remind(clock: str, disputes: Sequence[Dispute], *, now: datetime | None = None) -> int:
@@ -693,8 +674,6 @@ def remind(clock: str, disputes: Sequence[Dispute], *, now: datetime | None = No
     rows = []
     for d in disputes:
         due = getattr(d, _DUE[clock])
-        headline, extra = _reminder_text(clock, d, moment)
-        subject, body = render(d, headline, extra)
         recipients = (
             team.get(d.merchant_id, [])
             if clock == MERCHANT
@@ -703,12 +682,18 @@ def remind(clock: str, disputes: Sequence[Dispute], *, now: datetime | None = No
             else staff
         )
         rows += outbox_rows(
-            dispute_id=d.pk,
+            dispute=d,
             key=f"dispute:{d.pk}:reminder:{clock}:{int(due.timestamp())}",
             recipients=recipients,
-            subject=subject,
-            body=body,
+            kind=_REMINDER_KIND[clock],
+            params=notice_params(
+                d,
+                due=due,
+                hours=max(1, math.ceil((due - moment).total_seconds() / 3600)),
+                amount=d.offer_amount if clock == BUYER else None,
+            ),
             now=timezone.now(),
+            role=Role.STAFF if clock == REVIEW else None,
         )
     Dispute.objects.filter(pk__in=[d.pk for d in disputes]).update(
         **{_REMINDED[clock]: timezone.now()}
@@ -791,6 +776,7 @@ def dispute_fast_track(*, dispute: Dispute, data: dict[str, object] | None = Non
         dispute,
         event,
         buyer_recipients(dispute) + merchant_recipients(dispute),
-        _("the platform paid the buyer first (fast track)"),
+        NotificationKind.FAST_TRACKED,
+        amount=dispute.claimed_amount,
     )
     return True

@@ -18,11 +18,13 @@ from disputes.models import (
     Dispute,
     DisputeEvent,
     EventType,
+    NotificationKind,
     Outcome,
     Party,
     Role,
     Status,
 )
+from disputes.notices import first_line
 from disputes.permissions import party_role, require_buyer, require_merchant, speaking_role
 from disputes.selectors import policy_for
 from disputes.services import money
@@ -264,7 +266,15 @@ def dispute_respond(
         )
     else:
         raise DomainError(_("Answer with accept, offer or contest."), code="action_invalid")
-    notify(dispute, event, buyer_recipients(dispute), _("the merchant answered"))
+    amount = dispute.offer_amount if event.type == EventType.OFFER_MADE else dispute.resolved_amount
+    notify(
+        dispute,
+        event,
+        buyer_recipients(dispute),
+        event.type,  # accepted, offer_made or contested: a NotificationKind each
+        amount=amount,
+        outcome=dispute.outcome,
+    )
     return dispute
 
 
@@ -289,7 +299,13 @@ def dispute_accept_offer(*, dispute: Dispute, buyer: User) -> Dispute:
         event_type=EventType.OFFER_ACCEPTED,
     )
     money.settle(dispute, buyer_amount=amount, merchant_bears=amount, actor=buyer, role=Role.BUYER)
-    notify(dispute, event, merchant_recipients(dispute), _("the buyer accepted your offer"))
+    notify(
+        dispute,
+        event,
+        buyer_recipients(dispute) + merchant_recipients(dispute),
+        NotificationKind.OFFER_ACCEPTED,
+        amount=amount,
+    )
     return dispute
 
 
@@ -316,7 +332,13 @@ def dispute_reject_offer(*, dispute: Dispute, buyer: User, message: str = "") ->
         body=message,
         data={"review_due": dispute.review_due},
     )
-    notify(dispute, event, merchant_recipients(dispute), _("the buyer rejected your offer"))
+    notify(
+        dispute,
+        event,
+        buyer_recipients(dispute) + merchant_recipients(dispute),
+        NotificationKind.OFFER_REJECTED,
+        amount=dispute.offer_amount,
+    )
     return dispute
 
 
@@ -346,7 +368,12 @@ def dispute_withdraw(*, dispute: Dispute, buyer: User, message: str = "") -> Dis
     )
     if not dispute.recovery_pending:
         money.hold_release(dispute)
-    notify(dispute, event, merchant_recipients(dispute), _("the buyer withdrew the complaint"))
+    notify(
+        dispute,
+        event,
+        buyer_recipients(dispute) + merchant_recipients(dispute),
+        NotificationKind.WITHDRAWN,
+    )
     return dispute
 
 
@@ -368,7 +395,14 @@ def dispute_message(*, dispute: Dispute, user: User, body: str) -> DisputeEvent:
         recipients += buyer_recipients(dispute)
     if role != Role.MERCHANT:
         recipients += merchant_recipients(dispute)
-    notify(dispute, event, [u for u in recipients if u.pk != user.pk], _("a new message"))
+    notify(
+        dispute,
+        event,
+        [u for u in recipients if u.pk != user.pk],
+        NotificationKind.MESSAGE,
+        by=str(role),
+        line=first_line(body),
+    )
     return event
 
 
@@ -409,6 +443,12 @@ def dispute_appeal(*, dispute: Dispute, user: User, reason: str) -> Dispute:
         body=reason,
         data={"review_due": dispute.review_due, "previous_outcome": dispute.outcome},
     )
-    others = merchant_recipients(dispute) if role == Role.BUYER else buyer_recipients(dispute)
-    notify(dispute, event, others, _("the other party appealed"))
+    # Both sides: the appellant's is the confirmation, with the new review deadline.
+    notify(
+        dispute,
+        event,
+        buyer_recipients(dispute) + merchant_recipients(dispute),
+        NotificationKind.APPEALED,
+        by=str(role),
+    )
     return dispute

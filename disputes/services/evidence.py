@@ -29,6 +29,7 @@ from disputes.models import (
     EventType,
     Evidence,
     EvidenceKind,
+    NotificationKind,
     Policy,
     Role,
 )
@@ -200,5 +201,12 @@ def dispute_add_evidence(
         evidence, event = store_evidence(dispute, checked[0], user=user, role=role, files=files)
         resume_review_if_answered(dispute, user=user, role=role)
         others = merchant_recipients(dispute) if role == Role.BUYER else buyer_recipients(dispute)
-        notify(dispute, event, others, _("new evidence was added"))
+        notify(
+            dispute,
+            event,
+            others,
+            NotificationKind.EVIDENCE_ADDED,
+            by=str(role),
+            evidence_kind=evidence.kind,
+        )
     return evidence

@@ -16,12 +16,14 @@ from disputes.models import (
     Dispute,
     DisputeEvent,
     EventType,
+    NotificationKind,
     Outcome,
     Party,
     Role,
     Status,
     Visibility,
 )
+from disputes.notices import first_line
 from disputes.permissions import require_arbitrator
 from disputes.selectors import policy_for
 from disputes.services import money
@@ -110,7 +112,15 @@ def dispute_rule(
     )
     if outcome == Outcome.REJECTED_MALICIOUS:
         blacklist_if_threshold_reached(dispute=dispute, actor=staff)
-    notify(dispute, event, _both(dispute), _("the platform ruled"))
+    notify(
+        dispute,
+        event,
+        _both(dispute),
+        NotificationKind.RULED,
+        outcome=dispute.outcome,
+        amount=decided,
+        appeal_due=dispute.appeal_due,
+    )
     return dispute
 
 
@@ -149,7 +159,7 @@ def dispute_request_info(*, dispute: Dispute, staff: User, party: str, question:
         data={"party": party, "info_due": dispute.info_due, "review_due": dispute.review_due},
     )
     recipients = buyer_recipients(dispute) if party == Party.BUYER else merchant_recipients(dispute)
-    notify(dispute, event, recipients, _("the platform asks you for information"))
+    notify(dispute, event, recipients, NotificationKind.INFO_REQUESTED, line=first_line(question))
     return dispute
 
 
@@ -241,7 +251,14 @@ def dispute_decide_recovery(*, dispute: Dispute, staff: User, bears: str, reason
         actor=staff,
         role=Role.STAFF,
     )
-    notify(dispute, event, merchant_recipients(dispute), _("the platform decided the recovery"))
+    notify(
+        dispute,
+        event,
+        merchant_recipients(dispute),
+        NotificationKind.RECOVERY_DECIDED,
+        bears=bears,
+        amount=dispute.paid_out,
+    )
     return dispute
 
 

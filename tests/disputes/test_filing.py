@@ -68,12 +68,13 @@ def test_filing_notifies_the_shop_by_email_on_commit(django_capture_on_commit_ca
     with django_capture_on_commit_callbacks(execute=True):
         dispute = file(order)
     owner = order.merchant.owner
-    assert [m.to for m in mail.outbox] == [[owner.email]]
-    assert dispute.number in mail.outbox[0].subject
-    note = Notification.objects.get(dispute=dispute, channel="email")
-    assert note.sent_at is not None and note.recipient == owner
-    inapp = Notification.objects.get(dispute=dispute, channel="inapp")
-    assert inapp.recipient == owner and inapp.subject == note.subject
+    # The shop and the buyer (a confirmation with the merchant's deadline).
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([owner.email, order.buyer.email])
+    assert all(dispute.number in m.subject for m in mail.outbox)
+    note = Notification.objects.get(dispute=dispute, channel="email", recipient=owner)
+    assert note.sent_at is not None and note.kind == "filed" and note.role == "merchant"
+    inapp = Notification.objects.get(dispute=dispute, channel="inapp", recipient=owner)
+    assert inapp.kind == "filed" and inapp.params["number"] == dispute.number
 
 
 def test_filing_with_no_notification_sent_before_commit(django_capture_on_commit_callbacks):

@@ -1,0 +1,436 @@
+"""What a notification says, in the reader's language.
+
+A notification row stores what happened — its kind, the figures (`params`: the complaint and
+order numbers, the amount, the first line of a message, the deadline, …) and the recipient's
+side of the complaint (`role`) — never a sentence. The text is made here, with gettext, when
+it is shown: on the /notifications/ page in the request's language, in an e-mail in the
+platform's (settings.LANGUAGE_CODE) when it is sent. Rows written before `kind` existed carry
+their text in `subject`/`body` and are shown as they are.
+
+Several events of one complaint within one minute are one line (`Line`): on the page (grouped
+by the selector, disputes.selectors.inbox_lines) and in e-mail (one mail for the rows of a
+complaint waiting together, disputes.services.notifications).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from disputes.models import EvidenceKind, NotificationKind, Outcome, Role, Status
+from kamen_complaints.money import format_yuan
+
+if TYPE_CHECKING:
+    from disputes.models import Notification
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+K = NotificationKind
+
+# Where a recipient's link goes, by their side of the complaint. The merchant's complaint page
+# does not exist yet: until it does, merchants (and staff) get the API's detail. Switching is
+# one entry here (`"merchant": "merchant:complaint"`).
+LINK_URL_NAMES: dict[str, str] = {
+    Role.BUYER: "disputes:complaint",
+    Role.MERCHANT: "api-dispute",
+    Role.STAFF: "api-dispute",
+}
+
+FIRST_LINE_CHARS = 80
+
+
+def first_line(text: str, limit: int = FIRST_LINE_CHARS) -> str:
+    """The first non-empty line of a message, cut to `limit` characters (… when cut)."""
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _yuan(value: Any) -> str:
+    try:
+        return format_yuan(Decimal(str(value)))
+    except (InvalidOperation, ValueError, TypeError):
+        return ""
+
+
+def _time(value: Any) -> str:
+    """An ISO time from the params as the platform shows times (Asia/Shanghai, to the minute)."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return ""
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _label(choices: Any, value: Any) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value or "")
+
+
+def _party(role: Any) -> str:
+    """Who did it, as the reader calls them."""
+    if role == Role.BUYER:
+        return _("The buyer")
+    if role == Role.MERCHANT:
+        return _("The merchant")
+    if role in (Role.STAFF, Role.SYSTEM):
+        return _("The platform")
+    return _("Someone")
+
+
+# --- One event ------------------------------------------------------------------------------
+
+Params = dict[str, Any]
+
+
+def _filed(p: Params, role: str) -> str:
+    if role == Role.BUYER:
+        return _(
+            "Your complaint was filed, claiming %(amount)s. The merchant must answer by %(due)s."
+        ) % {"amount": _yuan(p.get("amount")), "due": _time(p.get("due"))}
+    return _(
+        "New complaint claiming %(amount)s. Answer by %(due)s, or the buyer wins by default."
+    ) % {"amount": _yuan(p.get("amount")), "due": _time(p.get("due"))}
+
+
+def _fast_tracked(p: Params, role: str) -> str:
+    if role == Role.BUYER:
+        return _("Paid at once: the platform refunds you %(amount)s (fast track).") % {
+            "amount": _yuan(p.get("amount"))
+        }
+    return _("The platform paid the buyer %(amount)s first (fast track). Answer by %(due)s.") % {
+        "amount": _yuan(p.get("amount")),
+        "due": _time(p.get("due")),
+    }
+
+
+def _accepted(p: Params, role: str) -> str:
+    if p.get("outcome") == Outcome.REPLACED:
+        return _("The merchant accepted the complaint and replaced the card key.")
+    return _("The merchant accepted the complaint: %(amount)s refunded.") % {
+        "amount": _yuan(p.get("amount"))
+    }
+
+
+def _offer_made(p: Params, role: str) -> str:
+    return _(
+        "The merchant offers %(amount)s. Answer by %(due)s; if you do not, the offer is "
+        "accepted for you."
+    ) % {"amount": _yuan(p.get("amount")), "due": _time(p.get("due"))}
+
+
+def _contested(p: Params, role: str) -> str:
+    return _("The merchant contested the complaint. The platform decides by %(due)s.") % {
+        "due": _time(p.get("due"))
+    }
+
+
+def _offer_accepted(p: Params, role: str) -> str:
+    if role == Role.BUYER:
+        return _("You accepted the offer of %(amount)s.") % {"amount": _yuan(p.get("amount"))}
+    return _("The buyer accepted your offer of %(amount)s.") % {"amount": _yuan(p.get("amount"))}
+
+
+def _offer_rejected(p: Params, role: str) -> str:
+    if role == Role.BUYER:
+        return _("You rejected the offer. The platform decides by %(due)s.") % {
+            "due": _time(p.get("due"))
+        }
+    return _("The buyer rejected your offer of %(amount)s. The platform decides by %(due)s.") % {
+        "amount": _yuan(p.get("amount")),
+        "due": _time(p.get("due")),
+    }
+
+
+def _resolved_by_clock(p: Params, role: str, kind: str) -> str:
+    figures = {"amount": _yuan(p.get("amount")), "paid": _yuan(p.get("paid"))}
+    if kind == K.DEFAULT_JUDGMENT:
+        if role == Role.BUYER:
+            return (
+                _("The merchant did not answer in time: you win by default, %(amount)s refunded.")
+                % figures
+            )
+        return _("The merchant did not answer in time: the buyer won by default (%(amount)s).") % (
+            figures
+        )
+    if kind == K.OFFER_LAPSED:
+        if role == Role.BUYER:
+            text = _("You did not answer the offer in time: it was accepted for you (%(amount)s).")
+            return text % figures
+        return _("The buyer did not answer your offer in time: it was accepted (%(amount)s).") % (
+            figures
+        )
+    return _("The platform did not decide in time and paid the buyer %(amount)s first.") % figures
+
+
+def _withdrawn(p: Params, role: str) -> str:
+    if role == Role.BUYER:
+        return _("You withdrew the complaint.")
+    return _("The buyer withdrew the complaint.")
+
+
+def _message(p: Params, role: str) -> str:
+    return _("%(who)s wrote: “%(line)s”") % {"who": _party(p.get("by")), "line": p.get("line", "")}
+
+
+def _evidence(p: Params, role: str) -> str:
+    return _("%(who)s added evidence: %(kind)s.") % {
+        "who": _party(p.get("by")),
+        "kind": _label(EvidenceKind, p.get("evidence_kind")),
+    }
+
+
+def _appealed(p: Params, role: str) -> str:
+    if p.get("by") == role:
+        return _("Your appeal was received. The platform decides again by %(due)s.") % {
+            "due": _time(p.get("due"))
+        }
+    return _("%(who)s appealed. The platform decides again by %(due)s.") % {
+        "who": _party(p.get("by")),
+        "due": _time(p.get("due")),
+    }
+
+
+def _ruled(p: Params, role: str) -> str:
+    return _("The platform ruled: %(outcome)s, %(amount)s.") % {
+        "outcome": _label(Outcome, p.get("outcome")),
+        "amount": _yuan(p.get("amount")),
+    }
+
+
+def _info_requested(p: Params, role: str) -> str:
+    return _("The platform asks you for information by %(due)s: “%(line)s”") % {
+        "due": _time(p.get("due")),
+        "line": p.get("line", ""),
+    }
+
+
+def _recovery_decided(p: Params, role: str) -> str:
+    if p.get("bears") == "merchant":
+        return _("The platform decided you bear the %(amount)s paid to the buyer.") % {
+            "amount": _yuan(p.get("amount"))
+        }
+    return _("The platform decided it bears the %(amount)s paid to the buyer.") % {
+        "amount": _yuan(p.get("amount"))
+    }
+
+
+def _reminder(p: Params, role: str, kind: str) -> str:
+    figures = {
+        "hours": p.get("hours", ""),
+        "due": _time(p.get("due")),
+        "amount": _yuan(p.get("amount")),
+    }
+    if kind == K.REMINDER_MERCHANT:
+        return (
+            _(
+                "%(hours)s h left to answer. If you do not answer by %(due)s, the buyer wins by "
+                "default and is compensated from your deposit."
+            )
+            % figures
+        )
+    if kind == K.REMINDER_BUYER:
+        return (
+            _(
+                "%(hours)s h left to answer the offer. If you do not answer by %(due)s, the offer "
+                "of %(amount)s is accepted for you."
+            )
+            % figures
+        )
+    return (
+        _(
+            "%(hours)s h left to decide. If no ruling is made by %(due)s, the platform pays the "
+            "buyer first."
+        )
+        % figures
+    )
+
+
+def _payout_sent(p: Params, role: str) -> str:
+    return _("%(amount)s was refunded to your original payment method on %(at)s.") % {
+        "amount": _yuan(p.get("amount")),
+        "at": _time(p.get("at")),
+    }
+
+
+_TEXT: dict[str, Callable[[Params, str], str]] = {
+    K.FILED: _filed,
+    K.FAST_TRACKED: _fast_tracked,
+    K.ACCEPTED: _accepted,
+    K.OFFER_MADE: _offer_made,
+    K.CONTESTED: _contested,
+    K.OFFER_ACCEPTED: _offer_accepted,
+    K.OFFER_REJECTED: _offer_rejected,
+    K.DEFAULT_JUDGMENT: lambda p, r: _resolved_by_clock(p, r, K.DEFAULT_JUDGMENT),
+    K.OFFER_LAPSED: lambda p, r: _resolved_by_clock(p, r, K.OFFER_LAPSED),
+    K.REVIEW_EXPIRED: lambda p, r: _resolved_by_clock(p, r, K.REVIEW_EXPIRED),
+    K.WITHDRAWN: _withdrawn,
+    K.MESSAGE: _message,
+    K.EVIDENCE_ADDED: _evidence,
+    K.APPEALED: _appealed,
+    K.RULED: _ruled,
+    K.INFO_REQUESTED: _info_requested,
+    K.RECOVERY_DECIDED: _recovery_decided,
+    K.REMINDER_MERCHANT: lambda p, r: _reminder(p, r, K.REMINDER_MERCHANT),
+    K.REMINDER_BUYER: lambda p, r: _reminder(p, r, K.REMINDER_BUYER),
+    K.REMINDER_REVIEW: lambda p, r: _reminder(p, r, K.REMINDER_REVIEW),
+    K.PAYOUT_SENT: _payout_sent,
+}
+
+
+def role_of(note: Notification) -> str:
+    """The recipient's side of the complaint (inferred for rows that did not store it)."""
+    if note.role:
+        return note.role
+    return Role.BUYER if note.recipient_id == note.dispute.buyer_id else Role.MERCHANT
+
+
+def sentence(note: Notification) -> str:
+    """What happened, in the active language (an old row: its stored subject)."""
+    render = _TEXT.get(note.kind)
+    if render is None:
+        return note.subject
+    return render(note.params or {}, role_of(note))
+
+
+def number_of(note: Notification) -> str:
+    return str((note.params or {}).get("number") or note.dispute.number)
+
+
+def link(note: Notification) -> str | None:
+    """The page of the complaint for this reader (None: no page for their side yet)."""
+    name = LINK_URL_NAMES.get(role_of(note))
+    if name is None:
+        return None
+    try:
+        return reverse(name, kwargs={"number": number_of(note)})
+    except NoReverseMatch:
+        return None
+
+
+# --- Lines: the events of one complaint within a minute ---------------------------------------
+
+
+@dataclass
+class Line:
+    """One line on the page or one e-mail: the events of one complaint within one minute,
+    newest first."""
+
+    notes: Sequence[Notification]
+    unread: bool = False
+    others: list[str] = field(default_factory=list)
+
+    @property
+    def latest(self) -> Notification:
+        return self.notes[0]
+
+    @property
+    def number(self) -> str:
+        return number_of(self.latest)
+
+    @property
+    def created_at(self) -> datetime:
+        return self.latest.created_at
+
+    @property
+    def url(self) -> str | None:
+        return link(self.latest)
+
+    @property
+    def details(self) -> str:
+        """An old row's body (its own text); new rows say it all in `text`."""
+        return self.latest.body if not self.latest.kind else ""
+
+    @property
+    def text(self) -> str:
+        return summary(self.notes)
+
+
+def summary(notes: Sequence[Notification]) -> str:
+    """One sentence for several events of one complaint (newest first)."""
+    latest = notes[0]
+    count = len(notes)
+    if count == 1:
+        return sentence(latest)
+    kinds = {n.kind for n in notes}
+    if kinds == {K.MESSAGE}:
+        return ngettext(
+            "%(count)s new message; the latest: “%(line)s”",
+            "%(count)s new messages; the latest: “%(line)s”",
+            count,
+        ) % {"count": count, "line": (latest.params or {}).get("line", "")}
+    if kinds == {K.EVIDENCE_ADDED} and len({(n.params or {}).get("by") for n in notes}) == 1:
+        return ngettext(
+            "%(who)s added %(count)s piece of evidence.",
+            "%(who)s added %(count)s pieces of evidence.",
+            count,
+        ) % {"who": _party((latest.params or {}).get("by")), "count": count}
+    return ngettext(
+        "%(sentence)s (and %(count)s more update)",
+        "%(sentence)s (and %(count)s more updates)",
+        count - 1,
+    ) % {"sentence": sentence(latest), "count": count - 1}
+
+
+def line(notes: Sequence[Notification]) -> Line:
+    ordered = sorted(notes, key=lambda n: (n.created_at, n.pk), reverse=True)
+    kinds = {n.kind for n in ordered}
+    others = (
+        [sentence(n) for n in ordered[1:]]
+        if len(ordered) > 1 and not kinds <= {K.MESSAGE} and kinds != {K.EVIDENCE_ADDED}
+        else []
+    )
+    return Line(ordered, unread=any(n.read_at is None for n in ordered), others=others)
+
+
+# --- E-mail -----------------------------------------------------------------------------------
+
+
+def email(notes: Sequence[Notification]) -> tuple[str, str]:
+    """Subject and body of one e-mail reporting these rows (one complaint, one recipient), in
+    the platform's language."""
+    ordered = sorted(notes, key=lambda n: (n.created_at, n.pk), reverse=True)
+    latest = ordered[0]
+    if len(ordered) == 1 and not latest.kind:
+        return latest.subject, latest.body  # a row written before `kind`: its own text
+    with translation.override(settings.LANGUAGE_CODE):
+        text = summary(ordered)
+        subject = _("Complaint %(number)s: %(headline)s") % {
+            "number": number_of(latest),
+            "headline": text,
+        }
+        lines: list[str] = []
+        for note in ordered:
+            if note.kind:
+                lines.append(f"{_time(note.created_at.isoformat())}  {sentence(note)}")
+            else:
+                lines += [note.subject, note.body]
+        params = latest.params or {}
+        lines.append("")
+        if params.get("order"):
+            lines.append(
+                _("Complaint: %(number)s (order %(order)s)")
+                % {"number": number_of(latest), "order": params["order"]}
+            )
+        if params.get("status"):
+            lines.append(_("Status: %(status)s") % {"status": _label(Status, params["status"])})
+        if params.get("due") and latest.kind not in (K.REMINDER_BUYER, K.REMINDER_MERCHANT):
+            lines.append(
+                _("Next deadline: %(due)s (Asia/Shanghai)") % {"due": _time(params["due"])}
+            )
+        url = link(latest)
+        if url:
+            lines += ["", _("Open it: %(url)s") % {"url": settings.SITE_URL + url}]
+        return str(subject)[:200], "\n".join(str(part) for part in lines).strip()
