@@ -1082,6 +1082,48 @@ def seed_orders() -> int:
     return created
 
 
+# Everyday top-ups of 速达 that went through without a complaint, so its shop record has
+# enough orders to show figures (disputes.selectors.SHOP_RECORD_MIN_ORDERS).
+SALES_SHOP_PRODUCT = "中国移动话费 50元"
+SALES_TARGET_PREFIX = "1355500"
+SALES_COUNT = 36
+
+
+def seed_sales() -> int:
+    """Top-ups bought, paid and delivered through the services, spread over the demo buyers."""
+    if Order.objects.filter(topup_target__startswith=SALES_TARGET_PREFIX).exists():
+        return 0
+    buyers = [User.objects.get(username=b.username) for b in BUYERS if b.username != "buyer5"]
+    product = _demo_products()[SALES_SHOP_PRODUCT]
+    for i in range(SALES_COUNT):
+        _buy(buyers[i % len(buyers)], product, topup_target=f"{SALES_TARGET_PREFIX}{i + 1:04d}")
+    return SALES_COUNT
+
+
+# How the demo buyers rated complaints resolved in their favour (the shop record and the
+# metrics average them).
+RATINGS = {
+    "refunded": (5, "商家当天就退款了，处理很快。"),
+    "partially_refunded": (4, "协商退了一部分，可以接受。"),
+    "replaced": (4, "换了新卡密，能用了。"),
+}
+
+
+def seed_ratings() -> int:
+    """Each resolved demo complaint with a favourable outcome rated once by its buyer, through
+    the same service as the complaint page."""
+    created = 0
+    buyers = [b.username for b in BUYERS]
+    resolved = Dispute.objects.filter(
+        buyer__username__in=buyers, status=Status.RESOLVED, outcome__in=list(RATINGS)
+    ).exclude(rating__isnull=False)
+    for dispute in resolved.select_related("buyer").order_by("pk"):
+        score, comment = RATINGS[dispute.outcome]
+        disputes.dispute_rate(dispute=dispute, buyer=dispute.buyer, score=score, comment=comment)
+        created += 1
+    return created
+
+
 @dataclass
 class Cast:
     """Who acts in the complaints: the arbitrator and each shop's owner."""
@@ -1240,7 +1282,9 @@ class Command(BaseCommand):
             created += seed_verifications()
             created += seed_products()
             created += seed_orders()
+            created += seed_sales()
             created += seed_complaints()
+            created += seed_ratings()
         if created:
             active = Merchant.objects.filter(status=MerchantStatus.ACTIVE).count()
             self.stdout.write(
