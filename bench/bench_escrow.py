@@ -272,7 +272,15 @@ class _Floor:
             deposit = self.ids[(merchant.pk, "deposit")]
             receivable = self.ids[(merchant.pk, "receivable")]
             now = timezone.now()
-            # payout: compensation_fund -> buyer_refunds, and the outbox row
+            # payout: the order locked and its headroom read, compensation_fund ->
+            # buyer_refunds, the booking on the order, and the outbox row (docs/money.md)
+            cur.execute(
+                "SELECT amount - refunded_amount - refund_reserved FROM orders_order "
+                "WHERE id = %s FOR UPDATE",
+                (orders[i].pk,),
+            )
+            (headroom,) = cur.fetchone()
+            assert headroom * 100 >= fen
             cur.execute(
                 "SELECT id, balance, held FROM escrow_account WHERE id IN (%s, %s) "
                 "ORDER BY id FOR UPDATE",
@@ -296,7 +304,20 @@ class _Floor:
                     "VALUES (%s, %s, %s, 'pending', 0, '', %s, '', %s)",
                     (orders[i].pk, key, fen, now, now),
                 )
-            # recovery: deposit (the complaint's hold first, then unheld) -> compensation_fund
+                cur.execute(
+                    "UPDATE orders_order SET refund_reserved = refund_reserved + %s WHERE id = %s",
+                    (AMOUNT, orders[i].pk),
+                )
+            # recovery: at most what the complaint paid out; deposit (the complaint's hold
+            # first, then unheld) -> compensation_fund
+            cur.execute(
+                "SELECT COALESCE(SUM(l.amount), 0) FROM escrow_ledgertransaction t "
+                "JOIN escrow_ledgerentry l ON l.transaction_id = t.id WHERE t.dispute_id = %s "
+                "AND t.kind IN ('compensation_payout', 'appeal_payout') AND l.amount > 0",
+                (dispute,),
+            )
+            (paid,) = cur.fetchone()
+            assert paid >= fen
             cur.execute(
                 "SELECT id, balance, held FROM escrow_account WHERE id IN (%s, %s, %s) "
                 "ORDER BY id FOR UPDATE",
