@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -485,6 +486,13 @@ class _Floor:
             return 0
         now = datetime.now(tz=self.low.tzinfo)
         merchants = sorted({r[2] for r in rows})
+        # The orders first, locked, with what each may still give back (docs/money.md).
+        cur.execute(
+            "SELECT id, amount - refunded_amount - refund_reserved FROM orders_order "
+            "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            (sorted({r[1] for r in rows}),),
+        )
+        assert all(headroom * 100 >= PRICE_FEN for _id, headroom in cur.fetchall())
         cur.execute(
             "SELECT id, balance, held FROM escrow_account WHERE id IN (%s, %s) "
             "ORDER BY id FOR UPDATE",
@@ -520,6 +528,15 @@ class _Floor:
                 fetch=True,
             )
         }
+        # A recovery is at most what its complaint paid out: what was paid before this batch.
+        cur.execute(
+            "SELECT t.dispute_id, SUM(l.amount) FROM escrow_ledgertransaction t "
+            "JOIN escrow_ledgerentry l ON l.transaction_id = t.id WHERE t.dispute_id = ANY(%s) "
+            "AND t.kind IN ('compensation_payout', 'appeal_payout') AND l.amount > 0 "
+            "GROUP BY t.dispute_id",
+            ([r[0] for r in rows],),
+        )
+        assert not cur.fetchall()  # none paid before: this batch pays, then recovers
         legs, payouts, consumed = [], [], []
         for r in rows:
             tx = created[f"dispute:{r[0]}:payout"]
@@ -559,6 +576,14 @@ class _Floor:
             payouts,
             template="(%s, %s, %s, 'pending', 0, '', %s, '', %s)",
             page_size=len(payouts),
+        )
+        execute_values(
+            cur,
+            "UPDATE orders_order o SET refund_reserved = o.refund_reserved + v.amount "
+            "FROM (VALUES %s) AS v(id, amount) WHERE o.id = v.id",
+            [(r[1], Decimal(PRICE_FEN) / 100) for r in rows],
+            template="(%s, %s::numeric)",
+            page_size=len(rows),
         )
         appeal_due = now + timedelta(days=7)
         execute_values(
