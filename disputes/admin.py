@@ -13,15 +13,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.db.models import F, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from disputes import services
+from disputes import admin_metrics as admin_metrics  # registers the metrics page
+from disputes import desk, services
 from disputes.models import (
     BlacklistEntry,
     Dispute,
@@ -334,23 +335,94 @@ class PackageDownloadInline(_ReadOnlyInline):
 
 @admin.register(Dispute)
 class DisputeAdmin(admin.ModelAdmin):
+    """The arbitration desk (disputes/desk.py): the list opens on the review queue, sorted by
+    the review deadline (overdue first), and a complaint opens on its case screen."""
+
     list_display = [
-        "number",
+        "case_link",
+        "due_countdown",
+        "review_due_local",
         "status",
         "reason",
         "claimed_amount",
         "merchant",
         "buyer",
-        "filed_at",
-        "merchant_response_due",
-        "review_due",
-        "outcome",
-        "fast_track",
-        "recovery_pending",
+        "flags",
     ]
-    list_filter = ["status", "reason", "outcome", "fast_track", "recovery_pending"]
-    search_fields = ["number", "order__number", "buyer__username", "merchant__shop_name"]
+    list_display_links = None
+    list_filter = [
+        desk.QueueFilter,
+        desk.DueFilter,
+        "reason",
+        desk.AmountFilter,
+        "recovery_pending",
+        desk.AppealedFilter,
+        "fast_track",
+        "status",
+        "outcome",
+    ]
+    search_fields = ["=number", "=order__number", "buyer__username", "merchant__shop_name"]
     list_select_related = ["merchant", "buyer"]
+    ordering = [F("review_due").asc(nulls_last=True), "id"]  # type: ignore[list-item]
+    list_per_page = 50
+
+    @admin.display(description=gettext_lazy("complaint"), ordering="number")
+    def case_link(self, obj: Dispute) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:disputes_dispute_case", args=[obj.pk]), obj.number
+        )
+
+    @admin.display(description=gettext_lazy("time left"), ordering="review_due")
+    def due_countdown(self, obj: Dispute) -> str:
+        return desk.countdown_html(obj)
+
+    @admin.display(description=gettext_lazy("platform decides by"), ordering="review_due")
+    def review_due_local(self, obj: Dispute) -> str:
+        if obj.review_due is None:
+            return "—"
+        return timezone.localtime(obj.review_due).strftime("%m-%d %H:%M")
+
+    @admin.display(description=gettext_lazy("flags"))
+    def flags(self, obj: Dispute) -> str:
+        marks = []
+        if obj.fast_track:
+            marks.append(_("fast track"))
+        if obj.appealed_at is not None:
+            marks.append(_("appealed"))
+        if obj.recovery_pending:
+            marks.append(_("recovery to decide"))
+        return " · ".join(str(m) for m in marks) or "—"
+
+    def get_urls(self) -> list[URLPattern]:
+        views = desk.CaseViews(self)
+        site = self.admin_site
+        return [
+            path("<int:pk>/case/", site.admin_view(views.case), name="disputes_dispute_case"),
+            path(
+                "<int:pk>/case/evidence/<int:evidence_pk>/",
+                site.admin_view(views.evidence_image),
+                name="disputes_dispute_case_evidence",
+            ),
+            path(
+                "<int:pk>/case/<str:action>/",
+                site.admin_view(views.action),
+                name="disputes_dispute_case_action",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: Any = None,
+    ) -> HttpResponse:
+        """A complaint opens on its case screen (the whole case, and the actions)."""
+        if not object_id.isdigit():
+            raise Http404
+        return HttpResponseRedirect(reverse("admin:disputes_dispute_case", args=[object_id]))
+
     inlines = [EvidenceInline, DisputeEventInline, PackageDownloadInline]
     readonly_fields = [f.name for f in Dispute._meta.concrete_fields] + ["card_keys"]
     change_list_template = "admin/disputes/dispute/change_list.html"

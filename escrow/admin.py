@@ -32,6 +32,7 @@ from escrow.models import (
     Withdrawal,
     WithdrawalStatus,
 )
+from kamen_complaints import approvals
 from kamen_complaints.errors import DomainError
 from kamen_complaints.money import format_yuan, from_fen
 from orders.models import Merchant
@@ -161,30 +162,32 @@ class AccountAdmin(ReadOnlyAdmin):
         form = AdjustmentForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            staff = _staff(request)
+            merchant = data.get("merchant")
             try:
-                if data["target"] == TARGET_FUND:
-                    tx = services.compensation_fund_topup(
-                        amount=data["amount"], reason=data["reason"], staff=staff
-                    )
-                else:
-                    tx = services.adjustment_post(
-                        merchant=data["merchant"],
-                        amount=data["amount"],
-                        reason=data["reason"],
-                        staff=staff,
-                        account=data["target"],
-                        counterpart=data["counterpart"],
-                    )
+                # Four eyes (docs/admin.md): recorded now, posted when a second member of
+                # finance approves it, through adjustment_post / compensation_fund_topup.
+                approval = approvals.posting_request(
+                    staff=_staff(request),
+                    target=data["target"],
+                    amount=data["amount"],
+                    reason=data["reason"],
+                    merchant_id=merchant.pk if merchant else None,
+                    merchant_name=merchant.shop_name if merchant else "",
+                    counterpart=data["counterpart"],
+                )
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
                 self.message_user(
-                    request, _("Posted %(key)s.") % {"key": tx.key}, level=messages.SUCCESS
+                    request,
+                    _(
+                        "Recorded: %(summary)s. It is posted when a second member of finance "
+                        "approves it."
+                    )
+                    % {"summary": approval.summary},
+                    level=messages.SUCCESS,
                 )
-                return HttpResponseRedirect(
-                    reverse("admin:escrow_ledgertransaction_change", args=[tx.pk])
-                )
+                return HttpResponseRedirect(reverse("admin:kamen_complaints_approval_changelist"))
         return self._form_page(request, form, _("Manual adjustment"))
 
     def minimum_view(self, request: HttpRequest) -> HttpResponse:

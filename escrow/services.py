@@ -53,8 +53,10 @@ from escrow.models import (
     WithdrawalStatus,
 )
 from escrow.signals import payout_sent
+from kamen_complaints.audit import audit_record
 from kamen_complaints.celery import enqueue
 from kamen_complaints.errors import DomainError, Forbidden
+from kamen_complaints.models import AuditAction
 from kamen_complaints.money import CENT, MAX_YUAN, format_yuan, from_fen, to_fen
 from orders import services as order_services
 from orders.models import (
@@ -972,6 +974,13 @@ def withdrawal_approve(*, withdrawal: Withdrawal, staff: User) -> Withdrawal:
     withdrawal.transaction = tx
     withdrawal.save(update_fields=["status", "decided_by", "decided_at", "transaction"])
     _sync_suspension(deposit, receivable, lowered=True)
+    audit_record(
+        actor=staff,
+        action=AuditAction.WITHDRAWAL_APPROVED,
+        obj=withdrawal,
+        before={"status": WithdrawalStatus.PENDING, "deposit": deposit.balance + withdrawal.amount},
+        after={"status": withdrawal.status, "deposit": deposit.balance, "transaction": tx.key},
+    )
     return withdrawal
 
 
@@ -986,6 +995,14 @@ def withdrawal_reject(*, withdrawal: Withdrawal, staff: User, reason: str) -> Wi
     withdrawal.decided_at = timezone.now()
     withdrawal.reason = reason.strip()
     withdrawal.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+    audit_record(
+        actor=staff,
+        action=AuditAction.WITHDRAWAL_REJECTED,
+        obj=withdrawal,
+        reason=withdrawal.reason,
+        before={"status": WithdrawalStatus.PENDING},
+        after={"status": withdrawal.status},
+    )
     return withdrawal
 
 
@@ -1043,7 +1060,6 @@ def adjustment_post(
 
 
 @transaction.atomic
-@transaction.atomic
 def deposit_set_minimum(
     *, merchant: Merchant, amount: Decimal, reason: str, staff: User
 ) -> Merchant:
@@ -1069,15 +1085,25 @@ def deposit_set_minimum(
         reason.strip()[:200],
     )
     deposit.merchant.minimum_deposit = merchant.minimum_deposit
+    audit_record(
+        actor=staff,
+        action=AuditAction.MINIMUM_DEPOSIT,
+        obj=merchant,
+        reason=reason,
+        before={"minimum_deposit": str(from_fen(old))},
+        after={"minimum_deposit": str(from_fen(fen))},
+    )
     # "lowered" means the shop's standing can only have got worse: a higher minimum.
     _sync_suspension(deposit, receivable, lowered=fen > old)
     merchant.refresh_from_db()
     return merchant
 
 
+@transaction.atomic
 def compensation_fund_topup(*, amount: Decimal, reason: str, staff: User) -> LedgerTransaction:
     """Finance tops up the platform's compensation fund from the bank (negative: takes money
-    back out), with a mandatory reason."""
+    back out), with a mandatory reason. One transaction: the platform accounts' locks are held until
+    the balance is written, and the deferred balanced-legs trigger sees both legs at commit."""
     _require(staff, "escrow.post_adjustment")
     if not reason.strip():
         raise DomainError(_("A reason is required."), code="reason_required")

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class KamenComplaintsConfig(AppConfig):
@@ -6,7 +7,8 @@ class KamenComplaintsConfig(AppConfig):
     logic."""
 
     name = "kamen_complaints"
-    verbose_name = "Kamen Complaints"
+    # The app's admin section holds the audit log and second approvals.
+    verbose_name = gettext_lazy("Audit and approvals")
 
     def ready(self) -> None:
         from django.urls import register_converter
@@ -16,6 +18,13 @@ class KamenComplaintsConfig(AppConfig):
 
         # Registered here, before any URLconf is imported: orders and disputes use <number:…>.
         register_converter(NumberConverter, "number")
+
+        from django.db.models.signals import post_migrate
+
+        from kamen_complaints.roles import on_post_migrate
+
+        # The staff roles (groups) after every migrate; sender: this app, once per migrate.
+        post_migrate.connect(on_post_migrate, sender=self, dispatch_uid="kamen_roles")
 
         from django.core import checks
 

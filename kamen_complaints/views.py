@@ -13,6 +13,22 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return render(request, "404.html", status=404)
 
 
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A page outside one's role: in the admin's look for staff pages (with the links the
+    reader may follow), in the site's look elsewhere; translated like every page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"detail": _("You do not have permission to do this."), "code": "permission_denied"},
+            status=403,
+        )
+    if request.path.startswith("/admin/") and getattr(request.user, "is_staff", False):
+        from django.contrib import admin
+
+        context = {**admin.site.each_context(request), "title": _("Not part of your role")}
+        return render(request, "admin/403.html", context, status=403)
+    return render(request, "403.html", status=403)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse(

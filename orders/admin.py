@@ -395,7 +395,7 @@ class MerchantAdmin(NoDeleteMixin, admin.ModelAdmin):
             request,
             queryset,
             lambda m: services.merchant_suspend(
-                merchant=m, reason=SuspensionReason.MANUAL, note=step
+                merchant=m, reason=SuspensionReason.MANUAL, note=step, staff=self._staff(request)
             ),
             _("%(count)s shop(s) suspended."),
         )
@@ -571,6 +571,8 @@ class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ["status", "payment_channel"]
     search_fields = ["=number", "=payment_reference", "buyer__username"]
     list_select_related = ["buyer", "merchant", "product"]
+    # No COUNT(*) of the whole table per page (README "Metrics"): "show all" is not offered.
+    show_full_result_count = False
     date_hierarchy = "created_at"
     fields = readonly_fields = (
         "number",

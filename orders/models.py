@@ -365,6 +365,9 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["buyer", "-created_at"], name="order_buyer_recent_idx"),
             models.Index(fields=["merchant", "-created_at"], name="order_merchant_recent_idx"),
+            # The admin's list at scale: its default ordering and its status filter.
+            models.Index(fields=["-created_at", "-id"], name="order_recent_idx"),
+            models.Index(fields=["status", "-created_at"], name="order_status_recent_idx"),
             models.Index(
                 fields=["paid_at"],
                 condition=Q(status="delivery_pending"),

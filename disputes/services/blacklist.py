@@ -20,7 +20,9 @@ from disputes.models import (
 from disputes.permissions import require_blacklist_manager
 from disputes.selectors import active_blacklist_entry, malicious_rulings_count, policy_for
 from disputes.services._core import local, record
+from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError
+from kamen_complaints.models import AuditAction
 
 
 def _lock_user(user: User) -> User:
@@ -51,7 +53,7 @@ def blacklist_add(
             code="already_blacklisted",
             status_code=409,
         )
-    return BlacklistEntry.objects.create(
+    entry = BlacklistEntry.objects.create(
         user=user,
         reason=reason.strip(),
         source=BlacklistSource.MANUAL,
@@ -59,6 +61,14 @@ def blacklist_add(
         created_at=now,
         expires_at=expires_at,
     )
+    audit_record(
+        actor=staff,
+        action=AuditAction.BLACKLIST_ADDED,
+        obj=entry,
+        reason=entry.reason,
+        after={"user": user.pk, "source": entry.source, "expires_at": expires_at},
+    )
+    return entry
 
 
 @transaction.atomic
@@ -76,6 +86,14 @@ def blacklist_lift(*, entry: BlacklistEntry, staff: User, reason: str = "") -> B
     entry.lifted_by = staff
     entry.lift_reason = reason.strip()
     entry.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+    audit_record(
+        actor=staff,
+        action=AuditAction.BLACKLIST_LIFTED,
+        obj=entry,
+        reason=entry.lift_reason,
+        before={"lifted_at": None},
+        after={"lifted_at": entry.lifted_at},
+    )
     return entry
 
 

@@ -14,7 +14,9 @@ from django.utils.translation import gettext as _
 from disputes.models import Policy, PolicyChange
 from disputes.selectors import policy_for
 from disputes.services._core import local
+from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError
+from kamen_complaints.models import AuditAction
 
 # 电子商务法 art. 34: a change of the platform's rules is published at least 7 days before it
 # takes effect.
@@ -91,6 +93,14 @@ def policy_publish(
         old=_snapshot(previous) if previous.pk else {},
         new=_snapshot(policy),
     )
+    audit_record(
+        actor=staff,
+        action=AuditAction.POLICY_CHANGED,
+        obj=policy,
+        reason=policy.note,
+        before=_snapshot(previous) if previous.pk else {},
+        after={"action": "published", **_snapshot(policy)},
+    )
     return policy
 
 
@@ -133,5 +143,13 @@ def policy_revise(
         changed_at=timezone.now(),
         old=old,
         new=_snapshot(policy),
+    )
+    audit_record(
+        actor=staff,
+        action=AuditAction.POLICY_CHANGED,
+        obj=policy,
+        reason=policy.note,
+        before=old,
+        after={"action": "revised", **_snapshot(policy)},
     )
     return policy

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -40,13 +41,108 @@ from disputes.services._core import (
 )
 from disputes.services.blacklist import blacklist_if_threshold_reached
 from disputes.services.conversation import clean_text, replace_keys, resolve
+from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError
+from kamen_complaints.models import AuditAction
+
+if TYPE_CHECKING:
+    from kamen_complaints.models import Approval
 
 ZERO = Decimal("0.00")
 
 
 def _both(dispute: Dispute) -> list[User]:
     return buyer_recipients(dispute) + merchant_recipients(dispute)
+
+
+def _decided_amount(dispute: Dispute, outcome: str, amount: Decimal | None) -> Decimal:
+    claimed = dispute.claimed_amount
+    if outcome == Outcome.REFUNDED:
+        return claimed
+    if outcome == Outcome.PARTIALLY_REFUNDED:
+        if amount is None or amount <= 0 or amount >= claimed:
+            raise DomainError(
+                _("A partial refund is above ¥0.00 and below the claimed %(claimed)s.")
+                % {"claimed": yuan(claimed)},
+                code="amount_invalid",
+            )
+        return amount
+    if outcome in (Outcome.REPLACED, Outcome.REJECTED, Outcome.REJECTED_MALICIOUS):
+        return ZERO
+    raise DomainError(
+        _("Choose an outcome: %(outcomes)s.") % {"outcomes": ", ".join(Outcome.values)},
+        code="outcome_invalid",
+    )
+
+
+def approval_threshold(dispute: Dispute) -> Decimal:
+    """The policy's `second_approval_threshold` for this complaint's product, now."""
+    return policy_for(dispute.order.product.kind, at=timezone.now()).second_approval_threshold
+
+
+def ruling_needs_approval(*, dispute: Dispute, outcome: str, amount: Decimal | None = None) -> bool:
+    """True when this ruling would pay the buyer more than the policy's threshold (four
+    eyes: docs/admin.md). An invalid outcome or amount is left to the ruling to refuse."""
+    try:
+        decided = _decided_amount(dispute, outcome, amount)
+    except DomainError:
+        return False
+    return decided > approval_threshold(dispute)
+
+
+@transaction.atomic
+def dispute_rule_propose(
+    *,
+    dispute: Dispute,
+    staff: User,
+    outcome: str,
+    reason: str,
+    amount: Decimal | None = None,
+    recover_from_merchant: bool = True,
+) -> Approval:
+    """The first arbitrator's half of a ruling above the threshold: checked now as the ruling
+    would be, recorded (staff-only on the timeline, and in the audit log), carried out by
+    `dispute_rule` only when a second arbitrator approves it (kamen_complaints.approvals)."""
+    from kamen_complaints.approvals import approval_request
+    from kamen_complaints.models import ApprovalKind
+
+    require_arbitrator(staff)
+    reason = clean_text(reason, label=_("A reason for the ruling"))
+    dispute = locked(dispute)
+    if dispute.status != Status.UNDER_REVIEW:
+        raise not_allowed(dispute, _("a ruling"))
+    decided = _decided_amount(dispute, outcome, amount)
+    summary = _("%(number)s: %(outcome)s, %(amount)s") % {
+        "number": dispute.number,
+        "outcome": Outcome(outcome).label,
+        "amount": yuan(decided),
+    }
+    approval = approval_request(
+        kind=ApprovalKind.RULING,
+        staff=staff,
+        reason=reason,
+        summary=str(summary),
+        params={
+            "outcome": outcome,
+            "amount": str(amount) if amount is not None else "",
+            "decided": str(decided),
+            "recover_from_merchant": recover_from_merchant,
+        },
+        object_type="disputes.dispute",
+        object_id=dispute.pk,
+        object_repr=dispute.number,
+    )
+    record(
+        dispute,
+        type=EventType.NOTE,
+        actor=staff,
+        role=Role.STAFF,
+        body=_("Ruling proposed, waiting for a second arbitrator: %(summary)s. %(reason)s")
+        % {"summary": summary, "reason": reason},
+        visibility=Visibility.STAFF,
+        data={"approval": approval.pk},
+    )
+    return approval
 
 
 @transaction.atomic
@@ -58,6 +154,7 @@ def dispute_rule(
     reason: str,
     amount: Decimal | None = None,
     recover_from_merchant: bool = True,
+    approval: Approval | None = None,
 ) -> Dispute:
     """Staff holding `disputes.arbitrate` decide a complaint under review, with a written
     reason: refunded (the claim), partially_refunded (an amount below it), replaced (fresh
@@ -65,30 +162,35 @@ def dispute_rule(
     that reaches the threshold blacklists them). Money follows through escrow: the platform
     pays and recovers from the merchant (unless staff decide the platform bears it), or the
     hold is released. After an appeal this ruling is final; what the buyer already received
-    is never clawed back."""
+    is never clawed back.
+
+    Four eyes (docs/admin.md): a ruling paying more than the policy's
+    `second_approval_threshold` is refused (`second_approval_required`) unless it is carried
+    out from a pending approval another arbitrator recorded (`dispute_rule_propose`)."""
     require_arbitrator(staff)
     reason = clean_text(reason, label=_("A reason for the ruling"))
     dispute = locked(dispute)
     if dispute.status != Status.UNDER_REVIEW:
         raise not_allowed(dispute, _("a ruling"))
-    claimed = dispute.claimed_amount
-    if outcome == Outcome.REFUNDED:
-        decided = claimed
-    elif outcome == Outcome.PARTIALLY_REFUNDED:
-        if amount is None or amount <= 0 or amount >= claimed:
-            raise DomainError(
-                _("A partial refund is above ¥0.00 and below the claimed %(claimed)s.")
-                % {"claimed": yuan(claimed)},
-                code="amount_invalid",
-            )
-        decided = amount
-    elif outcome in (Outcome.REPLACED, Outcome.REJECTED, Outcome.REJECTED_MALICIOUS):
-        decided = ZERO
-    else:
+    decided = _decided_amount(dispute, outcome, amount)
+    threshold = approval_threshold(dispute)
+    if decided > threshold and not (
+        approval is not None
+        and approval.kind == "ruling"
+        and approval.status == "pending"
+        and approval.object_id == str(dispute.pk)
+        and approval.requested_by_id != staff.pk
+    ):
         raise DomainError(
-            _("Choose an outcome: %(outcomes)s.") % {"outcomes": ", ".join(Outcome.values)},
-            code="outcome_invalid",
+            _(
+                "A ruling above %(threshold)s needs a second arbitrator: propose it, and "
+                "another arbitrator approves it."
+            )
+            % {"threshold": yuan(threshold)},
+            code="second_approval_required",
+            status_code=409,
         )
+    before = {"status": dispute.status, "claimed": str(dispute.claimed_amount)}
     if outcome == Outcome.REPLACED:
         replace_keys(dispute, actor=staff, role=Role.STAFF)
     dispute.recovery_pending = False
@@ -112,6 +214,21 @@ def dispute_rule(
     )
     if outcome == Outcome.REJECTED_MALICIOUS:
         blacklist_if_threshold_reached(dispute=dispute, actor=staff)
+    audit_record(
+        actor=staff,
+        action=AuditAction.RULING,
+        obj=dispute,
+        reason=reason,
+        before=before,
+        after={
+            "status": dispute.status,
+            "outcome": outcome,
+            "amount": str(decided),
+            "recover_from_merchant": recover_from_merchant,
+            "approval": approval.pk if approval is not None else None,
+            "proposed_by": approval.requested_by_id if approval is not None else None,
+        },
+    )
     notify(
         dispute,
         event,
@@ -236,6 +353,14 @@ def dispute_decide_recovery(*, dispute: Dispute, staff: User, bears: str, reason
         raise not_allowed(dispute, _("a recovery decision"))
     dispute.recovery_pending = False
     touch(dispute, "recovery_pending")
+    audit_record(
+        actor=staff,
+        action=AuditAction.RECOVERY_DECIDED,
+        obj=dispute,
+        reason=reason,
+        before={"recovery_pending": True},
+        after={"recovery_pending": False, "bears": bears, "amount": str(dispute.paid_out)},
+    )
     event = record(
         dispute,
         type=EventType.RECOVERY_DECIDED,

@@ -81,11 +81,15 @@ def test_the_admin_links_a_pdf_to_the_warning_page_not_straight_to_the_file(admi
         dispute=dispute, user=dispute.buyer, kind="chat_record", file=png()
     )
     image = dispute.evidence.get(kind="chat_record")
-    text = admin_client.get(f"/admin/disputes/dispute/{dispute.pk}/change/").content.decode()
+    # The change page leads to the arbitration desk's case screen, which shows the evidence.
+    text = admin_client.get(
+        f"/admin/disputes/dispute/{dispute.pk}/change/", follow=True
+    ).content.decode()
     assert review_url(evidence) in text
     assert f"/api/v1/disputes/{dispute.number}/evidence/{evidence.pk}/" not in text
-    # Images are re-encoded by the platform at upload: they keep their direct link.
-    assert f"/api/v1/disputes/{dispute.number}/evidence/{image.pk}/" in text
+    # Images are re-encoded by the platform at upload: they keep a direct (inline) link.
+    assert f"/admin/disputes/dispute/{dispute.pk}/case/evidence/{image.pk}/" in text
+    assert f"/admin/disputes/dispute/{dispute.pk}/case/evidence/{evidence.pk}/" not in text
 
 
 # --- The warning page ---------------------------------------------------------------------

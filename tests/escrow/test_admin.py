@@ -132,6 +132,17 @@ def test_a_manual_adjustment_needs_a_reason(finance_client):
     assert not LedgerTransaction.objects.filter(kind=TransactionKind.ADJUSTMENT).exists()
 
 
+def _second_approval(client):
+    """Four eyes (docs/admin.md): a second member of finance approves the pending posting."""
+    from kamen_complaints.models import Approval
+
+    approval = Approval.objects.get(status="pending")
+    client.force_login(finance_staff())
+    return client.post(
+        reverse("admin:kamen_complaints_approval_approve", args=[approval.pk]), {"reason": "ok"}
+    )
+
+
 def test_a_manual_adjustment_posts_through_the_service(finance_client):
     merchant = funded_merchant("1000.00")
     response = finance_client.post(
@@ -145,6 +156,9 @@ def test_a_manual_adjustment_posts_through_the_service(finance_client):
         },
     )
     assert response.status_code == 302
+    assert not LedgerTransaction.objects.filter(kind=TransactionKind.ADJUSTMENT).exists()
+    assert balances(merchant)["deposit"] == 100000  # nothing moves before the second approval
+    assert _second_approval(finance_client).status_code == 302
     tx = LedgerTransaction.objects.get(kind=TransactionKind.ADJUSTMENT)
     assert tx.memo == "chargeback fee" and tx.created_by is not None
     assert balances(merchant)["deposit"] == 97500
@@ -163,7 +177,11 @@ def test_a_refused_adjustment_shows_the_rule(finance_client):
             "reason": "fee",
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 302
+    page = _second_approval(finance_client)
+    assert page.status_code == 302  # back to the approval, with the rule as a message
+    messages = [str(m) for m in page.wsgi_request._messages]
+    assert any("available" in m or "可用" in m for m in messages), messages
     assert not LedgerTransaction.objects.filter(kind=TransactionKind.ADJUSTMENT).exists()
 
 
@@ -178,6 +196,7 @@ def test_finance_tops_up_the_fund_from_the_adjustment_form(finance_client):
         },
     )
     assert response.status_code == 302
+    assert _second_approval(finance_client).status_code == 302
     fund = Account.objects.get(merchant__isnull=True, kind=AccountKind.COMPENSATION_FUND)
     assert fund.balance == 500000
 
