@@ -492,6 +492,10 @@ class _DisputeView(APIView):
         return Response(data, status=status)
 
 
+# `GET /api/v1/disputes/?ordering=…` (the merchant inbox's order, for integrations).
+ORDERINGS = ("deadline", "-filed_at", "filed_at")
+
+
 class DisputeListCreateView(_DisputeView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
@@ -505,6 +509,16 @@ class DisputeListCreateView(_DisputeView):
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, enum=Status.values, required=False),
+            OpenApiParameter(
+                "ordering",
+                str,
+                enum=list(ORDERINGS),
+                required=False,
+                description=(
+                    "deadline: the nearest running deadline first (closed complaints last); "
+                    "-filed_at (the default): newest first; filed_at: oldest first."
+                ),
+            ),
             *PAGE_PARAMETERS,
         ],
         responses=paginated(DisputeSerializer, "PaginatedDisputeList"),
@@ -517,7 +531,16 @@ class DisputeListCreateView(_DisputeView):
             raise serializers.ValidationError(
                 {"status": [_("Choose one of: %(values)s.") % {"values": ", ".join(Status.values)}]}
             )
+        ordering = request.query_params.get("ordering", "-filed_at")
+        if ordering not in ORDERINGS:
+            raise serializers.ValidationError(
+                {"ordering": [_("Choose one of: %(values)s.") % {"values": ", ".join(ORDERINGS)}]}
+            )
         qs = selectors.dispute_list(request.user, status=status)
+        if ordering == "deadline":
+            qs = selectors.by_deadline(qs)
+        elif ordering == "filed_at":
+            qs = qs.order_by("filed_at", "id")
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         data = DisputeSerializer(page, many=True, context={"viewer": Viewer.of(request)}).data
@@ -818,6 +841,45 @@ class ShopRecordView(APIView):
             for name in (*figures, "satisfaction"):
                 record[name] = None
         return Response(ShopRecordSerializer(record).data)
+
+
+class MerchantStatsMedianSerializer(ShopMedianSerializer):
+    lost_share = serializers.FloatField(allow_null=True)
+    paid_out = MoneyField(allow_null=True)
+
+
+class MerchantStatsSerializer(MerchantStatsMedianSerializer):
+    window_days = serializers.IntegerField()
+    orders = serializers.IntegerField()
+    complaints = serializers.IntegerField()
+    marketplace_median = MerchantStatsMedianSerializer()
+    enough_data = serializers.BooleanField()
+    computed_at = serializers.DateTimeField()
+
+
+class MerchantStatsQuerySerializer(serializers.Serializer):
+    days = serializers.ChoiceField(choices=list(selectors.SHOP_RECORD_DAYS), default=30)
+
+
+class MerchantStatsView(APIView):
+    """The caller's shop record over 7, 30 or 90 days (`?days=`, default 30) beside the
+    marketplace median, for the shop's owner and team: the public record's figures plus the
+    share of resolved complaints lost (`lost_share`) and the compensation recovered from the
+    deposit (`paid_out`). The shop's own figures are given even under the minimum number of
+    orders (`enough_data` false). The same selector as /merchant/performance/."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("days", int, enum=list(selectors.SHOP_RECORD_DAYS))],
+        responses=MerchantStatsSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        from orders.api import own_merchant
+
+        query = MerchantStatsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        merchant = own_merchant(request)
+        record = selectors.shop_record(merchant.pk, int(query.validated_data["days"]))
+        return Response(MerchantStatsSerializer(record).data)
 
 
 class BlacklistView(APIView):

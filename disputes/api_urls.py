@@ -1,6 +1,7 @@
 from django.urls import path
 
 from disputes import api
+from disputes.api_metrics import MetricsView
 
 urlpatterns = [
     path("disputes/", api.DisputeListCreateView.as_view(), name="api-disputes"),
@@ -56,7 +57,9 @@ urlpatterns = [
     path("disputes/<number:number>/notes/", api.NoteView.as_view(), name="api-dispute-notes"),
     path("disputes/<number:number>/rating/", api.RatingView.as_view(), name="api-dispute-rating"),
     path("shops/<int:pk>/record/", api.ShopRecordView.as_view(), name="api-shop-record"),
+    path("merchant/stats/", api.MerchantStatsView.as_view(), name="api-merchant-stats"),
     path("staff/blacklist/", api.BlacklistView.as_view(), name="api-staff-blacklist"),
+    path("staff/metrics/", MetricsView.as_view(), name="api-staff-metrics"),
     path(
         "staff/blacklist/<int:pk>/",
         api.BlacklistEntryView.as_view(),

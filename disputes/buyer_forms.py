@@ -20,6 +20,7 @@ _FIELD_OF_CODE = {
     "evidence_too_large": ("file",),
     "evidence_invalid": ("file",),
     "evidence_kind_invalid": ("kind",),
+    "amount_invalid": ("amount",),
 }
 
 

@@ -36,12 +36,11 @@ if TYPE_CHECKING:
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 K = NotificationKind
 
-# Where a recipient's link goes, by their side of the complaint. The merchant's complaint page
-# does not exist yet: until it does, merchants (and staff) get the API's detail. Switching is
-# one entry here (`"merchant": "merchant:complaint"`).
+# Where a recipient's link goes, by their side of the complaint: the buyer's complaint page,
+# the merchant dashboard's (README "Merchant dashboard"); staff get the API's detail.
 LINK_URL_NAMES: dict[str, str] = {
     Role.BUYER: "disputes:complaint",
-    Role.MERCHANT: "api-dispute",
+    Role.MERCHANT: "merchant:complaint",
     Role.STAFF: "api-dispute",
 }
 

@@ -239,9 +239,12 @@ def status_summary(dispute: Dispute) -> StatusSummary:
 # --- Timeline -------------------------------------------------------------------------------
 
 
-def who(role: str) -> str:
-    if role == Role.BUYER:
+def who(role: str, reader: str = Role.BUYER) -> str:
+    """Who did it, as `reader` (the buyer's pages, or the merchant's) reads it."""
+    if role == reader:
         return _("You")
+    if role == Role.BUYER:
+        return _("The buyer")
     if role == Role.MERCHANT:
         return _("The merchant")
     return _("The platform")
@@ -311,8 +314,63 @@ def event_label(event: DisputeEvent, labels: dict[str, str] | None = None) -> st
     return (labels or event_labels()).get(event.type) or str(event.get_type_display())
 
 
-def event_sentence(event: DisputeEvent) -> str:
-    """The event's data as a sentence: amounts, outcome, offer, movement, deadlines."""
+def _merchant_sentence(event: DisputeEvent) -> str | None:
+    """The sentences that read differently to the merchant (None: the same as the buyer's)."""
+    d = event.data or {}
+    t = event.type
+    if t == EventType.EVIDENCE_ADDED:
+        return _("%(who)s added %(kind)s.") % {
+            "who": who(event.role, Role.MERCHANT),
+            "kind": _kind_label(str(d.get("kind", ""))),
+        }
+    if t == EventType.ACCEPTED:
+        if d.get("remedy") == "replace":
+            return _("You agreed to replace the card key.")
+        return _("You agreed to refund the buyer.")
+    if t == EventType.OFFER_MADE:
+        return _("You offered a refund of %(amount)s; the buyer answers by %(due)s.") % {
+            "amount": money(d.get("amount")),
+            "due": short_time(d.get("buyer_response_due")),
+        }
+    if t == EventType.APPEALED:
+        return _("%(who)s appealed; the platform decides again by %(due)s.") % {
+            "who": who(event.role, Role.MERCHANT),
+            "due": short_time(d.get("review_due")),
+        }
+    if t == EventType.INFO_REQUESTED:
+        party = _("you") if d.get("party") == Party.MERCHANT else _("the buyer")
+        return _("The platform asked %(party)s for information by %(due)s.") % {
+            "party": party,
+            "due": short_time(d.get("info_due")),
+        }
+    if t == EventType.MONEY:
+        amount = money(d.get("amount"))
+        movement = d.get("movement")
+        if movement == "payout":
+            return _("%(amount)s is refunded to the buyer through the original payment method.") % {
+                "amount": amount
+            }
+        if movement == "appeal-payout":
+            return _("After the appeal, a further %(amount)s is refunded to the buyer.") % {
+                "amount": amount
+            }
+        if movement == "recovery":
+            return _("%(amount)s was recovered from your deposit.") % {"amount": amount}
+        if movement == "recovery-reversal":
+            return _("%(amount)s was given back to your deposit.") % {"amount": amount}
+        return None
+    if t == EventType.WITHDRAWN:
+        return _("The buyer withdrew the complaint.")
+    return None
+
+
+def event_sentence(event: DisputeEvent, reader: str = Role.BUYER) -> str:
+    """The event's data as a sentence: amounts, outcome, offer, movement, deadlines — as
+    `reader` (the buyer, or the merchant) reads it."""
+    if reader == Role.MERCHANT:
+        sentence = _merchant_sentence(event)
+        if sentence is not None:
+            return sentence
     d = event.data or {}
     t = event.type
     if t == EventType.FILED:
@@ -380,12 +438,13 @@ class TimelineItem:
     who: str
 
 
-def timeline(dispute: Dispute) -> list[TimelineItem]:
-    """The complaint's timeline as its buyer reads it: messages apart (they are the thread),
-    never a staff-only event (the selector leaves them out; filtered again here)."""
+def timeline(dispute: Dispute, reader: str = Role.BUYER) -> list[TimelineItem]:
+    """The complaint's timeline as its buyer (or, with `reader`, its merchant) reads it:
+    messages apart (they are the thread), never a staff-only event (the selector leaves them
+    out; filtered again here)."""
     labels = event_labels()
     return [
-        TimelineItem(e, event_label(e, labels), event_sentence(e), who(e.role))
+        TimelineItem(e, event_label(e, labels), event_sentence(e, reader), who(e.role, reader))
         for e in reversed(recent_events(dispute))
         if e.visibility == "all" and e.type != EventType.MESSAGE
     ]

@@ -6,15 +6,29 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    Max,
+    Min,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from disputes.models import (
+    OPEN_STATUSES,
     BlacklistEntry,
     ClockRun,
     Dispute,
@@ -297,14 +311,18 @@ def buyer_complaint(user: User, number: str, *, everything: bool = False) -> Dis
     queries; None for anyone else's (answered as 404). `recent_events` and
     `recent_messages` hold the latest RECENT_EVENTS of each, newest first (all of them with
     `everything`)."""
+    return _complaint_page(Dispute.objects.filter(buyer_id=user.pk, number=number), everything)
+
+
+def _complaint_page(qs: QuerySet[Dispute], everything: bool) -> Dispute | None:
+    """One complaint with what a party's page shows (buyer_complaint, merchant_complaint)."""
     public = DisputeEvent.objects.filter(visibility=Visibility.ALL).order_by("-created_at", "-id")
     events = public.exclude(type=EventType.MESSAGE).select_related(None)
     thread = public.filter(type=EventType.MESSAGE)
     if not everything:
         events, thread = events[:RECENT_EVENTS], thread[:RECENT_EVENTS]
     return (
-        Dispute.objects.filter(buyer_id=user.pk, number=number)
-        .select_related("order__product", "merchant", "rating", "policy")
+        qs.select_related("order__product", "merchant", "rating", "policy")
         .prefetch_related(
             Prefetch("events", queryset=events, to_attr="recent_events"),
             Prefetch("events", queryset=thread, to_attr="recent_messages"),
@@ -332,14 +350,23 @@ def complaint_payouts(dispute: Dispute) -> list[Any]:
 # is left out of the marketplace median.
 SHOP_RECORD_MIN_ORDERS = 30
 SHOP_RECORD_CACHE_SECONDS = 600
+# The windows a record is computed over: the public pages show 90 days, the merchant's
+# performance page and GET /api/v1/merchant/stats/ any of these.
+SHOP_RECORD_DAYS = (7, 30, 90)
 # What a merchant's answer is on the timeline (the first one ends the merchant's clock).
 _ANSWER_EVENTS = ("accepted", "offer_made", "contested")
+# A complaint the shop lost: resolved for the buyer (money or a new key) by staff or by the
+# clock (default judgment, the review time running out) — not one the merchant settled.
+_LOST_OUTCOMES = ("refunded", "partially_refunded", "replaced")
+_LOST_DECIDERS = ("staff", "system")
 
 
-def _shop_stats_sql(*, one_merchant: bool) -> str:
+def _shop_stats_sql(*, one_merchant: bool, bounded: bool = False) -> str:
     """Per shop, over the window: paid orders, complaints filed, complaints whose merchant
     clock is settled (answered, or the deadline passed), those answered before the deadline,
-    complaints not withdrawn, those resolved, and the average rating. One aggregate query."""
+    complaints not withdrawn, those resolved, those lost (_LOST_OUTCOMES decided by
+    _LOST_DECIDERS), the money recovered from the shop (in fen) and the average rating. One
+    aggregate query."""
     from orders.models import Order
 
     order_t = Order._meta.db_table
@@ -347,7 +374,13 @@ def _shop_stats_sql(*, one_merchant: bool) -> str:
     event_t = DisputeEvent._meta.db_table
     rating_t = DisputeRating._meta.db_table
     merchant_filter = "AND merchant_id = %(merchant)s" if one_merchant else ""
+    if bounded:  # the metrics' date range (disputes/metrics.py): the window ends at `until`
+        merchant_filter = f"AND created_at < %(until)s {merchant_filter}"
+    d_filter = merchant_filter.replace("merchant_id", "d.merchant_id")
+    d_filter = d_filter.replace("created_at", "d.filed_at")
     answers = ", ".join(f"'{t}'" for t in _ANSWER_EVENTS)
+    lost_outcomes = ", ".join(f"'{t}'" for t in _LOST_OUTCOMES)
+    lost_deciders = ", ".join(f"'{t}'" for t in _LOST_DECIDERS)
     return f"""
     o AS (
         SELECT merchant_id, COUNT(*) AS orders FROM {order_t}
@@ -359,6 +392,10 @@ def _shop_stats_sql(*, one_merchant: bool) -> str:
             COUNT(*) AS complaints,
             SUM(CASE WHEN d.status <> 'withdrawn' THEN 1 ELSE 0 END) AS live,
             SUM(CASE WHEN d.status = 'resolved' THEN 1 ELSE 0 END) AS resolved,
+            SUM(CASE WHEN d.status = 'resolved' AND d.outcome IN ({lost_outcomes})
+                     AND d.decided_by IN ({lost_deciders})
+                THEN 1 ELSE 0 END) AS lost,
+            SUM(ROUND(d.recovered * 100)) AS paid_out_fen,
             SUM(CASE WHEN a.first_answer IS NOT NULL OR d.merchant_response_due <= %(now)s
                 THEN 1 ELSE 0 END) AS clock_settled,
             SUM(CASE WHEN a.first_answer IS NOT NULL
@@ -373,7 +410,7 @@ def _shop_stats_sql(*, one_merchant: bool) -> str:
             GROUP BY dispute_id
         ) a ON a.dispute_id = d.id
         LEFT JOIN {rating_t} r ON r.dispute_id = d.id
-        WHERE d.filed_at >= %(since)s {merchant_filter.replace("merchant_id", "d.merchant_id")}
+        WHERE d.filed_at >= %(since)s {d_filter}
         GROUP BY d.merchant_id
     ),
     stats AS (
@@ -383,12 +420,21 @@ def _shop_stats_sql(*, one_merchant: bool) -> str:
             CASE WHEN d.clock_settled > 0
                 THEN d.answered_in_time * 1.0 / d.clock_settled END AS in_time,
             CASE WHEN d.live > 0 THEN d.resolved * 1.0 / d.live END AS resolved_share,
+            CASE WHEN d.resolved > 0 THEN d.lost * 1.0 / d.resolved END AS lost_share,
+            COALESCE(d.paid_out_fen, 0) AS paid_out_fen,
             d.satisfaction AS satisfaction
         FROM o LEFT JOIN d ON d.merchant_id = o.merchant_id
     )"""  # noqa: S608 - table names from the models, values as parameters
 
 
-_MEDIAN_COLUMNS = ("per_1000", "in_time", "resolved_share", "satisfaction")
+_MEDIAN_COLUMNS = (
+    "per_1000",
+    "in_time",
+    "resolved_share",
+    "satisfaction",
+    "lost_share",
+    "paid_out_fen",
+)
 
 
 def _median_sql() -> str:
@@ -410,6 +456,13 @@ def _figure(value: Any, places: int) -> float | None:
     return None if value is None else round(float(value), places)
 
 
+def _money(fen: Any) -> Decimal | None:
+    """Fen from SQL (an integer, or a float/numeric from ROUND and AVG) as yuan."""
+    from kamen_complaints.money import from_fen
+
+    return None if fen is None else from_fen(int(round(float(fen))))
+
+
 def _moments(days: int, now: datetime) -> dict[str, Any]:
     """The window's bounds as the database stores times (raw SQL gets no field adaptation)."""
     from django.db import connection
@@ -425,27 +478,32 @@ def _marketplace_median(days: int, now: datetime) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute(_median_sql(), params)
         row = cursor.fetchone()
-    per_1000, in_time, resolved_share, satisfaction = row
+    per_1000, in_time, resolved_share, satisfaction, lost_share, paid_out_fen = row
     return {
         "complaints_per_1000": _figure(per_1000, 1),
         "answered_in_time": _figure(in_time, 3),
         "resolved_share": _figure(resolved_share, 3),
         "satisfaction": _figure(satisfaction, 2),
+        "lost_share": _figure(lost_share, 3),
+        "paid_out": _money(paid_out_fen),
     }
 
 
 def _shop_figures(merchant_id: int, days: int, now: datetime) -> dict[str, Any]:
     from django.db import connection
 
-    columns = "orders, complaints, per_1000, in_time, resolved_share, satisfaction"
+    columns = (
+        "orders, complaints, per_1000, in_time, resolved_share, satisfaction, lost_share, "
+        "paid_out_fen"
+    )
     sql = f"WITH {_shop_stats_sql(one_merchant=True)} SELECT {columns} FROM stats"  # noqa: S608
     params = {**_moments(days, now), "merchant": merchant_id}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:  # no paid order in the window
-        row = (0, 0, None, None, None, None)
-    orders, complaints, per_1000, in_time, resolved_share, satisfaction = row
+        row = (0, 0, None, None, None, None, None, 0)
+    orders, complaints, per_1000, in_time, resolved_share, satisfaction, lost, paid = row
     return {
         "orders": int(orders),
         "complaints": int(complaints),
@@ -453,27 +511,35 @@ def _shop_figures(merchant_id: int, days: int, now: datetime) -> dict[str, Any]:
         "answered_in_time": _figure(in_time, 3),
         "resolved_share": _figure(resolved_share, 3),
         "satisfaction": _figure(satisfaction, 2),
+        "lost_share": _figure(lost, 3),
+        "paid_out": _money(paid),
     }
 
 
 def shop_record(merchant_id: int, days: int = 90, *, fresh: bool = False) -> dict[str, Any]:
-    """A shop's complaint record over the last `days`: complaints per 1,000 paid orders, the
-    share of complaints the merchant answered before its deadline (of those whose merchant
-    clock is settled), the share of complaints (not withdrawn) resolved, and the average
-    satisfaction rating — each beside the marketplace median over the shops with at least
-    SHOP_RECORD_MIN_ORDERS orders. Under that minimum `enough_data` is False and the pages
+    """A shop's complaint record over the last `days` (one of SHOP_RECORD_DAYS): complaints
+    per 1,000 paid orders, the share of complaints the merchant answered before its deadline
+    (of those whose merchant clock is settled), the share of complaints (not withdrawn)
+    resolved, the share of resolved complaints the shop lost (decided for the buyer by staff
+    or the clock), the money recovered from the shop for them (`paid_out`, yuan), and the
+    average satisfaction rating — each beside the marketplace median over the shops with at
+    least SHOP_RECORD_MIN_ORDERS orders. Under that minimum `enough_data` is False and the pages
     say "not enough data". The one source of these figures for the shop page, the product
     pages, the API and the dashboards; aggregate SQL, cached SHOP_RECORD_CACHE_SECONDS
     (`computed_at` says when; `fresh=True` recomputes)."""
     from django.core.cache import cache
 
-    key = f"disputes:shop_record:{merchant_id}:{days}"
+    if days not in SHOP_RECORD_DAYS:
+        raise ValueError(f"days must be one of {SHOP_RECORD_DAYS}, not {days!r}")
+    # v2: the record gained lost_share and paid_out; a v1 entry left in a shared cache by the
+    # previous release would lack them.
+    key = f"disputes:shop_record:v2:{merchant_id}:{days}"
     if not fresh:
         cached = cache.get(key)
         if cached is not None:
             return dict(cached)
     now = timezone.now()
-    median_key = f"disputes:shop_record:median:{days}"
+    median_key = f"disputes:shop_record:v2:median:{days}"
     median = None if fresh else cache.get(median_key)
     if median is None:
         median = _marketplace_median(days, now)
@@ -488,3 +554,93 @@ def shop_record(merchant_id: int, days: int = 90, *, fresh: bool = False) -> dic
     record["enough_data"] = record["orders"] >= SHOP_RECORD_MIN_ORDERS
     cache.set(key, record, SHOP_RECORD_CACHE_SECONDS)
     return record
+
+
+# --- The merchant dashboard's complaints (disputes/merchant_views.py, the API's ordering) -----
+
+
+def with_deadline(qs: QuerySet[Dispute]) -> QuerySet[Dispute]:
+    """Annotate `deadline`: the deadline that runs now — the merchant's answer, the buyer's
+    answer to an offer, the information asked for while the review is paused, else the
+    review's — null for a closed complaint. One CASE in SQL, so it sorts and pages."""
+    return qs.annotate(
+        deadline=Case(
+            When(status=Status.AWAITING_MERCHANT, then=F("merchant_response_due")),
+            When(status=Status.AWAITING_BUYER, then=F("buyer_response_due")),
+            When(
+                status=Status.UNDER_REVIEW,
+                review_paused_at__isnull=False,
+                then=F("info_due"),
+            ),
+            When(status=Status.UNDER_REVIEW, then=F("review_due")),
+            default=Value(None),
+            output_field=DateTimeField(),
+        )
+    )
+
+
+def by_deadline(qs: QuerySet[Dispute]) -> QuerySet[Dispute]:
+    """Nearest running deadline first; closed complaints (no deadline) last, newest first."""
+    return with_deadline(qs).order_by(F("deadline").asc(nulls_last=True), "-filed_at", "-id")
+
+
+INBOX_OPEN = "open"
+INBOX_CLOSED = "closed"
+
+
+def merchant_inbox(
+    merchant_id: int,
+    *,
+    tab: str = INBOX_OPEN,
+    status: str = "",
+    reason: str = "",
+    product_id: int | None = None,
+    search: str = "",
+) -> QuerySet[Dispute]:
+    """The shop's complaints for its inbox: the open ones by the nearest deadline, or the
+    closed ones (resolved, withdrawn) newest first; filtered by status, reason, product, a
+    complaint or order number (exact, or its beginning). The row's order and product are
+    joined: one query per page whatever its length."""
+    qs = Dispute.objects.filter(merchant_id=merchant_id)
+    if tab == INBOX_CLOSED:
+        qs = qs.exclude(status__in=OPEN_STATUSES)
+    else:
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    if status:
+        qs = qs.filter(status=status)
+    if reason:
+        qs = qs.filter(reason=reason)
+    if product_id:
+        qs = qs.filter(order__product_id=product_id)
+    search = search.strip().upper()
+    if search:
+        qs = qs.filter(Q(number__startswith=search) | Q(order__number__startswith=search))
+    qs = qs.select_related("order__product")
+    if tab == INBOX_CLOSED:
+        return with_deadline(qs).order_by(
+            F("resolved_at").desc(nulls_last=True), "-filed_at", "-id"
+        )
+    return by_deadline(qs)
+
+
+def merchant_status_counts(merchant_id: int) -> dict[str, int]:
+    """How many of the shop's complaints are in each status (one grouped query)."""
+    rows = (
+        Dispute.objects.filter(merchant_id=merchant_id)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = {str(value): 0 for value in Status.values}
+    counts.update(dict(rows))
+    return counts
+
+
+def merchant_complaint(
+    merchant_id: int, number: str, *, everything: bool = False
+) -> Dispute | None:
+    """One of the shop's complaints with what its page shows (as buyer_complaint loads it for
+    the buyer); None for another shop's (answered as 404)."""
+    return _complaint_page(
+        Dispute.objects.filter(merchant_id=merchant_id, number=number), everything
+    )

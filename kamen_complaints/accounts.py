@@ -30,6 +30,7 @@ from kamen_complaints import logins
 from kamen_complaints.api import throttles
 from kamen_complaints.errors import DomainError
 from orders import services
+from orders.selectors import merchant_for_user
 
 
 def throttle_wait(request: HttpRequest, scope: str) -> int | None:
@@ -120,6 +121,13 @@ class ThrottledLoginView(LoginView):
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         response = self.render_to_response(self.get_context_data(form=form), status=400)
         return _refused(response, form)
+
+    def get_default_redirect_url(self) -> str:
+        """Without a `next`: a shop's owner or team member lands on the merchant dashboard,
+        everyone else on the catalogue (settings.LOGIN_REDIRECT_URL)."""
+        if merchant_for_user(self.request.user) is not None:
+            return resolve_url("merchant:home")
+        return super().get_default_redirect_url()
 
 
 def admin_login(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:

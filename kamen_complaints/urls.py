@@ -29,9 +29,11 @@ urlpatterns = [
     ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("kamen_complaints.accounts")),
+    path("merchant/", include("kamen_complaints.merchant_urls")),
     path("", include("disputes.urls")),
     path("", include("orders.urls")),
 ]
 
+handler403 = "kamen_complaints.views.forbidden"
 handler404 = "kamen_complaints.views.not_found"
 handler500 = "kamen_complaints.views.server_error"

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_filters
 from django.contrib.auth import authenticate, password_validation, user_logged_in
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from knox.views import LogoutAllView as KnoxLogoutAllView
 from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import generics, permissions, serializers, status
@@ -22,7 +29,7 @@ from kamen_complaints.api import MoneyField, request_user, throttles
 from kamen_complaints.errors import DomainError, Forbidden, NotFound
 from kamen_complaints.parsers import FormParser, JSONParser, MultiPartParser
 from orders import payments, selectors, services
-from orders.models import Merchant, Order, Product, ProductKind
+from orders.models import Merchant, MerchantMember, Order, OrderStatus, Product, ProductKind
 
 # Primary keys are 64-bit: a bigger number is a field error, not a database overflow.
 MAX_PK = 2**63 - 1
@@ -415,6 +422,65 @@ class MerchantView(APIView):
         return Response(MerchantSerializer(own_merchant(request)).data)
 
 
+class TeamMemberSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = MerchantMember
+        fields = ["id", "username", "role", "created_at"]
+
+
+class TeamAddSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    password = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        default="",
+        write_only=True,
+        trim_whitespace=False,
+        help_text="Give e-mail and password to create a new account; leave both out to add an "
+        "existing account by its username.",
+    )
+
+
+class MerchantTeamView(generics.ListAPIView):
+    """The shop's team (owner first). Everyone on the team may read it; only the owner adds
+    (orders.services.merchant_member_add: 403 for anyone else)."""
+
+    serializer_class = TeamMemberSerializer
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
+            return MerchantMember.objects.none()
+        return selectors.merchant_team(own_merchant(self.request))
+
+    @extend_schema(request=TeamAddSerializer, responses={201: TeamMemberSerializer})
+    def post(self, request: Request) -> Response:
+        merchant = own_merchant(request)
+        data = TeamAddSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.merchant_member_add(
+            merchant=merchant, actor=request_user(request), **data.validated_data
+        )
+        return Response(TeamMemberSerializer(member).data, status=201)
+
+
+class MerchantTeamMemberView(APIView):
+    @extend_schema(
+        request=None,
+        responses={204: None, 404: OpenApiResponse(description="No such team member")},
+        description="Take a member off the team (owner only; the owner cannot be removed). "
+        "The account itself stays.",
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        services.merchant_member_remove(
+            merchant=own_merchant(request), actor=request_user(request), member_id=pk
+        )
+        return Response(status=204)
+
+
 class MerchantProductListCreateView(generics.ListAPIView):
     serializer_class = MerchantProductSerializer
 
@@ -477,6 +543,70 @@ class CardKeyImportView(APIView):
             payload = data.validated_data["keys"]
         report = services.card_keys_import(product=product, data=payload)
         return Response(report.as_dict())
+
+
+class MerchantOrderSerializer(OrderSerializer):
+    """A sale as the shop sees it: the buyer's username and the order's complaint; the keys
+    masked, as everywhere."""
+
+    buyer = serializers.CharField(source="buyer.username", read_only=True)
+    complaint = serializers.SerializerMethodField(
+        help_text="The order's complaint number (the live one, else the latest), or null."
+    )
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "buyer", "complaint"]
+
+    def get_complaint(self, order: Order) -> str | None:
+        complaint = selectors.order_complaint(order)
+        return getattr(complaint, "number", None)
+
+
+class MerchantOrderFilter(django_filters.FilterSet):
+    """The sales orders page's filters. Dates are calendar days in Asia/Shanghai, inclusive."""
+
+    status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
+    number = django_filters.CharFilter(method="filter_number", max_length=24)
+    payment_reference = django_filters.CharFilter(method="filter_payment_reference", max_length=64)
+    created_from = django_filters.DateFilter(
+        method="filter_created_from", help_text="Orders placed on or after this day (YYYY-MM-DD)."
+    )
+    created_to = django_filters.DateFilter(
+        method="filter_created_to", help_text="Orders placed on or before this day (YYYY-MM-DD)."
+    )
+
+    class Meta:
+        model = Order
+        fields = ["status", "number", "payment_reference", "created_from", "created_to"]
+
+    def filter_number(self, qs: Any, name: str, value: str) -> Any:
+        return qs.filter(number=value.strip().upper())
+
+    def filter_payment_reference(self, qs: Any, name: str, value: str) -> Any:
+        return qs.filter(payment_reference=value.strip())
+
+    @extend_schema_field(OpenApiTypes.DATE)
+    def filter_created_from(self, qs: Any, name: str, value: Any) -> Any:
+        start, _end = selectors.day_bounds(value, None)
+        return qs if start is None else qs.filter(created_at__gte=start)
+
+    @extend_schema_field(OpenApiTypes.DATE)
+    def filter_created_to(self, qs: Any, name: str, value: Any) -> Any:
+        _start, end = selectors.day_bounds(None, value)
+        return qs if end is None else qs.filter(created_at__lt=end)
+
+
+class MerchantOrderListView(generics.ListAPIView):
+    """The shop's sales orders, newest first, for its owner and team members (a caller
+    without a shop: 404). Keys are masked."""
+
+    serializer_class = MerchantOrderSerializer
+    filterset_class = MerchantOrderFilter
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
+            return Order.objects.none()
+        return selectors.merchant_orders(own_merchant(self.request))
 
 
 # --- Staff --------------------------------------------------------------------------------

@@ -17,6 +17,12 @@ urlpatterns = [
     path("orders/<number:number>/reveal/", api.OrderRevealView.as_view(), name="api-order-reveal"),
     path("merchant/", api.MerchantView.as_view(), name="api-merchant"),
     path("merchant/apply/", api.MerchantApplyView.as_view(), name="api-merchant-apply"),
+    path("merchant/team/", api.MerchantTeamView.as_view(), name="api-merchant-team"),
+    path(
+        "merchant/team/<int:pk>/",
+        api.MerchantTeamMemberView.as_view(),
+        name="api-merchant-team-member",
+    ),
     path(
         "merchant/products/",
         api.MerchantProductListCreateView.as_view(),
@@ -27,6 +33,7 @@ urlpatterns = [
         api.CardKeyImportView.as_view(),
         name="api-merchant-card-keys",
     ),
+    path("merchant/orders/", api.MerchantOrderListView.as_view(), name="api-merchant-orders"),
     path(
         "staff/merchants/<int:pk>/verify/",
         api.StaffMerchantVerifyView.as_view(),

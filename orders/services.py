@@ -19,8 +19,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kamen_complaints.audit import audit_record
 from kamen_complaints.celery import enqueue
 from kamen_complaints.errors import DomainError, Forbidden, NotFound
+from kamen_complaints.models import AuditAction
 from kamen_complaints.money import MAX_YUAN, from_fen, to_fen
 from orders import crypto, selectors
 from orders.models import (
@@ -232,12 +234,24 @@ def merchant_verify(*, merchant: Merchant, staff: User) -> Merchant:
             code="not_allowed_in_state",
         )
     now = timezone.now()
+    before = {"status": merchant.status, "suspension_reason": merchant.suspension_reason}
     merchant.verified_by = staff
     merchant.verified_at = now
     merchant.reverification_due = now + REVERIFICATION_PERIOD
     merchant.status, merchant.suspension_reason = _guarded_status(merchant)
     merchant.status_note = ""
     merchant.save()
+    audit_record(
+        actor=staff,
+        action=AuditAction.MERCHANT_VERIFIED,
+        obj=merchant,
+        before=before,
+        after={
+            "status": merchant.status,
+            "suspension_reason": merchant.suspension_reason,
+            "reverification_due": merchant.reverification_due,
+        },
+    )
     return merchant
 
 
@@ -253,15 +267,28 @@ def merchant_reject(*, merchant: Merchant, staff: User, reason: str) -> Merchant
     merchant.status = MerchantStatus.REJECTED
     merchant.status_note = reason.strip()
     merchant.save()
+    audit_record(
+        actor=staff,
+        action=AuditAction.MERCHANT_REJECTED,
+        obj=merchant,
+        reason=merchant.status_note,
+        before={"status": MerchantStatus.PENDING_VERIFICATION},
+        after={"status": merchant.status},
+    )
     return merchant
 
 
 @transaction.atomic
 def merchant_suspend(
-    *, merchant: Merchant, reason: SuspensionReason | str, note: str = ""
+    *,
+    merchant: Merchant,
+    reason: SuspensionReason | str,
+    note: str = "",
+    staff: User | None = None,
 ) -> Merchant:
     """Stop a shop selling. A manual suspension outranks the others: it is never replaced by
-    an automatic one, and only staff lift it."""
+    an automatic one, and only staff lift it. Every suspension is in the audit log (by
+    `staff`, or the system for the automatic ones)."""
     merchant = _locked_merchant(merchant)
     if merchant.status == MerchantStatus.SUSPENDED:
         if (
@@ -273,10 +300,19 @@ def merchant_suspend(
         raise DomainError(_("Only an active shop can be suspended."), code="not_allowed_in_state")
     if reason == SuspensionReason.MANUAL and not note.strip():
         raise DomainError(_("A reason is required."), code="reason_required")
+    before = {"status": merchant.status, "suspension_reason": merchant.suspension_reason}
     merchant.status = MerchantStatus.SUSPENDED
     merchant.suspension_reason = reason
     merchant.status_note = note.strip()
     merchant.save()
+    audit_record(
+        actor=staff,
+        action=AuditAction.MERCHANT_SUSPENDED,
+        obj=merchant,
+        reason=merchant.status_note,
+        before=before,
+        after={"status": merchant.status, "suspension_reason": str(reason)},
+    )
     return merchant
 
 
@@ -313,7 +349,15 @@ def merchant_unsuspend(*, merchant: Merchant, staff: User) -> Merchant:
             _("This shop's real-name verification expired; verify it again to lift it."),
             code="not_allowed_in_state",
         )
-    return merchant_lift_suspension(merchant=merchant, reason=SuspensionReason.MANUAL)
+    lifted = merchant_lift_suspension(merchant=merchant, reason=SuspensionReason.MANUAL)
+    audit_record(
+        actor=staff,
+        action=AuditAction.MERCHANT_UNSUSPENDED,
+        obj=lifted,
+        before={"status": MerchantStatus.SUSPENDED, "suspension_reason": SuspensionReason.MANUAL},
+        after={"status": lifted.status, "suspension_reason": lifted.suspension_reason},
+    )
+    return lifted
 
 
 @transaction.atomic
@@ -335,6 +379,13 @@ def merchant_reveal_identity(
     if not (staff.is_staff and staff.has_perm("orders.view_identity")):
         raise Forbidden(_("You may not see identity numbers."))
     IdentityAccess.objects.create(merchant=merchant, user=staff, ip=ip, purpose=purpose[:200])
+    audit_record(
+        actor=staff,
+        action=AuditAction.IDENTITY_VIEWED,
+        obj=merchant,
+        reason=purpose,
+        after={"ip": ip},
+    )
     return crypto.decrypt(merchant.id_number_encrypted)
 
 
@@ -347,6 +398,174 @@ def merchants_expire_verifications(*, now: datetime | None = None) -> int:
         merchant_suspend(merchant=merchant, reason=SuspensionReason.VERIFICATION_EXPIRED)
         count += 1
     return count
+
+
+# --- The shop's team ----------------------------------------------------------------------
+# Team members answer complaints, manage stock and see orders; only the owner tops up,
+# withdraws and manages the team (docs/design.md). Each change is logged and written to the
+# audit log (kamen_complaints.audit) in the same transaction.
+
+
+def _require_owner(actor: User, merchant: Merchant, message: str) -> None:
+    if not selectors.is_merchant_owner(actor, merchant):
+        raise Forbidden(message)
+
+
+# Audit actions of the team (kamen_complaints.audit). Plain strings: AuditAction's choices
+# label them in the admin once they are added there (a choices change needs a migration).
+AUDIT_TEAM_MEMBER_ADDED = "team_member_added"
+AUDIT_TEAM_MEMBER_REMOVED = "team_member_removed"
+
+
+def _audit_member(*, actor: User, member: MerchantMember, action: str, new_account: bool) -> None:
+    values = {
+        "merchant": member.merchant_id,
+        "user": member.user.username,
+        "role": member.role,
+        "new_account": new_account,
+    }
+    added = action == AUDIT_TEAM_MEMBER_ADDED
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=member,
+        before=None if added else values,
+        after=values if added else None,
+    )
+    logger.info(
+        "merchant %s: %s %s team member %s%s",
+        member.merchant_id,
+        actor.username,
+        "added" if added else "removed",
+        member.user.username,
+        " (new account)" if new_account else "",
+    )
+
+
+@transaction.atomic
+def merchant_member_add(
+    *,
+    merchant: Merchant,
+    actor: User,
+    username: str,
+    email: str = "",
+    password: str = "",
+) -> MerchantMember:
+    """The owner adds a team account (role `agent`): an existing account by its username, or
+    — with an e-mail and a password — a new account created for the purpose.
+
+    Refused for anyone but the owner (Forbidden), for an unknown username, a name already
+    taken (new account), a password Django's validators refuse, a staff account (staff
+    arbitrate complaints: they never act for a shop), a disabled account, and an account
+    that already acts for a shop — this one or another (one shop per account)."""
+    from django.contrib.auth import password_validation
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    _require_owner(actor, merchant, _("Only the shop's owner manages the team."))
+    username = username.strip()
+    if not username:
+        raise DomainError(_("Enter a username."), code="username_required")
+    email = email.strip()
+    new_account = bool(email or password)
+    if new_account:
+        if not email:
+            raise DomainError(_("A new account needs an e-mail address."), code="email_required")
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise DomainError(_("Enter a valid e-mail address."), code="email_invalid") from exc
+        if not password:
+            raise DomainError(_("A new account needs a password."), code="password_required")
+        try:
+            User._meta.get_field("username").run_validators(username)
+        except ValidationError as exc:
+            raise DomainError(" ".join(exc.messages), code="username_invalid") from exc
+        if User.objects.filter(username__iexact=username).exists():
+            raise DomainError(
+                _("That username is taken. To add that account, leave e-mail and password empty."),
+                code="username_taken",
+                status_code=409,
+            )
+        candidate = User(username=username, email=email)
+        try:
+            password_validation.validate_password(password, candidate)
+        except ValidationError as exc:
+            raise DomainError(" ".join(exc.messages), code="password_invalid") from exc
+        user = buyer_register(username=username, email=email, password=password)
+    else:
+        found = User.objects.filter(username=username).first()
+        if found is None:
+            raise DomainError(
+                _(
+                    "No account is called %(username)s. Check the name, or give an e-mail and "
+                    "a password to create it."
+                )
+                % {"username": username},
+                code="user_not_found",
+            )
+        user = found
+    if user.is_staff:
+        raise DomainError(
+            _("A platform staff account cannot join a shop's team."), code="staff_account"
+        )
+    if not user.is_active:
+        raise DomainError(_("That account is disabled."), code="account_disabled")
+    existing = MerchantMember.objects.filter(user=user).select_related("merchant").first()
+    if existing is not None:
+        if existing.merchant_id == merchant.pk:
+            raise DomainError(
+                _("%(username)s is already on this shop's team.") % {"username": user.username},
+                code="already_member",
+                status_code=409,
+            )
+        raise DomainError(
+            _("%(username)s already acts for another shop; an account belongs to one shop only.")
+            % {"username": user.username},
+            code="member_of_other_shop",
+            status_code=409,
+        )
+    try:
+        with transaction.atomic():
+            member = MerchantMember.objects.create(
+                merchant=merchant, user=user, role=MemberRole.AGENT
+            )
+    except IntegrityError as exc:  # added to a shop a moment ago
+        raise DomainError(
+            _("%(username)s already acts for another shop; an account belongs to one shop only.")
+            % {"username": user.username},
+            code="member_of_other_shop",
+            status_code=409,
+        ) from exc
+    _audit_member(
+        actor=actor, member=member, action=AUDIT_TEAM_MEMBER_ADDED, new_account=new_account
+    )
+    return member
+
+
+@transaction.atomic
+def merchant_member_remove(*, merchant: Merchant, actor: User, member_id: int) -> None:
+    """The owner takes a team member off the shop. The account stays (it keeps its own
+    orders and complaints as a buyer); it no longer acts for the shop. Everything the member
+    did stays on the complaints' timelines under their name. The owner cannot remove
+    themselves (a shop always has its owner). Another shop's member is a NotFound."""
+    _require_owner(actor, merchant, _("Only the shop's owner manages the team."))
+    member = (
+        MerchantMember.objects.select_for_update()
+        .select_related("user")
+        .filter(pk=member_id, merchant=merchant)
+        .first()
+    )
+    if member is None:
+        raise NotFound(_("No such team member."))
+    if member.role == MemberRole.OWNER or member.user_id == merchant.owner_id:
+        raise DomainError(
+            _("The owner cannot be removed from the shop's team."),
+            code="owner_not_removable",
+            status_code=409,
+        )
+    _audit_member(actor=actor, member=member, action=AUDIT_TEAM_MEMBER_REMOVED, new_account=False)
+    member.delete()
 
 
 # --- Products and card keys ---------------------------------------------------------------

@@ -5,6 +5,7 @@ complaint. Split by subject: filing, the conversation between the parties, staff
 what the clock does when a deadline passes, the blacklist and the policy.
 """
 
+from disputes.services.answer import dispute_contest
 from disputes.services.blacklist import (
     blacklist_add,
     blacklist_if_threshold_reached,
@@ -45,6 +46,8 @@ from disputes.services.staff import (
     dispute_note,
     dispute_request_info,
     dispute_rule,
+    dispute_rule_propose,
+    ruling_needs_approval,
 )
 from disputes.services.sweep import SweepReport, deadlines_sweep
 
@@ -62,6 +65,7 @@ __all__ = [
     "dispute_accept_offer",
     "dispute_add_evidence",
     "dispute_appeal",
+    "dispute_contest",
     "dispute_decide_recovery",
     "dispute_default_judgment",
     "dispute_evidence_package",
@@ -77,6 +81,7 @@ __all__ = [
     "dispute_respond",
     "dispute_review_expire",
     "dispute_rule",
+    "dispute_rule_propose",
     "dispute_withdraw",
     "fast_track_if_eligible",
     "notification_send",
@@ -86,4 +91,5 @@ __all__ = [
     "policy_publish",
     "policy_revise",
     "register_after_filing",
+    "ruling_needs_approval",
 ]

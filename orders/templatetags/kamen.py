@@ -62,10 +62,14 @@ def countdown(
     total: timedelta | None = None,
     start: datetime | None = None,
     label: str = "",
+    amber_hours: float = 0,
+    red_hours: float = 0,
 ) -> dict[str, Any]:
     """A deadline as a bar and the time left (docs/style.md: a countdown and a bar, not
     only a timestamp). The bar shows the share of the window still left: pass the window's
     length (`total`) or its start (`start`); without either the bar is full until due.
+    With thresholds (the merchant's inbox: `amber_hours=4 red_hours=1`) it turns amber, then
+    red, when that little time is left, whatever the window's length.
 
     JS (static/js/site.js) keeps the bar moving; without JS it is right at render time."""
     if due is None:
@@ -85,5 +89,9 @@ def countdown(
         "total_seconds": int(total_seconds),
         "left_percent": round(min(left / total_seconds, 1.0) * 100),
         "urgent": not overdue and left <= total_seconds * 0.2,
+        "amber_seconds": int(amber_hours * 3600),
+        "red_seconds": int(red_hours * 3600),
+        "amber": bool(amber_hours) and not overdue and left < amber_hours * 3600,
+        "red": bool(red_hours) and not overdue and left < red_hours * 3600,
         "human": timesince(due, now, depth=2) if overdue else timeuntil(due, now, depth=2),
     }

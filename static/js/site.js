@@ -80,6 +80,12 @@
         clock.textContent = left > 0 ? "(" + h + ":" + pad(m) + ":" + pad(left % 60) + ")" : "";
       }
       if (left === 0) box.classList.add("countdown--overdue");
+      // Thresholds (the merchant's inbox): amber, then red, when that few seconds are left.
+      var amber = parseInt(box.getAttribute("data-amber") || "0", 10);
+      var red = parseInt(box.getAttribute("data-red") || "0", 10);
+      var isRed = red > 0 && left > 0 && left < red;
+      box.classList.toggle("countdown--red", isRed);
+      box.classList.toggle("countdown--amber", !isRed && amber > 0 && left > 0 && left < amber);
     });
   }
 

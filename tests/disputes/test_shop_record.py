@@ -82,6 +82,10 @@ def test_hand_computed_figures_and_median(market: dict[str, Any]) -> None:
         "answered_in_time": 0.5,
         "resolved_share": 1.0,
         "satisfaction": 3.0,
+        # The merchant's own refund is no loss; the default judgment is: A 0.5, B none.
+        "lost_share": 0.5,
+        # A bore 2 × ¥48.00, B nothing: the median of ¥96.00 and ¥0.00.
+        "paid_out": Decimal("48.00"),
     }
 
 

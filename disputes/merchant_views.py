@@ -1,0 +1,597 @@
+"""The merchant dashboard's home and its complaint pages (README "Merchant dashboard").
+
+- /merchant/ — one screen: open complaints by the nearest deadline, today's orders, stock
+  warnings, the deposit, the verification status.
+- /merchant/complaints/ — the inbox: open complaints by the nearest deadline (a countdown
+  that turns amber under 4 h and red under 1 h), counts per status, filters by status,
+  reason and product, search by complaint or order number; resolved ones in a second tab.
+- /merchant/complaints/<number>/ — one complaint: the buyer's claim and evidence, the
+  platform's own records (delivery, key reveals: times only), the timeline, the messages and
+  the answer forms. Each form is a plain POST to its own URL calling ONE service (the API's),
+  then redirect → GET; a refusal re-renders the page with the error next to its field.
+
+The shop's owner and its team members alike (orders.merchant_access.merchant_required); a
+complaint of another shop is the 404 page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, cast
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from disputes import presenting, selectors, services
+from disputes.buyer_forms import add_domain_error
+from disputes.merchant_forms import (
+    AcceptRefundForm,
+    AcceptReplaceForm,
+    ContestForm,
+    EvidenceForm,
+    InboxFilterForm,
+    MessageForm,
+    OfferForm,
+)
+from disputes.models import (
+    DecidedBy,
+    Dispute,
+    EvidenceKind,
+    Party,
+    Role,
+    Status,
+)
+from escrow.selectors import deposit_summary
+from kamen_complaints.errors import DomainError
+from kamen_complaints.money import format_yuan
+from orders import selectors as order_selectors
+from orders.merchant_access import current_merchant, merchant_required
+from orders.models import ProductKind
+
+PAGE_SIZE = 20
+HOME_COMPLAINTS = 5
+HOME_ORDERS = 5
+# The inbox's countdowns turn amber, then red, when this little time is left (hours).
+AMBER_HOURS = 4
+RED_HOURS = 1
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+
+
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _poll_seconds() -> int:
+    return int(getattr(settings, "COMPLAINT_POLL_SECONDS", 10))
+
+
+# --- How a complaint reads to its merchant ---------------------------------------------------
+
+
+def deadline_label(dispute: Dispute) -> str:
+    """Whose deadline the row's countdown is (the inbox annotates `deadline`)."""
+    s = dispute.status
+    if s == Status.AWAITING_MERCHANT:
+        return _("Answer by")
+    if s == Status.AWAITING_BUYER:
+        return _("The buyer answers your offer by")
+    if s == Status.UNDER_REVIEW:
+        if dispute.review_paused_at is not None:
+            if dispute.info_requested_from == Party.MERCHANT:
+                return _("Your information is due by")
+            return _("The buyer's information is due by")
+        return _("The platform decides by")
+    return ""
+
+
+def _decided_by(dispute: Dispute) -> str:
+    if dispute.decided_by == DecidedBy.MERCHANT:
+        return _("you agreed")
+    if dispute.decided_by == DecidedBy.BUYER:
+        return _("the buyer accepted your offer")
+    if dispute.decided_by == DecidedBy.STAFF:
+        return _("decided by the platform")
+    if dispute.decided_by == DecidedBy.SYSTEM:
+        return _("decided by the platform's clock")
+    return ""
+
+
+def status_sentence(dispute: Dispute) -> str:
+    """The status in one plain sentence, as the merchant reads it."""
+    s = dispute.status
+    due = presenting.short_time(selectors_deadline(dispute))
+    claimed = format_yuan(dispute.claimed_amount)
+    if s == Status.AWAITING_MERCHANT:
+        if dispute.fast_track:
+            return _(
+                "A small claim: the platform already paid the buyer %(paid)s. Answer by "
+                "%(due)s — accepting, or no answer, recovers it from your deposit; contest if "
+                "the complaint is wrong."
+            ) % {"paid": format_yuan(dispute.paid_out), "due": due}
+        return _(
+            "Answer by %(due)s. Without an answer in time the buyer wins by default and "
+            "%(amount)s is deducted from your deposit."
+        ) % {"due": due, "amount": claimed}
+    if s == Status.AWAITING_BUYER:
+        return _(
+            "You offered %(amount)s. The buyer answers by %(due)s; without an answer the offer "
+            "counts as accepted."
+        ) % {"amount": format_yuan(dispute.offer_amount), "due": due}
+    if s == Status.UNDER_REVIEW:
+        if dispute.review_paused_at is not None and dispute.info_requested_from == Party.MERCHANT:
+            return _(
+                "The platform asked you for information by %(due)s. Answer with a message or "
+                "evidence below; the review resumes when you do."
+            ) % {"due": due}
+        if dispute.review_paused_at is not None:
+            return _(
+                "The platform asked the buyer for information by %(due)s; the review is paused "
+                "until then."
+            ) % {"due": due}
+        return _("The platform reviews the complaint and decides by %(due)s.") % {"due": due}
+    if s == Status.RESOLVED:
+        return _("Resolved: %(outcome)s (%(decided)s).") % {
+            "outcome": presenting.outcome_text(dispute.outcome, dispute.resolved_amount),
+            "decided": _decided_by(dispute),
+        }
+    return _("The buyer withdrew the complaint.")
+
+
+def selectors_deadline(dispute: Dispute) -> datetime | None:
+    """The deadline that runs now (as selectors.with_deadline computes it in SQL)."""
+    if hasattr(dispute, "deadline"):
+        return cast(datetime | None, dispute.deadline)
+    s = dispute.status
+    if s == Status.AWAITING_MERCHANT:
+        return dispute.merchant_response_due
+    if s == Status.AWAITING_BUYER:
+        return dispute.buyer_response_due
+    if s == Status.UNDER_REVIEW:
+        return dispute.info_due if dispute.review_paused_at is not None else dispute.review_due
+    return None
+
+
+def _window(dispute: Dispute) -> timedelta | None:
+    """The length of the merchant's answer window (for the bar); None for other clocks."""
+    if dispute.status == Status.AWAITING_MERCHANT and dispute.merchant_response_due:
+        return dispute.merchant_response_due - dispute.filed_at
+    return None
+
+
+def _row(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "dispute": dispute,
+        "due": selectors_deadline(dispute),
+        "due_label": deadline_label(dispute),
+        "window": _window(dispute),
+    }
+
+
+# --- Home ----------------------------------------------------------------------------------
+
+
+@merchant_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    merchant = current_merchant(request)
+    today = timezone.localdate()
+    orders_today = order_selectors.merchant_orders(merchant, date_from=today, date_to=today)
+    verification_warning = bool(
+        merchant.reverification_due
+        and merchant.reverification_due - timezone.now() <= timedelta(days=30)
+    )
+    context = {
+        "merchant": merchant,
+        "rows": [_row(d) for d in selectors.merchant_inbox(merchant.pk)[:HOME_COMPLAINTS]],
+        "counts": selectors.merchant_status_counts(merchant.pk),
+        "orders_today": list(orders_today[:HOME_ORDERS]),
+        "orders_today_count": orders_today.count(),
+        "low_stock": list(order_selectors.merchant_low_stock(merchant)[:5]),
+        "low_stock_threshold": order_selectors.LOW_STOCK_THRESHOLD,
+        "deposit": deposit_summary(merchant),
+        "verification_warning": verification_warning,
+        "amber_hours": AMBER_HOURS,
+        "red_hours": RED_HOURS,
+    }
+    return render(request, "merchant/home.html", context)
+
+
+# --- Inbox ---------------------------------------------------------------------------------
+
+
+@merchant_required
+@require_GET
+def complaints(request: HttpRequest) -> HttpResponse:
+    merchant = current_merchant(request)
+    products = list(order_selectors.merchant_products(merchant))
+    form = InboxFilterForm(request.GET, products=products)
+    status_code = 200
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "status": data["status"],
+            "reason": data["reason"],
+            "product_id": data["product"],
+            "search": data["q"],
+        }
+    else:
+        status_code = 400
+    tab = selectors.INBOX_CLOSED if request.GET.get("tab") == "closed" else selectors.INBOX_OPEN
+    qs = selectors.merchant_inbox(merchant.pk, tab=tab, **filters)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = selectors.merchant_status_counts(merchant.pk)
+    open_statuses = (Status.AWAITING_MERCHANT, Status.AWAITING_BUYER, Status.UNDER_REVIEW)
+    context = {
+        "form": form,
+        "tab": tab,
+        "page": page,
+        "rows": [_row(d) for d in page.object_list],
+        "counts": [{"status": s.value, "label": s.label, "count": counts[s.value]} for s in Status],
+        "open_count": sum(counts[s] for s in open_statuses),
+        "closed_count": counts[Status.RESOLVED] + counts[Status.WITHDRAWN],
+        "filtered": any(filters.values()),
+        "query": _query_without_page(request),
+        "amber_hours": AMBER_HOURS,
+        "red_hours": RED_HOURS,
+    }
+    return render(request, "merchant/complaints.html", context, status=status_code)
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+# --- One complaint -------------------------------------------------------------------------
+
+
+def _own(request: HttpRequest, number: str) -> Dispute:
+    dispute = selectors.merchant_complaint(
+        current_merchant(request).pk, number, everything=request.GET.get("all") == "1"
+    )
+    if dispute is None:
+        raise Http404(_("No such complaint."))
+    return dispute
+
+
+def _replacements_needed(dispute: Dispute) -> int:
+    return len(dispute.card_keys.all()) or dispute.order.quantity
+
+
+def _deposit_notes(dispute: Dispute, stock: int) -> dict[str, str]:
+    """What each answer does to the deposit, said before it is submitted."""
+    summary = deposit_summary(dispute.merchant)
+    available = format_yuan(summary.available)
+    claimed = format_yuan(dispute.claimed_amount)
+    if dispute.fast_track:
+        refund = _(
+            "The platform already paid the buyer %(paid)s; it is recovered from your deposit. "
+            "Available balance %(available)s."
+        ) % {"paid": format_yuan(dispute.paid_out), "available": available}
+    else:
+        refund = _(
+            "%(amount)s will be deducted from your deposit; available balance %(available)s."
+        ) % {"amount": claimed, "available": available}
+    return {
+        "refund": refund,
+        "replace": _(
+            "Nothing is deducted from your deposit. %(needed)s card key(s) from stock go to "
+            "the buyer (%(stock)s in stock)."
+        )
+        % {"needed": _replacements_needed(dispute), "stock": stock},
+        "offer": _(
+            "If the buyer accepts, the amount offered is deducted from your deposit (available "
+            "balance %(available)s); if the buyer rejects it, the platform reviews the "
+            "complaint."
+        )
+        % {"available": available},
+        "contest": _(
+            "%(amount)s stays held on your deposit until the platform decides; it is deducted "
+            "only if the platform decides for the buyer."
+        )
+        % {"amount": claimed}
+        if not dispute.fast_track
+        else _(
+            "If the platform decides for the buyer, the %(paid)s already paid is recovered from "
+            "your deposit; if it decides for you, nothing is."
+        )
+        % {"paid": format_yuan(dispute.paid_out)},
+    }
+
+
+def _thread_version(dispute: Dispute) -> str:
+    thread = presenting.messages(dispute)
+    return str(thread[-1].pk if thread else 0)
+
+
+def _thread_context(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "dispute": dispute,
+        "thread": [
+            (m, presenting.who(m.role, Role.MERCHANT)) for m in presenting.messages(dispute)
+        ],
+        "thread_version": _thread_version(dispute),
+        "thread_url": reverse("merchant:complaint_thread_part", args=[dispute.number]),
+        "poll_seconds": _poll_seconds(),
+    }
+
+
+def _page(
+    request: HttpRequest,
+    dispute: Dispute,
+    bound: dict[str, forms.Form] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    now = timezone.now()
+    # The platform's own record (IP addresses, browsers) stays between buyer and platform;
+    # the merchant sees delivery and reveal times below instead (disputes.api as well).
+    evidence = [e for e in dispute.evidence.all() if e.kind != EvidenceKind.PLATFORM_RECORD]
+    has_own_evidence = any(e.role == Role.MERCHANT for e in evidence)
+    can_answer = dispute.status == Status.AWAITING_MERCHANT and (
+        dispute.merchant_response_due is None or now <= dispute.merchant_response_due
+    )
+    is_open = dispute.status in (
+        Status.AWAITING_MERCHANT,
+        Status.AWAITING_BUYER,
+        Status.UNDER_REVIEW,
+    )
+    keyless = dispute.order.product.kind == ProductKind.PHONE_TOPUP
+    stock = 0 if keyless else order_selectors.product_stock(dispute.order.product_id)
+    due = selectors_deadline(dispute)
+    context: dict[str, Any] = {
+        **_thread_context(dispute),
+        "sentence": status_sentence(dispute),
+        "due": due,
+        "due_label": deadline_label(dispute),
+        "window": _window(dispute),
+        "amber_hours": AMBER_HOURS,
+        "red_hours": RED_HOURS,
+        "timeline": presenting.timeline(dispute, Role.MERCHANT),
+        "recent_limit": selectors.RECENT_EVENTS,
+        "showing_all": request.GET.get("all") == "1",
+        "evidence": [
+            {
+                "item": e,
+                "image": e.content_type in IMAGE_TYPES,
+                "who": presenting.who(e.role, Role.MERCHANT),
+            }
+            for e in evidence
+        ],
+        "reveal_times": order_selectors.reveal_times(dispute.order_id),
+        "can_answer": can_answer,
+        "can_replace": can_answer and not keyless and not dispute.fast_track,
+        "replace_refusal": (
+            _("A phone top-up has no card key to replace.")
+            if keyless
+            else _("The buyer of a fast-tracked complaint was already paid; no replacement.")
+            if dispute.fast_track
+            else ""
+        ),
+        "can_offer": can_answer and not dispute.fast_track,
+        "is_open": is_open,
+        "can_message": dispute.status != Status.WITHDRAWN,
+        "info_from_me": (
+            dispute.status == Status.UNDER_REVIEW
+            and dispute.review_paused_at is not None
+            and dispute.info_requested_from == Party.MERCHANT
+        ),
+        "stock": stock,
+        "needed": _replacements_needed(dispute),
+        "notes": _deposit_notes(dispute, stock) if can_answer else {},
+        "refund_form": AcceptRefundForm(),
+        "replace_form": AcceptReplaceForm(),
+        "offer_form": OfferForm(claimed=dispute.claimed_amount),
+        "contest_form": ContestForm(has_evidence=has_own_evidence),
+        "message_form": MessageForm(),
+        "evidence_form": EvidenceForm(),
+        "open_form": "",
+    }
+    for name, form in (bound or {}).items():
+        context[name] = form
+        context["open_form"] = name
+    return render(request, "merchant/complaint.html", context, status=status)
+
+
+@merchant_required
+@require_GET
+def complaint(request: HttpRequest, number: str) -> HttpResponse:
+    return _page(request, _own(request, number))
+
+
+@merchant_required
+@require_GET
+def complaint_thread_part(request: HttpRequest, number: str) -> HttpResponse:
+    """The thread, for htmx polling: 204 while no new message since the version shown."""
+    dispute = _own(request, number)
+    if request.GET.get("v") == _thread_version(dispute):
+        return HttpResponse(status=204)
+    return render(request, "disputes/_thread.html", _thread_context(dispute))
+
+
+def _act(
+    request: HttpRequest,
+    number: str,
+    form: forms.Form,
+    name: str,
+    call: Callable[[Dispute, dict[str, Any]], object],
+    done: str,
+    anchor: str = "",
+) -> HttpResponse:
+    """Validate the form, call the one service, then redirect → GET with a confirmation; a
+    refusal re-renders the page with the error next to its field and the input kept."""
+    dispute = _own(request, number)
+    status = 400
+    if form.is_valid():
+        try:
+            call(dispute, form.cleaned_data)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+            status = exc.status_code
+            dispute = _own(request, number)  # as it is now, after the refusal
+        else:
+            messages.success(request, done)
+            url = reverse("merchant:complaint", args=[number])
+            return redirect(f"{url}#{anchor}" if anchor else url)
+    return _page(request, dispute, {name: form}, status=status)
+
+
+@merchant_required
+@require_POST
+def complaint_accept_refund(request: HttpRequest, number: str) -> HttpResponse:
+    user = _user(request)
+    return _act(
+        request,
+        number,
+        AcceptRefundForm(request.POST),
+        "refund_form",
+        lambda d, data: services.dispute_respond(
+            dispute=d,
+            merchant_user=user,
+            action=services.Action.ACCEPT,
+            remedy=services.Remedy.REFUND,
+            message=data["message"],
+        ),
+        _("You accepted the complaint. The buyer is refunded."),
+    )
+
+
+@merchant_required
+@require_POST
+def complaint_accept_replace(request: HttpRequest, number: str) -> HttpResponse:
+    user = _user(request)
+    return _act(
+        request,
+        number,
+        AcceptReplaceForm(request.POST),
+        "replace_form",
+        lambda d, data: services.dispute_respond(
+            dispute=d,
+            merchant_user=user,
+            action=services.Action.ACCEPT,
+            remedy=services.Remedy.REPLACE,
+            message=data["message"],
+        ),
+        _("You accepted the complaint. The buyer received a new card key."),
+    )
+
+
+@merchant_required
+@require_POST
+def complaint_offer(request: HttpRequest, number: str) -> HttpResponse:
+    user = _user(request)
+    dispute = _own(request, number)
+    return _act(
+        request,
+        number,
+        OfferForm(request.POST, claimed=dispute.claimed_amount),
+        "offer_form",
+        lambda d, data: services.dispute_respond(
+            dispute=d,
+            merchant_user=user,
+            action=services.Action.OFFER,
+            amount=cast(Decimal, data["amount"]),
+            message=data["message"],
+        ),
+        _("Your offer was sent to the buyer."),
+    )
+
+
+@merchant_required
+@require_POST
+def complaint_contest(request: HttpRequest, number: str) -> HttpResponse:
+    user = _user(request)
+    dispute = _own(request, number)
+    has_evidence = any(
+        e.role == Role.MERCHANT and e.kind != EvidenceKind.PLATFORM_RECORD
+        for e in dispute.evidence.all()
+    )
+
+    def contest(d: Dispute, data: dict[str, Any]) -> object:
+        uploads = []
+        if data.get("file"):
+            uploads.append(
+                services.EvidenceUpload(kind=data["kind"], file=data["file"], note=data["note"])
+            )
+        return services.dispute_contest(
+            dispute=d, merchant_user=user, message=data["message"], evidence=uploads
+        )
+
+    return _act(
+        request,
+        number,
+        ContestForm(request.POST, request.FILES, has_evidence=has_evidence),
+        "contest_form",
+        contest,
+        _("You contested the complaint. The platform now reviews it."),
+    )
+
+
+@merchant_required
+@require_POST
+def complaint_message(request: HttpRequest, number: str) -> HttpResponse:
+    user = _user(request)
+    return _act(
+        request,
+        number,
+        MessageForm(request.POST),
+        "message_form",
+        lambda d, data: services.dispute_message(dispute=d, user=user, body=data["body"]),
+        _("Your message was sent."),
+        "thread",
+    )
+
+
+@merchant_required
+@require_POST
+def complaint_evidence(request: HttpRequest, number: str) -> HttpResponse:
+    user = _user(request)
+    return _act(
+        request,
+        number,
+        EvidenceForm(request.POST, request.FILES),
+        "evidence_form",
+        lambda d, data: services.dispute_add_evidence(
+            dispute=d, user=user, kind=data["kind"], file=data["file"], note=data["note"]
+        ),
+        _("Your evidence was added."),
+        "evidence",
+    )
+
+
+@merchant_required
+@require_GET
+def complaint_evidence_image(request: HttpRequest, number: str, pk: int) -> FileResponse:
+    """An image of the complaint, inline (thumbnail and full size), as the buyer's page serves
+    it; never the platform's own record."""
+    dispute = _own(request, number)
+    evidence = next(
+        (
+            e
+            for e in dispute.evidence.all()
+            if e.pk == pk and e.kind != EvidenceKind.PLATFORM_RECORD
+        ),
+        None,
+    )
+    if evidence is None or evidence.content_type not in IMAGE_TYPES:
+        raise Http404(_("No such evidence file."))
+    response = FileResponse(
+        default_storage.open(evidence.stored_name, "rb"), content_type=evidence.content_type
+    )
+    response["Content-Disposition"] = f'inline; filename="{evidence.file_name}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
