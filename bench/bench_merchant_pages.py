@@ -9,7 +9,7 @@ server time of 20 requests of each page, side by side:
 
 Requests go through Django's test client in-process (the server's time, no network), logged in
 as each shop's owner. Rows are bulk-inserted by SQL (INSERT … SELECT generate_series), then
-ANALYZEd. Runs in its own scratch database `<name>_merchant_bench`, created, migrated and
+VACUUM ANALYZEd. Runs in its own scratch database `<name>_merchant_bench`, created, migrated and
 dropped.
 """
 
@@ -76,8 +76,10 @@ def _run(bench_db: str) -> None:
     _fill(small, orders=SMALL - 1, complaints=SMALL - 1)
     big = f.file()
     _fill(big, orders=BIG_ORDERS - 1, complaints=BIG_COMPLAINTS - 1)
+    # As autovacuum leaves a platform in service: statistics, and a visibility map so the
+    # counts (per status, and the page count) are index-only scans.
     with connection.cursor() as cur:
-        cur.execute("ANALYZE")
+        cur.execute("VACUUM ANALYZE")
     print(f"filled in {time.perf_counter() - started:.1f} s: {_sizes(small)} vs {_sizes(big)}")
 
     inbox, inbox_name = _url("complaints", "/api/v1/disputes/?ordering=deadline")

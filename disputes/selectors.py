@@ -12,17 +12,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import (
-    Case,
     Count,
-    DateTimeField,
     F,
     Max,
     Min,
     Prefetch,
     Q,
     QuerySet,
-    Value,
-    When,
 )
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
@@ -42,6 +38,7 @@ from disputes.models import (
     Policy,
     Status,
     Visibility,
+    running_deadline,
 )
 from disputes.notices import Line, line
 from orders.models import CardKey
@@ -563,20 +560,7 @@ def with_deadline(qs: QuerySet[Dispute]) -> QuerySet[Dispute]:
     """Annotate `deadline`: the deadline that runs now — the merchant's answer, the buyer's
     answer to an offer, the information asked for while the review is paused, else the
     review's — null for a closed complaint. One CASE in SQL, so it sorts and pages."""
-    return qs.annotate(
-        deadline=Case(
-            When(status=Status.AWAITING_MERCHANT, then=F("merchant_response_due")),
-            When(status=Status.AWAITING_BUYER, then=F("buyer_response_due")),
-            When(
-                status=Status.UNDER_REVIEW,
-                review_paused_at__isnull=False,
-                then=F("info_due"),
-            ),
-            When(status=Status.UNDER_REVIEW, then=F("review_due")),
-            default=Value(None),
-            output_field=DateTimeField(),
-        )
-    )
+    return qs.annotate(deadline=running_deadline())
 
 
 def by_deadline(qs: QuerySet[Dispute]) -> QuerySet[Dispute]:
