@@ -48,6 +48,7 @@ from escrow.services import deposit_topup
 from orders import services
 from orders.models import (
     Merchant,
+    MerchantMember,
     MerchantStatus,
     Order,
     OrderStatus,
@@ -263,9 +264,15 @@ ORDERS = [
 ]
 
 
+# A team member of 星云 (added by its owner through merchant_member_add): answers complaints,
+# manages stock, sees orders; never tops up, withdraws or manages the team.
+TEAM_SHOP = "星云游戏点卡专营店"
+TEAM_MEMBER = DemoLogin("xingyun_kefu", f"team member of {TEAM_SHOP} (no money, no team)", "小周")
+
+
 def demo_logins() -> list[DemoLogin]:
     """Every demo account, in the order the command prints them (and README.md lists them)."""
-    return [ADMIN, ARBITER, *(shop.owner for shop in SHOPS), *BUYERS]
+    return [ADMIN, ARBITER, *(shop.owner for shop in SHOPS), TEAM_MEMBER, *BUYERS]
 
 
 def demo_card_key(prefix: str, product_name: str, index: int) -> str:
@@ -1082,6 +1089,16 @@ def seed_orders() -> int:
     return created
 
 
+def seed_team() -> int:
+    """星云's owner adds a team account, through the team page's service."""
+    user, created = _ensure_user(TEAM_MEMBER)
+    merchant = Merchant.objects.select_related("owner").get(shop_name=TEAM_SHOP)
+    if MerchantMember.objects.filter(merchant=merchant, user=user).exists():
+        return int(created)
+    services.merchant_member_add(merchant=merchant, actor=merchant.owner, username=user.username)
+    return int(created) + 1
+
+
 # Everyday top-ups of 速达 that went through without a complaint, so its shop record has
 # enough orders to show figures (disputes.selectors.SHOP_RECORD_MIN_ORDERS).
 SALES_SHOP_PRODUCT = "中国移动话费 50元"
@@ -1281,6 +1298,7 @@ class Command(BaseCommand):
             created += seed_deposits()
             created += seed_verifications()
             created += seed_products()
+            created += seed_team()
             created += seed_orders()
             created += seed_sales()
             created += seed_complaints()
