@@ -240,8 +240,9 @@ def status_summary(dispute: Dispute) -> StatusSummary:
 
 
 def who(role: str, reader: str = Role.BUYER) -> str:
-    """Who did it, as `reader` (the buyer's pages, or the merchant's) reads it."""
-    if role == reader:
+    """Who did it, as `reader` (the buyer's pages, the merchant's, or staff at the desk, for
+    whom the platform is not "you": several staff act on one case) reads it."""
+    if role == reader and reader != Role.STAFF:
         return _("You")
     if role == Role.BUYER:
         return _("The buyer")
@@ -380,7 +381,7 @@ def event_sentence(event: DisputeEvent, reader: str = Role.BUYER) -> str:
         return text
     if t == EventType.EVIDENCE_ADDED:
         return _("%(who)s added %(kind)s.") % {
-            "who": who(event.role),
+            "who": who(event.role, reader),
             "kind": _kind_label(str(d.get("kind", ""))),
         }
     if t == EventType.ACCEPTED:
@@ -396,7 +397,7 @@ def event_sentence(event: DisputeEvent, reader: str = Role.BUYER) -> str:
         return _("The platform decides by %(due)s.") % {"due": short_time(d.get("review_due"))}
     if t == EventType.APPEALED:
         return _("%(who)s appealed; the platform decides again by %(due)s.") % {
-            "who": who(event.role),
+            "who": who(event.role, reader),
             "due": short_time(d.get("review_due")),
         }
     if t == EventType.INFO_REQUESTED:

@@ -420,3 +420,23 @@ def test_evidence_upload_still_works_for_the_merchant_on_a_case():
         dispute=dispute, user=dispute.merchant.owner, kind="other", file=png("more.png")
     )
     assert dispute.evidence.count() >= 3
+
+
+@pytest.mark.django_db
+def test_the_desk_timeline_names_the_party_not_you():
+    """Staff read 'the buyer added …', never the buyer's own 'you added …'."""
+    from django.utils import translation
+
+    from disputes import presenting
+    from disputes.models import EventType, Role
+    from tests.disputes.factories import file, png
+
+    dispute = file()
+    services.dispute_add_evidence(
+        dispute=dispute, user=dispute.buyer, kind="chat_record", file=png()
+    )
+    event = dispute.events.filter(type=EventType.EVIDENCE_ADDED).latest("pk")
+    with translation.override("en"):
+        assert presenting.event_sentence(event, Role.STAFF).startswith("The buyer")
+        assert presenting.event_sentence(event, Role.BUYER).startswith("You")
+        assert presenting.who(Role.STAFF, Role.STAFF) == "The platform"
