@@ -52,6 +52,7 @@ from kamen_complaints.api import (
     PAGE_PARAMETERS,
     MoneyField,
     PageNumberPagination,
+    TextField,
     paginated,
     request_user,
     throttle_peek,
@@ -165,7 +166,7 @@ def _actions(dispute: Dispute, viewer: Viewer) -> list[str]:
 
 class EvidenceSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
-    file_name = serializers.CharField(read_only=True)
+    file_name = TextField(read_only=True)
 
     class Meta:
         model = Evidence
@@ -189,7 +190,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
 class EventSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
-    type_display = serializers.CharField(source="get_type_display", read_only=True)
+    type_display = TextField(source="get_type_display", read_only=True)
 
     class Meta:
         model = DisputeEvent
@@ -224,15 +225,13 @@ class RatingSerializer(serializers.ModelSerializer):
 
 class RatingInputSerializer(serializers.Serializer):
     score = serializers.IntegerField(min_value=MIN_SCORE, max_value=MAX_SCORE)
-    comment = serializers.CharField(
-        max_length=MAX_COMMENT, required=False, allow_blank=True, default=""
-    )
+    comment = TextField(max_length=MAX_COMMENT, required=False, allow_blank=True, default="")
 
 
 class DisputeSerializer(serializers.ModelSerializer):
-    order = serializers.CharField(source="order.number", read_only=True)
+    order = TextField(source="order.number", read_only=True)
     merchant = serializers.SerializerMethodField()
-    buyer = serializers.CharField(source="buyer.username", read_only=True)
+    buyer = TextField(source="buyer.username", read_only=True)
     claimed_amount = MoneyField(read_only=True)
     offer_amount = MoneyField(read_only=True)
     resolved_amount = MoneyField(read_only=True)
@@ -369,14 +368,12 @@ class EvidenceKindList(serializers.ListField):
 
 
 class FileSerializer(serializers.Serializer):
-    order = serializers.CharField(max_length=24)
+    order = TextField(max_length=24)
     reason = serializers.ChoiceField(choices=Reason.choices)
-    description = serializers.CharField(
-        max_length=5000, required=False, allow_blank=True, default=""
-    )
+    description = TextField(max_length=5000, required=False, allow_blank=True, default="")
     claimed_amount = MoneyField()
     card_keys = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_KEY_LENGTH),
+        child=TextField(max_length=MAX_KEY_LENGTH),
         required=False,
         default=list,
         help_text=(
@@ -402,47 +399,47 @@ class FileSerializer(serializers.Serializer):
 class EvidenceUploadSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=UPLOADABLE_EVIDENCE)
     file = serializers.FileField()
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    note = TextField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class BodySerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=5000)
+    body = TextField(max_length=5000)
 
 
 class RespondSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=["accept", "offer", "contest"])
     remedy = serializers.ChoiceField(choices=["refund", "replace"], required=False)
     amount = MoneyField(required=False)
-    message = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    message = TextField(max_length=5000, required=False, allow_blank=True, default="")
 
 
 class MessageOptionalSerializer(serializers.Serializer):
-    message = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    message = TextField(max_length=5000, required=False, allow_blank=True, default="")
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=5000)
+    reason = TextField(max_length=5000)
 
 
 class RuleSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=Outcome.choices)
     amount = MoneyField(required=False)
-    reason = serializers.CharField(max_length=5000)
+    reason = TextField(max_length=5000)
     recover_from_merchant = serializers.BooleanField(required=False, default=True)
 
 
 class RequestInfoSerializer(serializers.Serializer):
     party = serializers.ChoiceField(choices=Party.choices)
-    question = serializers.CharField(max_length=5000)
+    question = TextField(max_length=5000)
 
 
 class RecoverySerializer(serializers.Serializer):
     bears = serializers.ChoiceField(choices=["merchant", "platform"])
-    reason = serializers.CharField(max_length=5000)
+    reason = TextField(max_length=5000)
 
 
 class BlacklistEntrySerializer(serializers.ModelSerializer):
-    username = serializers.CharField(source="user.username", read_only=True)
+    username = TextField(source="user.username", read_only=True)
     active = serializers.SerializerMethodField()
 
     class Meta:
@@ -467,12 +464,12 @@ class BlacklistEntrySerializer(serializers.ModelSerializer):
 
 class BlacklistAddSerializer(serializers.Serializer):
     user = serializers.IntegerField(min_value=1)
-    reason = serializers.CharField(max_length=5000)
+    reason = TextField(max_length=5000)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class BlacklistLiftSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    reason = TextField(max_length=5000, required=False, allow_blank=True, default="")
 
 
 # --- Views --------------------------------------------------------------------------------
@@ -883,6 +880,9 @@ class MerchantStatsView(APIView):
 
 
 class BlacklistView(APIView):
+    # JSON only: no file travels here, and a form's empty expires_at would read as "never".
+    parser_classes = [JSONParser]
+
     @extend_schema(
         parameters=[OpenApiParameter("active", bool, required=False), *PAGE_PARAMETERS],
         responses=paginated(BlacklistEntrySerializer, "PaginatedBlacklistEntryList"),

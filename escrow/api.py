@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from escrow import selectors, services
 from escrow.models import LedgerEntry, Withdrawal
-from kamen_complaints.api import MoneyField, request_user
+from kamen_complaints.api import MoneyField, TextField, request_user
 from kamen_complaints.errors import Forbidden
 from kamen_complaints.money import from_fen
 from orders.api import own_merchant
@@ -47,22 +47,22 @@ class DepositSummarySerializer(serializers.Serializer):
         read_only=True, max_digits=_BALANCE_DIGITS, help_text="What the merchant owes (≥ 0)."
     )
     minimum = MoneyField(read_only=True)
-    status = serializers.CharField(read_only=True, help_text="The merchant's status.")
-    suspension_reason = serializers.CharField(read_only=True)
+    status = TextField(read_only=True, help_text="The merchant's status.")
+    suspension_reason = TextField(read_only=True)
 
 
 class EntrySerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     created_at = serializers.DateTimeField(source="transaction.created_at", read_only=True)
-    kind = serializers.CharField(source="transaction.kind", read_only=True)
-    account = serializers.CharField(
+    kind = TextField(source="transaction.kind", read_only=True)
+    account = TextField(
         source="account.kind",
         read_only=True,
         help_text="`deposit`, or `receivable` (its balance is minus what the merchant owes).",
     )
     amount = FenField(read_only=True, help_text="Signed: + raises the deposit.")
     balance_after = FenField(read_only=True)
-    reference = serializers.CharField(source="transaction.key", read_only=True)
+    reference = TextField(source="transaction.key", read_only=True)
     dispute = serializers.IntegerField(source="transaction.dispute_id", read_only=True)
 
 
@@ -72,7 +72,7 @@ class TopupSerializer(serializers.Serializer):
 
 
 class TopupResultSerializer(serializers.Serializer):
-    reference = serializers.CharField()
+    reference = TextField()
     amount = MoneyField()
     deposit = DepositSummarySerializer()
 

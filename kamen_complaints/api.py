@@ -16,8 +16,10 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
@@ -239,6 +241,27 @@ def throttle_record(request: Any, scope: str) -> None:
         throttle: Any = throttle_class()
         if _current(throttle, request):
             throttle.throttle_success()
+
+
+class TextField(serializers.CharField):
+    """Text takes a JSON string, nothing else. DRF's CharField turns 0 or -2.5e16 into "0" and
+    "-2.5e16", so a number sent for a message or a reason was stored as if typed; the API's
+    fuzzing names that accepting a schema-violating request (docs/security/hostile-input.md).
+    Form and multipart bodies carry only strings, so they are unaffected."""
+
+    default_error_messages = {"not_text": gettext_lazy("Send text (a JSON string).")}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_text")
+        return super().to_internal_value(data)
+
+
+# Every CharField of the API's input serializers is a TextField: the ones written out in
+# api.py modules (which use TextField by name) and the ones ModelSerializer makes for a model's
+# CharField / TextField columns.
+serializers.ModelSerializer.serializer_field_mapping[models.CharField] = TextField
+serializers.ModelSerializer.serializer_field_mapping[models.TextField] = TextField
 
 
 class MoneyField(serializers.DecimalField):

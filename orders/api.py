@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kamen_complaints import logins, tokens
-from kamen_complaints.api import MoneyField, request_user, throttles
+from kamen_complaints.api import MoneyField, TextField, request_user, throttles
 from kamen_complaints.errors import DomainError, Forbidden, NotFound
 from kamen_complaints.parsers import FormParser, JSONParser, MultiPartParser
 from orders import payments, selectors, services
@@ -98,7 +98,7 @@ class OrderSerializer(serializers.ModelSerializer):
 class OrderCreateSerializer(serializers.Serializer):
     product = serializers.IntegerField(min_value=1, max_value=MAX_PK)
     quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_QUANTITY, default=1)
-    topup_target = serializers.CharField(required=False, allow_blank=True, max_length=32)
+    topup_target = TextField(required=False, allow_blank=True, max_length=32)
 
 
 class PaySerializer(serializers.Serializer):
@@ -106,7 +106,7 @@ class PaySerializer(serializers.Serializer):
 
 
 class SandboxCallbackSerializer(serializers.Serializer):
-    order = serializers.CharField(max_length=24)
+    order = TextField(max_length=24)
     reference = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}\Z", max_length=64)
     amount = MoneyField()
     signature = serializers.RegexField(r"^[0-9a-fA-F]{64}\Z", max_length=64)
@@ -114,7 +114,7 @@ class SandboxCallbackSerializer(serializers.Serializer):
 
 class RegisterSerializer(serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
-    password = serializers.CharField(write_only=True, max_length=128)
+    password = TextField(write_only=True, max_length=128)
     email = serializers.EmailField()
 
     def validate_username(self, value: str) -> str:
@@ -132,23 +132,21 @@ class RegisterSerializer(serializers.Serializer):
 
 
 class TokenSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, write_only=True)
+    username = TextField(max_length=150)
+    password = TextField(max_length=128, write_only=True)
 
 
 class MerchantApplySerializer(serializers.Serializer):
-    shop_name = serializers.CharField(max_length=80)
-    legal_name = serializers.CharField(max_length=120)
-    id_number = serializers.CharField(max_length=32, write_only=True)
-    phone = serializers.CharField(max_length=32)
-    address = serializers.CharField(max_length=255)
-    business_license = serializers.CharField(
-        max_length=64, required=False, allow_blank=True, default=""
-    )
+    shop_name = TextField(max_length=80)
+    legal_name = TextField(max_length=120)
+    id_number = TextField(max_length=32, write_only=True)
+    phone = TextField(max_length=32)
+    address = TextField(max_length=255)
+    business_license = TextField(max_length=64, required=False, allow_blank=True, default="")
 
 
 class MerchantSerializer(serializers.ModelSerializer):
-    id_number = serializers.CharField(source="id_number_masked", read_only=True)
+    id_number = TextField(source="id_number_masked", read_only=True)
     minimum_deposit = MoneyField(read_only=True)
 
     class Meta:
@@ -172,7 +170,7 @@ class MerchantSerializer(serializers.ModelSerializer):
 
 
 class CardKeyImportSerializer(serializers.Serializer):
-    keys = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    keys = TextField(required=False, allow_blank=True, trim_whitespace=False)
     file = serializers.FileField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -184,7 +182,7 @@ class CardKeyImportSerializer(serializers.Serializer):
 
 
 class MerchantReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=1000)
+    reason = TextField(max_length=1000)
 
 
 # --- Auth ---------------------------------------------------------------------------------
@@ -217,7 +215,7 @@ class TokenView(APIView):
     @extend_schema(
         request=TokenSerializer,
         responses=inline_serializer(
-            "Token", {"token": serializers.CharField(), "expiry": serializers.DateTimeField()}
+            "Token", {"token": TextField(), "expiry": serializers.DateTimeField()}
         ),
     )
     def post(self, request: Request) -> Response:
@@ -338,7 +336,7 @@ class OrderRevealView(APIView):
     @extend_schema(
         request=None,
         responses=inline_serializer(
-            "RevealedKeys", {"card_keys": serializers.ListField(child=serializers.CharField())}
+            "RevealedKeys", {"card_keys": serializers.ListField(child=TextField())}
         ),
     )
     def post(self, request: Request, number: str) -> Response:
@@ -370,7 +368,7 @@ class SandboxCallbackView(APIView):
         request=SandboxCallbackSerializer,
         responses=inline_serializer(
             "SandboxCallbackResult",
-            {"order": serializers.CharField(), "status": serializers.CharField()},
+            {"order": TextField(), "status": TextField()},
         ),
     )
     def post(self, request: Request) -> Response:
@@ -423,7 +421,7 @@ class MerchantView(APIView):
 
 
 class TeamMemberSerializer(serializers.ModelSerializer):
-    username = serializers.CharField(source="user.username", read_only=True)
+    username = TextField(source="user.username", read_only=True)
 
     class Meta:
         model = MerchantMember
@@ -431,9 +429,9 @@ class TeamMemberSerializer(serializers.ModelSerializer):
 
 
 class TeamAddSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = TextField(max_length=150)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
-    password = serializers.CharField(
+    password = TextField(
         max_length=128,
         required=False,
         allow_blank=True,
@@ -549,7 +547,7 @@ class MerchantOrderSerializer(OrderSerializer):
     """A sale as the shop sees it: the buyer's username and the order's complaint; the keys
     masked, as everywhere."""
 
-    buyer = serializers.CharField(source="buyer.username", read_only=True)
+    buyer = TextField(source="buyer.username", read_only=True)
     complaint = serializers.SerializerMethodField(
         help_text="The order's complaint number (the live one, else the latest), or null."
     )

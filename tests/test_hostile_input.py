@@ -459,3 +459,35 @@ def test_a_complaint_stays_unchanged_by_refused_input():
     assert "amount" in assert_refused(response, 400)
     dispute.refresh_from_db()
     assert dispute.status == Status.AWAITING_MERCHANT
+
+
+# --- Text takes a JSON string (found by the fuzz run over the new endpoints) ---------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", [0, -2.4961523304872784e16, True, ["a"], {"a": 1}])
+def test_a_message_body_that_is_not_a_string_is_refused_and_nothing_is_posted(body: Any) -> None:
+    dispute = _dispute()
+    before = dispute.events.count()
+    response = client_for(dispute.buyer).post(
+        f"/api/v1/disputes/{dispute.number}/messages/", {"body": body}, format="json"
+    )
+    errors = assert_refused(response)
+    assert "body" in errors
+    assert dispute.events.count() == before
+
+
+@pytest.mark.django_db
+def test_the_blacklist_takes_json_only() -> None:
+    client = client_for(blacklist_manager())
+    buyer = UserFactory()
+    response = client.post(
+        "/api/v1/staff/blacklist/",
+        {"user": buyer.pk, "reason": "0", "expires_at": ""},
+        format="multipart",
+    )
+    assert response.status_code == 415
+    ok = client.post(
+        "/api/v1/staff/blacklist/", {"user": buyer.pk, "reason": "abuse"}, format="json"
+    )
+    assert ok.status_code == 201, ok.content[:300]
