@@ -259,8 +259,8 @@ def running_deadline() -> models.Case:
     """The deadline that runs now: the merchant's answer, the buyer's answer to an offer, the
     information asked for while the review is paused, else the review's; null when closed.
     One expression for the inbox's ORDER BY (disputes.selectors.with_deadline) and its index
-    (`dispute_inbox_deadline_idx`), so PostgreSQL reads a page of the nearest deadlines from
-    the index instead of sorting every open complaint of the shop."""
+    (`dispute_inbox_deadline_idx`, migration 0009), so PostgreSQL reads a page of the nearest
+    deadlines from the index instead of sorting every open complaint of the shop."""
     return models.Case(
         models.When(status="awaiting_merchant", then=models.F("merchant_response_due")),
         models.When(status="awaiting_buyer", then=models.F("buyer_response_due")),
@@ -426,15 +426,10 @@ class Dispute(models.Model):
                 condition=Q(resolved_at__isnull=False),
                 name="dispute_resolved_at_idx",
             ),
-            # The merchant's inbox: a shop's open complaints by the deadline that runs.
-            models.Index(
-                models.F("merchant"),
-                running_deadline(),
-                models.F("filed_at").desc(),
-                models.F("id").desc(),
-                condition=Q(status__in=["awaiting_merchant", "awaiting_buyer", "under_review"]),
-                name="dispute_inbox_deadline_idx",
-            ),
+            # The merchant's inbox (a shop's open complaints by the deadline that runs) has an
+            # expression index too, dispute_inbox_deadline_idx, made by migration 0009 rather
+            # than listed here: Django's autodetector sees a CASE index as changed on every
+            # run (makemigrations --check would never pass).
             # The clock's sweeps: one indexed range query per deadline.
             models.Index(
                 fields=["merchant_response_due"],
