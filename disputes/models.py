@@ -167,7 +167,18 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         kind = self.get_product_kind_display() if self.product_kind else _("every kind")
-        return f"{kind} @ {timezone.localtime(self.effective_from):%Y-%m-%d %H:%M}"
+        return f"{kind} @ {self.effective_text()}"
+
+    @property
+    def since_the_start(self) -> bool:
+        """The policy seeded with the platform (dated 1970-01-01 so it is always in force):
+        shown as "since the platform started", never as a date in 1970."""
+        return self.effective_from.year < 2000
+
+    def effective_text(self) -> str:
+        if self.since_the_start:
+            return str(_("since the platform started"))
+        return f"{timezone.localtime(self.effective_from):%Y-%m-%d %H:%M}"
 
     def values(self) -> dict[str, Any]:
         """The rule values, JSON-ready (for the history and the evidence package)."""
@@ -738,7 +749,8 @@ class BlacklistEntry(models.Model):
         verbose_name=_("account"),
     )
     reason = models.TextField(_("reason"))
-    source = models.CharField(_("source"), max_length=12, choices=BlacklistSource.choices)
+    # Its own label: "source" is the product's (货源), which this is not.
+    source = models.CharField(_("entry source"), max_length=12, choices=BlacklistSource.choices)
     dispute = models.ForeignKey(
         Dispute,
         on_delete=models.PROTECT,
@@ -899,7 +911,8 @@ class Notification(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
-    attempts = models.PositiveIntegerField(_("delivery attempts"), default=0)
+    # Not the order's "delivery attempts" (发货尝试次数): tries to send this notification.
+    attempts = models.PositiveIntegerField(_("send attempts"), default=0)
     last_error = models.CharField(_("last error"), max_length=255, blank=True)
 
     class Meta:

@@ -282,6 +282,20 @@ def _movement(data: dict[str, Any]) -> str:
     return amount
 
 
+def movement_label(movement: str) -> str:
+    """A money movement of the timeline named for a third party (the evidence package goes to
+    12315 or a court): neutral, unlike `_movement`, which speaks to the buyer."""
+    labels = {
+        "payout": _("refunded to the buyer"),
+        "appeal-payout": _("further refund to the buyer after the appeal"),
+        "recovery": _("recovered from the merchant's deposit"),
+        "recovery-reversal": _("given back to the merchant's deposit"),
+        "capped": _("compensation limited to what the order can still refund"),
+        "recovery-shortfall": _("recovery shortfall, borne by the platform"),
+    }
+    return labels.get(movement, movement)
+
+
 def event_labels() -> dict[str, str]:
     """One translated label per event type (built once per page, in the request's language)."""
     labels = {

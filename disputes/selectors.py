@@ -137,7 +137,9 @@ def active_blacklist_entry(user: User, at: datetime | None = None) -> BlacklistE
     )
 
 
-def malicious_rulings_count(user: User, *, days: int, at: datetime | None = None) -> int:
+def malicious_rulings(user: User, *, days: int, at: datetime | None = None) -> QuerySet[Dispute]:
+    """The account's complaints ruled malicious in the `days` before `at`: what the blacklist
+    counts (and what the blacklist admin shows behind an entry)."""
     moment = at or timezone.now()
     return Dispute.objects.filter(
         buyer=user,
@@ -145,7 +147,11 @@ def malicious_rulings_count(user: User, *, days: int, at: datetime | None = None
         status=Status.RESOLVED,
         resolved_at__gt=moment - timedelta(days=days),
         resolved_at__lte=moment,
-    ).count()
+    )
+
+
+def malicious_rulings_count(user: User, *, days: int, at: datetime | None = None) -> int:
+    return malicious_rulings(user, days=days, at=at).count()
 
 
 # --- What the clock sweeps ----------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -24,9 +25,11 @@ from django.template.backends.django import Template
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from kamen_complaints.admin_paginator import EstimatedCountPaginator, indexed_search
 from kamen_complaints.errors import DomainError
 from orders import selectors, services
 from orders.models import (
@@ -41,6 +44,7 @@ from orders.models import (
     Payment,
     Product,
     Refund,
+    StatusEvent,
     SuspensionReason,
 )
 
@@ -110,6 +114,45 @@ class MerchantMemberInline(ReadOnlyMixin, admin.TabularInline):
     extra = 0
 
 
+class StatusEventInline(ReadOnlyMixin, admin.TabularInline):
+    """The shop's or the order's status changes, oldest first, read-only (orders.StatusEvent;
+    the database refuses changes too)."""
+
+    model = StatusEvent
+    fields = readonly_fields = ("created_at", "from_label", "to_label", "reason_label", "actor")
+    extra = 0
+    verbose_name = gettext_lazy("status change")
+    verbose_name_plural = gettext_lazy("status changes")
+
+    class Media:
+        css = {"all": ["orders/status_events.css"]}
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Whoever may see the shop or the order sees its history (no permission of its own).
+        opts = self.parent_model._meta
+        return any(
+            request.user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+            for action in ("view", "change")
+        )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StatusEvent]:
+        return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description=gettext_lazy("from status"))
+    def from_label(self, event: StatusEvent) -> str:
+        return event.from_label or "—"
+
+    @admin.display(description=gettext_lazy("to status"))
+    def to_label(self, event: StatusEvent) -> str:
+        return event.to_label
+
+    @admin.display(description=gettext_lazy("reason"))
+    def reason_label(self, event: StatusEvent) -> str:
+        # An automatic suspension stores its reason's code; a person's reason is their words.
+        labels = dict(SuspensionReason.choices) if event.merchant_id else {}
+        return str(labels.get(event.reason, event.reason)) or "—"
+
+
 class IdentitySharedFilter(admin.SimpleListFilter):
     """Shops whose identity number another (not rejected) shop also uses: the verifier's
     queue of look-alike applications (docs/security/merchants-and-evidence.md)."""
@@ -147,6 +190,8 @@ class MerchantAdmin(NoDeleteMixin, admin.ModelAdmin):
     list_filter = ["status", "suspension_reason", IdentitySharedFilter]
     search_fields = ["shop_name", "legal_name", "owner__username", "phone", "business_license"]
     list_select_related = ["owner"]
+    show_full_result_count = False  # no unfiltered COUNT(*) per page (bench/bench_admin.py)
+    paginator = EstimatedCountPaginator
     # Status fields change only through the actions below (services); contact details and
     # the minimum deposit are plain data staff may correct.
     fields = [
@@ -182,7 +227,7 @@ class MerchantAdmin(NoDeleteMixin, admin.ModelAdmin):
         "minimum_deposit",
         "created_at",
     ]
-    inlines = [MerchantMemberInline]
+    inlines = [MerchantMemberInline, StatusEventInline]
     actions = ["verify", "reject", "suspend", "unsuspend", "show_identity"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -553,6 +598,23 @@ class RevealInline(ReadOnlyMixin, admin.TabularInline):
     extra = 0
 
 
+class PaymentChannelFilter(admin.SimpleListFilter):
+    """The configured payment channel(s), without a query: Django's default filter for a
+    field without choices is a SELECT DISTINCT over every order (bench/bench_admin.py)."""
+
+    title = gettext_lazy("payment channel")
+    parameter_name = "payment_channel"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        channel = import_string(settings.PAYMENT_PROVIDER).channel
+        return [(channel, channel)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if self.value():
+            return queryset.filter(payment_channel=self.value())
+        return queryset
+
+
 @admin.register(Order)
 class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
@@ -568,12 +630,18 @@ class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "paid_at",
         "delivered_at",
     ]
-    list_filter = ["status", "payment_channel"]
-    search_fields = ["=number", "=payment_reference", "buyer__username"]
+    list_filter = ["status", PaymentChannelFilter, ("created_at", admin.DateFieldListFilter)]
+    # Exact: the order number, the payment reference or the buyer's username (indexed look-ups,
+    # see get_search_results); the shop is found through its own list or the complaint list.
+    search_fields = ["=number", "=payment_reference", "=buyer__username"]
+    search_help_text = gettext_lazy("Exact order number, payment reference or buyer username.")
     list_select_related = ["buyer", "merchant", "product"]
-    # No COUNT(*) of the whole table per page (README "Metrics"): "show all" is not offered.
+    # No COUNT(*) of the whole table per page (README "Benchmarks", bench/bench_admin.py): no
+    # second unfiltered count, and the page count is the planner's estimate when unfiltered.
+    # No date_hierarchy: its year links are a SELECT DISTINCT over every order; the date filter
+    # (today, 7 days, this month, this year) needs no query.
     show_full_result_count = False
-    date_hierarchy = "created_at"
+    paginator = EstimatedCountPaginator
     fields = readonly_fields = (
         "number",
         "status",
@@ -593,7 +661,18 @@ class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "delivery_attempts",
         "delivery_note",
     )
-    inlines = [CardKeyInline, PaymentInline, RevealInline]
+    inlines = [CardKeyInline, PaymentInline, RevealInline, StatusEventInline]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
+    ) -> tuple[QuerySet[Order], bool]:
+        found = indexed_search(
+            queryset,
+            search_term,
+            exact=["number", "payment_reference"],
+            related={"buyer": User.objects.filter(username=search_term.strip())},
+        )
+        return found, False
 
 
 @admin.register(Payment)

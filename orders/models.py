@@ -8,6 +8,7 @@ Workflows live in orders/services.py, never in save().
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -488,3 +489,86 @@ class CardKeyReveal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order} revealed at {self.at:%Y-%m-%d %H:%M}"
+
+
+class StatusEventQuerySet(models.QuerySet):
+    """Status events are written once: no bulk update or delete through the application."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("status events are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("status events are append-only")
+
+
+class StatusEvent(models.Model):
+    """One change of a shop's or an order's status, written by orders/services.py in the
+    transaction that makes the change: who (None for the system), when, from, to and why.
+    Append-only like the complaint timeline: a database trigger refuses UPDATE and DELETE
+    (orders/migrations/0005_status_events.py, docs/admin.md)."""
+
+    merchant = models.ForeignKey(
+        Merchant,
+        on_delete=models.PROTECT,
+        related_name="status_events",
+        null=True,
+        blank=True,
+        verbose_name=_("merchant"),
+    )
+    order = models.ForeignKey(
+        Order,
+        on_delete=models.PROTECT,
+        related_name="status_events",
+        null=True,
+        blank=True,
+        verbose_name=_("order"),
+    )
+    from_status = models.CharField(_("from status"), max_length=32, blank=True)
+    to_status = models.CharField(_("to status"), max_length=32)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    objects = StatusEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(merchant__isnull=False, order__isnull=True)
+                | Q(merchant__isnull=True, order__isnull=False),
+                name="status_event_one_subject",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_label or '—'} → {self.to_label}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("status events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("status events are append-only")
+
+    def _label(self, value: str) -> str:
+        choices = MerchantStatus if self.merchant_id else OrderStatus
+        return str(dict(choices.choices).get(value, value)) if value else ""
+
+    @property
+    def from_label(self) -> str:
+        return self._label(self.from_status)
+
+    @property
+    def to_label(self) -> str:
+        return self._label(self.to_status)

@@ -42,6 +42,7 @@ from orders.models import (
     Product,
     ProductKind,
     Refund,
+    StatusEvent,
     SuspensionReason,
 )
 from orders.payments import PaymentError, get_provider, get_topup_upstream
@@ -180,6 +181,39 @@ def _locked_merchant(merchant: Merchant) -> Merchant:
     return Merchant.objects.select_for_update().get(pk=merchant.pk)
 
 
+def _status_changed(
+    subject: Merchant | Order,
+    before: str,
+    *,
+    reason: str = "",
+    actor: User | None = None,
+    before_reason: str = "",
+) -> None:
+    """Write the status event of a shop or an order (orders.models.StatusEvent) in the
+    caller's transaction, if its status (or a shop's suspension reason) really changed. The
+    reason is the staff member's words, else the suspension reason's code."""
+    if isinstance(subject, Merchant):
+        if (subject.status, subject.suspension_reason) == (before, before_reason):
+            return
+        suspended = subject.status == MerchantStatus.SUSPENDED
+        why = reason or (subject.suspension_reason if suspended else "")
+        StatusEvent.objects.create(
+            merchant=subject,
+            from_status=before,
+            to_status=subject.status,
+            reason=why[:500],
+            actor=actor,
+        )
+    elif subject.status != before:
+        StatusEvent.objects.create(
+            order=subject,
+            from_status=before,
+            to_status=subject.status,
+            reason=reason[:500],
+            actor=actor,
+        )
+
+
 def _guarded_status(merchant: Merchant) -> tuple[str, str]:
     for guard in _activation_guards:
         reason = guard(merchant)
@@ -241,6 +275,9 @@ def merchant_verify(*, merchant: Merchant, staff: User) -> Merchant:
     merchant.status, merchant.suspension_reason = _guarded_status(merchant)
     merchant.status_note = ""
     merchant.save()
+    _status_changed(
+        merchant, before["status"], actor=staff, before_reason=before["suspension_reason"]
+    )
     audit_record(
         actor=staff,
         action=AuditAction.MERCHANT_VERIFIED,
@@ -267,6 +304,9 @@ def merchant_reject(*, merchant: Merchant, staff: User, reason: str) -> Merchant
     merchant.status = MerchantStatus.REJECTED
     merchant.status_note = reason.strip()
     merchant.save()
+    _status_changed(
+        merchant, MerchantStatus.PENDING_VERIFICATION, reason=merchant.status_note, actor=staff
+    )
     audit_record(
         actor=staff,
         action=AuditAction.MERCHANT_REJECTED,
@@ -305,6 +345,13 @@ def merchant_suspend(
     merchant.suspension_reason = reason
     merchant.status_note = note.strip()
     merchant.save()
+    _status_changed(
+        merchant,
+        before["status"],
+        reason=merchant.status_note,
+        actor=staff,
+        before_reason=before["suspension_reason"],
+    )
     audit_record(
         actor=staff,
         action=AuditAction.MERCHANT_SUSPENDED,
@@ -317,11 +364,14 @@ def merchant_suspend(
 
 
 @transaction.atomic
-def merchant_lift_suspension(*, merchant: Merchant, reason: SuspensionReason | str) -> Merchant:
+def merchant_lift_suspension(
+    *, merchant: Merchant, reason: SuspensionReason | str, staff: User | None = None
+) -> Merchant:
     """Lift a suspension of exactly this reason (a top-up never lifts a manual one)."""
     merchant = _locked_merchant(merchant)
     if merchant.status != MerchantStatus.SUSPENDED or merchant.suspension_reason != reason:
         return merchant
+    before_reason = merchant.suspension_reason
     merchant.status, merchant.suspension_reason = _guarded_status(merchant)
     if merchant.status == MerchantStatus.ACTIVE and (
         merchant.reverification_due and merchant.reverification_due <= timezone.now()
@@ -330,6 +380,7 @@ def merchant_lift_suspension(*, merchant: Merchant, reason: SuspensionReason | s
         merchant.suspension_reason = SuspensionReason.VERIFICATION_EXPIRED
     merchant.status_note = ""
     merchant.save()
+    _status_changed(merchant, MerchantStatus.SUSPENDED, actor=staff, before_reason=before_reason)
     return merchant
 
 
@@ -349,7 +400,9 @@ def merchant_unsuspend(*, merchant: Merchant, staff: User) -> Merchant:
             _("This shop's real-name verification expired; verify it again to lift it."),
             code="not_allowed_in_state",
         )
-    lifted = merchant_lift_suspension(merchant=merchant, reason=SuspensionReason.MANUAL)
+    lifted = merchant_lift_suspension(
+        merchant=merchant, reason=SuspensionReason.MANUAL, staff=staff
+    )
     audit_record(
         actor=staff,
         action=AuditAction.MERCHANT_UNSUSPENDED,
@@ -882,6 +935,7 @@ def _refund_order(
     # A top-up still on its way (or failed) keeps that status: the worker delivering it
     # decides only while it is `delivery_pending`, so a compensation sent meanwhile must not
     # take the order out of it — the delivery would then be neither made nor refunded.
+    before = order.status
     if not keep_status and order.status not in (
         OrderStatus.DELIVERY_PENDING,
         OrderStatus.DELIVERY_FAILED,
@@ -892,6 +946,7 @@ def _refund_order(
             else OrderStatus.PARTIALLY_REFUNDED
         )
     order.save(update_fields=["refunded_amount", "refund_reserved", "status"])
+    _status_changed(order, before, reason=reason)
     return refund
 
 
@@ -902,9 +957,11 @@ def _fail_delivery(order: Order, *, note: str, reason: str) -> None:
     A compensation already booked for the order (a fast-tracked complaint on a top-up that
     failed late) is not refunded a second time: the buyer gets the price back exactly once
     (docs/money.md)."""
+    before = order.status
     order.status = OrderStatus.DELIVERY_FAILED
     order.delivery_note = note
     order.save(update_fields=["status", "delivery_note"])
+    _status_changed(order, before, reason=reason)
     if order.refundable_amount <= 0:
         return
     _refund_order(
@@ -934,9 +991,11 @@ def _deliver_card_keys(order: Order) -> None:
     )
     if updated != len(keys):  # cannot happen under the row locks; refuse rather than half-deliver
         raise RuntimeError("card key reservation lost its lock")
+    before = order.status
     order.status = OrderStatus.DELIVERED
     order.delivered_at = now
     order.save(update_fields=["status", "delivered_at"])
+    _status_changed(order, before)
 
 
 @transaction.atomic
@@ -990,11 +1049,13 @@ def order_payment_confirm(*, order: Order, reference: str, amount: Decimal, chan
     order.payment_channel = channel
     order.payment_reference = reference
     order.save(update_fields=["status", "paid_at", "payment_channel", "payment_reference"])
+    _status_changed(order, OrderStatus.PENDING_PAYMENT, reason=f"{channel} {reference}")
     if order.product.delivers_card_keys:
         _deliver_card_keys(order)
     else:
         order.status = OrderStatus.DELIVERY_PENDING
         order.save(update_fields=["status"])
+        _status_changed(order, OrderStatus.PAID)
         order_id = order.pk
         transaction.on_commit(lambda: _enqueue_topup(order_id), robust=True)
     return order
@@ -1074,6 +1135,7 @@ def order_topup_deliver(*, order_id: int) -> Order | None:
             order.status = OrderStatus.DELIVERED
             order.delivered_at = timezone.now()
             order.save(update_fields=["status", "delivered_at"])
+            _status_changed(order, OrderStatus.DELIVERY_PENDING)
         else:
             _fail_delivery(order, note="upstream_failed", reason="top-up failed upstream")
     return order

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from disputes.models import Dispute, PackageDownload, Status, Visibility
 from disputes.package_signing import PackageFile, write_package
 from disputes.permissions import is_buyer
+from disputes.presenting import movement_label
 from disputes.selectors import can_see_all
 from kamen_complaints.errors import Forbidden
 from orders.models import CardKeyReveal, Payment
@@ -51,6 +52,7 @@ def build_summary(dispute: Dispute) -> str:
                     "event": event,
                     "from_label": labels.get(event.from_status, event.from_status),
                     "to_label": labels.get(event.to_status, event.to_status),
+                    "movement": movement_label(event.data.get("movement") or ""),
                 }
                 # Never the staff-internal notes: this document leaves the platform.
                 for event in dispute.events.filter(visibility=Visibility.ALL)
