@@ -317,6 +317,10 @@ class OrderDetailView(APIView):
 
 
 class OrderPayView(APIView):
+    # JSON only (no file travels here). A malformed multipart body parses as "no fields",
+    # which the defaults would then accept: the CI fuzz found exactly that.
+    parser_classes = [JSONParser]
+
     @extend_schema(request=PaySerializer, responses=OrderSerializer)
     def post(self, request: Request, number: str) -> Response:
         order = _visible_order(request, number)

@@ -491,3 +491,19 @@ def test_the_blacklist_takes_json_only() -> None:
         "/api/v1/staff/blacklist/", {"user": buyer.pk, "reason": "abuse"}, format="json"
     )
     assert ok.status_code == 201, ok.content[:300]
+
+
+@pytest.mark.django_db
+def test_paying_takes_json_only_so_a_malformed_multipart_body_is_refused() -> None:
+    order = OrderFactory()
+    client = client_for(order.buyer)
+    boundary = "a222103b9b30b1f9e8be6882ecedb1d2"
+    response = client.generic(
+        "POST",
+        f"/api/v1/orders/{order.number}/pay/",
+        f"--{boundary}\r\n[]--{boundary}--\r\n",
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    assert response.status_code == 415
+    order.refresh_from_db()
+    assert order.paid_at is None
