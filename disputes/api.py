@@ -476,6 +476,11 @@ class BlacklistLiftSerializer(serializers.Serializer):
 
 
 class _DisputeView(APIView):
+    # The actions take JSON (filing and evidence, which carry files, set their own parsers):
+    # a malformed multipart body would parse as "no fields" and an action whose fields are all
+    # optional (withdraw, reject an offer) would accept it.
+    parser_classes = [JSONParser]
+
     def dispute(self, request: Request, number: str) -> Dispute:
         dispute = selectors.visible_dispute(request.user, number)
         if dispute is None:
