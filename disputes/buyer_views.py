@@ -26,7 +26,6 @@ from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -43,6 +42,7 @@ from disputes.buyer_forms import (
     add_domain_error,
 )
 from disputes.models import CORE_EVIDENCE, Dispute, EvidenceKind, Party, Role, Status
+from disputes.page_actions import run_action
 from kamen_complaints.errors import DomainError
 from orders.models import Merchant, MerchantStatus
 
@@ -216,22 +216,19 @@ def _act(
     done: str,
     anchor: str = "",
 ) -> HttpResponse:
-    """Validate the form, call the one service, then redirect → GET with a confirmation; a
-    refusal re-renders the page with the error next to its field and the input kept."""
-    dispute = _own(request, number)
-    status = 400
-    if form.is_valid():
-        try:
-            call(dispute, form.cleaned_data)
-        except DomainError as exc:
-            add_domain_error(form, exc)
-            status = exc.status_code
-            dispute = _own(request, number)  # as it is now, after the refusal
-        else:
-            messages.success(request, done)
-            url = reverse("disputes:complaint", args=[number])
-            return redirect(f"{url}#{anchor}" if anchor else url)
-    return _page(request, dispute, {name: form}, status=status)
+    """disputes.page_actions.run_action on this page (its loader, its page, its URL)."""
+    return run_action(
+        request,
+        number,
+        load=_own,
+        page=_page,
+        url_name="disputes:complaint",
+        form=form,
+        name=name,
+        call=call,
+        done=done,
+        anchor=anchor,
+    )
 
 
 @login_required

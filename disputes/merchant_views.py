@@ -22,19 +22,17 @@ from typing import Any, cast
 
 from django import forms
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from disputes import presenting, selectors, services
-from disputes.buyer_forms import add_domain_error
 from disputes.merchant_forms import (
     AcceptRefundForm,
     AcceptReplaceForm,
@@ -52,8 +50,8 @@ from disputes.models import (
     Role,
     Status,
 )
+from disputes.page_actions import run_action
 from escrow.selectors import deposit_summary
-from kamen_complaints.errors import DomainError
 from kamen_complaints.money import format_yuan
 from orders import selectors as order_selectors
 from orders.merchant_access import current_merchant, merchant_required
@@ -430,22 +428,19 @@ def _act(
     done: str,
     anchor: str = "",
 ) -> HttpResponse:
-    """Validate the form, call the one service, then redirect → GET with a confirmation; a
-    refusal re-renders the page with the error next to its field and the input kept."""
-    dispute = _own(request, number)
-    status = 400
-    if form.is_valid():
-        try:
-            call(dispute, form.cleaned_data)
-        except DomainError as exc:
-            add_domain_error(form, exc)
-            status = exc.status_code
-            dispute = _own(request, number)  # as it is now, after the refusal
-        else:
-            messages.success(request, done)
-            url = reverse("merchant:complaint", args=[number])
-            return redirect(f"{url}#{anchor}" if anchor else url)
-    return _page(request, dispute, {name: form}, status=status)
+    """disputes.page_actions.run_action on this page (its loader, its page, its URL)."""
+    return run_action(
+        request,
+        number,
+        load=_own,
+        page=_page,
+        url_name="merchant:complaint",
+        form=form,
+        name=name,
+        call=call,
+        done=done,
+        anchor=anchor,
+    )
 
 
 @merchant_required

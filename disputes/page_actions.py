@@ -1,0 +1,48 @@
+"""One way a complaint page runs an action, for the buyer's page and the merchant's alike
+(docs/style.md "Pages"): validate the form, call the one service, then POST → redirect → GET
+with a confirmation; a refusal re-renders the page with the service's words next to the
+field and the input kept."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from disputes.buyer_forms import add_domain_error
+from disputes.models import Dispute
+from kamen_complaints.errors import DomainError
+
+
+def run_action(
+    request: HttpRequest,
+    number: str,
+    *,
+    load: Callable[[HttpRequest, str], Dispute],
+    page: Callable[..., HttpResponse],
+    url_name: str,
+    form: forms.Form,
+    name: str,
+    call: Callable[[Dispute, dict[str, Any]], object],
+    done: str,
+    anchor: str = "",
+) -> HttpResponse:
+    dispute = load(request, number)
+    status = 400
+    if form.is_valid():
+        try:
+            call(dispute, form.cleaned_data)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+            status = exc.status_code
+            dispute = load(request, number)  # as it is now, after the refusal
+        else:
+            messages.success(request, done)
+            url = reverse(url_name, args=[number])
+            return redirect(f"{url}#{anchor}" if anchor else url)
+    return page(request, dispute, {name: form}, status=status)
