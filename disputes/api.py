@@ -359,8 +359,10 @@ class EvidenceKindList(serializers.ListField):
         if isinstance(data, str):
             data = [data]
         if isinstance(data, list | tuple):
+            # Only text is split and trimmed; anything else (a number, an object) goes on to
+            # the choice field, which refuses it with a 400 (the fuzz once sent an object).
             data = [
-                part.strip()
+                part.strip() if isinstance(part, str) else part
                 for item in data
                 for part in (item.split(",") if isinstance(item, str) else [item])
             ]

@@ -507,3 +507,21 @@ def test_paying_takes_json_only_so_a_malformed_multipart_body_is_refused() -> No
     assert response.status_code == 415
     order.refresh_from_db()
     assert order.paid_at is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kinds", [[{"a": 1}], [1, "chat_record"], [None], [["order_screenshot"]]])
+def test_an_evidence_kind_that_is_not_text_is_a_400_not_a_500(kinds: Any) -> None:
+    """Found by the CI fuzz: an object in the evidence_kind list reached .strip() (a 500)."""
+    order = file().order
+    response = client_for(order.buyer).post(
+        "/api/v1/disputes/",
+        {
+            "order": order.number,
+            "reason": "invalid_card_key",
+            "claimed_amount": "1.00",
+            "evidence_kind": kinds,
+        },
+        format="json",
+    )
+    assert_refused(response)
