@@ -50,6 +50,7 @@ from disputes.permissions import is_arbitrator, require_blacklist_manager
 from disputes.services.rating import MAX_COMMENT, MAX_SCORE, MIN_SCORE
 from kamen_complaints.api import (
     PAGE_PARAMETERS,
+    JSONBooleanField,
     MoneyField,
     PageNumberPagination,
     TextField,
@@ -427,7 +428,7 @@ class RuleSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=Outcome.choices)
     amount = MoneyField(required=False)
     reason = TextField(max_length=5000)
-    recover_from_merchant = serializers.BooleanField(required=False, default=True)
+    recover_from_merchant = JSONBooleanField(required=False, default=True)
 
 
 class RequestInfoSerializer(serializers.Serializer):

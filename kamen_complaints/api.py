@@ -257,6 +257,16 @@ class TextField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class JSONBooleanField(serializers.BooleanField):
+    """A yes/no takes JSON true or false. DRF's BooleanField also reads 0, 1, "yes", "off"…,
+    which the API's fuzzing names accepting a schema-violating request."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 # Every CharField of the API's input serializers is a TextField: the ones written out in
 # api.py modules (which use TextField by name) and the ones ModelSerializer makes for a model's
 # CharField / TextField columns.

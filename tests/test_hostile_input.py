@@ -525,3 +525,21 @@ def test_an_evidence_kind_that_is_not_text_is_a_400_not_a_500(kinds: Any) -> Non
         format="json",
     )
     assert_refused(response)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [0, 1, "yes", "true", None])
+def test_a_yes_no_that_is_not_json_true_or_false_is_refused(value: Any) -> None:
+    """Found by the CI fuzz: recover_from_merchant: 0 was read as false."""
+    from tests.disputes.factories import arbitrator, contest
+
+    dispute = contest(file())
+    response = client_for(arbitrator()).post(
+        f"/api/v1/disputes/{dispute.number}/rule/",
+        {"outcome": "refunded", "reason": "x", "recover_from_merchant": value},
+        format="json",
+    )
+    errors = assert_refused(response)
+    assert "recover_from_merchant" in errors
+    dispute.refresh_from_db()
+    assert dispute.status == Status.UNDER_REVIEW
