@@ -101,11 +101,6 @@ def _version(dispute: Dispute) -> str:
     return f"{dispute.updated_at.timestamp():.6f}-{last}"
 
 
-def _thread_version(dispute: Dispute) -> str:
-    thread = presenting.messages(dispute)
-    return str(thread[-1].pk if thread else 0)
-
-
 def _status_context(request: HttpRequest, dispute: Dispute) -> dict[str, Any]:
     viewer = Viewer(user=_buyer(request), staff=False, arbitrator=False, merchant_id=None)
     actions = set(_actions(dispute, viewer))
@@ -139,7 +134,7 @@ def _thread_context(dispute: Dispute) -> dict[str, Any]:
     return {
         "dispute": dispute,
         "thread": [(m, presenting.who(m.role)) for m in presenting.messages(dispute)],
-        "thread_version": _thread_version(dispute),
+        "thread_version": presenting.thread_version(dispute),
         "poll_seconds": _poll_seconds(),
     }
 
@@ -202,7 +197,7 @@ def complaint_status_part(request: HttpRequest, number: str) -> HttpResponse:
 @require_GET
 def complaint_thread_part(request: HttpRequest, number: str) -> HttpResponse:
     dispute = _own(request, number)
-    if request.GET.get("v") == _thread_version(dispute):
+    if request.GET.get("v") == presenting.thread_version(dispute):
         return HttpResponse(status=204)
     return render(request, "disputes/_thread.html", _thread_context(dispute))
 

@@ -310,18 +310,13 @@ def _deposit_notes(dispute: Dispute, stock: int) -> dict[str, str]:
     }
 
 
-def _thread_version(dispute: Dispute) -> str:
-    thread = presenting.messages(dispute)
-    return str(thread[-1].pk if thread else 0)
-
-
 def _thread_context(dispute: Dispute) -> dict[str, Any]:
     return {
         "dispute": dispute,
         "thread": [
             (m, presenting.who(m.role, Role.MERCHANT)) for m in presenting.messages(dispute)
         ],
-        "thread_version": _thread_version(dispute),
+        "thread_version": presenting.thread_version(dispute),
         "thread_url": reverse("merchant:complaint_thread_part", args=[dispute.number]),
         "poll_seconds": _poll_seconds(),
     }
@@ -414,7 +409,7 @@ def complaint(request: HttpRequest, number: str) -> HttpResponse:
 def complaint_thread_part(request: HttpRequest, number: str) -> HttpResponse:
     """The thread, for htmx polling: 204 while no new message since the version shown."""
     dispute = _own(request, number)
-    if request.GET.get("v") == _thread_version(dispute):
+    if request.GET.get("v") == presenting.thread_version(dispute):
         return HttpResponse(status=204)
     return render(request, "disputes/_thread.html", _thread_context(dispute))
 

@@ -507,3 +507,10 @@ def next_deadline(dispute: Dispute) -> tuple[datetime | None, str]:
             return dispute.info_due, _("Information due by")
         return dispute.review_due, _("Platform decides by")
     return None, ""
+
+
+def thread_version(dispute: Dispute) -> str:
+    """The thread's version for htmx polling (the last message's id): the buyer's and the
+    merchant's pages answer 204 while it is unchanged."""
+    thread = messages(dispute)
+    return str(thread[-1].pk if thread else 0)
