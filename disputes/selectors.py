@@ -618,7 +618,8 @@ def merchant_status_counts(merchant_id: int) -> dict[str, int]:
     rows = (
         Dispute.objects.filter(merchant_id=merchant_id)
         .values_list("status")
-        .annotate(n=Count("id"))
+        # COUNT(*), not COUNT(id): an index-only scan of (merchant_id, status), no heap reads.
+        .annotate(n=Count("*"))
         .order_by()
     )
     counts = {str(value): 0 for value in Status.values}

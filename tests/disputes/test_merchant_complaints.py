@@ -215,6 +215,29 @@ def test_filters_search_and_the_resolved_tab(client: Client) -> None:
     assert done.number not in inbox_numbers(get(client, owner, "complaints"))
 
 
+def test_pages_are_counted_right_in_both_tabs_filtered_or_not(client: Client) -> None:
+    """The unfiltered tabs take their size from the per-status counts (no second COUNT); the
+    page links must still match what is listed, and a filter counts what it matches."""
+    from disputes.merchant_views import PAGE_SIZE
+
+    orders = shop_with_orders(PAGE_SIZE + 3)
+    complaints = [file(order) for order in orders[: PAGE_SIZE + 1]]
+    resolved_by_refund(order=orders[-1])
+    owner = complaints[0].merchant.owner
+    first = get(client, owner, "complaints")
+    second = get(client, owner, "complaints", page=2)
+    listed = inbox_numbers(first) + inbox_numbers(second)
+    assert len(inbox_numbers(first)) == PAGE_SIZE
+    assert sorted(listed) == sorted(d.number for d in complaints)
+    assert 'href="?page=2"' in text(first) or "page=2" in text(first)
+    assert inbox_numbers(get(client, owner, "complaints", page=3)) == inbox_numbers(second)
+    closed = get(client, owner, "complaints", tab="closed")
+    assert len(inbox_numbers(closed)) == 1 and "page=2" not in text(closed)
+    searched = get(client, owner, "complaints", q=complaints[0].number)
+    assert inbox_numbers(searched) == [complaints[0].number]
+    assert "page=2" not in text(searched)
+
+
 def test_bad_filters_answer_400_with_the_error_next_to_the_field(client: Client) -> None:
     dispute = file()
     owner = dispute.merchant.owner
