@@ -18,8 +18,9 @@ RUN groupadd --system --gid 10001 kamen \
 
 # poppler-utils: pdftoppm draws the review copy of a party's PDF evidence (its pages as
 # images, disputes/pdf_review.py); without it staff only get the warning and the download.
+# postgresql-client: pg_dump/pg_restore for `manage.py backup` / `restore` (docs/backup.md).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends poppler-utils \
+    && apt-get install -y --no-install-recommends poppler-utils postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -4,11 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
-# run, test and bench use the embedded development secrets: allowed only with
+# run, test, bench, backup and restore use the embedded development secrets: allowed only with
 # KAMEN_ENV=development (docs/security/secrets-and-deploy.md). Production leaves it unset.
-run test pytest bench: export KAMEN_ENV ?= development
+run test pytest bench backup restore: export KAMEN_ENV ?= development
 
-.PHONY: run test lint typecheck pytest venv messages bench fuzz clean
+.PHONY: run test lint typecheck pytest venv messages bench fuzz clean backup restore
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,17 @@ messages: venv
 
 bench: venv
 	$(BIN)/python -m bench
+
+# Backup and restore of the embedded default (docs/backup.md): `make backup` writes
+# var/backups/kamen-backup-<time>/ (BACKUP_ARGS="--tar --output DIR"); `make restore
+# BACKUP=<that folder or .tar>` restores into an empty database and media folder
+# (RESTORE_ARGS=--force overwrites). On a server: `python manage.py backup` / `restore`.
+backup: venv
+	$(BIN)/python manage.py backup $(BACKUP_ARGS)
+
+restore: venv
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=var/backups/kamen-backup-..."; exit 2; }
+	$(BIN)/python manage.py restore "$(BACKUP)" $(RESTORE_ARGS)
 
 # Schema fuzzing of the live API (PostgreSQL and Redis on 127.0.0.1; see .ci/fuzz.sh).
 fuzz: venv
