@@ -192,6 +192,16 @@ class MetricsAdmin(admin.ModelAdmin):
                     d["time_to_outcome"],
                 ),
                 (
+                    _("Decided by the platform's automatic check"),
+                    _("%(rate)s (%(n)s complaints) · median %(median)s min to the outcome")
+                    % {
+                        "rate": percent(figures["decided_automatically_share"]),
+                        "n": figures["decided_automatically"],
+                        "median": dash(figures["automatic_time_to_outcome"]["median_minutes"]),
+                    },
+                    d["decided_automatically"],
+                ),
+                (
                     _("Merchant answers before their deadline"),
                     _("%(rate)s (%(in_time)s of %(settled)s)")
                     % {

@@ -1,4 +1,4 @@
-"""REST API of complaints (docs/api.md "Complaints", and the blacklist under "Staff").
+"""REST API of complaints and the blacklist (README "Complaints"; conventions: docs/api.md).
 
 Thin views: validate, call a service, serialise the complaint as the caller may see it. A
 complaint the caller may not see is a 404; an action its role may not take is a 403 (raised
@@ -32,6 +32,7 @@ from disputes import selectors, services
 from disputes.models import (
     CORE_EVIDENCE,
     OPEN_STATUSES,
+    REMEDIES,
     UPLOADABLE_EVIDENCE,
     BlacklistEntry,
     Dispute,
@@ -247,6 +248,8 @@ class DisputeSerializer(serializers.ModelSerializer):
     role = serializers.SerializerMethodField()
     actions = serializers.SerializerMethodField()
     rating = serializers.SerializerMethodField()
+    remedy_wanted = serializers.ChoiceField(choices=REMEDIES, read_only=True)
+    auto_checks = serializers.SerializerMethodField()
 
     class Meta:
         model = Dispute
@@ -290,10 +293,19 @@ class DisputeSerializer(serializers.ModelSerializer):
             "role",
             "actions",
             "rating",
+            "remedy_wanted",
+            "auto_checks",
         ]
 
     def get_merchant(self, dispute: Dispute) -> dict[str, Any]:
         return {"id": dispute.merchant_id, "shop_name": dispute.merchant.shop_name}
+
+    def get_auto_checks(self, dispute: Dispute) -> list[dict[str, Any]]:
+        """平台自动核验: each automatic check, what it showed and what the rules made of it,
+        in plain words too (docs/automatic-checks.md)."""
+        from disputes.templatetags.auto_checks import check_rows
+
+        return check_rows(dispute)
 
     def get_card_keys(self, dispute: Dispute) -> list[dict[str, Any]]:
         return [{"id": k.pk, "masked": k.masked} for k in dispute.card_keys.all()]
@@ -389,6 +401,15 @@ class FileSerializer(serializers.Serializer):
         required=False,
         help_text="Evidence files (JPEG, PNG, WebP or PDF); repeat the field for several files.",
     )
+    remedy_wanted = serializers.ChoiceField(
+        choices=REMEDIES,
+        required=False,
+        default="refund",
+        help_text=(
+            "If the platform's automatic check proves a card key bad: a refund, or a "
+            "replacement key from the shop's stock (a refund when there is none)."
+        ),
+    )
     evidence_kind = EvidenceKindList(
         child=serializers.ChoiceField(choices=UPLOADABLE_EVIDENCE),
         required=False,
@@ -411,7 +432,7 @@ class BodySerializer(serializers.Serializer):
 
 class RespondSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=["accept", "offer", "contest"])
-    remedy = serializers.ChoiceField(choices=["refund", "replace"], required=False)
+    remedy = serializers.ChoiceField(choices=REMEDIES, required=False)
     amount = MoneyField(required=False)
     message = TextField(max_length=5000, required=False, allow_blank=True, default="")
 
@@ -584,6 +605,7 @@ class DisputeListCreateView(_DisputeView):
             description=values["description"],
             claimed_amount=values["claimed_amount"],
             card_keys=values["card_keys"],
+            remedy_wanted=values["remedy_wanted"],
             evidence=[
                 services.EvidenceUpload(kind=kind, file=file)
                 for kind, file in zip(kinds, files, strict=True)

@@ -31,5 +31,9 @@ class DisputesConfig(AppConfig):
 
         # Small claims are fast tracked inside the filing transaction.
         register_after_filing(fast_track_if_eligible)
+        # The automatic checks: their rows at filing, the upstreams asked on commit.
+        from disputes.services.auto import checks_register
+
+        register_after_filing(checks_register)
         if _deadlines_health not in health.extra_checks:
             health.extra_checks.append(_deadlines_health)

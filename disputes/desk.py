@@ -347,6 +347,7 @@ def case_context(dispute: Dispute) -> dict[str, Any]:
         "threshold": approval_threshold(dispute),
         "can_rule": dispute.status == Status.UNDER_REVIEW and not pending,
         "can_ask": dispute.status == Status.UNDER_REVIEW and dispute.review_paused_at is None,
+        "decided_automatically": any(e.type == EventType.AUTO_DECIDED for e in events),
         "can_recover": dispute.recovery_pending
         and dispute.status in (Status.RESOLVED, Status.WITHDRAWN),
     }

@@ -99,6 +99,14 @@ class ComplaintForm(forms.Form):
         max_length=16,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
+    remedy_wanted = forms.ChoiceField(
+        label=_("If the platform's automatic check proves a key bad"),
+        choices=[("refund", _("refund me")), ("replace", _("send me a new key from stock"))],
+        required=False,
+        initial="refund",
+        widget=forms.RadioSelect,
+        help_text=_("Without stock you are refunded."),
+    )
     description = forms.CharField(
         label=_("What happened"),
         max_length=5000,
@@ -123,6 +131,8 @@ class ComplaintForm(forms.Form):
         ) % {"max": format_yuan(max(refundable, Decimal(0)))}
         if order.product.delivers_card_keys:
             self.fields["reason"].initial = Reason.INVALID_CARD_KEY
+        else:
+            del self.fields["remedy_wanted"]  # a top-up has no key to replace
         for kind in EVIDENCE_KINDS:
             self.fields[evidence_field(kind)] = MultipleFileField(
                 label=EvidenceKind(kind).label,

@@ -101,6 +101,8 @@ def _decided_by(dispute: Dispute) -> str:
     if dispute.decided_by == DecidedBy.STAFF:
         return _("decided by the platform")
     if dispute.decided_by == DecidedBy.SYSTEM:
+        if presenting.decided_automatically(dispute):
+            return _("decided by the platform's automatic check")
         return _("decided by the platform's clock")
     return ""
 

@@ -71,6 +71,11 @@ DEFINITIONS: dict[str, Any] = {
         "the complaints resolved in the range: the median (the middle one, or the mean of the "
         "middle two) and the 90th percentile (nearest rank)."
     ),
+    "decided_automatically": _(
+        "Of the complaints resolved in the range, the share decided by the platform's "
+        "automatic check (平台自动核验: the upstream's or the platform's own records proved "
+        "it) and not appealed; and their median time from filing to that outcome."
+    ),
     "merchant_in_time": _(
         "Of the complaints filed in the range whose merchant clock is settled (answered, or "
         "the deadline passed), the share the merchant answered (accepted, offered or "
@@ -254,12 +259,23 @@ def _review_figures(rng: Range, merchant_id: int | None) -> dict[str, int]:
     )
 
 
-def _time_to_outcome(rng: Range, merchant_id: int | None) -> dict[str, Any]:
+def _decided_automatically() -> Q:
+    """Resolved by the automatic check's outcome (an AUTO_DECIDED event), never appealed."""
+    auto = DisputeEvent.objects.filter(dispute_id=OuterRef("pk"), type=EventType.AUTO_DECIDED)
+    return Q(Exists(auto), decided_by="system", appealed_at__isnull=True)
+
+
+def _time_to_outcome(
+    rng: Range, merchant_id: int | None, *, automatic: bool = False
+) -> dict[str, Any]:
     """Median and 90th percentile (nearest rank) of resolved_at − filed_at, in SQL: only the
-    rows at those ranks come back."""
+    rows at those ranks come back. `automatic`: of the complaints the automatic check
+    decided only."""
     qs = Dispute.objects.filter(
         status=Status.RESOLVED, resolved_at__gte=rng.start, resolved_at__lt=rng.end
     )
+    if automatic:
+        qs = qs.filter(_decided_automatically())
     if merchant_id is not None:
         qs = qs.filter(merchant_id=merchant_id)
     ranked = (
@@ -277,17 +293,22 @@ def _time_to_outcome(rng: Range, merchant_id: int | None) -> dict[str, Any]:
     at = {rn: took for rn, _cnt, took in ranked}
     count = next((cnt for _rn, cnt, _took in ranked), 0) if at else 0
     if not count:
-        return {"count": 0, "median_hours": None, "p90_hours": None}
+        empty: dict[str, Any] = {"count": 0, "median_hours": None, "p90_hours": None}
+        return {**empty, "median_minutes": None} if automatic else empty
 
     def hours(value: timedelta) -> float:
         return round(value.total_seconds() / 3600, 1)
 
     middle = [at[(count + 1) // 2], at[(count + 2) // 2]]
-    return {
+    median = (middle[0] + middle[1]) / 2
+    out: dict[str, Any] = {
         "count": count,
-        "median_hours": hours((middle[0] + middle[1]) / 2),
+        "median_hours": hours(median),
         "p90_hours": hours(at[(count * 9 + 9) // 10]),
     }
+    if automatic:  # decided within a sweep: minutes say more than hours
+        out["median_minutes"] = round(median.total_seconds() / 60, 1)
+    return out
 
 
 # --- The shop record's figures over the range --------------------------------------------
@@ -381,6 +402,7 @@ def metrics(rng: Range, *, merchant_id: int | None = None) -> dict[str, Any]:
         "buyer_favour": own["buyer_favour"],
         "buyer_favour_share": _share(own["buyer_favour"], own["resolved"]),
         "time_to_outcome": _time_to_outcome(rng, merchant_id),
+        **_automatic(rng, merchant_id, own["resolved"]),
         "merchant_answers_settled": shop["settled"],
         "merchant_answers_in_time": shop["in_time"],
         "merchant_in_time": _share(shop["in_time"], shop["settled"]),
@@ -397,6 +419,17 @@ def metrics(rng: Range, *, merchant_id: int | None = None) -> dict[str, Any]:
         "satisfaction": (
             round(shop["rating_sum"] / shop["ratings"], 2) if shop["ratings"] else None
         ),
+    }
+
+
+def _automatic(rng: Range, merchant_id: int | None, resolved: int) -> dict[str, Any]:
+    """The share of resolved complaints the automatic check decided, and their median time
+    from filing to outcome (in minutes too: they are decided within a sweep)."""
+    timing = _time_to_outcome(rng, merchant_id, automatic=True)
+    return {
+        "decided_automatically": timing["count"],
+        "decided_automatically_share": _share(timing["count"], resolved),
+        "automatic_time_to_outcome": timing,
     }
 
 
@@ -525,6 +558,9 @@ FIGURE_ROWS = (
     ("buyer_favour_share", "buyer_favour_share"),
     ("median_hours", "time_to_outcome"),
     ("p90_hours", "time_to_outcome"),
+    ("decided_automatically", "decided_automatically"),
+    ("decided_automatically_share", "decided_automatically"),
+    ("automatic_median_minutes", "decided_automatically"),
     ("merchant_in_time", "merchant_in_time"),
     ("review_in_time", "review_in_time"),
     ("paid_first", "paid_first"),
@@ -538,8 +574,13 @@ FIGURE_ROWS = (
 
 def flat(figures: dict[str, Any]) -> dict[str, Any]:
     """The figures one level deep (the time to outcome's median and 90th percentile)."""
-    out = {k: v for k, v in figures.items() if k != "time_to_outcome"}
+    out = {
+        k: v
+        for k, v in figures.items()
+        if k not in ("time_to_outcome", "automatic_time_to_outcome")
+    }
     out.update(figures["time_to_outcome"])
+    out["automatic_median_minutes"] = figures["automatic_time_to_outcome"]["median_minutes"]
     return out
 
 

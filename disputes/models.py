@@ -126,6 +126,21 @@ class Policy(models.Model):
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("A ruling that pays the buyer more than this waits for a second approval."),
     )
+    # Automatic outcomes (docs/automatic-checks.md): each rule can be switched off, e.g. for a
+    # kind of product where a platform wants a person on every case. The checks still run and
+    # their records are still kept as evidence; only the automatic outcome is not made.
+    auto_topup_failed = models.BooleanField(
+        _("automatic refund: top-up the upstream reports failed or not credited"), default=True
+    )
+    auto_key_redeemed_before_delivery = models.BooleanField(
+        _("automatic refund: card key the issuer reports redeemed before delivery"), default=True
+    )
+    auto_key_unknown = models.BooleanField(
+        _("automatic refund: card key unknown to the issuer"), default=True
+    )
+    auto_key_delivered_twice = models.BooleanField(
+        _("automatic refund: card key delivered to two orders (the later buyer)"), default=True
+    )
     note = models.TextField(_("what changed and why"), blank=True)
 
     VALUE_FIELDS = (
@@ -146,6 +161,10 @@ class Policy(models.Model):
         "max_evidence_bytes",
         "max_evidence_files",
         "second_approval_threshold",
+        "auto_topup_failed",
+        "auto_key_redeemed_before_delivery",
+        "auto_key_unknown",
+        "auto_key_delivered_twice",
     )
 
     class Meta:
@@ -266,6 +285,10 @@ class Party(models.TextChoices):
     MERCHANT = "merchant", _("merchant")
 
 
+# What a buyer may want when a card key proves bad (and a merchant may give when accepting).
+REMEDIES = [("refund", _("refund")), ("replace", _("replacement key"))]
+
+
 def running_deadline() -> models.Case:
     """The deadline that runs now: the merchant's answer, the buyer's answer to an offer, the
     information asked for while the review is paused, else the review's; null when closed.
@@ -313,6 +336,15 @@ class Dispute(models.Model):
     reason = models.CharField(_("reason"), max_length=24, choices=Reason.choices)
     description = models.TextField(_("description"), blank=True)
     claimed_amount = models.DecimalField(_("claimed amount"), max_digits=12, decimal_places=2)
+    # What the buyer would rather have if a card key proves bad: an automatic outcome replaces
+    # the key from stock when the buyer chose that and stock exists, else refunds.
+    remedy_wanted = models.CharField(
+        _("remedy the buyer wants"),
+        max_length=12,
+        choices=REMEDIES,
+        default="refund",
+        db_default="refund",
+    )
     card_keys = models.ManyToManyField(
         CardKey, blank=True, related_name="disputes", verbose_name=_("card keys that failed")
     )
@@ -537,6 +569,9 @@ class EvidenceKind(models.TextChoices):
     OTHER = "other", _("other")
     # Attached by the platform itself at filing; never uploaded.
     PLATFORM_RECORD = "platform_record", _("platform record")
+    # An upstream's or the platform's answer to an automatic check (平台自动核验); never
+    # uploaded. Unlike the platform record (the buyer's IP), both parties see it.
+    AUTO_CHECK = "auto_check", _("platform automatic check record")
 
 
 # 三证: the three core proofs a complaint's checklist asks for.
@@ -545,7 +580,11 @@ CORE_EVIDENCE = (
     EvidenceKind.PAYMENT_PROOF,
     EvidenceKind.CHAT_RECORD,
 )
-UPLOADABLE_EVIDENCE = [k for k in EvidenceKind.values if k != EvidenceKind.PLATFORM_RECORD]
+UPLOADABLE_EVIDENCE = [
+    k
+    for k in EvidenceKind.values
+    if k not in (EvidenceKind.PLATFORM_RECORD, EvidenceKind.AUTO_CHECK)
+]
 
 
 class Evidence(models.Model):
@@ -615,6 +654,8 @@ class EventType(models.TextChoices):
     MONEY = "money", _("money movement")
     FAST_TRACKED = "fast_tracked", _("fast tracked")
     BLACKLISTED = "blacklisted", _("filer blacklisted")
+    AUTO_CHECK = "auto_check", _("platform automatic check")
+    AUTO_DECIDED = "auto_decided", _("decided by the platform's automatic check")
 
 
 class Visibility(models.TextChoices):
@@ -874,6 +915,7 @@ class NotificationKind(models.TextChoices):
     REMINDER_BUYER = "reminder_buyer", _("reminder to the buyer")
     REMINDER_REVIEW = "reminder_review", _("reminder to the arbitrators")
     PAYOUT_SENT = "payout_sent", _("refund sent")
+    AUTO_DECIDED = "auto_decided", _("decided by the platform's automatic check")
 
 
 class Notification(models.Model):
@@ -950,6 +992,156 @@ class ClockRun(models.Model):
 
     def __str__(self) -> str:
         return f"sweep at {self.finished_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- Automatic checks ------------------------------------------------------------------------
+
+
+class CheckKind(models.TextChoices):
+    TOPUP = "topup", _("top-up with the upstream supplier")
+    CARD_KEY = "card_key", _("card key with its issuer")
+    DELIVERED_TWICE = "delivered_twice", _("card key delivered to another order")
+
+
+class CheckStatus(models.TextChoices):
+    PENDING = "pending", _("waiting for the answer")
+    ANSWERED = "answered", _("answered")
+    GAVE_UP = "gave_up", _("no answer; left to people")
+
+
+class CheckRule(models.TextChoices):
+    """What an answered check showed, in the automatic rules' terms (docs/automatic-checks.md).
+    The first four decide the complaint (if the policy allows); the others are evidence."""
+
+    TOPUP_NOT_CREDITED = "topup_not_credited", _("top-up failed or not credited upstream")
+    KEY_REDEEMED_BEFORE_DELIVERY = (
+        "key_redeemed_before_delivery",
+        _("card key redeemed before it was delivered"),
+    )
+    KEY_UNKNOWN = "key_unknown", _("card key unknown to its issuer")
+    KEY_DELIVERED_TWICE = "key_delivered_twice", _("card key delivered to an earlier order too")
+    KEY_REDEEMED_AFTER_REVEAL = (
+        "key_redeemed_after_reveal",
+        _("card key redeemed after the buyer revealed it"),
+    )
+    KEY_REDEEMED_UNREVEALED = (
+        "key_redeemed_unrevealed",
+        _("card key redeemed after delivery, never revealed to the buyer"),
+    )
+    KEY_REDEEMED_TIME_UNKNOWN = (
+        "key_redeemed_time_unknown",
+        _("card key redeemed; the issuer gave no time"),
+    )
+    KEY_VALID = "key_valid", _("card key valid and not redeemed")
+    TOPUP_CREDITED = "topup_credited", _("top-up credited upstream")
+    TOPUP_PENDING = "topup_pending", _("top-up still in progress upstream")
+    NOT_DELIVERED_TWICE = "not_delivered_twice", _("card key delivered to this order only")
+    NO_ANSWER = "no_answer", _("the upstream did not answer")
+
+
+class CheckDecision(models.TextChoices):
+    APPLIED = "applied", _("decided the complaint automatically")
+    EVIDENCE = "evidence", _("evidence only; the normal clock runs")
+    POLICY_OFF = "policy_off", _("rule switched off by the policy; the normal clock runs")
+    ALREADY_DECIDED = "already_decided", _("the complaint was already decided; no second outcome")
+
+
+DECIDING_RULES = (
+    CheckRule.TOPUP_NOT_CREDITED,
+    CheckRule.KEY_REDEEMED_BEFORE_DELIVERY,
+    CheckRule.KEY_UNKNOWN,
+    CheckRule.KEY_DELIVERED_TWICE,
+)
+
+
+class AutoCheck(models.Model):
+    """One automatic check of a complaint (平台自动核验): the top-up with its supplier, a card
+    key with its issuer, or a key's deliveries on the platform. Created at filing, asked by a
+    task on commit and, until it answers, by the sweep (`next_attempt_at`, with back-off); the
+    answer is stored as platform evidence (`evidence`, its SHA-256 here too) and on the
+    timeline, and the complaint is then decided by the rules (disputes/services/auto.py)."""
+
+    dispute = models.ForeignKey(
+        Dispute, on_delete=models.PROTECT, related_name="auto_checks", verbose_name=_("complaint")
+    )
+    kind = models.CharField(_("check"), max_length=16, choices=CheckKind.choices)
+    card_key = models.ForeignKey(
+        CardKey,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("card key"),
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=CheckStatus.choices, default=CheckStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+    answer = models.CharField(_("answer"), max_length=16, blank=True)
+    rule = models.CharField(
+        _("what it showed"), max_length=32, choices=CheckRule.choices, blank=True
+    )
+    result = models.JSONField(
+        _("the upstream's record"), encoder=DjangoJSONEncoder, default=dict, blank=True
+    )
+    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    evidence = models.ForeignKey(
+        Evidence,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("evidence"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    # Set once the rules have looked at the answer, with what they made of it (`decision`).
+    decided_at = models.DateTimeField(_("considered at"), null=True, blank=True)
+    decision = models.CharField(
+        _("decision"), max_length=16, choices=CheckDecision.choices, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("automatic check")
+        verbose_name_plural = _("automatic checks")
+        ordering = ["id"]
+        indexes = [
+            # The sweep: checks still waiting, by when they are due to be asked again.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=Q(status="pending"),
+                name="autocheck_pending_idx",
+            ),
+            # Answers the rules have not considered yet (a task lost after answering).
+            models.Index(
+                fields=["dispute"],
+                condition=Q(decided_at__isnull=True) & ~Q(status="pending"),
+                name="autocheck_undecided_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=CheckKind.values), name="autocheck_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CheckStatus.values), name="autocheck_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["dispute", "kind"],
+                condition=Q(card_key__isnull=True),
+                name="autocheck_one_per_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["dispute", "kind", "card_key"],
+                condition=Q(card_key__isnull=False),
+                name="autocheck_one_per_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dispute_id} {self.kind} {self.status}"
 
 
 # --- Metrics (the admin page) ----------------------------------------------------------------

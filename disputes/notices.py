@@ -257,6 +257,22 @@ def _reminder(p: Params, role: str, kind: str) -> str:
     )
 
 
+def _auto_decided(p: Params, role: str) -> str:
+    """平台自动核验: the platform's own check decided the complaint (disputes/services/auto.py)."""
+    if p.get("outcome") == Outcome.REPLACED:
+        if role == Role.BUYER:
+            return _("Platform automatic check: your card key was replaced automatically.")
+        return _("Platform automatic check: the buyer's card key was replaced from your stock.")
+    if role == Role.BUYER:
+        return _("Platform automatic check: %(amount)s refunded to you automatically.") % {
+            "amount": _yuan(p.get("amount"))
+        }
+    return _(
+        "Platform automatic check: the buyer was refunded %(amount)s automatically, recovered "
+        "from your deposit. You may appeal within the appeal window."
+    ) % {"amount": _yuan(p.get("amount"))}
+
+
 def _payout_sent(p: Params, role: str) -> str:
     return _("%(amount)s was refunded to your original payment method on %(at)s.") % {
         "amount": _yuan(p.get("amount")),
@@ -286,6 +302,7 @@ _TEXT: dict[str, Callable[[Params, str], str]] = {
     K.REMINDER_BUYER: lambda p, r: _reminder(p, r, K.REMINDER_BUYER),
     K.REMINDER_REVIEW: lambda p, r: _reminder(p, r, K.REMINDER_REVIEW),
     K.PAYOUT_SENT: _payout_sent,
+    K.AUTO_DECIDED: _auto_decided,
 }
 
 

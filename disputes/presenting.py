@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -92,8 +93,21 @@ def decided_by_text(dispute: Dispute) -> str:
     if dispute.decided_by == DecidedBy.STAFF:
         return _("decided by the platform")
     if dispute.decided_by == DecidedBy.SYSTEM:
+        if decided_automatically(dispute):
+            return _("decided by the platform's automatic check")
         return _("decided by the platform's clock")
     return ""
+
+
+def decided_automatically(dispute: Dispute) -> bool:
+    """Resolved by the platform's automatic check (平台自动核验) rather than its clock: from
+    the events the selector loaded, else one query."""
+    if dispute.decided_by != DecidedBy.SYSTEM:
+        return False
+    loaded = getattr(dispute, "recent_events", None)
+    if loaded is not None:
+        return any(e.type == EventType.AUTO_DECIDED for e in loaded)
+    return dispute.events.filter(type=EventType.AUTO_DECIDED).exists()
 
 
 def _last_event_at(dispute: Dispute, *types: str) -> datetime | None:
@@ -321,6 +335,8 @@ def event_labels() -> dict[str, str]:
         EventType.MONEY: _("Money"),
         EventType.FAST_TRACKED: _("Paid first (small claim)"),
         EventType.BLACKLISTED: _("Blacklisted"),
+        EventType.AUTO_CHECK: _("Platform automatic check"),
+        EventType.AUTO_DECIDED: _("Decided by the platform's automatic check"),
     }
     return {str(k): str(v) for k, v in labels.items()}
 
@@ -425,6 +441,7 @@ def event_sentence(event: DisputeEvent, reader: str = Role.BUYER) -> str:
         EventType.DEFAULT_JUDGMENT,
         EventType.REVIEW_EXPIRED,
         EventType.RULED,
+        EventType.AUTO_DECIDED,
     ):
         amount = d.get("amount")
         return _("Outcome: %(outcome)s.") % {
@@ -434,6 +451,15 @@ def event_sentence(event: DisputeEvent, reader: str = Role.BUYER) -> str:
         }
     if t == EventType.KEY_REPLACED:
         return _("New card keys: %(keys)s.") % {"keys": ", ".join(d.get("card_keys", []))}
+    if t == EventType.AUTO_CHECK and d.get("rule"):
+        shown = SimpleNamespace(
+            rule=d.get("rule"),
+            result={"card_key": d.get("card_key"), "redeemed_at": d.get("redeemed_at")},
+            attempts=d.get("attempts") or 0,
+        )
+        return check_shows(shown) + (
+            f" (SHA-256 {str(d['sha256'])[:12]}…)" if d.get("sha256") else ""
+        )
     if t == EventType.MONEY:
         return _movement(d)
     if t == EventType.FAST_TRACKED:
@@ -514,3 +540,107 @@ def thread_version(dispute: Dispute) -> str:
     merchant's pages answer 204 while it is unchanged."""
     thread = messages(dispute)
     return str(thread[-1].pk if thread else 0)
+
+
+# --- Automatic checks (平台自动核验) ------------------------------------------------------------
+
+
+def check_shows(check: Any) -> str:
+    """What an answered automatic check showed, in plain words (disputes.models.CheckRule)."""
+    from disputes.models import CheckRule
+
+    data = check.result or {}
+    key = data.get("card_key") or ""
+    at = short_time(data.get("redeemed_at"))
+    rule = check.rule
+    if rule == CheckRule.TOPUP_NOT_CREDITED:
+        return _("the upstream's top-up record shows it was not credited")
+    if rule == CheckRule.TOPUP_CREDITED:
+        return _("the upstream's top-up record shows it was credited")
+    if rule == CheckRule.TOPUP_PENDING:
+        return _("the upstream still shows the top-up in progress")
+    if rule == CheckRule.KEY_REDEEMED_BEFORE_DELIVERY:
+        return _(
+            "the issuer's record shows card key %(key)s was redeemed at %(at)s, before it was "
+            "delivered"
+        ) % {"key": key, "at": at}
+    if rule == CheckRule.KEY_UNKNOWN:
+        return _("the issuer does not know card key %(key)s") % {"key": key}
+    if rule == CheckRule.KEY_DELIVERED_TWICE:
+        return _("card key %(key)s was also delivered to an earlier order") % {"key": key}
+    if rule == CheckRule.NOT_DELIVERED_TWICE:
+        return _("card key %(key)s was delivered to this order only") % {"key": key}
+    if rule == CheckRule.KEY_REDEEMED_AFTER_REVEAL:
+        return _(
+            "the issuer's record shows card key %(key)s was redeemed at %(at)s, after the "
+            "buyer revealed it"
+        ) % {"key": key, "at": at}
+    if rule == CheckRule.KEY_REDEEMED_UNREVEALED:
+        return _(
+            "the issuer's record shows card key %(key)s was redeemed at %(at)s, after delivery "
+            "and before the buyer revealed it"
+        ) % {"key": key, "at": at}
+    if rule == CheckRule.KEY_REDEEMED_TIME_UNKNOWN:
+        return _(
+            "the issuer's record shows card key %(key)s was redeemed but not when; the merchant "
+            "and the platform weigh it"
+        ) % {"key": key}
+    if rule == CheckRule.KEY_VALID:
+        return _("the issuer's record shows card key %(key)s is valid and not redeemed") % {
+            "key": key
+        }
+    if rule == CheckRule.NO_ANSWER:
+        return _("the upstream did not answer after %(count)s attempts") % {"count": check.attempts}
+    return ""
+
+
+def check_decision(check: Any, outcome: str = "") -> str:
+    from disputes.models import CheckDecision
+
+    decision = check.decision
+    if decision == CheckDecision.APPLIED:
+        if outcome == Outcome.REPLACED:
+            return _("card key replaced automatically")
+        return _("refunded automatically")
+    if decision == CheckDecision.POLICY_OFF:
+        return _("the platform's policy leaves this to people; the normal process continues")
+    if decision == CheckDecision.ALREADY_DECIDED:
+        return _("the complaint was already decided; no second outcome")
+    if decision == CheckDecision.EVIDENCE:
+        return _("kept as evidence; the normal process continues")
+    return _("being decided")
+
+
+@dataclass
+class CheckLine:
+    text: str
+    decided: bool  # the line of a check that decided the complaint
+    sha256: str
+
+
+def auto_check_lines(checks: list[Any], dispute: Dispute) -> list[CheckLine]:
+    """`平台自动核验: 上游充值记录显示未到账 → 已自动退款`: one line per automatic check, in
+    the reader's language (the caller loaded the checks)."""
+    from disputes.models import CheckDecision, CheckStatus
+
+    lines = []
+    for check in checks:
+        if check.status == CheckStatus.PENDING:
+            what = (
+                _("asking the top-up supplier")
+                if check.kind == "topup"
+                else _("asking the card issuer about %(key)s")
+                % {"key": check.card_key.masked if check.card_key else ""}
+            )
+            text = _("Platform automatic check: %(what)s (attempt %(count)s)…") % {
+                "what": what,
+                "count": max(check.attempts, 1),
+            }
+            lines.append(CheckLine(text, False, ""))
+            continue
+        text = _("Platform automatic check: %(shows)s → %(decision)s") % {
+            "shows": check_shows(check),
+            "decision": check_decision(check, dispute.outcome),
+        }
+        lines.append(CheckLine(text, check.decision == CheckDecision.APPLIED, check.sha256))
+    return lines

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from disputes.models import (
     OPEN_STATUSES,
+    AutoCheck,
     BlacklistEntry,
     ClockRun,
     Dispute,
@@ -99,6 +100,7 @@ def with_details(qs: QuerySet[Dispute], *, staff: bool) -> QuerySet[Dispute]:
         Prefetch("events", queryset=events),
         Prefetch("evidence", queryset=Evidence.objects.order_by("uploaded_at", "id")),
         Prefetch("card_keys", queryset=CardKey.objects.order_by("id")),
+        Prefetch("auto_checks", queryset=AutoCheck.objects.select_related("card_key")),
     )
 
 

@@ -28,6 +28,15 @@ def notifications_send(notification_ids: list[int]) -> int:
     return services.notifications_send(notification_ids=notification_ids)
 
 
+@shared_task(acks_late=True)
+def dispute_auto_checks(dispute_id: int) -> dict[str, int]:
+    """On commit of a filing: ask the upstreams about the complaint (its top-up, its card
+    keys), store their answers as evidence and apply the automatic rules. Safe twice or
+    beside the sweep: checks are claimed under row locks and decided under the complaint's
+    (docs/automatic-checks.md)."""
+    return services.auto_checks_run(dispute_id=dispute_id)
+
+
 @shared_task
 def notifications_send_pending() -> int:
     return services.notifications_send_pending()

@@ -248,6 +248,7 @@ def complaint_file(request: HttpRequest, number: str) -> HttpResponse:
                     claimed_amount=form.cleaned_data["claimed_amount"],
                     description=form.cleaned_data["description"],
                     card_keys=form.cleaned_data.get("card_keys") or [],
+                    remedy_wanted=form.cleaned_data.get("remedy_wanted") or "refund",
                     evidence=draft.uploads(),
                 )
             except DomainError as exc:

@@ -253,6 +253,7 @@ SPECTACULAR_SETTINGS = {
         # What a buyer or merchant may upload: every kind but the platform's own record.
         "UploadableEvidenceKindEnum": "disputes.models.UPLOADABLE_EVIDENCE",
         "PartyEnum": "disputes.models.Party",
+        "RemedyEnum": "disputes.models.REMEDIES",
         "TransactionKindEnum": "escrow.models.TransactionKind",
         "ComplaintStatusEnum": "disputes.models.Status",
         "OrderStatusEnum": "orders.models.OrderStatus",
@@ -349,6 +350,13 @@ PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="orders.payments.SandboxP
 TOPUP_UPSTREAM = env.str("TOPUP_UPSTREAM", default="orders.payments.SandboxTopupUpstream")
 # Seconds the sandbox top-up upstream waits when asked to be slow (targets ending in 8888).
 SANDBOX_TOPUP_SLOW_SECONDS = env.float("SANDBOX_TOPUP_SLOW_SECONDS", default=5.0)
+# Automatic checks (docs/automatic-checks.md): the card issuer behind orders.verifiers, how
+# long one upstream question may take, and how often a check is asked before staff take over.
+CARD_KEY_VERIFIER = env.str("CARD_KEY_VERIFIER", default="orders.verifiers.SandboxCardKeyVerifier")
+UPSTREAM_CHECK_TIMEOUT_SECONDS = env.float("UPSTREAM_CHECK_TIMEOUT_SECONDS", default=5.0)
+AUTO_CHECK_MAX_ATTEMPTS = env.int("AUTO_CHECK_MAX_ATTEMPTS", default=10)
+# Seconds every sandbox issuer answer takes (the benchmark's slow verifier).
+SANDBOX_VERIFIER_DELAY_SECONDS = env.float("SANDBOX_VERIFIER_DELAY_SECONDS", default=0.0)
 
 # --- E-mail -------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

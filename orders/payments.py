@@ -86,20 +86,87 @@ def sandbox_callback_signature_valid(
     return hmac.compare_digest(expected.encode("ascii"), given)
 
 
+class UpstreamError(Exception):
+    """An upstream (top-up supplier, card issuer) did not answer: timed out, unreachable or
+    refused. The caller records it and asks again later (the sweep); never a web request."""
+
+
+class TopupStatus:
+    CREDITED = "credited"
+    FAILED = "failed"  # failed or never credited: the buyer did not get it
+    PENDING = "pending"  # the upstream is still working on it
+
+
+@dataclass(frozen=True)
+class TopupAnswer:
+    """The upstream's answer about one top-up, with its own record (kept as evidence)."""
+
+    status: str
+    record: dict[str, object]
+
+
 class TopupUpstream(Protocol):
     def deliver(self, *, reference: str, target: str, amount: Decimal) -> bool:
         """Top up `target`; True when credited. Idempotent on `reference`."""
         ...
 
+    def query(self, *, reference: str, timeout: float) -> TopupAnswer:
+        """What the upstream's own records say of the top-up `reference` (the order number):
+        credited, failed (or not credited) or pending. Answers within `timeout` seconds or
+        raises UpstreamError. Never changes anything."""
+        ...
+
 
 class SandboxTopupUpstream:
-    """A phone top-up supplier that can succeed, fail or be slow, chosen by the number:
-    ending in 0000 fails, ending in 8888 is slow (SANDBOX_TOPUP_SLOW_SECONDS), else succeeds."""
+    """A phone top-up supplier whose answers follow from the number topped up (the sandbox
+    stands for the supplier's own books, so `query` looks the order up by its number):
+
+    | number ends in | deliver | query |
+    | --- | --- | --- |
+    | `0000` | fails | failed |
+    | `1111` | accepted | **not credited** (failed): the delivery said yes, the books say no |
+    | `2222` | accepted | pending (the supplier is still working on it) |
+    | `9999` | accepted | no answer (UpstreamError, as a timeout) |
+    | `8888` | slow (SANDBOX_TOPUP_SLOW_SECONDS), accepted | credited |
+    | anything else | accepted | credited |
+
+    A top-up whose delivery is still running is pending, one whose delivery failed is failed,
+    whatever the number."""
 
     def deliver(self, *, reference: str, target: str, amount: Decimal) -> bool:
         if target.endswith("8888"):
             time.sleep(settings.SANDBOX_TOPUP_SLOW_SECONDS)
         return not target.endswith("0000")
+
+    def query(self, *, reference: str, timeout: float) -> TopupAnswer:
+        from orders.models import Order
+
+        order = (
+            Order.objects.filter(number=reference).only("topup_target", "amount", "status").first()
+        )
+        if order is None:
+            return TopupAnswer(
+                TopupStatus.FAILED, {"reference": reference, "state": "no_such_order"}
+            )
+        target = order.topup_target
+        if target.endswith("9999"):
+            raise UpstreamError(f"sandbox upstream: no answer for {reference} in {timeout}s")
+        record: dict[str, object] = {
+            "supplier": "sandbox",
+            "reference": reference,
+            "target": f"{target[:3]}****{target[-4:]}",
+            "amount": f"{order.amount:.2f}",
+            "serial": "SBXT" + hashlib.sha256(reference.encode()).hexdigest()[:16].upper(),
+        }
+        if target.endswith("0000") or order.status == "delivery_failed":
+            return TopupAnswer(TopupStatus.FAILED, {**record, "state": "failed"})
+        if order.status == "delivery_pending":
+            return TopupAnswer(TopupStatus.PENDING, {**record, "state": "processing"})
+        if target.endswith("1111"):
+            return TopupAnswer(TopupStatus.FAILED, {**record, "state": "not_credited"})
+        if target.endswith("2222"):
+            return TopupAnswer(TopupStatus.PENDING, {**record, "state": "processing"})
+        return TopupAnswer(TopupStatus.CREDITED, {**record, "state": "credited"})
 
 
 def get_provider(channel: str = "sandbox") -> PaymentProvider:

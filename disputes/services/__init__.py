@@ -6,6 +6,7 @@ what the clock does when a deadline passes, the blacklist and the policy.
 """
 
 from disputes.services.answer import dispute_contest
+from disputes.services.auto import auto_checks_run, auto_checks_sweep, dispute_auto_decide
 from disputes.services.blacklist import (
     blacklist_add,
     blacklist_if_threshold_reached,
@@ -58,6 +59,8 @@ __all__ = [
     "EvidenceUpload",
     "SweepReport",
     "Remedy",
+    "auto_checks_run",
+    "auto_checks_sweep",
     "blacklist_add",
     "blacklist_if_threshold_reached",
     "blacklist_lift",
@@ -65,6 +68,7 @@ __all__ = [
     "dispute_accept_offer",
     "dispute_add_evidence",
     "dispute_appeal",
+    "dispute_auto_decide",
     "dispute_contest",
     "dispute_decide_recovery",
     "dispute_default_judgment",

@@ -318,6 +318,7 @@ def dispute_file(
     description: str = "",
     card_keys: Sequence[CardKey | int | str] = (),
     evidence: Sequence[EvidenceUpload] = (),
+    remedy_wanted: str = "refund",
 ) -> Dispute:
     """File a complaint. Only the order's buyer, only for a paid order not fully refunded,
     only inside the complaint window (72 h after delivery by default; for 'not received'
@@ -326,7 +327,9 @@ def dispute_file(
 
     Filing holds the claimed amount on the merchant's deposit (as much as is available),
     starts the merchant's clock, attaches the platform's own records, writes the first
-    timeline event and notifies the shop — all in one transaction.
+    timeline event and notifies the shop — all in one transaction. The automatic checks are
+    registered in it too; the upstreams are asked after commit (disputes/services/auto.py).
+    `remedy_wanted`: what the buyer would rather have if a key proves bad (refund/replace).
     """
     policy = policy_for(order.product.kind)
     # Cheap refusals before any image is decoded.
@@ -337,6 +340,8 @@ def dispute_file(
     checked = check_uploads(evidence, policy=policy)
     if len(description) > 5000:
         raise DomainError(_("A description is at most 5000 characters."), code="invalid")
+    if remedy_wanted not in ("refund", "replace"):
+        raise DomainError(_("Choose a remedy: refund or replace."), code="remedy_invalid")
 
     with stored_files() as files, transaction.atomic():
         order = Order.objects.select_for_update().select_related("product").get(pk=order.pk)
@@ -356,6 +361,7 @@ def dispute_file(
                     reason=reason,
                     description=description.strip(),
                     claimed_amount=claimed_amount,
+                    remedy_wanted=remedy_wanted,
                     status=Status.AWAITING_MERCHANT,
                     filed_at=now,
                     window_closes_at=closes_at,

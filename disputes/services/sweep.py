@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from disputes.models import ClockRun
 from disputes.services import clock as clocks
+from disputes.services.auto import auto_checks_sweep
 from disputes.services.notifications import notifications_send_pending
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class SweepReport:
     enforced: dict[str, int] = field(default_factory=dict)
     reminded: dict[str, int] = field(default_factory=dict)
     notifications_sent: int = 0
+    auto_checks: dict[str, int] = field(default_factory=dict)
     failed: int = 0
     batches: int = 0
     complete: bool = True  # False: stopped at its time budget; the next sweep continues
@@ -57,6 +59,7 @@ class SweepReport:
             "enforced": dict(self.enforced),
             "reminded": dict(self.reminded),
             "notifications_sent": self.notifications_sent,
+            "auto_checks": dict(self.auto_checks),
             "failed": self.failed,
             "batches": self.batches,
             "complete": self.complete,
@@ -191,11 +194,13 @@ def deadlines_sweep(
     max_seconds: float | None = None,
     max_batches: int | None = None,
     record: bool = True,
+    auto_checks: bool = True,
 ) -> SweepReport:
     """One sweep: every due deadline (default judgments, offer lapses, review expiries, info
-    lapses), then the reminders, then the outbox's undelivered messages. `now` defaults to
-    `timezone.now()` (time-machine moves it); `max_seconds` bounds the run (the rest is left
-    to the next sweep). Records its run for the health line."""
+    lapses), then the automatic checks still to ask or decide (`auto_checks`), then the
+    reminders, then the outbox's undelivered messages. `now` defaults to `timezone.now()`
+    (time-machine moves it); `max_seconds` bounds the run (the rest is left to the next
+    sweep). Records its run for the health line."""
     report = SweepReport(started_at=timezone.now())
     moment = now or report.started_at
     report.now = moment
@@ -206,6 +211,16 @@ def deadlines_sweep(
         _sweep_clock(
             clock, now=moment, size=size, deadline=deadline, max_batches=max_batches, report=report
         )
+    if auto_checks and not _out_of_time(deadline):
+        # The automatic checks a task on commit could not finish (a lost task, an upstream
+        # that timed out or is still working): asked again in batches, SKIP LOCKED.
+        try:
+            report.auto_checks = auto_checks_sweep(now=moment, size=size, deadline=deadline)
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception:
+            logger.exception("automatic checks failed; the next sweep tries again")
+            report.failed += 1
     if reminders:
         for clock in clocks.REMINDER_LEAD:
             report.reminded.setdefault(clock, 0)
@@ -215,7 +230,12 @@ def deadlines_sweep(
     report.finished_at = timezone.now()
     if record:
         _record(report)
-    did = any(report.enforced.values()) or any(report.reminded.values()) or report.failed
+    did = (
+        any(report.enforced.values())
+        or any(report.reminded.values())
+        or any(report.auto_checks.values())
+        or report.failed
+    )
     logger.log(logging.INFO if did else logging.DEBUG, "deadlines sweep: %s", report.as_dict())
     return report
 

@@ -349,6 +349,12 @@ def merchant_silent() -> Step:
     return Step("merchant_silent")
 
 
+def automatic_check() -> Step:
+    """The checks' task on commit, run here (the seed is one transaction): the upstream
+    answers and the platform's automatic rules decide (disputes/services/auto.py)."""
+    return Step("automatic_check")
+
+
 def review_expires() -> Step:
     """Staff miss the review deadline: the clock makes the platform pay first."""
     return Step("review_expires")
@@ -594,6 +600,20 @@ COMPLAINTS = [
             upload("buyer", CHAT, "chat", "网易客服确认冻结时间早于发货时间"),
         ),
         expect=Status.UNDER_REVIEW,
+    ),
+    # Resolved by the platform's automatic check (平台自动核验): the top-up supplier's books
+    # show the top-up was never credited (the sandbox's number ending in 1111), so it was
+    # refunded within a sweep, recovered from the shop's deposit.
+    DemoComplaint(
+        "buyer2",
+        "中国联通话费 100元",
+        "not_received",
+        "给 130****1111 充值的100元话费订单显示已发货，但联通营业厅App里没有这笔充值记录。",
+        topup_target="13012341111",
+        reveal=False,
+        evidence=((SCREENSHOT, "order", "订单页显示已发货"),),
+        steps=(automatic_check(),),
+        expect=Status.RESOLVED,
     ),
     # Withdrawn by the buyer.
     DemoComplaint(
@@ -1182,6 +1202,9 @@ def _run_step(step: Step, dispute: Dispute, scene: Scene, cast: Cast) -> None:
     if action == "review_expires":
         _enforce_clock_at_deadline(clock.REVIEW, dispute)
         return
+    if action == "automatic_check":
+        disputes.auto_checks_run(dispute_id=dispute.pk)
+        return
     user = cast.actor(step.by, dispute)
     amount = Decimal(step.amount) if step.amount else None
     if action == "message":
@@ -1224,9 +1247,10 @@ def _run_step(step: Step, dispute: Dispute, scene: Scene, cast: Cast) -> None:
 
 
 def seed_complaints() -> int:
-    """A complaint in every state (docs/api.md "Operations"), each on an order bought for it
-    and taken to its state by the parties, the arbitrator and the clock — the same services
-    the pages, the API and the sweep call. Returns how many orders and complaints it made."""
+    """A complaint in every state (docs/rules.md "Complaint states and transitions"), each on
+    an order bought for it and taken to its state by the parties, the arbitrator and the
+    clock — the same services the pages, the API and the sweep call. Returns how many orders
+    and complaints it made."""
     buyers = {b.username: User.objects.get(username=b.username) for b in BUYERS}
     products = _demo_products()
     cast = Cast(arbiter=User.objects.get(username=ARBITER.username))
