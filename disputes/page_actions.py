@@ -1,5 +1,5 @@
 """One way a complaint page runs an action, for the buyer's page and the merchant's alike
-(docs/style.md "Pages"): validate the form, call the one service, then POST → redirect → GET
+(docs/style.md: views.py): validate the form, call the one service, then POST → redirect → GET
 with a confirmation; a refusal re-renders the page with the service's words next to the
 field and the input kept."""
 

@@ -1,4 +1,4 @@
-"""REST API of the deposit (docs/api.md "Merchant"): summary, entries, top-ups, withdrawals.
+"""REST API of the deposit (README "Deposits"): summary, entries, top-ups, withdrawals.
 
 Any member of the shop sees the deposit; only the owner tops up and withdraws (a team agent
 gets 403); someone without a shop gets 404.

@@ -27,7 +27,7 @@ compensation_fund -30, buyer_refunds +30, and its payout through the channel buy
 bank +30; a recovery of 50 from a deposit of 20 is deposit -20, receivable -30,
 compensation_fund +50.
 
-The API shows the signs of docs/api.md: an entry's `amount` is the leg (+ raises the deposit,
+The API shows these signs (README "Deposits"): an entry's `amount` is the leg (+ raises the deposit,
 or lowers the debt) and its `balance_after` the account's balance after it.
 
 Ledger rows are never updated or deleted (电子商务法 art. 31: records kept ≥ 3 years); on

@@ -1,6 +1,6 @@
 """Every write of money: typed, keyword-only functions, one transaction each.
 
-The rules (docs/design.md "Money"):
+The rules (docs/architecture.md "The ledger"):
 - Every movement is one balanced `LedgerTransaction` under a unique idempotency key; posting
   the same key again returns the first transaction and moves nothing.
 - Balances live on the account rows and change only here, in the transaction that writes the
@@ -886,7 +886,8 @@ def deposit_topup_confirm(
 def _check_withdrawal(
     *, deposit: Account, receivable: Account, fen: int, exclude: int | None = None
 ) -> None:
-    """The three refusals of docs/design.md, in this order, each naming its numbers."""
+    """The three refusals of docs/rules.md "Shops, teams and deposits", in this order, each
+    naming its numbers."""
     merchant = deposit.merchant
     if merchant is None:
         raise RuntimeError("a withdrawal needs a merchant's deposit")

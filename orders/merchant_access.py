@@ -4,7 +4,7 @@
   `merchant_for_user`) is put on `request.merchant`; an anonymous visitor goes to the login
   page, an account without a shop to the shop application (`merchant:apply`) with a message.
 - `owner_required`: as `merchant_required`, and a team member gets the 403 page. Pages only;
-  the services refuse the same callers (docs/design.md: only the owner tops up, withdraws
+  the services refuse the same callers (docs/rules.md: only the owner tops up, withdraws
   and manages the team).
 """
 

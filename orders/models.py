@@ -124,7 +124,7 @@ class MemberRole(models.TextChoices):
 
 class MerchantMember(models.Model):
     """A person who acts for a shop. Agents answer complaints; only the owner tops up,
-    withdraws and manages the team (docs/design.md)."""
+    withdraws and manages the team (docs/rules.md "Shops, teams and deposits")."""
 
     merchant = models.ForeignKey(
         Merchant, on_delete=models.PROTECT, related_name="members", verbose_name=_("merchant")

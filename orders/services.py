@@ -455,8 +455,8 @@ def merchants_expire_verifications(*, now: datetime | None = None) -> int:
 
 # --- The shop's team ----------------------------------------------------------------------
 # Team members answer complaints, manage stock and see orders; only the owner tops up,
-# withdraws and manages the team (docs/design.md). Each change is logged and written to the
-# audit log (kamen_complaints.audit) in the same transaction.
+# withdraws and manages the team (docs/rules.md "Shops, teams and deposits"). Each change is
+# logged and written to the audit log (kamen_complaints.audit) in the same transaction.
 
 
 def _require_owner(actor: User, merchant: Merchant, message: str) -> None:

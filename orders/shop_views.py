@@ -8,7 +8,7 @@
 - /merchant/orders/ — the shop's sales orders: search by order number or payment reference,
   filter by status and dates; keys masked; each links to its complaint.
 
-The owner and the team members use them alike (docs/design.md: the team manages stock and
+The owner and the team members use them alike (docs/rules.md: the team manages stock and
 sees orders). Every write is one orders.services call, the same the API makes; the card-key
 import goes through the API's `import` throttle and, in the service, the active-shop rule.
 Another shop's product is a 404.

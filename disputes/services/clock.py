@@ -1,6 +1,6 @@
 """What happens when a clock runs out, for one complaint or a whole batch of them.
 
-The clocks (docs/design.md "The clock"):
+The clocks (docs/rules.md "Deadlines"; how the sweep works: docs/architecture.md "The clock"):
 
 - `merchant`: the merchant stayed silent past `merchant_response_due` → default judgment:
   refunded, decided by the system, the claim paid to the buyer (platform fund) and recovered

@@ -1,9 +1,9 @@
 """Money for a complaint, through escrow only (disputes never writes ledger rows).
 
 A complaint moves money in at most these movements, each at most once, each under its own
-idempotency key (docs/design.md "Money"): the payout (platform fund → buyer), the recovery
-(merchant deposit → platform fund, the shortfall a receivable), and after an appeal the
-appeal payout and the recovery reversal. A buyer's payout is never clawed back.
+idempotency key (docs/rules.md "Money per outcome"): the payout (platform fund → buyer), the
+recovery (merchant deposit → platform fund, the shortfall a receivable), and after an appeal
+the appeal payout and the recovery reversal. A buyer's payout is never clawed back.
 
 `settle()` brings a complaint to a target — what the buyer must have received, what the
 merchant must bear — with the fewest of those movements, and writes a timeline event for

@@ -22,7 +22,7 @@ from kamen_complaints.money import format_yuan
 register = template.Library()
 
 # Pages show times as the platform's buyers and merchants read them, whatever the server's
-# or the request's zone (docs/style.md "Look and language").
+# or the request's zone (docs/style.md: times shown in Asia/Shanghai).
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 

@@ -1,4 +1,4 @@
-"""REST API of the deposit (docs/api.md "Merchant"), with negative permission tests and
+"""REST API of the deposit (README "Deposits"), with negative permission tests and
 constant query counts."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The orders API (docs/api.md "Auth", "Catalogue and orders", "Merchant", "Staff"), each path
+"""The orders API (README "The API"; conventions: docs/api.md), each path
 with its bad input and its negative permissions."""
 
 from __future__ import annotations

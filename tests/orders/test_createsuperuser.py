@@ -1,4 +1,4 @@
-"""Real staff accounts: `createsuperuser --noinput` with DJANGO_SUPERUSER_* (docs/api.md)."""
+"""Real staff accounts: `createsuperuser --noinput` with DJANGO_SUPERUSER_* (README "URLs")."""
 
 from __future__ import annotations
 
