@@ -8,7 +8,7 @@ export PORT
 # KAMEN_ENV=development (docs/security/secrets-and-deploy.md). Production leaves it unset.
 run test pytest bench backup restore: export KAMEN_ENV ?= development
 
-.PHONY: run test lint typecheck pytest venv messages bench fuzz clean backup restore
+.PHONY: run test lint typecheck pytest venv messages bench fuzz clean backup restore load
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,18 @@ restore: venv
 # Schema fuzzing of the live API (PostgreSQL and Redis on 127.0.0.1; see .ci/fuzz.sh).
 fuzz: venv
 	bash .ci/fuzz.sh
+
+# The load test (bench/load/run.sh, docs/load.md; PostgreSQL and Redis on 127.0.0.1, about
+# 4 minutes). Locust lives in its own virtualenv, .venv/load (requirements-load.txt), so the
+# project's .venv and `make test` never carry it or gevent.
+$(VENV)/load/.installed: requirements-load.txt
+	test -x $(VENV)/load/bin/python || $(PYTHON) -m venv $(VENV)/load
+	$(VENV)/load/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/load/bin/python -m pip install --quiet -r requirements-load.txt
+	touch $@
+
+load: venv $(VENV)/load/.installed
+	bash bench/load/run.sh
 
 clean:
 	rm -rf "$${KAMEN_VAR_DIR:-var}/celery" "$${KAMEN_VAR_DIR:-var}/staticfiles"

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# The load test (`make load`; what and why: docs/load.md). The production shape on loopback —
+# gunicorn, a Celery worker and Celery beat against PostgreSQL and Redis, with the production
+# environment of .ci/production-env.sh (fresh secrets, KAMEN_ENV=production) — on a scratch
+# database it creates and drops, filled with the demo (seed_demo) and a generated marketplace
+# (bench/load/generate.py). Then Locust (bench/load/locustfile.py, in its own virtualenv
+# .venv/load from requirements-load.txt) runs LOAD_USERS users (50) for LOAD_SECONDS (120),
+# headless, and stops by itself; the report (bench/load/report.py) prints every request
+# type's count, failures, median, p95 and p99 beside GET /healthz's, and the targets.
+#
+# Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (LOAD_PG_URL /
+# LOAD_REDIS_URL); database kc_load (LOAD_DB_NAME) and Redis db 4 (LOAD_REDIS_DB), both emptied
+# before and after. Exits non-zero when the harness fails or a correctness target is missed
+# (a failed request, a server error, a deadline not enforced exactly once, a ledger breach);
+# the speed figures are printed, never asserted. Logs are kept (and named) on failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+BIN="${LOAD_BIN:-$PWD/.venv/bin}"
+LOCUST_BIN="${LOAD_LOCUST_BIN:-$PWD/.venv/load/bin}"
+PG_URL="${LOAD_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+REDIS_URL="${LOAD_REDIS_URL:-redis://127.0.0.1:6379}"
+DB_NAME="${LOAD_DB_NAME:-kc_load}"
+REDIS_DB="${LOAD_REDIS_DB:-4}"
+USERS="${LOAD_USERS:-50}"
+SECONDS_RUN="${LOAD_SECONDS:-120}"
+SPAWN_RATE="${LOAD_SPAWN_RATE:-5}"
+WEB_WORKERS="${LOAD_WEB_WORKERS:-3}"
+RAMP_SECONDS=45 # about how long the logins take, and the 15 s after, before the measured part
+START_TIMEOUT=90
+STOP_TIMEOUT=30
+
+WORK="$(mktemp -d /tmp/kc-load.XXXXXX)"
+LOGS="$WORK/logs"
+mkdir -p "$LOGS"
+declare -A PIDS=()
+DB_CREATED=0
+
+log() { printf '[load] %s\n' "$*"; }
+fail() {
+  printf '[load] FAIL: %s\n' "$*" >&2
+  exit 1
+}
+
+stop_all() {
+  local name pid deadline
+  for name in "${!PIDS[@]}"; do
+    pid="${PIDS[$name]}"
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  deadline=$((SECONDS + STOP_TIMEOUT))
+  for name in "${!PIDS[@]}"; do
+    pid="${PIDS[$name]}"
+    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$name (pid $pid) ignored SIGTERM for ${STOP_TIMEOUT}s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT
+  set +e
+  stop_all
+  if [ "$DB_CREATED" = 1 ]; then
+    psql "$PG_URL/postgres" -q -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1
+  fi
+  "$BIN/python" -c 'import sys, redis; redis.Redis.from_url(sys.argv[1]).flushdb()' \
+    "$REDIS_URL/$REDIS_DB" >/dev/null 2>&1
+  if [ "$status" -eq 0 ] && [ "${LOAD_KEEP:-0}" != 1 ]; then
+    rm -rf "$WORK"
+  elif [ "$status" -eq 0 ]; then
+    log "kept (LOAD_KEEP=1): logs, Locust's CSV and the checks' output in $WORK"
+  else
+    for name in web worker beat; do
+      if [ -f "$LOGS/$name.log" ] && grep -q Traceback "$LOGS/$name.log"; then
+        printf '\n----- %s.log: first traceback -----\n' "$name" >&2
+        grep -m1 -A 40 Traceback "$LOGS/$name.log" >&2
+      fi
+    done
+    log "failed (status $status); logs and Locust's CSV kept in $WORK"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+[ -x "$BIN/python" ] || fail "no virtualenv at $BIN (run \`make venv\` first)"
+[ -x "$LOCUST_BIN/locust" ] || fail "no Locust at $LOCUST_BIN (\`make load\` installs it)"
+
+# --- The production environment (fresh secrets), on our scratch database and Redis db -------
+# shellcheck source=.ci/production-env.sh
+. .ci/production-env.sh
+# The throttles are per client address, and every virtual user comes from 127.0.0.1: at the
+# production rates the 50 users' logins (30/min per address), reveals (60/min) and filings
+# (30/hour) would be refused with 429 after the first seconds. Raised far above what the run
+# sends, so it measures the work, not the refusals (the report says so). The lockout counts
+# failed passwords only; the run has none.
+for scope in LOGIN REVEAL FILING FILING_ATTEMPT IMPORT; do
+  export "THROTTLE_${scope}_USER=100000/min" "THROTTLE_${scope}_IP=100000/min"
+done
+# Beat sends the sweeps every 10 s (production: 60 s), so the deadlines that fall due during
+# the 120 s run are enforced during it, and the last ones within seconds of its end.
+export SWEEP_INTERVAL_SECONDS="${LOAD_SWEEP_INTERVAL:-10}"
+export LOG_LEVEL=WARNING
+mkdir -p "$KAMEN_VAR_DIR" "$MEDIA_ROOT"
+
+started=$SECONDS
+log "PostgreSQL: fresh database $DB_NAME; Redis: db $REDIS_DB"
+PGOPTIONS=--client-min-messages=warning psql "$PG_URL/postgres" -q -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null
+psql "$PG_URL/postgres" -q -c "CREATE DATABASE $DB_NAME" >/dev/null
+DB_CREATED=1
+"$BIN/python" -c 'import sys, redis; c = redis.Redis.from_url(sys.argv[1], socket_connect_timeout=2); c.ping(); c.flushdb()' \
+  "$CELERY_BROKER_URL"
+
+log "migrate, collectstatic, compile_translations, seed_demo"
+"$BIN/python" manage.py migrate --noinput -v 0
+"$BIN/python" manage.py collectstatic --noinput -v 0
+"$BIN/python" manage.py compile_translations >/dev/null
+"$BIN/python" manage.py seed_demo >"$LOGS/seed.log" 2>&1 || {
+  cat "$LOGS/seed.log" >&2
+  fail "seed_demo failed"
+}
+
+log "generate the marketplace (100 shops, 10,000 products, 200,000 orders, 20,000 complaints)"
+PLAN="$WORK/plan.json"
+"$BIN/python" -m bench.load.generate fill "$PLAN" >"$LOGS/generate.log" 2>&1 || {
+  tail -n 40 "$LOGS/generate.log" >&2
+  fail "generating the marketplace failed"
+}
+grep "^generated" "$LOGS/generate.log" | sed 's/^/  /'
+
+PORT="$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+BASE="http://127.0.0.1:$PORT"
+log "start gunicorn ($WEB_WORKERS workers) on $BASE, a Celery worker (2 processes), Celery beat"
+"$BIN/gunicorn" kamen_complaints.wsgi --bind "127.0.0.1:$PORT" --workers "$WEB_WORKERS" \
+  --timeout 60 --no-control-socket --graceful-timeout 20 --access-logfile - \
+  --access-logformat '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms' \
+  >"$LOGS/web.log" 2>&1 &
+PIDS[web]=$!
+"$BIN/celery" -A kamen_complaints worker --loglevel INFO --concurrency 2 \
+  --hostname "load@%h" >"$LOGS/worker.log" 2>&1 &
+PIDS[worker]=$!
+"$BIN/celery" -A kamen_complaints beat --loglevel INFO >"$LOGS/beat.log" 2>&1 &
+PIDS[beat]=$!
+
+check_alive() {
+  local name
+  for name in web worker beat; do
+    kill -0 "${PIDS[$name]}" 2>/dev/null || fail "$name exited early"
+  done
+}
+deadline=$((SECONDS + START_TIMEOUT))
+until [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")" = 200 ] \
+  && grep -q "ready\." "$LOGS/worker.log"; do
+  check_alive
+  [ "$SECONDS" -lt "$deadline" ] || fail "/healthz or the worker not ready within ${START_TIMEOUT}s"
+  sleep 0.5
+done
+
+# The deadlines fall due from 5 s after this to the end of the measured 120 s (the ramp, 50
+# logins and 15 s for their queue to drain, takes some 30-45 s first).
+"$BIN/python" -m bench.load.generate arm "$PLAN" $((SECONDS_RUN + RAMP_SECONDS)) >"$LOGS/arm.log" 2>&1 || {
+  cat "$LOGS/arm.log" >&2
+  fail "arming the deadlines failed"
+}
+log "$(tail -n 1 "$LOGS/arm.log")"
+log "Locust: $USERS users (spawned $SPAWN_RATE/s, each logs in once), then ${SECONDS_RUN}s measured, headless"
+locust_status=0
+# The locustfile stops Locust SECONDS_RUN after the last login; --run-time (ramp allowance
+# included) and timeout are the outer bounds.
+LOAD_PLAN="$PLAN" LOAD_MEASURE_SECONDS="$SECONDS_RUN" LOAD_RAMP_STATS="$WORK/ramp.json" \
+  timeout --kill-after=30 $((SECONDS_RUN + 4 * RAMP_SECONDS + 60)) \
+  "$LOCUST_BIN/locust" -f bench/load/locustfile.py --headless --host "$BASE" \
+  --users "$USERS" --spawn-rate "$SPAWN_RATE" --stop-timeout 15 \
+  --run-time "$((SECONDS_RUN + 4 * RAMP_SECONDS))s" \
+  --csv "$WORK/locust" --only-summary --loglevel WARNING \
+  >"$LOGS/locust.log" 2>&1 || locust_status=$?
+check_alive
+# Locust exits 1 when any request failed: the report says which; anything else is the harness.
+[ "$locust_status" -le 1 ] || {
+  tail -n 40 "$LOGS/locust.log" >&2
+  fail "Locust exited with status $locust_status"
+}
+
+log "after the run: wait for the clock (every armed deadline is past; one more sweep)"
+deadline=$((SECONDS + 6 * SWEEP_INTERVAL_SECONDS + 30))
+while :; do
+  overdue="$(curl -s "$BASE/healthz" | "$BIN/python" -c 'import json, sys; print(json.load(sys.stdin)["deadlines"]["overdue"])' 2>/dev/null || echo "?")"
+  [ "$overdue" = 0 ] && break
+  check_alive
+  [ "$SECONDS" -lt "$deadline" ] || break
+  sleep 1
+done
+sleep $((SWEEP_INTERVAL_SECONDS + 2)) # the sweep that may have been running, and its outbox
+"$BIN/python" -m bench.load.generate verify "$PLAN" >"$WORK/verify.txt" 2>&1 || true
+ledger_status=0
+"$BIN/python" manage.py check_ledger --no-color >"$WORK/ledger.txt" 2>&1 || ledger_status=$?
+curl -s "$BASE/healthz" >"$WORK/healthz.json" || true
+
+log "stop web, worker and beat"
+stop_all
+PIDS=()
+
+report_status=0
+"$BIN/python" bench/load/report.py --work "$WORK" --users "$USERS" --seconds "$SECONDS_RUN" \
+  --web-workers "$WEB_WORKERS" --ledger-status "$ledger_status" --locust-status "$locust_status" \
+  --total-seconds $((SECONDS - started)) || report_status=$?
+exit "$report_status"
