@@ -24,8 +24,6 @@ import json
 import logging
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,8 +31,10 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
+
+from bench.bench_escrow import _admin
+from bench.processes import start_celery, start_redis, stop
 
 N_DEFAULT = 200
 KEYS_DEFAULT = 40
@@ -42,34 +42,6 @@ INTERVAL = 5
 SLOW_VERIFIER_SECONDS = 2
 TARGET_RATIO = 1.1
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def _connect(url: Any, dbname: str) -> Any:
-    import psycopg2
-
-    return psycopg2.connect(
-        dbname=dbname,
-        user=url.username or "postgres",
-        password=url.password or None,
-        host=url.hostname or "127.0.0.1",
-        port=url.port or 5432,
-    )
-
-
-def _admin(url: Any, sql: str) -> None:
-    conn = _connect(url, "postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- Seeding (in this process, tasks eager: nothing reaches a broker) ------------------------
@@ -194,53 +166,6 @@ def _file(env: dict[str, str], kind: str, count: int) -> list[tuple[int, float]]
 # --- The worker and beat -------------------------------------------------------------------
 
 
-def _start(env: dict[str, str], workdir: Path, *, beat: bool) -> list[subprocess.Popen[bytes]]:
-    celery = str(Path(sys.executable).parent / "celery")
-    started = [
-        subprocess.Popen(  # noqa: S603 - fixed arguments
-            [
-                celery,
-                "-A",
-                "kamen_complaints",
-                "worker",
-                "-c",
-                "2",
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            env=env,
-            cwd=BASE_DIR,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
-    if beat:
-        started.append(
-            subprocess.Popen(  # noqa: S603 - fixed arguments
-                [celery, "-A", "kamen_complaints", "beat", "--loglevel", "WARNING"]
-                + ["-s", str(workdir / "beat-schedule")],
-                env=env,
-                cwd=BASE_DIR,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-    time.sleep(8)  # their start-up (not part of any figure)
-    return started
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in reversed(processes):
-        process.send_signal(signal.SIGTERM)
-    for process in reversed(processes):
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def _wait_resolved(ids: list[int], limit: float = 180) -> float:
     """Until every complaint is resolved; returns the slowest sweep seen meanwhile."""
     from disputes.models import ClockRun, Dispute
@@ -301,30 +226,10 @@ def run() -> None:
                 "SANDBOX_VERIFIER_DELAY_SECONDS": "0",
             }
         )
-        broker = "filesystem"
-        if shutil.which("redis-server"):
-            port = _free_port()
-            processes.append(
-                subprocess.Popen(  # noqa: S603 - fixed arguments
-                    [  # noqa: S607 - redis-server from PATH
-                        "redis-server",
-                        "--port",
-                        str(port),
-                        "--bind",
-                        "127.0.0.1",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                )
-            )
-            env["CELERY_BROKER_URL"] = f"redis://127.0.0.1:{port}/0"
-            broker = "redis"
-        else:
+        broker = start_redis(processes, env)
+        if broker != "redis":
             env.pop("CELERY_BROKER_URL", None)
-        workers = _start(env, workdir, beat=True)
+        workers = start_celery(env, workdir, beat=True)
         processes += workers
 
         # 1. Filing → payout posted, 200 top-ups the supplier never credited.
@@ -361,10 +266,10 @@ def run() -> None:
 
         # 2. The filing's own time, instant issuer vs one taking 2 s a key.
         instant = [s for _pk, s in _file(env, "game_card", n_keys)]
-        _stop(workers)
+        stop(workers)
         processes = [p for p in processes if p not in workers]
         slow_env = {**env, "SANDBOX_VERIFIER_DELAY_SECONDS": str(SLOW_VERIFIER_SECONDS)}
-        workers = _start(slow_env, workdir, beat=False)
+        workers = start_celery(slow_env, workdir, beat=False)
         processes += workers
         slow = [s for _pk, s in _file(slow_env, "game_card", n_keys)]
         ratio = statistics.median(slow) / statistics.median(instant)
@@ -379,7 +284,7 @@ def run() -> None:
         )
     finally:
         logging.disable(logging.NOTSET)
-        _stop(processes)
+        stop(processes)
         shutil.rmtree(workdir, ignore_errors=True)
         connections.close_all()
         _admin(url, f'DROP DATABASE IF EXISTS "{name}"')

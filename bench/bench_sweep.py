@@ -36,11 +36,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -48,6 +45,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+from bench.bench_escrow import _admin, _connect
+from bench.processes import start_celery, start_redis, stop
 
 N_DEFAULT = 10_000
 BATCH = 100
@@ -68,28 +68,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 # --- Scratch databases -----------------------------------------------------------------------
-
-
-def _connect(url: Any, dbname: str) -> Any:
-    import psycopg2
-
-    return psycopg2.connect(
-        dbname=dbname,
-        user=url.username or "postgres",
-        password=url.password or None,
-        host=url.hostname or "127.0.0.1",
-        port=url.port or 5432,
-    )
-
-
-def _admin(url: Any, sql: str) -> None:
-    conn = _connect(url, "postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 def _fresh_database(url: Any, name: str) -> None:
@@ -773,12 +751,6 @@ def _idle_median() -> float:
 # --- 3. Deadline latency ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _latency(url: Any, name: str, raw_url: str) -> None:
     from django.db import connection
     from django.utils import timezone
@@ -799,68 +771,9 @@ def _latency(url: Any, name: str, raw_url: str) -> None:
             "LOG_LEVEL": "WARNING",
         }
     )
-    broker = "filesystem"
-    if shutil.which("redis-server"):
-        port = _free_port()
-        processes.append(
-            subprocess.Popen(  # noqa: S603 - fixed arguments
-                [  # noqa: S607 - redis-server from PATH, as the tests use it
-                    "redis-server",
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ],
-                stdout=subprocess.DEVNULL,
-            )
-        )
-        env["CELERY_BROKER_URL"] = f"redis://127.0.0.1:{port}/0"
-        broker = "redis"
-    celery = str(Path(sys.executable).parent / "celery")
+    broker = start_redis(processes, env)
     try:
-        processes.append(
-            subprocess.Popen(  # noqa: S603 - fixed arguments
-                [
-                    celery,
-                    "-A",
-                    "kamen_complaints",
-                    "worker",
-                    "-c",
-                    "2",
-                    "--loglevel",
-                    "WARNING",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                env=env,
-                cwd=BASE_DIR,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        processes.append(
-            subprocess.Popen(  # noqa: S603 - fixed arguments
-                [
-                    celery,
-                    "-A",
-                    "kamen_complaints",
-                    "beat",
-                    "--loglevel",
-                    "WARNING",
-                    "-s",
-                    str(workdir / "beat-schedule"),
-                ],
-                env=env,
-                cwd=BASE_DIR,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        time.sleep(8)  # let worker and beat start (not a deadline: their start-up)
+        processes += start_celery(env, workdir, beat=True)
         now = timezone.now()
         with connection.cursor() as cur:
             # Deadlines passing one by one over the next ~12 s, while the clock runs.
@@ -904,13 +817,7 @@ def _latency(url: Any, name: str, raw_url: str) -> None:
             1 for d in Dispute.objects.all() if d.events.filter(type=EventType.DEFAULT_JUDGMENT)
         )
     finally:
-        for process in reversed(processes):
-            process.send_signal(signal.SIGTERM)
-        for process in reversed(processes):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes, timeout=20)
         shutil.rmtree(workdir, ignore_errors=True)
     bound = LATENCY_INTERVAL + sweep_seconds
     worst = latencies[-1]

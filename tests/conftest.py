@@ -42,6 +42,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _isolated(settings: Any, tmp_path: Path) -> Iterator[None]:
+    from celery._state import _set_task_join_will_block
+
     from kamen_complaints.celery import app
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
@@ -49,6 +51,9 @@ def _isolated(settings: Any, tmp_path: Path) -> Iterator[None]:
     settings.SANDBOX_TOPUP_SLOW_SECONDS = 0.01
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
+    # A test that ran a real worker in this process (test_broker_outage.py) leaves Celery's
+    # "inside a worker" flag set, and every later `.delay().get()` would then refuse to join.
+    _set_task_join_will_block(False)
     cache.clear()
     yield
     cache.clear()
