@@ -190,7 +190,14 @@ def complaint_status_part(request: HttpRequest, number: str) -> HttpResponse:
     dispute = _own(request, number)
     if request.GET.get("v") == _version(dispute):
         return HttpResponse(status=204)
-    return render(request, "disputes/_complaint_status.html", _status_context(request, dispute))
+    # The timeline travels with it (an out-of-band swap): a new status has a new event.
+    context = {
+        **_status_context(request, dispute),
+        "timeline": presenting.timeline(dispute),
+        "recent_limit": selectors.RECENT_EVENTS,
+        "showing_all": False,
+    }
+    return render(request, "disputes/_complaint_status_part.html", context)
 
 
 @login_required

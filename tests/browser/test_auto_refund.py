@@ -57,6 +57,9 @@ def test_an_upstream_failed_topup_shows_refunded_automatically(
     assert "平台自动核验: 上游充值记录显示未到账 → 已自动退款" in text
     assert page.evaluate("window.__sameDocument") is True
     assert page.locator("#complaint-status .badge").first.inner_text()
+    # The timeline changed with the status (swapped out of band), still without a reload.
+    timeline = page.locator("#timeline").inner_text()
+    assert "平台自动核验裁决" in timeline and "投诉已提交" in timeline
     page.screenshot(path=str(screenshot_dir / "auto-refund-buyer.png"), full_page=True)
     dispute.refresh_from_db()
     assert dispute.status == Status.RESOLVED

@@ -254,6 +254,11 @@ def test_status_partial_shows_a_new_offer(client: Client) -> None:
     response = client.get(url + "?v=" + version)
     assert response.status_code == 200
     assert "¥9.00" in text_of(response)
+    # The timeline comes with it, swapped out of band, holding the offer's event.
+    timeline = text_of(response).split('id="timeline"')[1]
+    assert timeline.startswith(' aria-labelledby="timeline-heading" hx-swap-oob="true">')
+    assert timeline.count('<li class="timeline__item') == 2  # filed, then the offer
+    assert "hx-swap-oob" not in page.split('id="timeline"')[1].split(">")[0]
 
 
 def test_evidence_through_the_page(client: Client) -> None:
