@@ -231,3 +231,40 @@ def test_make_run_and_test_are_development_and_the_image_build_needs_no_secret()
     assert '. "$(dirname "$0")/production-env.sh"' in shape
     env = (ROOT / ".ci" / "production-env.sh").read_text(encoding="utf-8")
     assert "export KAMEN_ENV=production" in env
+
+
+# --- PostgreSQL's JIT compiler (README "Settings": POSTGRES_JIT) ------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgres_connections_run_without_jit() -> None:
+    """The metrics' range aggregates cross jit_above_cost; compiling them cost more than it
+    saved (README "Benchmarks", `admin`), so connections start with jit off."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
+
+
+def test_postgres_jit_can_be_kept_on(tmp_path: Path) -> None:
+    env = {
+        **production_process_env(tmp_path),
+        "KAMEN_ENV": "development",
+        "DATABASE_URL": "postgres://kamen:pw@postgres:5432/kamen",
+    }
+    code = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS'))"
+    shown = {}
+    for jit in ("", "true"):
+        result = subprocess.run(
+            [sys.executable, "-c", f"import django; django.setup(); {code}"],
+            env={**env, "POSTGRES_JIT": jit} if jit else env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        shown[jit] = result.stdout.strip()
+    assert shown[""] == "{'options': '-c jit=off'}"
+    assert shown["true"] in ("{}", "None")
