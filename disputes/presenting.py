@@ -345,6 +345,22 @@ def event_label(event: DisputeEvent, labels: dict[str, str] | None = None) -> st
     return (labels or event_labels()).get(event.type) or str(event.get_type_display())
 
 
+def _staff_sentence(event: DisputeEvent) -> str | None:
+    """The sentences the buyer reads in the second person, as staff read them on the case
+    screen (None: the same as the buyer's)."""
+    d = event.data or {}
+    t = event.type
+    if t == EventType.ACCEPTED:
+        if d.get("remedy") == "replace":
+            return _("The merchant agreed to replace the card key.")
+        return _("The merchant agreed to refund the buyer.")
+    if t == EventType.WITHDRAWN:
+        return _("The buyer withdrew the complaint.")
+    if t == EventType.MONEY and d.get("movement") in ("payout", "appeal-payout"):
+        return f"{money(d.get('amount'))}: {movement_label(str(d['movement']))}"
+    return None
+
+
 def _merchant_sentence(event: DisputeEvent) -> str | None:
     """The sentences that read differently to the merchant (None: the same as the buyer's)."""
     d = event.data or {}
@@ -400,6 +416,10 @@ def event_sentence(event: DisputeEvent, reader: str = Role.BUYER) -> str:
     `reader` (the buyer, or the merchant) reads it."""
     if reader == Role.MERCHANT:
         sentence = _merchant_sentence(event)
+        if sentence is not None:
+            return sentence
+    if reader == Role.STAFF:
+        sentence = _staff_sentence(event)
         if sentence is not None:
             return sentence
     d = event.data or {}

@@ -440,3 +440,27 @@ def test_the_desk_timeline_names_the_party_not_you():
         assert presenting.event_sentence(event, Role.STAFF).startswith("The buyer")
         assert presenting.event_sentence(event, Role.BUYER).startswith("You")
         assert presenting.who(Role.STAFF, Role.STAFF) == "The platform"
+
+
+def test_the_desk_reads_acceptance_withdrawal_and_payout_in_the_third_person():
+    """The buyer's page says 'refund you', 'you withdrew', 'refunded to you'; staff read who."""
+    from django.utils import translation
+
+    from disputes import presenting
+    from disputes.models import EventType, Role
+    from tests.disputes.factories import file, resolved_by_refund
+
+    paid = resolved_by_refund()
+    accepted = paid.events.get(type=EventType.ACCEPTED)
+    payout = paid.events.get(type=EventType.MONEY, data__movement="payout")
+    withdrawn = file()
+    services.dispute_withdraw(dispute=withdrawn, buyer=withdrawn.buyer)
+    gone = withdrawn.events.get(type=EventType.WITHDRAWN)
+    with translation.override("en"):
+        staff = [presenting.event_sentence(e, Role.STAFF) for e in (accepted, gone, payout)]
+        buyer = [presenting.event_sentence(e, Role.BUYER) for e in (accepted, gone, payout)]
+    assert staff[0] == "The merchant agreed to refund the buyer."
+    assert staff[1] == "The buyer withdrew the complaint."
+    assert staff[2].endswith(": refunded to the buyer") and "¥" in staff[2]
+    assert all("you" not in s.lower() for s in staff)
+    assert all("you" in s.lower() for s in buyer)
