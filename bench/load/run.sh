@@ -42,22 +42,9 @@ fail() {
   exit 1
 }
 
-stop_all() {
-  local name pid deadline
-  for name in "${!PIDS[@]}"; do
-    pid="${PIDS[$name]}"
-    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
-  done
-  deadline=$((SECONDS + STOP_TIMEOUT))
-  for name in "${!PIDS[@]}"; do
-    pid="${PIDS[$name]}"
-    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "$name (pid $pid) ignored SIGTERM for ${STOP_TIMEOUT}s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
-}
+# stop_all: SIGTERM web, worker and beat, then SIGKILL what lingers.
+# shellcheck source=.ci/processes.sh
+. .ci/processes.sh
 
 cleanup() {
   local status=$?

@@ -30,8 +30,6 @@ The design, and why, is docs/automatic-checks.md. In short:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -40,7 +38,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -57,7 +54,6 @@ from disputes.models import (
     DecidedBy,
     Dispute,
     EventType,
-    Evidence,
     EvidenceKind,
     NotificationKind,
     Outcome,
@@ -75,7 +71,7 @@ from disputes.services._core import (
     publish,
     record,
 )
-from disputes.services.evidence import StoredFiles, stored_files
+from disputes.services.evidence import StoredFiles, store_platform_record, stored_files
 from orders.models import CardKey, CardKeyReveal, CardKeyStatus, Order, ProductKind
 from orders.payments import TopupStatus, UpstreamError, get_topup_upstream
 from orders.verifiers import KeyStatus, card_key_verify
@@ -373,24 +369,15 @@ def _store_answer(
         "answered_at": now,
         **_jsonable(result),
     }
-    content = json.dumps(
-        _jsonable(document), cls=DjangoJSONEncoder, ensure_ascii=False, indent=2, sort_keys=True
-    ).encode("utf-8")
-    sha256 = hashlib.sha256(content).hexdigest()
-    name = files.save(dispute, content, "json")
-    evidence = Evidence.objects.create(
-        dispute=dispute,
+    evidence = store_platform_record(
+        dispute,
+        _jsonable(document),
+        files=files,
         kind=EvidenceKind.AUTO_CHECK,
-        stored_name=name,
         original_name=f"auto-check-{check.kind}-{check.pk}.json",
-        content_type="application/json",
-        size=len(content),
-        sha256=sha256,
         note=str(CheckRule(rule).label) if rule in CheckRule.values else "",
-        uploaded_by=None,
-        role=Role.SYSTEM,
-        uploaded_at=now,
     )
+    sha256 = evidence.sha256
     check.status = status
     check.answer = answer[:16]
     check.rule = rule
@@ -516,8 +503,7 @@ def _apply(dispute: Dispute, checks: list[AutoCheck]) -> None:
     decided by `system`, the rule and the evidence named on the timeline) and `money.settle`
     (paid by the platform fund, recovered from the merchant's deposit), then the parties are
     told."""
-    from disputes.services.conversation import resolve
-    from orders.services import order_replace_card_key
+    from disputes.services.conversation import replace_keys, resolve
 
     order = dispute.order
     rules = sorted({c.rule for c in checks})
@@ -541,45 +527,33 @@ def _apply(dispute: Dispute, checks: list[AutoCheck]) -> None:
     }
     words = "; ".join(str(CheckRule(r).label) for r in rules)
     if replace:
+        outcome, resolved = Outcome.REPLACED, ZERO
         reason = _("Platform automatic check: %(what)s; the card key is replaced from stock.") % {
             "what": words
         }
-        event = resolve(
-            dispute,
-            outcome=Outcome.REPLACED,
-            amount=ZERO,
-            decided_by=DecidedBy.SYSTEM,
-            user=None,
-            role=Role.SYSTEM,
-            reason=reason,
-            event_type=EventType.AUTO_DECIDED,
-            data=data,
-        )
-        keys = [order_replace_card_key(order=order) for _ in bad_keys]
-        record(
-            dispute,
-            type=EventType.KEY_REPLACED,
-            actor=None,
-            role=Role.SYSTEM,
-            data={"card_keys": [k.masked for k in keys], "automatic": True},
-        )
-        money.settle(dispute, buyer_amount=dispute.paid_out, merchant_bears=ZERO)
     else:
         outcome = (
             Outcome.REFUNDED if amount >= dispute.claimed_amount else Outcome.PARTIALLY_REFUNDED
         )
+        resolved = amount
         reason = _("Platform automatic check: %(what)s; refunded automatically.") % {"what": words}
-        event = resolve(
-            dispute,
-            outcome=outcome,
-            amount=amount,
-            decided_by=DecidedBy.SYSTEM,
-            user=None,
-            role=Role.SYSTEM,
-            reason=reason,
-            event_type=EventType.AUTO_DECIDED,
-            data=data,
+    event = resolve(
+        dispute,
+        outcome=outcome,
+        amount=resolved,
+        decided_by=DecidedBy.SYSTEM,
+        user=None,
+        role=Role.SYSTEM,
+        reason=reason,
+        event_type=EventType.AUTO_DECIDED,
+        data=data,
+    )
+    if replace:
+        replace_keys(
+            dispute, actor=None, role=Role.SYSTEM, count=len(bad_keys), data={"automatic": True}
         )
+        money.settle(dispute, buyer_amount=dispute.paid_out, merchant_bears=ZERO)
+    else:
         money.settle(dispute, buyer_amount=amount, merchant_bears=amount)
     notify(
         dispute,

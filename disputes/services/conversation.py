@@ -126,9 +126,17 @@ def resolve(
     )
 
 
-def replace_keys(dispute: Dispute, *, actor: User | None, role: str) -> list[CardKey]:
-    """Deliver fresh keys from stock: one for each key the buyer named, else one per key of
-    the order. Out of stock refuses the whole replacement."""
+def replace_keys(
+    dispute: Dispute,
+    *,
+    actor: User | None,
+    role: str,
+    count: int | None = None,
+    data: dict[str, object] | None = None,
+) -> list[CardKey]:
+    """Deliver fresh keys from stock: `count` of them (the automatic check: the keys it proved
+    bad), else one for each key the buyer named, else one per key of the order. Out of stock
+    refuses the whole replacement."""
     order = dispute.order
     if order.product.kind == ProductKind.PHONE_TOPUP:
         raise DomainError(
@@ -145,14 +153,15 @@ def replace_keys(dispute: Dispute, *, actor: User | None, role: str) -> list[Car
             code="not_allowed_in_state",
             status_code=409,
         )
-    count = dispute.card_keys.count() or order.quantity
+    if count is None:
+        count = dispute.card_keys.count() or order.quantity
     keys = [order_replace_card_key(order=order) for _ in range(count)]
     record(
         dispute,
         type=EventType.KEY_REPLACED,
         actor=actor,
         role=role,
-        data={"card_keys": [k.masked for k in keys]},
+        data={"card_keys": [k.masked for k in keys], **(data or {})},
     )
     return keys
 

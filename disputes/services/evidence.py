@@ -159,23 +159,29 @@ def store_evidence(
 
 
 def store_platform_record(
-    dispute: Dispute, records: dict[str, Any], *, files: StoredFiles
+    dispute: Dispute,
+    records: dict[str, Any],
+    *,
+    files: StoredFiles,
+    kind: str = EvidenceKind.PLATFORM_RECORD,
+    original_name: str = "platform-record.json",
+    note: str = "",
 ) -> Evidence:
-    """The platform's own records (order, payment, delivery, key reveals) as an evidence file
-    of their own, hashed like any other."""
+    """The platform's own records (order, payment, delivery, key reveals; an automatic check's
+    answer) as an evidence file of their own, hashed like any other."""
     content = json.dumps(
         records, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2, sort_keys=True
     ).encode("utf-8")
     name = files.save(dispute, content, "json")
     return Evidence.objects.create(
         dispute=dispute,
-        kind=EvidenceKind.PLATFORM_RECORD,
+        kind=kind,
         stored_name=name,
-        original_name="platform-record.json",
+        original_name=original_name,
         content_type="application/json",
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
-        note="",
+        note=note,
         uploaded_by=None,
         role=Role.SYSTEM,
         uploaded_at=timezone.now(),
