@@ -281,7 +281,8 @@ def _resolution_figures(plan: _Plan, dispute: Dispute) -> dict[str, Any]:
 
 def _enforce_unusual(plan: _Plan) -> None:
     """One complaint through the general path: `resolve` and `money.settle`, as a person's
-    decision goes. The batch below writes the same rows (tests/disputes/test_settlement.py)."""
+    decision goes. The batch below writes the same rows
+    (tests/disputes/test_compensation_properties.py compares the two)."""
     dispute = locked(plan.dispute.pk)
     dispute.recovery_pending = dispute.recovery_pending or plan.merchant_bears is None
     event = resolve(
