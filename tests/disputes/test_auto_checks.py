@@ -74,7 +74,8 @@ def _assert_auto_refund(dispute: Dispute, rule: str, amount: Decimal | None = No
     assert dispute.decided_by == DecidedBy.SYSTEM
     assert dispute.resolved_amount == amount
     assert (dispute.paid_out, dispute.recovered) == (amount, amount)
-    assert dispute.appeal_due is not None  # the merchant may appeal like any outcome
+    # The merchant may appeal like any outcome, for the same 7 days.
+    assert dispute.appeal_due == dispute.resolved_at + timedelta(days=7)
     [event] = auto_events(dispute)
     assert event.data["rule"] == rule
     applied = [c for c in checks(dispute) if c.decision == CheckDecision.APPLIED]

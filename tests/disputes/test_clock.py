@@ -165,7 +165,8 @@ def test_silent_merchant_loses_by_default_through_the_beat_task(
     assert dispute.decided_by == DecidedBy.SYSTEM and dispute.decided_by_user is None
     assert dispute.resolved_amount == dispute.claimed_amount
     assert dispute.paid_out == dispute.recovered == dispute.claimed_amount
-    assert dispute.appeal_due is not None and not dispute.appeal_final
+    assert dispute.appeal_due == dispute.resolved_at + timedelta(days=7)
+    assert not dispute.appeal_final
     assert _keys(dispute) == ["payout", "recovery"]
     summary = deposit(dispute.merchant)
     assert summary.balance == Decimal("952.00") and summary.held == Decimal("0.00")

@@ -90,7 +90,7 @@ def test_merchant_accepts_with_refund_compensates_the_claim_and_recovers_it():
     assert dispute.paid_out == Decimal("40.00") and dispute.recovered == Decimal("40.00")
     summary = deposit(order.merchant)
     assert summary.balance == Decimal("960.00") and summary.held == Decimal("0.00")
-    assert dispute.appeal_due is not None
+    assert dispute.appeal_due == dispute.resolved_at + timedelta(days=7)
     types = list(dispute.events.values_list("type", flat=True))
     assert types == ["filed", "accepted", "money", "money"]
     check_ledger()
@@ -232,11 +232,14 @@ def test_buyer_accepts_the_offer_and_is_paid_that_amount():
     check_ledger()
 
 
-def test_buyer_rejects_the_offer_and_the_platform_reviews():
+def test_buyer_rejects_the_offer_and_the_platform_reviews(time_machine):
     dispute = offered()
+    rejected_at = dispute.buyer_response_due - timedelta(hours=1)
+    time_machine.move_to(rejected_at, tick=False)
     dispute = services.dispute_reject_offer(dispute=dispute, buyer=dispute.buyer, message="No")
     assert dispute.status == Status.UNDER_REVIEW
-    assert dispute.review_due is not None
+    # The platform's 48 h from the rejection (never the merchant's or the buyer's 24 h).
+    assert dispute.review_due == rejected_at + timedelta(hours=48)
 
 
 def test_buyer_answer_after_the_offer_deadline_is_refused(time_machine):
@@ -359,14 +362,16 @@ def test_evidence_kind_platform_record_cannot_be_uploaded():
 # --- Appeals ---------------------------------------------------------------------------------
 
 
-def test_either_party_appeals_once_within_the_window_and_review_starts_again():
+def test_either_party_appeals_once_within_the_window_and_review_starts_again(time_machine):
     dispute = resolved_by_refund()
+    appealed_at = dispute.resolved_at + timedelta(days=2)
+    time_machine.move_to(appealed_at, tick=False)
     dispute = services.dispute_appeal(
         dispute=dispute, user=dispute.merchant.owner, reason="The key was used by the buyer"
     )
     assert dispute.status == Status.UNDER_REVIEW
-    assert dispute.appealed_by == "merchant" and dispute.appealed_at is not None
-    assert dispute.review_due is not None
+    assert dispute.appealed_by == "merchant" and dispute.appealed_at == appealed_at
+    assert dispute.review_due == appealed_at + timedelta(hours=48)  # a new review clock
     assert dispute.outcome == Outcome.REFUNDED  # stands until the appeal's ruling
     ruled = services.dispute_rule(
         dispute=dispute, staff=arbitrator(), outcome="refunded", reason="Upheld"

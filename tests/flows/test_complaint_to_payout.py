@@ -254,7 +254,8 @@ def test_contested_complaint_ruled_by_staff_pays_the_buyer_and_recovers_from_the
     assert response.status_code == 302, response.content.decode()[:3000]
     dispute.refresh_from_db()
     assert dispute.status == Status.UNDER_REVIEW
-    assert dispute.review_due is not None
+    contested_at = dispute.merchant_response_due - timedelta(hours=2)
+    assert dispute.review_due == contested_at + timedelta(hours=48)
 
     # Staff rule a partial refund on the admin's case screen, inside the review time.
     staff = StaffFactory(perms=ARBITRATOR_PERMS)
