@@ -623,6 +623,8 @@ class DisputeDetailView(_DisputeView):
 
 class EvidenceUploadView(_DisputeView):
     parser_classes = [MultiPartParser, FormParser]
+    # Every attempt counts: each one reads and decodes a file (the pages share the counters).
+    throttle_classes = throttles("evidence")
 
     @extend_schema(request=EvidenceUploadSerializer, responses={201: DisputeSerializer})
     def post(self, request: Request, number: str) -> Response:

@@ -4,12 +4,15 @@ Accepted: JPEG, PNG and WebP images, and PDF documents. Images are decoded and r
 Pillow, so what is stored is pixels the platform produced itself: EXIF (GPS, camera, owner),
 XMP, comments and text chunks are gone, the EXIF orientation is applied to the pixels, and
 anything appended after the image (an HTML or script polyglot) is dropped. The ICC colour
-profile is kept: it is colour data, not personal data, and without it a phone screenshot in
-Display P3 would be stored with wrong colours.
+profile is dropped too (it is up to 16 MB of bytes the uploader chose, carried into the stored
+file): an image that had one is converted to sRGB first, so a Display P3 screenshot keeps its
+colours; a profile that cannot be read is just left out.
 
 Refused before any pixel is decoded: a file above the size limit (refused while reading, so a
-lying Content-Length cannot make us buffer more) and an image above MAX_IMAGE_PIXELS (a
-"decompression bomb": a few kilobytes of PNG that would decode to gigabytes).
+lying Content-Length cannot make us buffer more) and an image above MAX_IMAGE_PIXELS by the
+dimensions in its header (a "decompression bomb": 1.5 KB of lossless WebP that would decode to
+40 megapixels and cost ~900 MB of memory to re-encode). The callers check that the complaint
+takes evidence, the count and the declared size before this runs (disputes/services/evidence.py).
 
 PDFs are stored byte for byte (they are a signed contract, a bank statement: re-writing them
 would destroy what makes them evidence); they must start with the `%PDF-` header and end with
@@ -28,19 +31,22 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from kamen_complaints.errors import DomainError
 
-# Pixels, checked from the header before decoding. 40 MP covers every phone screenshot and
-# a 12–24 MP camera photo; above it an image costs >160 MB of memory to decode.
-MAX_IMAGE_PIXELS = 40_000_000
+# Pixels, checked from the header before decoding. 25 MP covers every phone screenshot (a
+# 1080×20000 scrolling one too) and a 12–24 MP camera photo; decoding and re-encoding costs up
+# to ~24 bytes a pixel (lossless WebP), so 25 MP is ~600 MB at worst. The complaint form
+# scales photos down in the browser first (static/js/evidence-resize.js).
+MAX_IMAGE_PIXELS = 25_000_000
 ORIGINAL_NAME_MAX_CHARS = 100
 _READ_CHUNK = 64 * 1024
 # Where the %%EOF marker must be: the end of the file, allowing trailing whitespace/garbage
 # that real-world PDF writers leave behind.
 _PDF_EOF_WINDOW = 1024
 
+_SRGB = ImageCms.createProfile("sRGB")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _PDF_HEADER = re.compile(rb"%PDF-[12]\.[0-9]")
@@ -119,12 +125,17 @@ def sanitise_original_name(name: str, *, extension: str) -> str:
 # --- reading and sniffing -----------------------------------------------------------------
 
 
-def _read_bounded(upload: UploadedFile, *, max_bytes: int) -> bytes:
-    """Read at most max_bytes: the declared size is refused first, then the real one (a
-    client may lie about the size; we stop reading one chunk past the limit)."""
+def check_declared_size(upload: UploadedFile, *, max_bytes: int) -> None:
+    """Refuse a file whose declared size is over the limit, without reading it."""
     declared = upload.size
     if declared is not None and declared > max_bytes:
         raise _too_big(declared, max_bytes)
+
+
+def _read_bounded(upload: UploadedFile, *, max_bytes: int) -> bytes:
+    """Read at most max_bytes: the declared size is refused first, then the real one (a
+    client may lie about the size; we stop reading one chunk past the limit)."""
+    check_declared_size(upload, max_bytes=max_bytes)
     buffer = bytearray()
     for chunk in upload.chunks(_READ_CHUNK):
         buffer += chunk
@@ -189,8 +200,18 @@ def _clean_image(data: bytes, kind: str) -> bytes:
                 )
             )
         source.load()
-        upright = ImageOps.exif_transpose(source)
-        return _encode(source, upright, kind, data)
+        # Settings the encoder reuses, read before the pixels change in place.
+        quantization = getattr(source, "quantization", None)
+        sampling = JpegImagePlugin.get_sampling(source) if kind == "JPEG" else -1
+        icc = source.info.get("icc_profile") or None
+        transparency = source.info.get("transparency")
+        mode = source.mode
+        # In place: no second copy of a large image in memory.
+        ImageOps.exif_transpose(source, in_place=True)
+        upright = _to_srgb(source, icc)
+        if upright is not source or upright.mode != mode:
+            quantization = None  # different pixels: the JPEG's own tables no longer fit
+        return _encode(upright, kind, data, quantization, sampling, transparency)
     except DomainError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -211,11 +232,32 @@ def _check_pixels(image: Image.Image) -> None:
         raise _too_many_pixels((width, height))
 
 
-def _encode(source: Image.Image, upright: Image.Image, kind: str, data: bytes) -> bytes:
-    """Re-encode in the same format with no metadata but the ICC profile (and PNG
-    transparency, which is pixel data)."""
-    icc = source.info.get("icc_profile") or None
-    transparency = source.info.get("transparency")
+def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
+    """The pixels in sRGB, so the stored file needs no ICC profile. An unreadable profile,
+    or one for a mode LittleCMS cannot convert here (CMYK is converted to RGB by Pillow), is
+    ignored: the pixels are kept as they are."""
+    if not icc or image.mode not in ("RGB", "RGBA", "L"):
+        return image
+    try:
+        source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        converted = ImageCms.profileToProfile(
+            image, source_profile, _SRGB, outputMode=image.mode, inPlace=False
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image
+    return converted if converted is not None else image
+
+
+def _encode(
+    upright: Image.Image,
+    kind: str,
+    data: bytes,
+    quantization: Any,
+    sampling: int,
+    transparency: Any,
+) -> bytes:
+    """Re-encode in the same format with no metadata at all (PNG transparency stays: it is
+    pixel data)."""
     # Start from an empty info: PNG's and JPEG's writers read some keys (comment, icc,
     # transparency) from im.info, and nothing the uploader wrote may pass through.
     upright.info = {}
@@ -226,27 +268,26 @@ def _encode(source: Image.Image, upright: Image.Image, kind: str, data: bytes) -
     if kind == "JPEG":
         if upright.mode not in ("L", "RGB"):
             upright = upright.convert("RGB")
-            icc = None  # the profile described the old colour space (CMYK)
-        elif isinstance(source, JpegImagePlugin.JpegImageFile) and source.mode == upright.mode:
+        elif quantization is not None and sampling != -1:
             # Keep the uploader's quantisation and subsampling: the stored copy neither
             # grows nor loses quality compared with what was uploaded.
-            params["qtables"] = source.quantization
-            params["subsampling"] = JpegImagePlugin.get_sampling(source)
+            params["qtables"] = quantization
+            params["subsampling"] = sampling
         else:
             params["quality"] = 92
         try:
-            upright.save(out, format="JPEG", icc_profile=icc, **params)
+            upright.save(out, format="JPEG", **params)
         except ValueError:
             out = io.BytesIO()
-            upright.save(out, format="JPEG", icc_profile=icc, quality=92)
+            upright.save(out, format="JPEG", quality=92)
     elif kind == "PNG":
-        upright.save(out, format="PNG", icc_profile=icc)
+        upright.save(out, format="PNG")
     else:
         lossless = _webp_is_lossless(data)
         upright.save(
             out,
             format="WEBP",
-            icc_profile=icc or "",
+            icc_profile="",
             lossless=lossless,
             quality=90 if not lossless else 80,
             exact=lossless,

@@ -432,6 +432,7 @@ def _act(
     call: Callable[[Dispute, dict[str, Any]], object],
     done: str,
     anchor: str = "",
+    throttle: str | None = None,
 ) -> HttpResponse:
     """disputes.page_actions.run_action on this page (its loader, its page, its URL)."""
     return run_action(
@@ -445,6 +446,7 @@ def _act(
         call=call,
         done=done,
         anchor=anchor,
+        throttle=throttle,
     )
 
 
@@ -568,6 +570,7 @@ def complaint_evidence(request: HttpRequest, number: str) -> HttpResponse:
         ),
         _("Your evidence was added."),
         "evidence",
+        throttle="evidence",
     )
 
 

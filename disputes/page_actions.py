@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from disputes.buyer_forms import add_domain_error
 from disputes.models import Dispute
+from kamen_complaints.accounts import throttle_wait, throttled_message
 from kamen_complaints.errors import DomainError
 
 
@@ -31,9 +32,18 @@ def run_action(
     call: Callable[[Dispute, dict[str, Any]], object],
     done: str,
     anchor: str = "",
+    throttle: str | None = None,
 ) -> HttpResponse:
+    """`throttle`: a rate scope (kamen_complaints.api.throttles) every attempt counts against,
+    checked before the form is read (evidence: each upload is decoded)."""
     dispute = load(request, number)
     status = 400
+    wait = throttle_wait(request, throttle) if throttle else None
+    if wait is not None:
+        form.add_error(None, throttled_message(wait))
+        response = page(request, dispute, {name: form}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     if form.is_valid():
         try:
             call(dispute, form.cleaned_data)

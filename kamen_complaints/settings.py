@@ -226,6 +226,9 @@ REST_FRAMEWORK = {
         # decoding images) is capped by this looser limit (disputes/api.py, disputes/views.py).
         "filing_attempt_user": env.str("THROTTLE_FILING_ATTEMPT_USER", default="60/hour"),
         "filing_attempt_ip": env.str("THROTTLE_FILING_ATTEMPT_IP", default="120/hour"),
+        # Evidence uploads after filing (API and pages): each one is decoded and re-encoded.
+        "evidence_user": env.str("THROTTLE_EVIDENCE_USER", default="60/hour"),
+        "evidence_ip": env.str("THROTTLE_EVIDENCE_IP", default="120/hour"),
         # Card-key imports: each report tells whether a key is already on the platform.
         "import_user": env.str("THROTTLE_IMPORT_USER", default="20/hour"),
         "import_ip": env.str("THROTTLE_IMPORT_IP", default="60/hour"),

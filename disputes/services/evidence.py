@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from disputes.evidence_files import CleanFile, clean_evidence_file
+from disputes.evidence_files import CleanFile, check_declared_size, clean_evidence_file
 from disputes.models import (
     OPEN_STATUSES,
     UPLOADABLE_EVIDENCE,
@@ -62,8 +62,8 @@ class CheckedUpload:
 
 def check_uploads(uploads: Sequence[EvidenceUpload], *, policy: Policy) -> list[CheckedUpload]:
     """Check kinds and contents before anything is written (a bad file refuses the whole
-    request, nothing half-written)."""
-    checked = []
+    request, nothing half-written). Every kind, note and declared size is checked before the
+    first file is read or decoded."""
     for upload in uploads:
         if upload.kind not in UPLOADABLE_EVIDENCE:
             raise DomainError(
@@ -73,9 +73,15 @@ def check_uploads(uploads: Sequence[EvidenceUpload], *, policy: Policy) -> list[
             )
         if len(upload.note) > 500:
             raise DomainError(_("A note on evidence is at most 500 characters."), code="invalid")
-        clean = clean_evidence_file(upload.file, max_bytes=policy.max_evidence_bytes)
-        checked.append(CheckedUpload(kind=upload.kind, clean=clean, note=upload.note))
-    return checked
+        check_declared_size(upload.file, max_bytes=policy.max_evidence_bytes)
+    return [
+        CheckedUpload(
+            kind=upload.kind,
+            clean=clean_evidence_file(upload.file, max_bytes=policy.max_evidence_bytes),
+            note=upload.note,
+        )
+        for upload in uploads
+    ]
 
 
 def check_count(dispute: Dispute | None, role: str, adding: int, *, policy: Policy) -> None:
@@ -198,12 +204,13 @@ def dispute_add_evidence(
 
     role = party_role(user, dispute)
     policy = policy_for(dispute.order.product.kind)
+    # The cheap refusals (status, count; the size while reading) before any image is decoded,
+    # then again under the lock (docs/security/hostile-input.md).
+    _check_accepts_evidence(dispute, role, policy=policy)
     checked = check_uploads([EvidenceUpload(kind=kind, file=file, note=note)], policy=policy)
     with stored_files() as files, transaction.atomic():
         dispute = locked(dispute)
-        if dispute.status not in OPEN_STATUSES:
-            raise not_allowed(dispute, _("adding evidence"))
-        check_count(dispute, role, 1, policy=policy)
+        _check_accepts_evidence(dispute, role, policy=policy)
         evidence, event = store_evidence(dispute, checked[0], user=user, role=role, files=files)
         resume_review_if_answered(dispute, user=user, role=role)
         others = merchant_recipients(dispute) if role == Role.BUYER else buyer_recipients(dispute)
@@ -216,3 +223,11 @@ def dispute_add_evidence(
             evidence_kind=evidence.kind,
         )
     return evidence
+
+
+def _check_accepts_evidence(dispute: Dispute, role: str, *, policy: Policy) -> None:
+    """The complaint still takes evidence (open until a decision) and this party has room for
+    one more file."""
+    if dispute.status not in OPEN_STATUSES:
+        raise not_allowed(dispute, _("adding evidence"))
+    check_count(dispute, role, 1, policy=policy)

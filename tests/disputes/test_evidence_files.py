@@ -395,7 +395,7 @@ def test_pixel_limit_message_names_the_dimensions_and_the_limit() -> None:
 
     assert "7000×7000" in words(error)
     assert "49.0 megapixels" in words(error)
-    assert "40 megapixels" in words(error)
+    assert "25 megapixels" in words(error)
 
 
 def test_large_image_under_the_pixel_limit_is_accepted() -> None:

@@ -143,3 +143,110 @@ def test_the_stored_name_is_generated_and_the_shown_name_sanitised():
     assert evidence.stored_name.startswith(f"evidence/{dispute.number}/")
     assert ".." not in evidence.stored_name and "passwd" not in evidence.stored_name
     assert "/" not in evidence.original_name and "<" not in evidence.original_name
+
+
+# --- cheap refusals before any decoding (issue 17, section 4) -----------------------------
+
+
+@pytest.fixture
+def image_opens(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every call that would parse (Image.open) or decode (ImageFile.load) an image."""
+    from PIL import ImageFile
+
+    calls: list[object] = []
+    real_open, real_load = Image.open, ImageFile.ImageFile.load
+
+    def spy_open(*args, **kwargs):
+        calls.append("open")
+        return real_open(*args, **kwargs)
+
+    def spy_load(self):
+        calls.append("load")
+        return real_load(self)
+
+    monkeypatch.setattr(Image, "open", spy_open)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy_load)
+    return calls
+
+
+def test_evidence_for_a_closed_complaint_is_refused_before_the_image_is_opened(image_opens):
+    dispute = file()
+    Dispute.objects.filter(pk=dispute.pk).update(status="withdrawn")
+    dispute.refresh_from_db()
+    response = _upload(dispute, png())
+    assert response.status_code == 409 or response.status_code == 400, response.content
+    assert response.json()["code"] != "evidence_invalid"
+    assert image_opens == []
+
+
+def test_evidence_past_the_file_count_is_refused_before_the_image_is_opened(image_opens):
+    from disputes.selectors import policy_for
+
+    dispute = file()
+    limit = policy_for(dispute.order.product.kind).max_evidence_files
+    for _ in range(limit):
+        assert _upload(dispute, png()).status_code == 201
+    image_opens.clear()
+    response = _upload(dispute, png())
+    assert response.status_code == 400 and str(limit) in response.json()["detail"]
+    assert image_opens == []
+
+
+def lossless_webp(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buffer, format="WEBP", lossless=True)
+    return buffer.getvalue()
+
+
+def test_a_tiny_lossless_webp_of_huge_dimensions_is_refused_without_decoding(image_opens):
+    """1.5 KB that decodes to 6324² px cost ~900 MB and seconds of CPU to re-encode."""
+    bomb = lossless_webp(6324, 6324)
+    assert len(bomb) < 4000
+    dispute = file()
+    image_opens.clear()
+    body = _refused(dispute, SimpleUploadedFile("bomb.webp", bomb, content_type="image/webp"))
+    assert "6324×6324" in body["detail"]
+    assert "load" not in image_opens
+
+
+def test_a_jpeg_colour_profile_is_not_stored_and_its_colours_are_kept():
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    marker = b"ATTACKER-CHOSEN-BYTES" * 20
+    # Arbitrary bytes inside a profile Little CMS still reads (after the tag data).
+    hostile = profile + marker
+    hostile = struct.pack(">I", len(hostile)) + hostile[4:]
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(
+        buffer, format="JPEG", quality=95, icc_profile=hostile
+    )
+    assert marker in buffer.getvalue()
+    dispute = file()
+    response = _upload(dispute, SimpleUploadedFile("p3.jpg", buffer.getvalue()))
+    assert response.status_code == 201, response.content
+    evidence = Evidence.objects.get(dispute=dispute, role="buyer")
+    with default_storage.open(evidence.stored_name, "rb") as handle:
+        stored = handle.read()
+    assert marker not in stored
+    image = Image.open(io.BytesIO(stored))
+    assert "icc_profile" not in image.info
+    red, green, blue = image.convert("RGB").getpixel((32, 32))
+    assert abs(red - 200) < 8 and green < 60 and blue < 60
+
+
+def test_evidence_uploads_are_throttled_per_user(settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
+    rates["evidence_user"] = "2/hour"
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    dispute = file()
+    assert _upload(dispute, png()).status_code == 201
+    assert _upload(dispute, png()).status_code == 201
+    response = _upload(dispute, png())
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled" and int(response["Retry-After"]) > 0
+    assert Evidence.objects.filter(dispute=dispute, role="buyer").count() == 2
+    cache.clear()
