@@ -450,6 +450,8 @@ class RuleSerializer(serializers.Serializer):
     amount = MoneyField(required=False)
     reason = TextField(max_length=5000)
     recover_from_merchant = JSONBooleanField(required=False, default=True)
+    # The replacement keys handed over were bad too: refunded in money (docs/money.md).
+    replacement_bad = JSONBooleanField(required=False, default=False)
 
 
 class RequestInfoSerializer(serializers.Serializer):
@@ -769,6 +771,7 @@ class RuleView(_DisputeView):
             amount=values.get("amount"),
             reason=values["reason"],
             recover_from_merchant=values["recover_from_merchant"],
+            replacement_bad=values["replacement_bad"],
         )
         return self.answer(request, number)
 

@@ -375,6 +375,13 @@ class RuleForm(forms.Form):
         initial="1",
         widget=forms.RadioSelect,
     )
+    replacement_bad = forms.BooleanField(
+        label=gettext_lazy(
+            "the replacement keys handed over are bad too (refund them in money; otherwise they "
+            "count as given back)"
+        ),
+        required=False,
+    )
     reason = forms.CharField(
         label=gettext_lazy("reason (shown to both parties)"),
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -416,6 +416,16 @@ class Dispute(models.Model):
     recovered = models.DecimalField(
         _("recovered from the merchant"), max_digits=12, decimal_places=2, default=Decimal("0.00")
     )
+    # What the replacement keys handed over for this complaint are worth (the order's unit
+    # price per key): given back in kind, it counts against the claim and the order's headroom
+    # like money does, unless staff find the replacement bad too (docs/money.md).
+    replaced_value = models.DecimalField(
+        _("replacement keys handed over, worth"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        db_default=Decimal("0.00"),
+    )
 
     appealed_by = models.CharField(
         _("appealed by"), max_length=12, choices=Party.choices, blank=True, default=""

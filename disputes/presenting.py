@@ -293,6 +293,11 @@ def _movement(data: dict[str, Any]) -> str:
         return _("Compensation is limited to what the order can still refund: %(amount)s less.") % {
             "amount": amount
         }
+    if movement == "remedied":
+        return _(
+            "The replacement keys you received already gave back %(amount)s of this; that part "
+            "is not paid again in money."
+        ) % {"amount": amount}
     return amount
 
 
@@ -305,6 +310,7 @@ def movement_label(movement: str) -> str:
         "recovery": _("recovered from the merchant's deposit"),
         "recovery-reversal": _("given back to the merchant's deposit"),
         "capped": _("compensation limited to what the order can still refund"),
+        "remedied": _("already given back as replacement keys"),
         "recovery-shortfall": _("recovery shortfall, borne by the platform"),
     }
     return labels.get(movement, movement)

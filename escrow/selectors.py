@@ -299,7 +299,16 @@ def _order_checks() -> list[Check]:
     ):
         if key not in payout_keys:
             own_refunds[order_id] += to_fen(refunded)
-    ids = set(payouts_by_order) | set(own_refunds)
+    # Replacement keys handed over are given back too, at their value (docs/money.md); the
+    # complaints are read by name: escrow never imports the complaints app.
+    from django.apps import apps as installed
+
+    replaced: dict[int, int] = defaultdict(int)
+    if installed.is_installed("disputes"):
+        complaints = installed.get_model("disputes", "Dispute").objects.filter(replaced_value__gt=0)
+        for order_id, value in complaints.values_list("order_id", "replaced_value"):
+            replaced[order_id] += to_fen(value)
+    ids = set(payouts_by_order) | set(own_refunds) | set(replaced)
     orders = {
         pk: (number, to_fen(paid), to_fen(refunded), to_fen(reserved))
         for pk, number, paid, refunded, reserved in Order.objects.filter(
@@ -307,14 +316,18 @@ def _order_checks() -> list[Check]:
         ).values_list("pk", "number", "amount", "refunded_amount", "refund_reserved")
     }
 
-    # 9. Per order: every complaint's payouts (sent or queued) plus its own refunds ≤ paid.
-    check = Check("no order is given back more than was paid (payouts + refunds ≤ amount)")
+    # 9. Per order: every complaint's payouts (sent or queued) plus its own refunds plus the
+    # replacement keys handed over ≤ paid.
+    check = Check(
+        "no order is given back more than was paid (payouts + refunds + replacement keys ≤ amount)"
+    )
     for pk, (number, paid_fen, refunded_fen, reserved_fen) in sorted(orders.items()):
-        given = payouts_by_order.get(pk, 0) + own_refunds.get(pk, 0)
-        if given > paid_fen or refunded_fen + reserved_fen > paid_fen:
+        given = payouts_by_order.get(pk, 0) + own_refunds.get(pk, 0) + replaced.get(pk, 0)
+        if given > paid_fen or refunded_fen + reserved_fen + replaced.get(pk, 0) > paid_fen:
             check.breaches.append(
                 f"order {number}: paid {_y(paid_fen)}, payouts {_y(payouts_by_order.get(pk, 0))}"
-                f" + own refunds {_y(own_refunds.get(pk, 0))}; refunded {_y(refunded_fen)}"
+                f" + own refunds {_y(own_refunds.get(pk, 0))}"
+                f" + replacement keys {_y(replaced.get(pk, 0))}; refunded {_y(refunded_fen)}"
                 f" + booked {_y(reserved_fen)}"
             )
     check.breaches = _limited(check.breaches)

@@ -218,6 +218,7 @@ def approval_refuse(*, approval: Approval, staff: User, reason: str) -> Approval
     audit_record(
         actor=staff,
         action=AuditAction.APPROVAL_REFUSED,
+            replacement_bad=bool(params.get("replacement_bad", False)),
         object_type=approval.object_type,
         object_id=approval.object_id,
         reason=reason,

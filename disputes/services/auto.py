@@ -516,6 +516,10 @@ def _apply(dispute: Dispute, checks: list[AutoCheck]) -> None:
         and not dispute.fast_track
         and dispute.paid_out == ZERO
         and _stock(order) >= len(bad_keys)
+        # Keys given back count like money against the order (docs/money.md): a replacement
+        # that would give back more than was paid is a refund instead.
+        and min(order.unit_price * len(bad_keys), order.amount)
+        <= money.headroom(dispute) + dispute.replaced_value
     )
     data: dict[str, object] = {
         "rule": rules[0] if len(rules) == 1 else rules,

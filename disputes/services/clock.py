@@ -78,7 +78,6 @@ from disputes.services._core import (
 )
 from disputes.services.conversation import resolve
 from disputes.services.staff import dispute_info_lapse
-from escrow import services as escrow
 from escrow.batch import Compensation, compensations_post
 from kamen_complaints.money import from_fen, to_fen
 from orders.models import MerchantMember
@@ -130,6 +129,7 @@ _FIELDS = (
     "offer_amount",
     "paid_out",
     "recovered",
+    "replaced_value",
     "appealed_at",
     "fast_track",
     "recovery_pending",
@@ -385,8 +385,10 @@ def _enforce_batch(clock: str, plans: list[_Plan], appeal_days: dict[str, int]) 
     compensations: list[Compensation] = []
     settlements: list[money.Settlement] = []
     # The orders' headroom, locked (the same rule and lock as money.settle's, for a batch).
-    headroom = escrow.compensation_headroom(
-        order_ids=[p.dispute.order_id for p in plans if p.buyer_amount > p.dispute.paid_out]
+    headroom = money.headroom_fen(
+        p.dispute.order_id
+        for p in plans
+        if money.owed(p.dispute, p.buyer_amount) > p.dispute.paid_out
     )
     for plan in plans:
         d = plan.dispute
@@ -464,6 +466,8 @@ def _enforce_batch(clock: str, plans: list[_Plan], appeal_days: dict[str, int]) 
         events.append(
             _event_row(d.pk, plan.event_type, before, Status.RESOLVED, plan.reason, data, now)
         )
+        if todo.remedied:
+            events.append(_remedied_row(d, todo.remedied, now))
         if todo.capped:
             events.append(_capped_row(d, todo.capped, now))
         if comp.pay:
@@ -538,6 +542,20 @@ def _capped_row(dispute: Dispute, capped: Decimal, now: datetime) -> list[Any]:
         Status.RESOLVED,
         Status.RESOLVED,
         money.cap_note(dispute),
+        data,
+        now,
+    )
+
+
+def _remedied_row(dispute: Dispute, remedied: Decimal, now: datetime) -> list[Any]:
+    """The timeline's record of what replacement keys already gave back (money.record_remedied)."""
+    data = {"movement": "remedied", "amount": str(remedied)}
+    return _event_row(
+        dispute.pk,
+        EventType.MONEY,
+        Status.RESOLVED,
+        Status.RESOLVED,
+        money.remedied_note(dispute),
         data,
         now,
     )

@@ -36,6 +36,7 @@ from disputes.services._core import (
     not_allowed,
     notify,
     record,
+    touch,
     transition,
     yuan,
 )
@@ -155,13 +156,34 @@ def replace_keys(
         )
     if count is None:
         count = dispute.card_keys.count() or order.quantity
+    # Keys given back are the order's unit price each, measured like money against the order's
+    # headroom (docs/money.md "Replacement keys"). A second replacement for the same complaint
+    # supersedes the first (the first proved bad), so its value is not counted twice.
+    value = min(order.unit_price * count, order.amount)
+    room = money.headroom(dispute) + dispute.replaced_value
+    if value > room:
+        raise DomainError(
+            _(
+                "Order %(number)s may give back at most %(max)s more; replacement keys worth "
+                "%(value)s would give back more than was paid for it. Choose a refund instead."
+            )
+            % {
+                "number": order.number,
+                "max": yuan(max(room, Decimal("0.00"))),
+                "value": yuan(value),
+            },
+            code="amount_invalid",
+            status_code=409,
+        )
     keys = [order_replace_card_key(order=order) for _ in range(count)]
+    dispute.replaced_value = value
+    touch(dispute, "replaced_value")
     record(
         dispute,
         type=EventType.KEY_REPLACED,
         actor=actor,
         role=role,
-        data={"card_keys": [k.masked for k in keys], **(data or {})},
+        data={"card_keys": [k.masked for k in keys], "value": str(value), **(data or {})},
     )
     return keys
 

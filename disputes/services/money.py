@@ -12,6 +12,7 @@ each. `Dispute.paid_out` / `recovered` mirror what was moved (the ledger stays t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,9 +20,9 @@ from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 
 from disputes.models import Dispute, EventType, Role, Visibility
-from disputes.services._core import record, touch
+from disputes.services._core import record, touch, yuan
 from escrow import services as escrow
-from kamen_complaints.money import from_fen
+from kamen_complaints.money import from_fen, to_fen
 
 ZERO = Decimal("0.00")
 
@@ -66,6 +67,14 @@ class Settlement:
     shortfall: Decimal = ZERO  # what the merchant should bear but the platform keeps
     release_hold: bool = False
     capped: Decimal = ZERO  # what the order's headroom cut from the buyer's target
+    remedied: Decimal = ZERO  # what the replacement keys already gave back of the target
+
+
+def owed(dispute: Dispute, buyer_amount: Decimal) -> Decimal:
+    """What the buyer must have received in money for the complaint to reach `buyer_amount`:
+    the replacement keys handed over for it (`Dispute.replaced_value`) are that much given
+    back already (docs/money.md "Replacement keys")."""
+    return max(buyer_amount - dispute.replaced_value, ZERO)
 
 
 def plan(
@@ -77,19 +86,25 @@ def plan(
 ) -> Settlement:
     """The settlement rule, for one complaint and for the clock's batches alike.
 
-    - The buyer is brought up to `buyer_amount`, but never past what the order may still give
-      back (`headroom`: the amount paid less every refund sent or booked, this complaint's
-      earlier payouts included): an order is never compensated twice (docs/money.md).
+    - `buyer_amount` is what the buyer must have received, in money and in kind: the
+      replacement keys handed over for this complaint count as their value given back
+      (`owed`), so a later outcome pays money only for what is still bad.
+    - The buyer is brought up to that, but never past what the order may still give back
+      (`headroom`: the amount paid less every refund sent or booked, this complaint's
+      earlier payouts included, and less every replacement key handed over on the order): an
+      order is never compensated twice (docs/money.md).
     - The merchant bears `merchant_bears`, but never more than this complaint paid the buyer;
       the recovery is made once, an appeal that lowers it reverses the difference, one that
       raises it leaves the difference with the platform (`shortfall`).
     - None: not decided yet — the hold stays for the recovery decision.
     """
-    pay = max(min(buyer_amount - dispute.paid_out, headroom), ZERO)
-    capped = max(buyer_amount - dispute.paid_out, ZERO) - pay
+    target = owed(dispute, buyer_amount)
+    remedied = max(buyer_amount - dispute.paid_out, ZERO) - max(target - dispute.paid_out, ZERO)
+    pay = max(min(target - dispute.paid_out, headroom), ZERO)
+    capped = max(target - dispute.paid_out, ZERO) - pay
     appeal = pay > ZERO and dispute.appealed_at is not None and dispute.paid_out > ZERO
     if merchant_bears is None:
-        return Settlement(pay=pay, appeal=appeal, capped=capped)
+        return Settlement(pay=pay, appeal=appeal, capped=capped, remedied=remedied)
     bears = min(merchant_bears, dispute.paid_out + pay)
     recover = reverse = shortfall = ZERO
     if bears > dispute.recovered:
@@ -107,13 +122,55 @@ def plan(
         shortfall=shortfall,
         release_hold=True,
         capped=capped,
+        remedied=remedied,
     )
+
+
+def headroom_fen(order_ids: Iterable[int]) -> dict[int, int]:
+    """What each order may still give back, in fen, the order rows locked for the transaction:
+    escrow's headroom in money (`compensation_headroom`) less the replacement keys handed
+    over on the order. The one measure for `settle` and the clock's batch."""
+    ids = list(order_ids)
+    money = escrow.compensation_headroom(order_ids=ids)
+    given = replacements_fen(ids)
+    return {pk: money.get(pk, 0) - given.get(pk, 0) for pk in ids}
+
+
+def replacements_fen(order_ids: Iterable[int]) -> dict[int, int]:
+    """What the replacement keys handed over on each order are worth, in fen (every complaint
+    of the order: a withdrawn one's replacement was handed over too)."""
+    given: dict[int, int] = {}
+    rows = Dispute.objects.filter(order_id__in=list(order_ids), replaced_value__gt=0)
+    for order_id, value in rows.values_list("order_id", "replaced_value"):
+        given[order_id] = given.get(order_id, 0) + to_fen(value)
+    return given
 
 
 def headroom(dispute: Dispute) -> Decimal:
     """What the complaint's order may still give back, its row locked for the transaction."""
-    fen = escrow.compensation_headroom(order_ids=[dispute.order_id]).get(dispute.order_id, 0)
-    return from_fen(fen)
+    return from_fen(headroom_fen([dispute.order_id]).get(dispute.order_id, 0))
+
+
+def record_remedied(
+    dispute: Dispute, remedied: Decimal, actor: User | None, role: str, *, body: str = ""
+) -> None:
+    """The timeline says when replacement keys already gave back part of an outcome."""
+    record(
+        dispute,
+        type=EventType.MONEY,
+        actor=actor,
+        role=role,
+        body=body,
+        data={"movement": "remedied", "amount": str(remedied)},
+        visibility=Visibility.ALL,
+    )
+
+
+def remedied_note(dispute: Dispute) -> str:
+    return _(
+        "The replacement keys handed over for complaint %(number)s are worth %(value)s: that "
+        "much of the outcome was already given back, and is not paid again in money."
+    ) % {"number": dispute.number, "value": yuan(dispute.replaced_value)}
 
 
 def record_cap(
@@ -153,8 +210,10 @@ def settle(
         dispute,
         buyer_amount=buyer_amount,
         merchant_bears=merchant_bears,
-        headroom=headroom(dispute) if buyer_amount > dispute.paid_out else ZERO,
+        headroom=headroom(dispute) if owed(dispute, buyer_amount) > dispute.paid_out else ZERO,
     )
+    if todo.remedied > ZERO:
+        record_remedied(dispute, todo.remedied, actor, role, body=remedied_note(dispute))
     if todo.capped > ZERO:
         record_cap(dispute, todo.capped, actor, role, body=cap_note(dispute))
     if todo.pay > ZERO:

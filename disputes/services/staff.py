@@ -75,6 +75,24 @@ def _decided_amount(dispute: Dispute, outcome: str, amount: Decimal | None) -> D
     )
 
 
+def _check_replacement_bad(dispute: Dispute, outcome: str, replacement_bad: bool) -> None:
+    """Finding the replacement keys bad too is a refund's reason: it needs keys handed over
+    for this complaint and a ruling that pays (docs/money.md "Replacement keys")."""
+    if not replacement_bad:
+        return
+    if dispute.replaced_value <= 0:
+        raise DomainError(
+            _("No replacement keys were handed over for complaint %(number)s.")
+            % {"number": dispute.number},
+            code="invalid",
+        )
+    if outcome not in (Outcome.REFUNDED, Outcome.PARTIALLY_REFUNDED):
+        raise DomainError(
+            _("Bad replacement keys are refunded: rule refunded or partially refunded."),
+            code="outcome_invalid",
+        )
+
+
 def approval_threshold(dispute: Dispute) -> Decimal:
     """The policy's `second_approval_threshold` for this complaint's product, now."""
     return policy_for(dispute.order.product.kind, at=timezone.now()).second_approval_threshold
@@ -99,6 +117,7 @@ def dispute_rule_propose(
     reason: str,
     amount: Decimal | None = None,
     recover_from_merchant: bool = True,
+    replacement_bad: bool = False,
 ) -> Approval:
     """The first arbitrator's half of a ruling above the threshold: checked now as the ruling
     would be, recorded (staff-only on the timeline, and in the audit log), carried out by
@@ -112,6 +131,7 @@ def dispute_rule_propose(
     if dispute.status != Status.UNDER_REVIEW:
         raise not_allowed(dispute, _("a ruling"))
     decided = _decided_amount(dispute, outcome, amount)
+    _check_replacement_bad(dispute, outcome, replacement_bad)
     summary = _("%(number)s: %(outcome)s, %(amount)s") % {
         "number": dispute.number,
         "outcome": Outcome(outcome).label,
@@ -127,6 +147,7 @@ def dispute_rule_propose(
             "amount": str(amount) if amount is not None else "",
             "decided": str(decided),
             "recover_from_merchant": recover_from_merchant,
+            "replacement_bad": replacement_bad,
         },
         object_type="disputes.dispute",
         object_id=dispute.pk,
@@ -154,6 +175,7 @@ def dispute_rule(
     reason: str,
     amount: Decimal | None = None,
     recover_from_merchant: bool = True,
+    replacement_bad: bool = False,
     approval: Approval | None = None,
 ) -> Dispute:
     """Staff holding `disputes.arbitrate` decide a complaint under review, with a written
@@ -173,6 +195,7 @@ def dispute_rule(
     if dispute.status != Status.UNDER_REVIEW:
         raise not_allowed(dispute, _("a ruling"))
     decided = _decided_amount(dispute, outcome, amount)
+    _check_replacement_bad(dispute, outcome, replacement_bad)
     threshold = approval_threshold(dispute)
     if decided > threshold and not (
         approval is not None
@@ -203,8 +226,16 @@ def dispute_rule(
         role=Role.STAFF,
         reason=reason,
         event_type=EventType.RULED,
-        data={"recover_from_merchant": recover_from_merchant},
+        data={
+            "recover_from_merchant": recover_from_merchant,
+            **({"replacement_bad": True} if replacement_bad else {}),
+        },
     )
+    if replacement_bad:
+        # The keys handed over were bad too: they no longer count as given back, so the
+        # outcome is paid in money (docs/money.md "Replacement keys").
+        dispute.replaced_value = ZERO
+        touch(dispute, "replaced_value")
     money.settle(
         dispute,
         buyer_amount=decided,
@@ -225,6 +256,7 @@ def dispute_rule(
             "outcome": outcome,
             "amount": str(decided),
             "recover_from_merchant": recover_from_merchant,
+            **({"replacement_bad": True} if replacement_bad else {}),
             "approval": approval.pk if approval is not None else None,
             "proposed_by": approval.requested_by_id if approval is not None else None,
         },
