@@ -157,6 +157,7 @@ def _carry_out(approval: Approval, staff: User) -> str:
             reason=approval.reason,
             amount=Decimal(params["amount"]) if params.get("amount") else None,
             recover_from_merchant=bool(params.get("recover_from_merchant", True)),
+            replacement_bad=bool(params.get("replacement_bad", False)),
             approval=approval,
         )
         return f"ruled {dispute.number}"
@@ -218,7 +219,6 @@ def approval_refuse(*, approval: Approval, staff: User, reason: str) -> Approval
     audit_record(
         actor=staff,
         action=AuditAction.APPROVAL_REFUSED,
-            replacement_bad=bool(params.get("replacement_bad", False)),
         object_type=approval.object_type,
         object_id=approval.object_id,
         reason=reason,
