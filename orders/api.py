@@ -28,6 +28,7 @@ from kamen_complaints import logins, tokens
 from kamen_complaints.api import MoneyField, TextField, request_user, throttles
 from kamen_complaints.errors import DomainError, Forbidden, NotFound
 from kamen_complaints.parsers import FormParser, JSONParser, MultiPartParser
+from kamen_complaints.text import validate_visible_text
 from orders import payments, selectors, services
 from orders.models import Merchant, MerchantMember, Order, OrderStatus, Product, ProductKind
 
@@ -137,7 +138,7 @@ class TokenSerializer(serializers.Serializer):
 
 
 class MerchantApplySerializer(serializers.Serializer):
-    shop_name = TextField(max_length=80)
+    shop_name = TextField(max_length=80, validators=[validate_visible_text])
     legal_name = TextField(max_length=120)
     id_number = TextField(max_length=32, write_only=True)
     phone = TextField(max_length=32)

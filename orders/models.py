@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -19,6 +20,7 @@ from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kamen_complaints.text import name_key, validate_visible_text
 from orders import crypto
 
 
@@ -44,7 +46,14 @@ class Merchant(models.Model):
         related_name="owned_merchant",
         verbose_name=_("owner"),
     )
-    shop_name = models.CharField(_("shop name"), max_length=80, unique=True)
+    shop_name = models.CharField(
+        _("shop name"), max_length=80, unique=True, validators=[validate_visible_text]
+    )
+    # The name as two names are compared (kamen_complaints.text.name_key), set by save():
+    # unique, so "Ａｃｍｅ", "acme" and "ACME  " are one shop name for the database too.
+    shop_name_key = models.CharField(
+        _("shop name, as compared"), max_length=255, unique=True, null=True, editable=False
+    )
     legal_name = models.CharField(_("legal name"), max_length=120)
     # Encrypted at rest; only staff with orders.view_identity see it in clear (each view logged).
     id_number_encrypted = models.TextField(_("identity number (encrypted)"), editable=False)
@@ -107,6 +116,19 @@ class Merchant(models.Model):
 
     def __str__(self) -> str:
         return self.shop_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.shop_name_key = name_key(self.shop_name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "shop_name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "shop_name_key"}
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        key = name_key(self.shop_name)
+        if Merchant.objects.filter(shop_name_key=key).exclude(pk=self.pk).exists():
+            raise ValidationError({"shop_name": _("That shop name is taken.")})
 
     @property
     def id_number_masked(self) -> str:
@@ -187,7 +209,7 @@ class Product(models.Model):
     merchant = models.ForeignKey(
         Merchant, on_delete=models.PROTECT, related_name="products", verbose_name=_("merchant")
     )
-    name = models.CharField(_("name"), max_length=120)
+    name = models.CharField(_("name"), max_length=120, validators=[validate_visible_text])
     kind = models.CharField(_("kind"), max_length=16, choices=ProductKind.choices)
     face_value = models.DecimalField(_("face value"), max_digits=12, decimal_places=2)
     price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -24,6 +25,7 @@ from kamen_complaints.celery import enqueue
 from kamen_complaints.errors import DomainError, Forbidden, NotFound
 from kamen_complaints.models import AuditAction
 from kamen_complaints.money import MAX_YUAN, from_fen, to_fen
+from kamen_complaints.text import name_key, normalize_digits, validate_visible_text
 from orders import crypto, selectors
 from orders.models import (
     CardKey,
@@ -66,7 +68,7 @@ TOPUP_MAX_ATTEMPTS = 12
 _ORDER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+_PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 _KEY_RE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
 
 
@@ -100,9 +102,11 @@ def register_activation_guard(guard: ActivationGuard) -> None:
 
 
 def validate_id_number(value: str) -> str:
-    """A mainland resident identity number: 17 digits and a checksum (GB 11643-1999)."""
-    value = value.strip().upper()
-    if not re.fullmatch(r"\d{17}[\dX]", value):
+    """A mainland resident identity number: 17 digits and a checksum (GB 11643-1999).
+    Normalised first (kamen_complaints.text): `３１０１…` is `3101…`, so one identity has one
+    fingerprint however it was typed."""
+    value = normalize_digits(value).upper()
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", value):
         raise DomainError(
             _("An identity number has 18 characters: 17 digits and a final digit or X."),
             code="id_number_invalid",
@@ -116,8 +120,16 @@ def validate_id_number(value: str) -> str:
     return value
 
 
+def check_visible_name(value: str, *, code: str) -> None:
+    """A shop or product name holds no invisible character (kamen_complaints.text)."""
+    try:
+        validate_visible_text(value)
+    except ValidationError as exc:
+        raise DomainError(" ".join(exc.messages), code=code) from exc
+
+
 def validate_phone(value: str) -> str:
-    value = value.strip().replace(" ", "").replace("-", "")
+    value = normalize_digits(value).replace(" ", "").replace("-", "")
     if value.startswith("+86"):
         value = value[3:]
     if not _PHONE_RE.match(value):
@@ -149,7 +161,8 @@ def merchant_apply(
     shop_name = shop_name.strip()
     if not shop_name or not legal_name.strip() or not address.strip():
         raise DomainError(_("Shop name, legal name and address are required."), code="invalid")
-    if Merchant.objects.filter(shop_name__iexact=shop_name).exists():
+    check_visible_name(shop_name, code="shop_name_invalid")
+    if Merchant.objects.filter(shop_name_key=name_key(shop_name)).exists():
         raise DomainError(_("That shop name is taken."), code="shop_name_taken")
     id_number = validate_id_number(id_number)
     phone = validate_phone(phone)
@@ -647,6 +660,7 @@ def product_create(
     source: str,
     active: bool = True,
 ) -> Product:
+    check_visible_name(name, code="name_invalid")
     _check_product_fields(face_value=face_value, price=price, kind=kind, source=source)
     return Product.objects.create(
         merchant=merchant,
@@ -666,6 +680,7 @@ def product_update(*, product: Product, **changes: object) -> Product:
         if name not in {"name", "kind", "face_value", "price", "source", "active"}:
             raise ValueError(name)
         setattr(product, name, value)
+    check_visible_name(product.name, code="name_invalid")
     _check_product_fields(
         face_value=product.face_value, price=product.price, kind=product.kind, source=product.source
     )

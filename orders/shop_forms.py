@@ -14,12 +14,14 @@ from django.utils.translation import gettext_lazy as _
 
 from kamen_complaints.errors import DomainError
 from kamen_complaints.money import parse_yuan
+from kamen_complaints.text import validate_visible_text
 from orders.models import OrderStatus, ProductKind
 from orders.services import MAX_IMPORT_BYTES
 
 # Service error codes that belong to one field; any other refusal is shown above the form.
 _FIELD_OF_CODE = {
     "source_required": "source",
+    "name_invalid": "name",
     "amount_invalid": "price",
     "import_too_large": "keys",
     "import_not_text": "file",
@@ -55,7 +57,9 @@ class YuanField(forms.CharField):
 
 
 class ProductForm(forms.Form):
-    name = forms.CharField(label=_("Product name"), max_length=120)
+    name = forms.CharField(
+        label=_("Product name"), max_length=120, validators=[validate_visible_text]
+    )
     kind = forms.ChoiceField(label=_("Kind"), choices=ProductKind.choices)
     face_value = YuanField(
         label=_("Face value (yuan)"), help_text=_("What the card or top-up is worth.")

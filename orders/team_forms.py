@@ -10,10 +10,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kamen_complaints.errors import DomainError
+from kamen_complaints.text import validate_visible_text
 
 # Service error codes that belong to one field; any other refusal is shown above the form.
 _FIELD_OF_CODE = {
     "shop_name_taken": "shop_name",
+    "shop_name_invalid": "shop_name",
     "id_number_invalid": "id_number",
     "phone_invalid": "phone",
     "username_required": "username",
@@ -51,6 +53,7 @@ class MerchantApplyForm(forms.Form):
     shop_name = forms.CharField(
         label=_("Shop name"),
         max_length=80,
+        validators=[validate_visible_text],
         help_text=_("Shown to buyers on every product and order."),
     )
     legal_name = forms.CharField(
