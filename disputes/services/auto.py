@@ -165,6 +165,15 @@ def _mask_number(number: str) -> str:
     return f"{number[:4]}…{number[-4:]}" if len(number) > 8 else number
 
 
+def _received_at(order: Order, key: CardKey) -> datetime | None:
+    """When `order`'s buyer got `key`: the key's own delivery to that order (a replacement is
+    delivered after the order), never before the order's own delivery (a key moved between
+    orders by hand keeps its first delivery time). None: not delivered yet."""
+    times = [order.delivered_at, key.delivered_at if key.order_id == order.pk else None]
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
 def _deliveries(dispute: Dispute, order: Order, key: CardKey) -> tuple[str, dict[str, Any]]:
     """Which orders the platform's records say received this key (by its fingerprint): the
     order a key row is delivered to, and any order whose buyer was shown it. A fingerprint is
@@ -186,7 +195,7 @@ def _deliveries(dispute: Dispute, order: Order, key: CardKey) -> tuple[str, dict
     )
 
     def received(o: Order) -> tuple[datetime, int]:
-        return (o.delivered_at or o.paid_at or timezone.now(), o.pk)
+        return (_received_at(o, key) or o.paid_at or timezone.now(), o.pk)
 
     mine = received(order)
     earlier = [o for o in others if received(o) < mine]
@@ -288,7 +297,7 @@ def _key_rule(dispute: Dispute, key: CardKey, verdict: Any) -> str:
     if redeemed_at is None:
         # "Redeemed" without a time proves nothing about who redeemed it: evidence only.
         return CheckRule.KEY_REDEEMED_TIME_UNKNOWN
-    delivered_at = key.delivered_at or dispute.order.delivered_at
+    delivered_at = _received_at(dispute.order, key)
     if delivered_at is None or redeemed_at < delivered_at:
         return CheckRule.KEY_REDEEMED_BEFORE_DELIVERY
     first_reveal = (
