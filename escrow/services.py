@@ -58,6 +58,7 @@ from kamen_complaints.celery import enqueue
 from kamen_complaints.errors import DomainError, Forbidden
 from kamen_complaints.models import AuditAction
 from kamen_complaints.money import CENT, MAX_YUAN, format_yuan, from_fen, to_fen
+from orders import conflicts
 from orders import services as order_services
 from orders.models import (
     Merchant,
@@ -950,12 +951,19 @@ def _locked_pending_withdrawal(withdrawal: Withdrawal) -> Withdrawal:
     return locked
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def withdrawal_approve(*, withdrawal: Withdrawal, staff: User) -> Withdrawal:
     """Finance approves: the rules are checked again now (a complaint may have been filed
     since), then deposit → bank (`withdrawal:<id>`); finance sends the transfer."""
     _require(staff, "escrow.approve_withdrawal")
     withdrawal = _locked_pending_withdrawal(withdrawal)
+    conflicts.refuse_party(
+        staff=staff,
+        action="withdrawal_approve",
+        obj=withdrawal,
+        merchant_id=withdrawal.merchant_id,
+    )
     accounts = _lock(withdrawal.merchant_id, (AccountKind.BANK,))
     deposit = accounts[AccountKind.DEPOSIT]
     receivable = accounts[AccountKind.RECEIVABLE]
@@ -985,12 +993,16 @@ def withdrawal_approve(*, withdrawal: Withdrawal, staff: User) -> Withdrawal:
     return withdrawal
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def withdrawal_reject(*, withdrawal: Withdrawal, staff: User, reason: str) -> Withdrawal:
     _require(staff, "escrow.approve_withdrawal")
     if not reason.strip():
         raise DomainError(_("A reason is required."), code="reason_required")
     withdrawal = _locked_pending_withdrawal(withdrawal)
+    conflicts.refuse_party(
+        staff=staff, action="withdrawal_reject", obj=withdrawal, merchant_id=withdrawal.merchant_id
+    )
     withdrawal.status = WithdrawalStatus.REJECTED
     withdrawal.decided_by = staff
     withdrawal.decided_at = timezone.now()
@@ -1013,6 +1025,7 @@ ADJUSTABLE = (AccountKind.DEPOSIT, AccountKind.RECEIVABLE)
 COUNTERPARTS = (AccountKind.COMPENSATION_FUND, AccountKind.BANK)
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def adjustment_post(
     *,
@@ -1028,6 +1041,9 @@ def adjustment_post(
     compensation fund (or the bank, for money that came or went outside the channel).
     A deposit never goes under its holds; a receivable is never credited past zero."""
     _require(staff, "escrow.post_adjustment")
+    conflicts.refuse_party(
+        staff=staff, action="adjustment_post", obj=merchant, merchant_id=merchant.pk
+    )
     if not reason.strip():
         raise DomainError(_("A reason is required."), code="reason_required")
     if account not in ADJUSTABLE or counterpart not in COUNTERPARTS:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError, Forbidden
 from kamen_complaints.models import Approval, ApprovalKind, ApprovalStatus, AuditAction
+from orders import conflicts
 
 PERMISSION: dict[str, str] = {
     ApprovalKind.RULING: "disputes.arbitrate",
@@ -87,7 +88,17 @@ def posting_request(
     counterpart: str = "",
 ) -> Approval:
     """A manual ledger posting (an adjustment of a merchant's account, or a top-up of the
-    compensation fund), waiting for a second member of finance."""
+    compensation fund), waiting for a second member of finance. Refused for finance staff who
+    own or act for the merchant (orders.conflicts)."""
+    if target != "compensation_fund":
+        conflicts.refuse_party(
+            staff=staff,
+            action="posting_request",
+            obj=None,
+            merchant_id=merchant_id,
+            object_type="orders.merchant",
+            object_id=merchant_id,
+        )
     if amount == 0:
         raise DomainError(_("The amount must not be zero."), code="amount_invalid")
     if target == "compensation_fund":
@@ -143,6 +154,24 @@ def _locked_pending(approval: Approval, staff: User) -> Approval:
     return approval
 
 
+def _refuse_if_party(approval: Approval, staff: User) -> None:
+    """No one on both sides (orders.conflicts): the approver of a ruling or a posting must not
+    own or act for the shop concerned, nor have filed the complaint."""
+    if approval.kind == ApprovalKind.RULING:
+        from disputes.models import Dispute
+        from disputes.services.staff import refuse_if_party
+
+        dispute = Dispute.objects.get(pk=approval.object_id)
+        refuse_if_party(dispute, staff=staff, action="approval_decide")
+    elif approval.kind == ApprovalKind.ADJUSTMENT:
+        conflicts.refuse_party(
+            staff=staff,
+            action="approval_decide",
+            obj=approval,
+            merchant_id=approval.params.get("merchant"),
+        )
+
+
 def _carry_out(approval: Approval, staff: User) -> str:
     params = approval.params
     if approval.kind == ApprovalKind.RULING:
@@ -181,12 +210,14 @@ def _carry_out(approval: Approval, staff: User) -> str:
     return tx.key
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def approval_grant(*, approval: Approval, staff: User, reason: str = "") -> Approval:
     """A second staff member approves: the action is carried out now, through its service,
     as that person; a refusal by the service rolls everything back and the approval stays
     pending."""
     approval = _locked_pending(approval, staff)
+    _refuse_if_party(approval, staff)
     approval.result = _carry_out(approval, staff)[:200]
     approval.status = ApprovalStatus.APPROVED
     approval.decided_by = staff
@@ -206,11 +237,13 @@ def approval_grant(*, approval: Approval, staff: User, reason: str = "") -> Appr
     return approval
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def approval_refuse(*, approval: Approval, staff: User, reason: str) -> Approval:
     """A second staff member refuses: nothing is carried out."""
     reason = _clean_reason(reason)
     approval = _locked_pending(approval, staff)
+    _refuse_if_party(approval, staff)
     approval.status = ApprovalStatus.REFUSED
     approval.decided_by = staff
     approval.decided_at = timezone.now()

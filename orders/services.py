@@ -26,7 +26,7 @@ from kamen_complaints.errors import DomainError, Forbidden, NotFound
 from kamen_complaints.models import AuditAction
 from kamen_complaints.money import MAX_YUAN, from_fen, to_fen
 from kamen_complaints.text import name_key, normalize_digits, validate_visible_text
-from orders import crypto, selectors
+from orders import conflicts, crypto, selectors
 from orders.models import (
     CardKey,
     CardKeyReveal,
@@ -140,6 +140,7 @@ def validate_phone(value: str) -> str:
     return value
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def merchant_apply(
     *,
@@ -156,6 +157,7 @@ def merchant_apply(
     An identity number another shop already uses is accepted like any other, so the answer
     never tells whether a number is registered; merchant_verify refuses the duplicate and
     the admin flags it for the verifier."""
+    conflicts.refuse_staff_in_shop(user=user, actor=user, obj=user, adding=False)
     if MerchantMember.objects.filter(user=user).exists():
         raise DomainError(_("This account already belongs to a shop."), code="already_merchant")
     shop_name = shop_name.strip()
@@ -235,6 +237,7 @@ def _guarded_status(merchant: Merchant) -> tuple[str, str]:
     return MerchantStatus.ACTIVE, ""
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def merchant_verify(*, merchant: Merchant, staff: User) -> Merchant:
     """Real-name verification passed: the shop may sell for the next 6 months.
@@ -256,6 +259,9 @@ def merchant_verify(*, merchant: Merchant, staff: User) -> Merchant:
         .values_list("pk", flat=True)
     )
     merchant = _locked_merchant(merchant)
+    conflicts.refuse_party(
+        staff=staff, action="merchant_verify", obj=merchant, merchant_id=merchant.pk
+    )
     others = list(selectors.merchants_sharing_identity(merchant))
     if others:
         raise DomainError(
@@ -305,9 +311,13 @@ def merchant_verify(*, merchant: Merchant, staff: User) -> Merchant:
     return merchant
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def merchant_reject(*, merchant: Merchant, staff: User, reason: str) -> Merchant:
     merchant = _locked_merchant(merchant)
+    conflicts.refuse_party(
+        staff=staff, action="merchant_reject", obj=merchant, merchant_id=merchant.pk
+    )
     if merchant.status != MerchantStatus.PENDING_VERIFICATION:
         raise DomainError(
             _("Only a shop awaiting verification can be rejected."), code="not_allowed_in_state"
@@ -331,6 +341,7 @@ def merchant_reject(*, merchant: Merchant, staff: User, reason: str) -> Merchant
     return merchant
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def merchant_suspend(
     *,
@@ -343,6 +354,10 @@ def merchant_suspend(
     an automatic one, and only staff lift it. Every suspension is in the audit log (by
     `staff`, or the system for the automatic ones)."""
     merchant = _locked_merchant(merchant)
+    if staff is not None:
+        conflicts.refuse_party(
+            staff=staff, action="merchant_suspend", obj=merchant, merchant_id=merchant.pk
+        )
     if merchant.status == MerchantStatus.SUSPENDED:
         if (
             merchant.suspension_reason == SuspensionReason.MANUAL
@@ -401,6 +416,9 @@ def merchant_unsuspend(*, merchant: Merchant, staff: User) -> Merchant:
     """Staff lift a manual suspension. A deposit one is lifted by a top-up, an expired
     verification by verifying again: refused here with the way out."""
     merchant.refresh_from_db()
+    conflicts.refuse_party(
+        staff=staff, action="merchant_unsuspend", obj=merchant, merchant_id=merchant.pk
+    )
     if merchant.status != MerchantStatus.SUSPENDED:
         raise DomainError(_("This shop is not suspended."), code="not_allowed_in_state")
     if merchant.suspension_reason == SuspensionReason.DEPOSIT:
@@ -508,6 +526,7 @@ def _audit_member(*, actor: User, member: MerchantMember, action: str, new_accou
     )
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def merchant_member_add(
     *,
@@ -571,10 +590,7 @@ def merchant_member_add(
                 code="user_not_found",
             )
         user = found
-    if user.is_staff:
-        raise DomainError(
-            _("A platform staff account cannot join a shop's team."), code="staff_account"
-        )
+    conflicts.refuse_staff_in_shop(user=user, actor=actor, obj=merchant, adding=True)
     if not user.is_active:
         raise DomainError(_("That account is disabled."), code="account_disabled")
     existing = MerchantMember.objects.filter(user=user).select_related("merchant").first()

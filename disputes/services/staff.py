@@ -44,6 +44,7 @@ from disputes.services.conversation import clean_text, replace_keys, resolve
 from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError
 from kamen_complaints.models import AuditAction
+from orders import conflicts
 
 if TYPE_CHECKING:
     from kamen_complaints.models import Approval
@@ -93,6 +94,18 @@ def _check_replacement_bad(dispute: Dispute, outcome: str, replacement_bad: bool
         )
 
 
+def refuse_if_party(dispute: Dispute, *, staff: User, action: str) -> None:
+    """No one on both sides (orders.conflicts, docs/rules.md): refused for staff who own or
+    act for the complaint's shop, or who filed it."""
+    conflicts.refuse_party(
+        staff=staff,
+        action=action,
+        obj=dispute,
+        merchant_id=dispute.merchant_id,
+        filed_by_id=dispute.buyer_id,
+    )
+
+
 def approval_threshold(dispute: Dispute) -> Decimal:
     """The policy's `second_approval_threshold` for this complaint's product, now."""
     return policy_for(dispute.order.product.kind, at=timezone.now()).second_approval_threshold
@@ -108,6 +121,7 @@ def ruling_needs_approval(*, dispute: Dispute, outcome: str, amount: Decimal | N
     return decided > approval_threshold(dispute)
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def dispute_rule_propose(
     *,
@@ -128,6 +142,7 @@ def dispute_rule_propose(
     require_arbitrator(staff)
     reason = clean_text(reason, label=_("A reason for the ruling"))
     dispute = locked(dispute)
+    refuse_if_party(dispute, staff=staff, action="ruling")
     if dispute.status != Status.UNDER_REVIEW:
         raise not_allowed(dispute, _("a ruling"))
     decided = _decided_amount(dispute, outcome, amount)
@@ -166,6 +181,7 @@ def dispute_rule_propose(
     return approval
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def dispute_rule(
     *,
@@ -192,6 +208,7 @@ def dispute_rule(
     require_arbitrator(staff)
     reason = clean_text(reason, label=_("A reason for the ruling"))
     dispute = locked(dispute)
+    refuse_if_party(dispute, staff=staff, action="ruling")
     if dispute.status != Status.UNDER_REVIEW:
         raise not_allowed(dispute, _("a ruling"))
     decided = _decided_amount(dispute, outcome, amount)
@@ -273,6 +290,7 @@ def dispute_rule(
     return dispute
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def dispute_request_info(*, dispute: Dispute, staff: User, party: str, question: str) -> Dispute:
     """Ask one party for more information. That party gets the policy's time (24 h by
@@ -283,6 +301,7 @@ def dispute_request_info(*, dispute: Dispute, staff: User, party: str, question:
     if party not in Party.values:
         raise DomainError(_("Ask the buyer or the merchant."), code="party_invalid")
     dispute = locked(dispute)
+    refuse_if_party(dispute, staff=staff, action="info_request")
     if dispute.status != Status.UNDER_REVIEW:
         raise not_allowed(dispute, _("a request for information"))
     if dispute.review_paused_at is not None:
@@ -371,6 +390,7 @@ class Bears:
     PLATFORM = "platform"
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def dispute_decide_recovery(*, dispute: Dispute, staff: User, bears: str, reason: str) -> Dispute:
     """For a complaint the platform paid first (its review clock ran out, or a fast track the
@@ -381,6 +401,7 @@ def dispute_decide_recovery(*, dispute: Dispute, staff: User, bears: str, reason
     if bears not in (Bears.MERCHANT, Bears.PLATFORM):
         raise DomainError(_("Say who bears it: merchant or platform."), code="bears_invalid")
     dispute = locked(dispute)
+    refuse_if_party(dispute, staff=staff, action="recovery_decision")
     if not dispute.recovery_pending or dispute.status not in (Status.RESOLVED, Status.WITHDRAWN):
         raise not_allowed(dispute, _("a recovery decision"))
     dispute.recovery_pending = False
@@ -419,12 +440,14 @@ def dispute_decide_recovery(*, dispute: Dispute, staff: User, bears: str, reason
     return dispute
 
 
+@conflicts.refusals_audited
 @transaction.atomic
 def dispute_note(*, dispute: Dispute, staff: User, body: str) -> DisputeEvent:
     """An internal note: staff only, never shown to the parties (API, pages, package)."""
     require_arbitrator(staff)
     body = clean_text(body, label=_("A note"))
     dispute = locked(dispute)
+    refuse_if_party(dispute, staff=staff, action="note")
     return record(
         dispute,
         type=EventType.NOTE,
