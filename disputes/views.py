@@ -47,13 +47,11 @@ PAGE_SIZE = 20
 @require_GET
 def notifications(request: HttpRequest) -> HttpResponse:
     """One line per complaint and minute, in the reader's language, each linking to its
-    complaint. What the page shows is then read: the header's badge counts what is left."""
+    complaint. Looking changes nothing (a GET never writes): a line is read when its reader
+    says so, by its own "Mark as read" button or "Mark all as read" (`notifications_read`)."""
     user = cast(User, request.user)
     page = Paginator(selectors.inbox_groups(user), PAGE_SIZE).get_page(request.GET.get("page"))
     lines = selectors.inbox_lines(user, list(page.object_list))
-    shown_unread = [note.pk for line in lines for note in line.notes if note.read_at is None]
-    if shown_unread:
-        services.notifications_mark_read(user=user, ids=shown_unread)
     context = {"page": page, "lines": lines, "unread": selectors.unread_count(user)}
     return render(request, "disputes/notifications.html", context)
 
@@ -61,8 +59,18 @@ def notifications(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notifications_read(request: HttpRequest) -> HttpResponse:
-    services.notifications_mark_read(user=cast(User, request.user))
-    return redirect("disputes:notifications")
+    """POST: mark read the notifications named in `ids` (one line's button), or all of the
+    reader's (no `ids`); only the reader's own are touched. Back to the page it came from."""
+    raw = request.POST.getlist("ids")
+    ids = [int(value) for value in raw if value.isascii() and value.isdigit() and len(value) < 19]
+    if raw and not ids:
+        return redirect("disputes:notifications")  # nothing recognisable named: nothing read
+    services.notifications_mark_read(user=cast(User, request.user), ids=ids if raw else None)
+    page = request.POST.get("page", "")
+    url = reverse("disputes:notifications")
+    if page.isascii() and page.isdigit() and page != "1" and len(page) < 9:
+        url += f"?page={page}"
+    return redirect(url)
 
 
 # --- Reviewing a party's PDF before opening it (docs/security/merchants-and-evidence.md) ---
