@@ -59,13 +59,19 @@ def test_notifications_link_to_the_complaint_and_read_in_english(
     dispute = _complaint_with_an_offer()
     _log_in(page, dispute.buyer.username, "/notifications/")
     badge = page.locator(".site-nav .badge")
-    assert badge.count() == 0  # the page's lines are read once shown: the badge clears
+    assert badge.count() == 1  # looking reads nothing (a GET never writes)
     lines = page.locator(".notification-list > li")
     assert lines.count() == 1  # filing, a message and an offer within a minute: one line
     text = page.inner_text(".notification-list")
     assert dispute.number in text and "¥20.00" in text and "商家提出退款" in text
     assert page.locator(".notification--unread").count() == 1
     page.screenshot(path=str(screenshot_dir / "notifications-zh.png"), full_page=True)
+    page.reload()
+    assert page.locator(".notification--unread").count() == 1
+    page.click(".notification__read button[type=submit]")  # the line's own POST form
+    page.locator(".notification--unread").wait_for(state="detached")
+    assert page.locator(".site-nav .badge").count() == 0
+    assert page.locator(".notification__read").count() == 0
 
     page.click(".notification-list > li a.notification__text")
     page.wait_for_url(f"**/complaints/{dispute.number}/")

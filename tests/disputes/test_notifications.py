@@ -331,9 +331,19 @@ def test_the_badge_counts_unread_and_clears_when_read(client, time_machine):
     client.force_login(dispute.buyer)
     assert _badge(client) == "25"
     page = client.get("/notifications/").content.decode()
-    assert page.count("notification--unread") == 20  # shown as new, the first time
-    assert _badge(client) == "5"  # the page's lines were read; the older ones are left
-    assert "notification--unread" not in client.get("/notifications/").content.decode()
+    assert page.count("notification--unread") == 20
+    # Looking changes nothing (a GET never writes): still new on the second look.
+    assert _badge(client) == "25"
+    assert client.get("/notifications/").content.decode().count("notification--unread") == 20
+    unread = _inbox(dispute, dispute.buyer).filter(read_at__isnull=True)
+    newest = unread.order_by("-created_at", "-pk").first()
+    response = client.post(
+        reverse("disputes:notifications_read"), {"ids": [newest.pk], "page": "2"}
+    )  # one line's "Mark as read"
+    assert response.status_code == 302
+    assert response["Location"] == "/notifications/?page=2"
+    assert _badge(client) == "24"
+    assert client.get("/notifications/").content.decode().count("notification--unread") == 19
     response = client.post(reverse("disputes:notifications_read"))
     assert response.status_code == 302
     assert _badge(client) is None
@@ -342,12 +352,34 @@ def test_the_badge_counts_unread_and_clears_when_read(client, time_machine):
     )
 
 
+def test_a_get_of_the_page_reads_nothing_and_each_line_has_its_own_post_form(client):
+    """Issue 17: GET /notifications/ marked what it showed as read (a link prefetch, a
+    crawler or an image tag could empty the inbox). Reading is a POST, per line or all."""
+    dispute = file()
+    client.force_login(dispute.buyer)
+    before = set(_inbox(dispute, dispute.buyer).filter(read_at__isnull=True).values_list("pk"))
+    assert before
+    page = client.get("/notifications/").content.decode()
+    client.get("/notifications/?page=1")
+    assert set(_inbox(dispute, dispute.buyer).filter(read_at__isnull=True).values_list("pk")) == (
+        before
+    )
+    form = page.split('class="inline-form notification__read"', 1)[1].split("</form>", 1)[0]
+    for (pk,) in before:
+        assert f'name="ids" value="{pk}"' in form
+    assert f'action="{reverse("disputes:notifications_read")}"' in page
+    assert client.get(reverse("disputes:notifications_read")).status_code == 405
+
+
 def test_reading_marks_only_ones_own_notifications(client):
     dispute = file()
     client.force_login(UserFactory())
     assert dispute.number not in client.get("/notifications/").content.decode()
     client.post(reverse("disputes:notifications_read"))
-    assert _inbox(dispute, dispute.buyer).filter(read_at__isnull=True).exists()
+    theirs = list(_inbox(dispute, dispute.buyer).values_list("pk", flat=True))
+    client.post(reverse("disputes:notifications_read"), {"ids": [str(pk) for pk in theirs]})
+    client.post(reverse("disputes:notifications_read"), {"ids": ["x", "-1", "９", "9" * 40]})
+    assert _inbox(dispute, dispute.buyer).filter(read_at__isnull=True).count() == len(theirs)
     client.logout()
     assert client.get("/notifications/").status_code == 302
 
