@@ -6,8 +6,9 @@ attributes only: the Content-Security-Policy allows no inline style and the page
 with the numbers written beside them.
 
 The figures come from the one selector behind the public shop record,
-disputes.selectors.shop_record (aggregate SQL, cached); the owner and the team see them
-alike, and GET /api/v1/merchant/stats/ answers the same record."""
+disputes.selectors.shop_records (aggregate SQL, cached): every window and the medians from one
+computation at one moment, so the 7 days never count more than the 30 or the 90; the owner
+and the team see them alike, and GET /api/v1/merchant/stats/ answers the same record."""
 
 from __future__ import annotations
 
@@ -156,11 +157,10 @@ def performance(request: HttpRequest) -> HttpResponse:
         days = form.cleaned_data["days"] or DEFAULT_DAYS
     else:
         status = 400
-    record = selectors.shop_record(merchant.pk, days)
-    windows = [
-        {"days": d, "record": record if d == days else selectors.shop_record(merchant.pk, d)}
-        for d in selectors.SHOP_RECORD_DAYS
-    ]
+    # Every figure on the page from one computation at one moment (selectors.shop_records).
+    records = selectors.shop_records(merchant.pk)
+    record = records[days]
+    windows = [{"days": d, "record": records[d]} for d in selectors.SHOP_RECORD_DAYS]
     context = {
         "form": form,
         "days": days,

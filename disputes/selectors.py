@@ -476,49 +476,116 @@ def _moments(days: int, now: datetime) -> dict[str, Any]:
     return {"since": adapt(now - timedelta(days=days)), "now": adapt(now)}
 
 
-def _marketplace_median(days: int, now: datetime) -> dict[str, Any]:
+def _every_window(sql: str, now: datetime, **params: Any) -> tuple[str, dict[str, Any]]:
+    """`sql` (a query over one window, `%(since)s` to `%(now)s`) once per SHOP_RECORD_DAYS,
+    as one statement: `SELECT days, …` rows joined by UNION ALL. One statement reads one
+    snapshot of the database, and every window ends at the same `now`, so the 7 days are
+    inside the 30 and the 30 inside the 90 — a shorter window never counts more."""
+    parts = []
+    for days in SHOP_RECORD_DAYS:
+        window = sql.replace("%(since)s", f"%(since_{days})s")
+        parts.append(f"SELECT {days} AS days, w{days}.* FROM ({window}) w{days}")  # noqa: S608
+        params[f"since_{days}"] = _moments(days, now)["since"]
+    params["now"] = _moments(0, now)["now"]
+    return " UNION ALL ".join(parts), params
+
+
+def _marketplace_medians(now: datetime) -> dict[int, dict[str, Any]]:
+    """The marketplace median of each window of SHOP_RECORD_DAYS, as of `now` (one query)."""
     from django.db import connection
 
-    params = {**_moments(days, now), "min_orders": SHOP_RECORD_MIN_ORDERS}
+    sql, params = _every_window(_median_sql(), now, min_orders=SHOP_RECORD_MIN_ORDERS)
     with connection.cursor() as cursor:
-        cursor.execute(_median_sql(), params)
-        row = cursor.fetchone()
-    per_1000, in_time, resolved_share, satisfaction, lost_share, paid_out_fen = row
-    return {
-        "complaints_per_1000": _figure(per_1000, 1),
-        "answered_in_time": _figure(in_time, 3),
-        "resolved_share": _figure(resolved_share, 3),
-        "satisfaction": _figure(satisfaction, 2),
-        "lost_share": _figure(lost_share, 3),
-        "paid_out": _money(paid_out_fen),
-    }
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    medians = {}
+    for days, per_1000, in_time, resolved_share, satisfaction, lost_share, paid_out_fen in rows:
+        medians[int(days)] = {
+            "complaints_per_1000": _figure(per_1000, 1),
+            "answered_in_time": _figure(in_time, 3),
+            "resolved_share": _figure(resolved_share, 3),
+            "satisfaction": _figure(satisfaction, 2),
+            "lost_share": _figure(lost_share, 3),
+            "paid_out": _money(paid_out_fen),
+        }
+    return medians
 
 
-def _shop_figures(merchant_id: int, days: int, now: datetime) -> dict[str, Any]:
+def _shop_figures(merchant_id: int, now: datetime) -> dict[int, dict[str, Any]]:
+    """The shop's own figures over each window of SHOP_RECORD_DAYS, as of `now` (one query)."""
     from django.db import connection
 
     columns = (
         "orders, complaints, per_1000, in_time, resolved_share, satisfaction, lost_share, "
         "paid_out_fen"
     )
-    sql = f"WITH {_shop_stats_sql(one_merchant=True)} SELECT {columns} FROM stats"  # noqa: S608
-    params = {**_moments(days, now), "merchant": merchant_id}
+    one = f"WITH {_shop_stats_sql(one_merchant=True)} SELECT {columns} FROM stats"  # noqa: S608
+    sql, params = _every_window(one, now, merchant=merchant_id)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:  # no paid order in the window
-        row = (0, 0, None, None, None, None, None, 0)
-    orders, complaints, per_1000, in_time, resolved_share, satisfaction, lost, paid = row
-    return {
-        "orders": int(orders),
-        "complaints": int(complaints),
-        "complaints_per_1000": _figure(per_1000, 1),
-        "answered_in_time": _figure(in_time, 3),
-        "resolved_share": _figure(resolved_share, 3),
-        "satisfaction": _figure(satisfaction, 2),
-        "lost_share": _figure(lost, 3),
-        "paid_out": _money(paid),
-    }
+        found = {int(row[0]): row[1:] for row in cursor.fetchall()}
+    figures = {}
+    for days in SHOP_RECORD_DAYS:
+        # No row: no paid order in the window.
+        row = found.get(days, (0, 0, None, None, None, None, None, 0))
+        orders, complaints, per_1000, in_time, resolved_share, satisfaction, lost, paid = row
+        figures[days] = {
+            "orders": int(orders),
+            "complaints": int(complaints),
+            "complaints_per_1000": _figure(per_1000, 1),
+            "answered_in_time": _figure(in_time, 3),
+            "resolved_share": _figure(resolved_share, 3),
+            "satisfaction": _figure(satisfaction, 2),
+            "lost_share": _figure(lost, 3),
+            "paid_out": _money(paid),
+        }
+    return figures
+
+
+def _medians_as_of(*, fresh: bool) -> tuple[datetime, dict[int, dict[str, Any]]]:
+    """The marketplace medians of every window and the moment they were computed at (cached
+    SHOP_RECORD_CACHE_SECONDS): that moment is the `now` of every shop record served with
+    them."""
+    from django.core.cache import cache
+
+    key = "disputes:shop_record:v3:median"
+    cached = None if fresh else cache.get(key)
+    if cached is None:
+        now = timezone.now()
+        cached = (now, _marketplace_medians(now))
+        cache.set(key, cached, SHOP_RECORD_CACHE_SECONDS)
+    return cached
+
+
+def shop_records(merchant_id: int, *, fresh: bool = False) -> dict[int, dict[str, Any]]:
+    """The shop's record over every window of SHOP_RECORD_DAYS (see `shop_record`), from one
+    computation at one moment: the shop's figures of all windows in one query ending at the
+    moment the marketplace medians beside them were computed, cached together as one entry —
+    so no page mixes figures of different ages, and a window's counts and money are never
+    more than a longer window's (tests/disputes/test_shop_record_windows.py)."""
+    from django.core.cache import cache
+
+    now, medians = _medians_as_of(fresh=fresh)
+    # v3: one entry for every window, as of the medians' moment (v2 held one window each).
+    key = f"disputes:shop_record:v3:{merchant_id}:{now.timestamp():.6f}"
+    if not fresh:
+        cached = cache.get(key)
+        if cached is not None:
+            return {days: dict(record) for days, record in cached.items()}
+    figures = _shop_figures(merchant_id, now)
+    records = {}
+    for days in SHOP_RECORD_DAYS:
+        record = {
+            "merchant_id": merchant_id,
+            "window_days": days,
+            **figures[days],
+            "marketplace_median": medians[days],
+            "computed_at": now,
+        }
+        record["enough_data"] = record["orders"] >= SHOP_RECORD_MIN_ORDERS
+        records[days] = record
+    cache.set(key, records, SHOP_RECORD_CACHE_SECONDS)
+    return {days: dict(record) for days, record in records.items()}
 
 
 def shop_record(merchant_id: int, days: int = 90, *, fresh: bool = False) -> dict[str, Any]:
@@ -527,38 +594,15 @@ def shop_record(merchant_id: int, days: int = 90, *, fresh: bool = False) -> dic
     (of those whose merchant clock is settled), the share of complaints (not withdrawn)
     resolved, the share of resolved complaints the shop lost (decided for the buyer by staff
     or the clock), the money recovered from the shop for them (`paid_out`, yuan), and the
-    average satisfaction rating — each beside the marketplace median over the shops with at
-    least SHOP_RECORD_MIN_ORDERS orders. Under that minimum `enough_data` is False and the pages
-    say "not enough data". The one source of these figures for the shop page, the product
-    pages, the API and the dashboards; aggregate SQL, cached SHOP_RECORD_CACHE_SECONDS
-    (`computed_at` says when; `fresh=True` recomputes)."""
-    from django.core.cache import cache
-
+    average satisfaction rating (not counting complaints ruled malicious) — each beside the
+    marketplace median over the shops with at least SHOP_RECORD_MIN_ORDERS orders. Under that
+    minimum `enough_data` is False and the pages say "not enough data". The one source of
+    these figures for the shop page, the product pages, the API and the dashboards; aggregate
+    SQL, cached SHOP_RECORD_CACHE_SECONDS (`computed_at` says as of when; `fresh=True`
+    recomputes). One window of `shop_records`: a page showing several asks that once."""
     if days not in SHOP_RECORD_DAYS:
         raise ValueError(f"days must be one of {SHOP_RECORD_DAYS}, not {days!r}")
-    # v2: the record gained lost_share and paid_out; a v1 entry left in a shared cache by the
-    # previous release would lack them.
-    key = f"disputes:shop_record:v2:{merchant_id}:{days}"
-    if not fresh:
-        cached = cache.get(key)
-        if cached is not None:
-            return dict(cached)
-    now = timezone.now()
-    median_key = f"disputes:shop_record:v2:median:{days}"
-    median = None if fresh else cache.get(median_key)
-    if median is None:
-        median = _marketplace_median(days, now)
-        cache.set(median_key, median, SHOP_RECORD_CACHE_SECONDS)
-    record = {
-        "merchant_id": merchant_id,
-        "window_days": days,
-        **_shop_figures(merchant_id, days, now),
-        "marketplace_median": median,
-        "computed_at": now,
-    }
-    record["enough_data"] = record["orders"] >= SHOP_RECORD_MIN_ORDERS
-    cache.set(key, record, SHOP_RECORD_CACHE_SECONDS)
-    return record
+    return shop_records(merchant_id, fresh=fresh)[days]
 
 
 # --- The merchant dashboard's complaints (disputes/merchant_views.py, the API's ordering) -----
