@@ -563,7 +563,11 @@ def test_a_tampered_package_fails_verification():
 def test_staff_may_download_the_package_the_merchant_may_not():
     dispute = file()
     staff = StaffFactory(perms=["disputes.view_dispute"])
-    assert client_for(staff).get(url(dispute, "evidence-package")).status_code == 200
+    package = client_for(staff).get(url(dispute, "evidence-package"))
+    assert package.status_code == 200 and package["Content-Type"] == "application/zip"
+    assert verify_package(package.content) == []  # the signed package, not just a 200
+    with zipfile.ZipFile(io.BytesIO(package.content)) as archive:
+        assert dispute.number in archive.read("summary.html").decode()
     response = client_for(dispute.merchant.owner).get(url(dispute, "evidence-package"))
     assert response.status_code == 403
     assert PackageDownload.objects.filter(dispute=dispute).count() == 1

@@ -179,7 +179,12 @@ def test_the_catalogue_filters_by_kind_and_paginates():
 
 def test_a_product_page_shows_a_listed_product_only():
     client = anonymous()
-    assert client.get(f"/api/v1/products/{ProductFactory().pk}/").status_code == 200
+    product = ProductFactory(price=Decimal("48.00"))
+    response = client.get(f"/api/v1/products/{product.pk}/")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["id"], body["name"], body["price"]) == (product.pk, product.name, "48.00")
+    assert "source" not in body and "active" not in body  # the shop's fields stay the shop's
     assert_error(client.get(f"/api/v1/products/{ProductFactory(active=False).pk}/"), 404)
 
 
@@ -299,6 +304,10 @@ def test_a_team_member_sees_the_shops_orders(client_as):
     MerchantMember.objects.create(merchant=order.merchant, user=agent, role="agent")
     response = client_as(agent).get(f"/api/v1/orders/{order.number}/")
     assert response.status_code == 200
+    body = response.json()
+    assert body["number"] == order.number
+    # The team sees the shop's order as the owner does: keys masked, never in clear.
+    assert body["card_keys"] == [k.masked for k in order.card_keys.order_by("id")]
 
 
 def test_an_order_detail_shows_the_documented_fields_with_keys_masked(client_as, buyer):
