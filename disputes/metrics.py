@@ -505,6 +505,26 @@ class RangeForm(forms.Form):
         # The query string says `from` and `to` (Python cannot name a field "from").
         return self.FIELD_NAMES.get(field_name, field_name)
 
+    # Dates a range may name: far from date.min and date.max, so the arithmetic on them
+    # (30 days back or on, the day after the last) cannot overflow (a 500 before).
+    EARLIEST = date(2000, 1, 1)
+    LATEST = date(2999, 12, 31)
+
+    def _in_bounds(self, name: str) -> date | None:
+        value: date | None = self.cleaned_data.get(name)
+        if value is not None and not self.EARLIEST <= value <= self.LATEST:
+            raise forms.ValidationError(
+                _("Enter a date between %(earliest)s and %(latest)s.")
+                % {"earliest": self.EARLIEST.isoformat(), "latest": self.LATEST.isoformat()}
+            )
+        return value
+
+    def clean_start(self) -> date | None:
+        return self._in_bounds("start")
+
+    def clean_end(self) -> date | None:
+        return self._in_bounds("end")
+
     def clean_merchant(self) -> Any:
         from orders.models import Merchant
 

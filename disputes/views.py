@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -21,6 +22,7 @@ from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -36,6 +38,7 @@ from disputes.services.filing import FilingState, filing_state
 from kamen_complaints.accounts import throttle_wait, throttled_message
 from kamen_complaints.api import throttle_peek, throttle_record
 from kamen_complaints.errors import DomainError
+from kamen_complaints.middleware import keeps_oversized_form
 from kamen_complaints.money import format_yuan
 from orders.models import Order
 from orders.templatetags.kamen import shanghai
@@ -204,6 +207,15 @@ def _shown_name(name: str) -> str:
     return sanitise_original_name(name, extension=extension)
 
 
+def _too_large_message(size: int) -> str:
+    return _(
+        "The files sent together were %(size)s, more than the %(limit)s one sending can carry, "
+        "so none of them was attached. What you typed is kept below: attach fewer files at a "
+        "time or smaller photos (files already marked attached stay attached)."
+    ) % {"size": filesizeformat(size), "limit": filesizeformat(settings.MAX_REQUEST_BODY_SIZE)}
+
+
+@keeps_oversized_form
 @login_required
 @require_http_methods(["GET", "POST"])
 def complaint_file(request: HttpRequest, number: str) -> HttpResponse:
@@ -239,6 +251,15 @@ def complaint_file(request: HttpRequest, number: str) -> HttpResponse:
             response = _complaint_form_page(request, order, form, draft, state, evidence_errors)
             response.status_code = 429
             response["Retry-After"] = str(wait)
+            return response
+        too_large = getattr(request, "too_large", None)
+        if too_large is not None:
+            # The body was over the limit: its files were read past and thrown away
+            # (kamen_complaints/middleware.py); the typed text is here, so the form comes back
+            # with it and says why nothing new was attached.
+            evidence_errors.append(_too_large_message(too_large))
+            response = _complaint_form_page(request, order, form, draft, state, evidence_errors)
+            response.status_code = 413
             return response
         draft.remove(request.POST.getlist("remove_draft"))
         _store_uploads(request, form, draft, policy)
@@ -327,6 +348,7 @@ def _complaint_form_page(
         "core_kinds": [(kind, EvidenceKind(kind).label) for kind in CORE_EVIDENCE],
         "core_present": {f.kind for f in draft.files},
         "max_mb": policy.max_evidence_bytes // (1024 * 1024),
+        "max_request_bytes": settings.MAX_REQUEST_BODY_SIZE,
     }
     response = render(request, "disputes/complaint_form.html", context)
     add_never_cache_headers(response)

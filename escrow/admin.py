@@ -5,11 +5,13 @@ group (migration 0002) holds the permissions these screens ask for."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -343,6 +345,9 @@ class PayoutAdmin(ReadOnlyAdmin):
 # --- Withdrawals --------------------------------------------------------------------------
 
 
+_WITHDRAWAL_ID = re.compile(r"[0-9]{1,18}")
+
+
 class ReasonActionForm(ActionForm):
     reason = forms.CharField(
         label=gettext_lazy("reason (required to reject)"), required=False, max_length=2000
@@ -364,6 +369,21 @@ class WithdrawalAdmin(ReadOnlyAdmin):
 
     def has_approve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("escrow.approve_withdrawal")
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Withdrawal]
+    ) -> HttpResponse | None:
+        # A selected id that is not a number made the action's query raise (a 500 before):
+        # the list comes back with a translated error instead, nothing decided.
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if not all(_WITHDRAWAL_ID.fullmatch(value) for value in selected):
+            self.message_user(
+                request,
+                _("Select withdrawals from the list: an id given was not a withdrawal number."),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
 
     def _decide(self, request: HttpRequest, queryset: QuerySet[Withdrawal], approve: bool) -> None:
         staff = _staff(request)

@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("orders.urls")),
 ]
 
+handler400 = "kamen_complaints.views.bad_request"
 handler403 = "kamen_complaints.views.forbidden"
 handler404 = "kamen_complaints.views.not_found"
 handler500 = "kamen_complaints.views.server_error"

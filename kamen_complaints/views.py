@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -36,3 +37,25 @@ def server_error(request: HttpRequest) -> HttpResponse:
             status=500,
         )
     return render(request, "500.html", status=500)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's handler400: a body over DATA_UPLOAD_MAX_MEMORY_SIZE (RequestDataTooBig, which
+    the CSRF check raises while reading a form) is a 413; anything else a 400. In the site's
+    frame and translated, never Django's plain English page."""
+    if isinstance(exception, RequestDataTooBig):
+        return too_large_response(request, _("The request body is too large."))
+    return bad_request_response(request, _("The request is malformed."))
+
+
+def bad_request_response(request: HttpRequest, message: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message, "code": "bad_request"}, status=400)
+    return render(request, "400.html", {"message": message}, status=400)
+
+
+def too_large_response(request: HttpRequest, message: str) -> HttpResponse:
+    """413: JSON under /api/ (docs/api.md), the site's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message, "code": "too_large"}, status=413)
+    return render(request, "413.html", {"message": message}, status=413)
