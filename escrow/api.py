@@ -51,6 +51,30 @@ class DepositSummarySerializer(serializers.Serializer):
     suspension_reason = TextField(read_only=True)
 
 
+class HoldSerializer(serializers.Serializer):
+    complaint = TextField(source="number", read_only=True, help_text="The complaint's number.")
+    amount = MoneyField(read_only=True)
+    since = serializers.DateTimeField(read_only=True)
+
+
+class WithdrawableSerializer(serializers.Serializer):
+    """What the owner may withdraw now: balance − held − pending − minimum − owed (≥ 0)."""
+
+    amount = MoneyField(read_only=True, max_digits=_BALANCE_DIGITS)
+    balance = MoneyField(read_only=True, max_digits=_BALANCE_DIGITS)
+    held = MoneyField(read_only=True, max_digits=_BALANCE_DIGITS)
+    pending = MoneyField(
+        read_only=True, max_digits=_BALANCE_DIGITS, help_text="Pending withdrawals."
+    )
+    minimum = MoneyField(read_only=True)
+    owed = MoneyField(read_only=True, max_digits=_BALANCE_DIGITS)
+    holds = HoldSerializer(many=True, read_only=True, help_text="Which complaint holds how much.")
+
+
+class DepositSerializer(DepositSummarySerializer):
+    withdrawable = WithdrawableSerializer(read_only=True)
+
+
 class EntrySerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     created_at = serializers.DateTimeField(source="transaction.created_at", read_only=True)
@@ -100,10 +124,12 @@ def _owned_merchant(request: Request, message: str) -> Merchant:
 
 
 class DepositView(APIView):
-    @extend_schema(responses=DepositSummarySerializer)
+    @extend_schema(responses=DepositSerializer)
     def get(self, request: Request) -> Response:
-        summary = selectors.deposit_summary(own_merchant(request))
-        return Response(DepositSummarySerializer(summary).data)
+        merchant = own_merchant(request)
+        summary = selectors.deposit_summary(merchant)
+        body = {**vars(summary), "withdrawable": selectors.deposit_withdrawable(merchant)}
+        return Response(DepositSerializer(body).data)
 
 
 class DepositEntryListView(generics.ListAPIView):

@@ -1,6 +1,7 @@
 """The deposit page of the merchant dashboard, /merchant/deposit/ (README "Merchant
 dashboard"): balance, held, available, receivable, minimum and the shop's status — with a
-banner saying why a suspended shop is suspended and what lifts it —, the ledger entries with
+banner saying why a suspended shop is suspended and what lifts it —, what may be withdrawn
+and why (selectors.deposit_withdrawable), which complaint holds how much, the ledger entries with
 the balance after each (linked to their complaint), the withdrawals, and the two owner-only
 forms: a top-up through the (sandbox) payment provider and a withdrawal request.
 
@@ -101,6 +102,7 @@ def _page(
     ]
     context = {
         "summary": summary,
+        "withdrawable": selectors.deposit_withdrawable(merchant),
         "merchant": merchant,
         "suspended_for_deposit": suspended_for_deposit,
         "cure": cure,

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
+from django.apps import apps
 from django.db.models import (
     Count,
     F,
@@ -32,6 +34,7 @@ from escrow.models import (
     PayoutStatus,
     TransactionKind,
     Withdrawal,
+    WithdrawalStatus,
 )
 from kamen_complaints.money import from_fen, to_fen
 from orders.models import Merchant, Order, Refund, SuspensionReason
@@ -74,6 +77,103 @@ def deposit_summary(merchant: Merchant) -> DepositSummary:
         minimum=merchant.minimum_deposit,
         status=merchant.status,
         suspension_reason=merchant.suspension_reason,
+    )
+
+
+def withdrawable_fen(*, balance: int, held: int, pending: int, minimum: int, owed: int) -> int:
+    """The one rule of docs/rules.md "Shops, teams and deposits": what the owner may still
+    withdraw, in fen — the balance less every open complaint's hold, the withdrawals still
+    pending, the minimum deposit and what the shop owes (`owed` ≥ 0), never below zero.
+    `escrow.services.withdrawal_request` and `withdrawal_approve` refuse above it, under the
+    deposit's lock; the deposit page and the API show it with this breakdown."""
+    return max(0, balance - held - pending - minimum - owed)
+
+
+@dataclass(frozen=True)
+class HeldFor:
+    """One open complaint's hold on the deposit (escrow keeps only the reference; the
+    complaint's number is looked up by name so escrow never imports the complaints app)."""
+
+    reference: str
+    dispute_id: int | None
+    number: str
+    amount: Decimal
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Withdrawable:
+    """The withdrawable amount and each term of it, in yuan (`owed` ≥ 0), with the holds
+    that make up `held`, oldest first."""
+
+    balance: Decimal
+    held: Decimal
+    pending: Decimal
+    minimum: Decimal
+    owed: Decimal
+    amount: Decimal
+    holds: list[HeldFor]
+
+
+def pending_withdrawals_fen(merchant_id: int, *, exclude: int | None = None) -> int:
+    """What the shop's pending withdrawals take (fen), `exclude` one of them (its own
+    approval)."""
+    pending = Withdrawal.objects.filter(merchant_id=merchant_id, status=WithdrawalStatus.PENDING)
+    if exclude is not None:
+        pending = pending.exclude(pk=exclude)
+    return int(pending.aggregate(s=Sum("amount"))["s"] or 0)
+
+
+def merchant_holds(merchant: Merchant) -> list[HeldFor]:
+    """The open complaints holding part of this deposit, with their numbers and amounts,
+    oldest first (two queries whatever the count)."""
+    holds = list(
+        Hold.objects.filter(merchant_id=merchant.pk, status=HoldStatus.ACTIVE)
+        .order_by("created_at", "id")
+        .values_list("reference", "amount", "created_at")
+    )
+    ids: dict[str, int] = {}
+    for reference, _amount, _at in holds:
+        prefix, _sep, rest = reference.partition(":")
+        if prefix == "dispute" and rest.isdigit():
+            ids[reference] = int(rest)
+    numbers: dict[int, str] = {}
+    if ids:
+        dispute = apps.get_model("disputes", "Dispute")
+        numbers = dict(
+            dispute.objects.filter(pk__in=set(ids.values()), merchant_id=merchant.pk).values_list(
+                "pk", "number"
+            )
+        )
+    return [
+        HeldFor(
+            reference=reference,
+            dispute_id=ids.get(reference),
+            number=numbers.get(ids.get(reference, 0), ""),
+            amount=from_fen(amount),
+            since=at,
+        )
+        for reference, amount, at in holds
+    ]
+
+
+def deposit_withdrawable(merchant: Merchant) -> Withdrawable:
+    """What the owner may withdraw now and why (the terms of `withdrawable_fen`)."""
+    balance, held, receivable = _merchant_balances(merchant.pk)
+    pending = pending_withdrawals_fen(merchant.pk)
+    minimum = to_fen(merchant.minimum_deposit)
+    owed = max(-receivable, 0)
+    amount = withdrawable_fen(
+        balance=balance, held=held, pending=pending, minimum=minimum, owed=owed
+    )
+    return Withdrawable(
+        balance=from_fen(balance),
+        held=from_fen(held),
+        pending=from_fen(pending),
+        minimum=merchant.minimum_deposit,
+        owed=from_fen(owed),
+        amount=from_fen(amount),
+        holds=merchant_holds(merchant),
     )
 
 

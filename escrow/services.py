@@ -38,6 +38,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from escrow import selectors
 from escrow.models import (
     MERCHANT_KINDS,
     Account,
@@ -887,50 +888,53 @@ def deposit_topup_confirm(
 def _check_withdrawal(
     *, deposit: Account, receivable: Account, fen: int, exclude: int | None = None
 ) -> None:
-    """The three refusals of docs/rules.md "Shops, teams and deposits", in this order, each
-    naming its numbers."""
+    """Refuse a withdrawal above what may be withdrawn (`selectors.withdrawable_fen`, the one
+    rule of docs/rules.md "Shops, teams and deposits": balance − holds − pending withdrawals −
+    minimum deposit − what is owed), naming every term. The caller holds the deposit's lock."""
     merchant = deposit.merchant
     if merchant is None:
         raise RuntimeError("a withdrawal needs a merchant's deposit")
-    open_holds = Hold.objects.filter(merchant_id=merchant.pk, status=HoldStatus.ACTIVE).count()
-    if open_holds:
-        raise DomainError(
-            _("You have %(count)s open complaint(s); withdraw after they are resolved.")
-            % {"count": open_holds},
-            code="open_complaints",
-        )
-    pending = Withdrawal.objects.filter(merchant_id=merchant.pk, status=WithdrawalStatus.PENDING)
-    if exclude is not None:
-        pending = pending.exclude(pk=exclude)
-    reserved = pending.aggregate(s=Sum("amount"))["s"] or 0
-    available = deposit.available + min(receivable.balance, 0) - reserved
-    if fen > available:
-        raise DomainError(
-            _("You asked for %(amount)s but only %(available)s is available.")
-            % {"amount": _yuan(fen), "available": _yuan(max(available, 0))},
-            code="insufficient_funds",
-        )
+    pending = selectors.pending_withdrawals_fen(merchant.pk, exclude=exclude)
     minimum = to_fen(merchant.minimum_deposit)
-    if deposit.balance - reserved - fen < minimum:
-        raise DomainError(
-            _(
-                "A withdrawal of %(amount)s would leave %(left)s, under the minimum deposit "
-                "of %(minimum)s."
-            )
-            % {
-                "amount": _yuan(fen),
-                "left": _yuan(deposit.balance - reserved - fen),
-                "minimum": _yuan(minimum),
-            },
-            code="below_minimum",
+    owed = max(-receivable.balance, 0)
+    withdrawable = selectors.withdrawable_fen(
+        balance=deposit.balance, held=deposit.held, pending=pending, minimum=minimum, owed=owed
+    )
+    if fen <= withdrawable:
+        return
+    # The code says what stands in the way: the minimum alone (`below_minimum`), else money
+    # held, pending or owed (`insufficient_funds`); the sentence names every term.
+    free = selectors.withdrawable_fen(
+        balance=deposit.balance, held=deposit.held, pending=pending, minimum=0, owed=owed
+    )
+    unheld = selectors.withdrawable_fen(
+        balance=deposit.balance, held=0, pending=pending, minimum=minimum, owed=owed
+    )
+    raise DomainError(
+        _(
+            "You asked for %(amount)s but at most %(withdrawable)s can be withdrawn: the "
+            "balance of %(balance)s, less %(held)s held for open complaints, %(pending)s in "
+            "pending withdrawals, the minimum deposit of %(minimum)s and %(owed)s owed to the "
+            "platform."
         )
+        % {
+            "amount": _yuan(fen),
+            "withdrawable": _yuan(withdrawable),
+            "balance": _yuan(deposit.balance),
+            "held": _yuan(deposit.held),
+            "pending": _yuan(pending),
+            "minimum": _yuan(minimum),
+            "owed": _yuan(owed),
+        },
+        code="below_minimum" if fen <= free and fen > unheld else "insufficient_funds",
+    )
 
 
 @transaction.atomic
 def withdrawal_request(*, merchant: Merchant, amount: Decimal, user: User) -> Withdrawal:
-    """The owner asks to take money out of the deposit. Refused while complaints are open,
-    above the available funds (pending withdrawals count as taken), or when it would leave the
-    deposit under the minimum; otherwise it waits for finance staff."""
+    """The owner asks to take money out of the deposit: refused above what may be withdrawn
+    (balance − every open complaint's hold − pending withdrawals − minimum deposit − what is
+    owed: `_check_withdrawal`); otherwise it waits for finance staff."""
     if not is_merchant_owner(user, merchant):
         raise Forbidden(_("Only the shop's owner withdraws from the deposit."))
     fen = _fen(amount)

@@ -474,6 +474,11 @@ def dispute_appeal(*, dispute: Dispute, user: User, reason: str) -> Dispute:
         body=reason,
         data={"review_due": dispute.review_due, "previous_outcome": dispute.outcome},
     )
+    # Open again, so it holds its claim again (docs/rules.md "Appeal"): a withdrawal during the
+    # appeal takes only what is free of it. The appeal's ruling releases or consumes the hold
+    # (`money.settle`), or the review clock keeps it for the recovery decision. A hold still
+    # active (a recovery not decided yet) is kept as it is.
+    money.hold_place(dispute)
     # Both sides: the appellant's is the confirmation, with the new review deadline.
     notify(
         dispute,

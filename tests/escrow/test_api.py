@@ -36,7 +36,9 @@ def test_deposit_summary_shows_the_shops_money(api_client):
     api_client.force_authenticate(merchant.owner)
     response = api_client.get(DEPOSIT)
     assert response.status_code == 200
-    assert response.json() == {
+    body = response.json()
+    withdrawable = body.pop("withdrawable")
+    assert body == {
         "balance": "1200.00",
         "held": "50.00",
         "available": "1150.00",
@@ -45,6 +47,16 @@ def test_deposit_summary_shows_the_shops_money(api_client):
         "status": "active",
         "suspension_reason": "",
     }
+    holds = withdrawable.pop("holds")
+    assert withdrawable == {
+        "amount": "150.00",  # 1,200.00 − 50.00 held − 0 pending − 1,000.00 minimum − 0 owed
+        "balance": "1200.00",
+        "held": "50.00",
+        "pending": "0.00",
+        "minimum": "1000.00",
+        "owed": "0.00",
+    }
+    assert [(h["complaint"], h["amount"]) for h in holds] == [("", "50.00")]
 
 
 def test_deposit_summary_shows_what_is_owed_as_a_positive_receivable(api_client):
@@ -199,7 +211,7 @@ def test_owner_requests_a_withdrawal_that_waits_for_finance(api_client):
 @pytest.mark.parametrize(
     ("setup", "amount", "code"),
     [
-        ("open_complaint", "10.00", "open_complaints"),
+        ("open_complaint", "495.01", "insufficient_funds"),
         (None, "1500.01", "insufficient_funds"),
         (None, "600.00", "below_minimum"),
         (None, "0.00", "amount_invalid"),

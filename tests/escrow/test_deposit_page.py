@@ -171,18 +171,55 @@ def test_a_manual_suspension_shows_the_staff_note_and_who_lifts_it(merchant: Mer
 # --- Withdrawal ---------------------------------------------------------------------------
 
 
-def test_a_withdrawal_while_a_complaint_is_open_is_refused_with_the_reason(
+def test_a_withdrawal_beyond_what_open_complaints_leave_free_is_refused_with_the_reason(
     merchant: Merchant,
 ) -> None:
     order = funded_order(product=ProductFactory(merchant=merchant), deposit_amount=Decimal("0"))
-    file(order)
-    response = logged_in(merchant.owner).post(URL, {"action": "withdraw", "amount": "100.00"})
+    dispute = file(order)
+    free = Decimal("500.00") - dispute.claimed_amount  # 1,500.00 less the minimum and the hold
+    too_much = f"{free + Decimal('0.01'):.2f}"
+    response = logged_in(merchant.owner).post(URL, {"action": "withdraw", "amount": too_much})
     assert response.status_code == 400
     errors = response.context["withdrawal_form"].errors["amount"]
-    assert errors and "1" in errors[0]
+    assert (
+        errors and f"¥{free:,.2f}" in errors[0] and f"¥{dispute.claimed_amount:,.2f}" in errors[0]
+    )
     assert errors[0] in response.content.decode()
-    assert 'value="100.00"' in response.content.decode()  # the amount is kept
+    assert f'value="{too_much}"' in response.content.decode()  # the amount is kept
     assert not Withdrawal.objects.exists()
+
+
+def test_the_page_lists_which_complaint_holds_how_much_and_what_may_be_withdrawn(
+    merchant: Merchant,
+) -> None:
+    first = file(
+        funded_order(
+            product=ProductFactory(merchant=merchant, price=Decimal("30.00")),
+            deposit_amount=Decimal("0"),
+        )
+    )
+    second = file(
+        funded_order(
+            product=ProductFactory(merchant=merchant, price=Decimal("75.50")),
+            deposit_amount=Decimal("0"),
+        )
+    )
+    response = logged_in(merchant.owner).get(URL)
+    page = response.content.decode()
+    holds = response.context["withdrawable"].holds
+    assert [(h.number, h.amount) for h in holds] == [
+        (first.number, Decimal("30.00")),
+        (second.number, Decimal("75.50")),
+    ]
+    section = page[page.index('id="holds"') :]
+    for dispute, amount in ((first, "¥30.00"), (second, "¥75.50")):
+        assert f'href="/merchant/complaints/{dispute.number}/"' in section
+        row = section[section.index(f'data-hold="dispute:{dispute.pk}"') :]
+        assert amount in row[: row.index("</li>")]
+    # 1,500.00 − 105.50 held − 0 pending − 1,000.00 minimum − 0 owed
+    assert response.context["withdrawable"].amount == Decimal("394.50")
+    assert 'data-figure="withdrawable">¥394.50<' in page
+    assert "¥394.50" in page[page.index('id="withdrawable-breakdown"') :]
 
 
 def test_a_withdrawal_under_the_minimum_is_refused(merchant: Merchant) -> None:

@@ -460,12 +460,14 @@ def test_withdrawal_waits_for_finance_then_leaves_the_deposit():
     assert_ledger_clean()
 
 
-def test_withdrawal_is_refused_while_a_complaint_is_open():
-    merchant = funded_merchant("1500.00")
-    services.deposit_hold(merchant=merchant, amount=D("0.00"), reference="dispute:1")
+def test_an_open_complaint_holds_its_claim_and_the_rest_may_be_withdrawn():
+    merchant = funded_merchant("1500.00")  # minimum 1000.00: 500.00 above it
+    services.deposit_hold(merchant=merchant, amount=D("120.00"), reference="dispute:1")
     with pytest.raises(DomainError) as refused:
-        services.withdrawal_request(merchant=merchant, amount=D("10.00"), user=merchant.owner)
-    assert refused.value.code == "open_complaints"
+        services.withdrawal_request(merchant=merchant, amount=D("380.01"), user=merchant.owner)
+    assert refused.value.code == "insufficient_funds"
+    assert "¥380.00" in refused.value.message and "¥120.00" in refused.value.message
+    services.withdrawal_request(merchant=merchant, amount=D("380.00"), user=merchant.owner)
 
 
 def test_withdrawal_above_the_available_funds_is_refused():
@@ -489,10 +491,10 @@ def test_withdrawal_is_checked_again_at_approval():
     withdrawal = services.withdrawal_request(
         merchant=merchant, amount=D("300.00"), user=merchant.owner
     )
-    services.deposit_hold(merchant=merchant, amount=D("50.00"), reference="dispute:2")
-    with pytest.raises(DomainError) as refused:
+    services.deposit_hold(merchant=merchant, amount=D("250.00"), reference="dispute:2")
+    with pytest.raises(DomainError) as refused:  # 500.00 above the minimum, 250.00 held
         services.withdrawal_approve(withdrawal=withdrawal, staff=finance_staff())
-    assert refused.value.code == "open_complaints"
+    assert refused.value.code == "insufficient_funds"
     withdrawal.refresh_from_db()
     assert withdrawal.status == WithdrawalStatus.PENDING
 
