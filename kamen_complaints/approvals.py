@@ -154,6 +154,37 @@ def _locked_pending(approval: Approval, staff: User) -> Approval:
     return approval
 
 
+def _refuse_if_void(approval: Approval, dispute: Any) -> None:
+    """A ruling proposal decides the case as it stood when it was recorded: once the case has
+    moved on — a ruling, an appeal, a withdrawal, a clock's decision — it is void, even if the
+    complaint is under review again (docs/admin.md). A proposal recorded before the case's
+    position was kept in its parameters is compared by time."""
+    from disputes.services._core import local
+    from disputes.services.staff import case_moved_on
+
+    mark = approval.params.get("case_event")
+    moved = case_moved_on(
+        dispute,
+        after_event=int(mark) if mark is not None else None,
+        after_time=approval.requested_at,
+    )
+    if moved is None:
+        return
+    raise DomainError(
+        _(
+            "This proposal is void: complaint %(number)s moved on after it was recorded "
+            "(%(event)s, %(at)s). Refuse it, and propose a new ruling if one is still needed."
+        )
+        % {
+            "number": dispute.number,
+            "event": moved.get_type_display(),
+            "at": local(moved.created_at),
+        },
+        code="proposal_void",
+        status_code=409,
+    )
+
+
 def _refuse_if_party(approval: Approval, staff: User) -> None:
     """No one on both sides (orders.conflicts): the approver of a ruling or a posting must not
     own or act for the shop concerned, nor have filed the complaint."""
@@ -178,7 +209,8 @@ def _carry_out(approval: Approval, staff: User) -> str:
         from disputes.models import Dispute
         from disputes.services import dispute_rule
 
-        dispute = Dispute.objects.get(pk=approval.object_id)
+        dispute = Dispute.objects.select_for_update().get(pk=approval.object_id)
+        _refuse_if_void(approval, dispute)
         dispute_rule(
             dispute=dispute,
             staff=staff,

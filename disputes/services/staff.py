@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -121,6 +122,33 @@ def ruling_needs_approval(*, dispute: Dispute, outcome: str, amount: Decimal | N
     return decided > approval_threshold(dispute)
 
 
+def case_moved_on(
+    dispute: Dispute, *, after_event: int | None, after_time: datetime
+) -> DisputeEvent | None:
+    """The first change of status of the complaint (a ruling, an appeal, a withdrawal, a
+    clock's decision) after event `after_event` — or, when that is None, after `after_time` —
+    else None. A ruling proposal records the id of the latest one (`case_position`) and is
+    void once there is another (kamen_complaints.approvals, docs/admin.md)."""
+    changes = DisputeEvent.objects.filter(dispute_id=dispute.pk).exclude(from_status=F("to_status"))
+    if after_event is not None:
+        changes = changes.filter(pk__gt=after_event)
+    else:
+        changes = changes.filter(created_at__gt=after_time)
+    return changes.order_by("id").first()
+
+
+def case_position(dispute: Dispute) -> int:
+    """The id of the complaint's latest change of status (0: none yet)."""
+    latest = (
+        DisputeEvent.objects.filter(dispute_id=dispute.pk)
+        .exclude(from_status=F("to_status"))
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return latest or 0
+
+
 @conflicts.refusals_audited
 @transaction.atomic
 def dispute_rule_propose(
@@ -163,6 +191,9 @@ def dispute_rule_propose(
             "decided": str(decided),
             "recover_from_merchant": recover_from_merchant,
             "replacement_bad": replacement_bad,
+            # The case as it stood: the proposal is void once it moves on.
+            "case_status": dispute.status,
+            "case_event": case_position(dispute),
         },
         object_type="disputes.dispute",
         object_id=dispute.pk,
