@@ -20,7 +20,7 @@ class WithdrawalForm(forms.Form):
     amount = YuanField(
         label=_("Withdrawal amount (yuan)"),
         help_text=_(
-            "Refused while a complaint is open, above what is available, or when it would "
-            "leave the deposit under the minimum. Finance staff then pay it out."
+            "At most what open complaints, pending withdrawals, the minimum deposit and any "
+            "debt leave free (below). Finance staff then pay it out."
         ),
     )
