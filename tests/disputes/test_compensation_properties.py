@@ -1,11 +1,14 @@
 """Property-based checks of the compensation rule (docs/money.md).
 
 1. A random life of two orders — a card key and a phone top-up that may fail late — through
-   filing (fast-tracked or not), withdrawal and refiling, the merchant's answers, offers,
-   rulings, appeals, recovery decisions, the clock and payout retries: after every step every
-   `check_ledger` invariant holds (each order given back at most what was paid, no recovery
-   above its payout, every queued payout sendable) and the buyer never has more back than
-   the price.
+   filing (fast-tracked or not), withdrawal and refiling, the merchant's answers (a refund or
+   a replacement key), offers, rulings (replacements, and replacements found bad too),
+   appeals, recovery decisions, the clock (review expiry included) and payout retries: after
+   every step every `check_ledger` invariant holds (each order given back at most what was
+   paid, replacement keys included, no recovery above its payout, every queued payout
+   sendable) and the buyer never has more back — in money and in replacement keys, read from
+   the timeline — than the price. A refusal is a legal step, except escrow's own guard
+   refusing a settlement: that means the settlement rule asked for too much, and fails.
 2. The clock's set-based batch and the one-complaint path (`resolve` + `money.settle`) write
    the same ledger rows, holds, payouts, timeline events and notifications for the same
    random scenario.
@@ -20,17 +23,18 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 import time_machine
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from disputes import services
-from disputes.models import Dispute, DisputeEvent, Notification, Status
+from disputes.models import Dispute, DisputeEvent, EventType, Notification, Status
 from disputes.services import clock, sweep
 from escrow import services as escrow
 from escrow.models import Hold, LedgerTransaction, Payout
@@ -40,7 +44,7 @@ from orders import services as order_services
 from orders.models import Order, ProductKind, Refund
 from tests.disputes.factories import arbitrator, contest, file, fund
 from tests.disputes.test_clock import _core_evidence
-from tests.factories import ProductFactory, UserFactory
+from tests.factories import CardKeyFactory, ProductFactory, UserFactory
 from tests.helpers import paid_order
 
 D = Decimal
@@ -53,6 +57,7 @@ operations = st.one_of(
     filing,
     st.tuples(st.just("withdraw"), order_ix),
     st.tuples(st.just("accept"), order_ix),
+    st.tuples(st.just("replace"), order_ix),
     st.tuples(st.just("offer"), order_ix, frac),
     st.tuples(st.just("accept_offer"), order_ix),
     st.tuples(st.just("reject_offer"), order_ix),
@@ -60,9 +65,10 @@ operations = st.one_of(
     st.tuples(
         st.just("rule"),
         order_ix,
-        st.sampled_from(["refunded", "partially_refunded", "rejected"]),
+        st.sampled_from(["refunded", "partially_refunded", "rejected", "replaced"]),
         frac,
         st.booleans(),
+        st.booleans(),  # the replacement keys found bad too
     ),
     st.tuples(st.just("appeal"), order_ix, st.booleans()),
     st.tuples(st.just("recovery"), order_ix, st.booleans()),
@@ -94,6 +100,32 @@ def _given_back(order: Order) -> Decimal:
     return D(sum(p.amount for p in payouts)) / 100 + own
 
 
+def _replaced(order: Order) -> Decimal:
+    """What the replacement keys handed over on the order are worth, read from the timeline:
+    per complaint, the keys of its latest replacement at the unit price, unless a ruling
+    after it found them bad too (docs/money.md "Replacement keys")."""
+    value = D("0.00")
+    for dispute in Dispute.objects.filter(order=order):
+        latest = D("0.00")
+        for event in dispute.events.filter(
+            type__in=[EventType.KEY_REPLACED, EventType.RULED]
+        ).order_by("id"):
+            if event.type == EventType.KEY_REPLACED:
+                latest = order.unit_price * len(event.data["card_keys"])
+            elif event.data.get("replacement_bad"):
+                latest = D("0.00")
+        value += latest
+    return value
+
+
+def _escrow_refused(order: Order, headroom: int) -> None:
+    raise AssertionError(f"escrow refused a payout on {order.number} (headroom {headroom} fen)")
+
+
+def _escrow_refused_recovery(dispute_id: int, fen: int, paid: int) -> None:
+    raise AssertionError(f"escrow refused recovering {fen} fen of dispute {dispute_id} ({paid})")
+
+
 @override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
 class CompensationPropertyTests(TestCase):
     @settings(
@@ -104,6 +136,21 @@ class CompensationPropertyTests(TestCase):
     @given(
         first=st.lists(filing, min_size=1, max_size=2),
         steps=st.lists(operations, min_size=4, max_size=18),
+    )
+    # Issue 17: replaced, appealed, the review clock runs out — or staff rule refunded.
+    @example(
+        first=[("file", 0, 100, False)],
+        steps=[("replace", 0), ("appeal", 0, True), ("clock", 73), ("payouts",)],
+    )
+    @example(
+        first=[("file", 0, 100, False)],
+        steps=[("replace", 0), ("appeal", 0, True), ("rule", 0, "refunded", 1, True, False)],
+    )
+    # The order's own refund first: the complaint's outcome is cut by the headroom, and escrow's
+    # guard is never reached.
+    @example(
+        first=[("file", 1, 100, False)],
+        steps=[("topup_fails",), ("accept", 1), ("payouts",), ("payouts",)],
     )
     def test_no_order_is_ever_given_back_more_than_was_paid(
         self, first: list[tuple], steps: list[tuple]
@@ -120,18 +167,27 @@ class CompensationPropertyTests(TestCase):
                 buyer=buyer, product=topup, quantity=1, topup_target="13912340000"
             )
             orders.append(order_services.order_pay(order=pending, buyer=buyer))
+            for _ in range(3):  # stock for replacements
+                CardKeyFactory(product=card)
             fund(merchant, D("80.00"))
             staff = arbitrator()
-            for step in first + steps:
-                # A refusal is a legal outcome; like a request, a step is one transaction.
-                with contextlib.suppress(DomainError), transaction.atomic():
-                    self._apply(step, orders, staff, traveller)
-                breaches = [f"{c.name}: {c.breaches}" for c in ledger_check() if not c.ok]
-                assert not breaches, f"after {step}: {breaches}"
-                for order in orders:
-                    order.refresh_from_db()
-                    assert _given_back(order) <= order.amount, f"after {step}: {order.number}"
-                    assert order.refunded_amount + order.refund_reserved <= order.amount
+            # Escrow's guards are the last line: the settlement rule must never ask past them.
+            guards = (
+                mock.patch.object(escrow, "_over_order", _escrow_refused),
+                mock.patch.object(escrow, "_over_payout", _escrow_refused_recovery),
+            )
+            with guards[0], guards[1]:
+                for step in first + steps:
+                    # A refusal is a legal outcome; like a request, a step is one transaction.
+                    with contextlib.suppress(DomainError), transaction.atomic():
+                        self._apply(step, orders, staff, traveller)
+                    breaches = [f"{c.name}: {c.breaches}" for c in ledger_check() if not c.ok]
+                    assert not breaches, f"after {step}: {breaches}"
+                    for order in orders:
+                        order.refresh_from_db()
+                        given = _given_back(order) + _replaced(order)
+                        assert given <= order.amount, f"after {step}: {order.number} {given}"
+                        assert order.refunded_amount + order.refund_reserved <= order.amount
 
     def _apply(self, step: tuple, orders: list[Order], staff: Any, traveller: Any) -> None:
         name, *args = step
@@ -160,9 +216,12 @@ class CompensationPropertyTests(TestCase):
             return
         elif name == "withdraw":
             services.dispute_withdraw(dispute=live, buyer=live.buyer)
-        elif name == "accept":
+        elif name in ("accept", "replace"):
             services.dispute_respond(
-                dispute=live, merchant_user=live.merchant.owner, action="accept", remedy="refund"
+                dispute=live,
+                merchant_user=live.merchant.owner,
+                action="accept",
+                remedy="refund" if name == "accept" else "replace",
             )
         elif name == "offer":
             services.dispute_respond(
@@ -179,7 +238,7 @@ class CompensationPropertyTests(TestCase):
         elif name == "contest":
             contest(live)
         elif name == "rule":
-            _index, outcome, percent, recover = args
+            _index, outcome, percent, recover, replacement_bad = args
             amount = (
                 _share(live.claimed_amount, percent) if outcome == "partially_refunded" else None
             )
@@ -190,6 +249,7 @@ class CompensationPropertyTests(TestCase):
                 amount=amount,
                 reason="Decided",
                 recover_from_merchant=recover,
+                **({"replacement_bad": True} if replacement_bad else {}),
             )
         elif name == "appeal":
             user = live.buyer if args[1] else live.merchant.owner
