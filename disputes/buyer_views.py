@@ -43,6 +43,7 @@ from disputes.buyer_forms import (
 )
 from disputes.models import CORE_EVIDENCE, Dispute, EvidenceKind, Party, Role, Status
 from disputes.page_actions import run_action
+from disputes.services.rating import can_rate
 from kamen_complaints.errors import DomainError
 from orders.models import Merchant, MerchantStatus
 
@@ -120,7 +121,7 @@ def _status_context(request: HttpRequest, dispute: Dispute) -> dict[str, Any]:
         "can_add_evidence": "evidence" in actions,
         "can_appeal": "appeal" in actions,
         "can_message": "messages" in actions,
-        "can_rate": dispute.status == Status.RESOLVED and rating is None,
+        "can_rate": can_rate(dispute) and rating is None,
         "rating": rating,
         "info_from_me": info_from_me,
         "payout_lines": presenting.payout_lines(payouts),

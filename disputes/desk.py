@@ -38,6 +38,7 @@ from disputes.models import (
     Visibility,
 )
 from disputes.permissions import ARBITRATE
+from disputes.selectors import UNRATED_OUTCOMES
 from disputes.services.staff import Bears, approval_threshold
 from kamen_complaints.errors import DomainError
 from kamen_complaints.models import Approval, ApprovalStatus
@@ -277,8 +278,10 @@ def party_history(dispute: Dispute) -> dict[str, Any]:
     buyer = _outcomes(Dispute.objects.filter(buyer_id=dispute.buyer_id).exclude(pk=dispute.pk))
     shop = _outcomes(Dispute.objects.filter(merchant_id=dispute.merchant_id).exclude(pk=dispute.pk))
     given = DisputeRating.objects.filter(buyer_id=dispute.buyer_id).aggregate(avg=Avg("score"))
-    received = DisputeRating.objects.filter(dispute__merchant_id=dispute.merchant_id).aggregate(
-        avg=Avg("score"), n=Count("id")
+    received = (
+        DisputeRating.objects.filter(dispute__merchant_id=dispute.merchant_id)
+        .exclude(dispute__outcome__in=UNRATED_OUTCOMES)  # as the shop record counts them
+        .aggregate(avg=Avg("score"), n=Count("id"))
     )
     return {
         "buyer": {**buyer, "satisfaction_given": given["avg"]},

@@ -364,6 +364,10 @@ _ANSWER_EVENTS = ("accepted", "offer_made", "contested")
 # clock (default judgment, the review time running out) — not one the merchant settled.
 _LOST_OUTCOMES = ("refunded", "partially_refunded", "replaced")
 _LOST_DECIDERS = ("staff", "system")
+# A complaint ruled malicious is never rated (disputes.services.rating refuses it), and a rating
+# given before such a ruling (an appeal's) does not count: its filer's word on the shop is not
+# part of the record or of the metrics.
+UNRATED_OUTCOMES = (Outcome.REJECTED_MALICIOUS.value,)
 
 
 def _shop_stats_sql(*, one_merchant: bool, bounded: bool = False) -> str:
@@ -386,6 +390,7 @@ def _shop_stats_sql(*, one_merchant: bool, bounded: bool = False) -> str:
     answers = ", ".join(f"'{t}'" for t in _ANSWER_EVENTS)
     lost_outcomes = ", ".join(f"'{t}'" for t in _LOST_OUTCOMES)
     lost_deciders = ", ".join(f"'{t}'" for t in _LOST_DECIDERS)
+    unrated = ", ".join(f"'{t}'" for t in UNRATED_OUTCOMES)
     return f"""
     o AS (
         SELECT merchant_id, COUNT(*) AS orders FROM {order_t}
@@ -414,7 +419,7 @@ def _shop_stats_sql(*, one_merchant: bool, bounded: bool = False) -> str:
             WHERE type IN ({answers}) AND role = 'merchant'
             GROUP BY dispute_id
         ) a ON a.dispute_id = d.id
-        LEFT JOIN {rating_t} r ON r.dispute_id = d.id
+        LEFT JOIN {rating_t} r ON r.dispute_id = d.id AND d.outcome NOT IN ({unrated})
         WHERE d.filed_at >= %(since)s {d_filter}
         GROUP BY d.merchant_id
     ),

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from disputes.models import Dispute, DisputeRating, Status
 from disputes.permissions import require_buyer
+from disputes.selectors import UNRATED_OUTCOMES
 from disputes.services._core import locked
 from kamen_complaints.errors import DomainError
 
@@ -28,11 +29,18 @@ def _already_rated(dispute: Dispute) -> DomainError:
     )
 
 
+def can_rate(dispute: Dispute) -> bool:
+    """Whether the complaint may be rated at all (ratings aside): resolved, and not ruled
+    malicious — a malicious filer's rating would enter the shop's public record."""
+    return dispute.status == Status.RESOLVED and dispute.outcome not in UNRATED_OUTCOMES
+
+
 @transaction.atomic
 def dispute_rate(*, dispute: Dispute, buyer: User, score: int, comment: str = "") -> DisputeRating:
     """The buyer rates how the complaint was handled, once, after it was resolved (an appeal
-    under way is not a resolution; a rating given before the appeal stays). Score 1–5, comment
-    at most 1,000 characters. Only the complaint's buyer (403 otherwise)."""
+    under way is not a resolution; a rating given before the appeal stays). Never a complaint
+    ruled malicious (409 `ruled_malicious`). Score 1–5, comment at most 1,000 characters. Only
+    the complaint's buyer (403 otherwise)."""
     require_buyer(buyer, dispute)
     if isinstance(score, bool) or not isinstance(score, int) or not MIN_SCORE <= score <= MAX_SCORE:
         raise DomainError(
@@ -54,6 +62,16 @@ def dispute_rate(*, dispute: Dispute, buyer: User, score: int, comment: str = ""
             _("Complaint %(number)s is %(status)s; it can be rated once it is resolved.")
             % {"number": dispute.number, "status": dispute.get_status_display()},
             code="not_allowed_in_state",
+            status_code=409,
+        )
+    if not can_rate(dispute):
+        raise DomainError(
+            _(
+                "Complaint %(number)s was ruled malicious; it cannot be rated, and ratings of "
+                "such complaints do not count in the shop's record."
+            )
+            % {"number": dispute.number},
+            code="ruled_malicious",
             status_code=409,
         )
     if DisputeRating.objects.filter(dispute=dispute).exists():
