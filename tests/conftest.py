@@ -24,10 +24,31 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _flush_through_the_purge_door()
     if CI and not settings.USING_POSTGRES:
         raise pytest.UsageError("CI=true: DATABASE_URL must point at PostgreSQL")
     if CI and not Path(CHROMIUM).exists():
         raise pytest.UsageError(f"CI=true: Chromium is required for browser tests ({CHROMIUM})")
+
+
+def _flush_through_the_purge_door() -> None:
+    """A transactional test ends with Django's flush (TRUNCATE on PostgreSQL, DELETE on
+    SQLite), which the append-only tables refuse; the flush alone goes through the one door
+    kamen_complaints/append_only.py keeps for it."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    from kamen_complaints.append_only import purge_allowed
+
+    original = BaseDatabaseOperations.execute_sql_flush
+    if getattr(original, "_through_purge_door", False):
+        return
+
+    def execute_sql_flush(self: BaseDatabaseOperations, sql_list: Any) -> None:
+        with purge_allowed(self.connection):
+            original(self, sql_list)
+
+    execute_sql_flush._through_purge_door = True  # type: ignore[attr-defined]
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
