@@ -15,8 +15,14 @@ dimensions in its header (a "decompression bomb": 1.5 KB of lossless WebP that w
 takes evidence, the count and the declared size before this runs (disputes/services/evidence.py).
 
 PDFs are stored byte for byte (they are a signed contract, a bank statement: re-writing them
-would destroy what makes them evidence); they must start with the `%PDF-` header and end with
-the `%%EOF` marker. They are only ever served as downloads with `nosniff` (see disputes/api.py).
+would destroy what makes them evidence); they must start with the `%PDF-` header, end with
+the `%%EOF` marker, and have a structure pikepdf (qpdf) can read. A PDF with active content is
+refused, found by walking every object's dictionaries (streams are never decoded): JavaScript
+(also XFA forms, which carry scripts), an action run when the document opens (an /OpenAction
+that is an action, any /AA trigger; an /OpenAction that only names the first page to show is a
+destination, not an action, and is accepted), Launch, ImportData, GoToE and RichMedia actions,
+and embedded or attached files. They are only ever served as downloads with `nosniff` (see
+disputes/api.py), and reviewed as pictures (disputes/pdf_review.py).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+import pikepdf
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
@@ -170,7 +177,98 @@ def _clean_pdf(data: bytes, *, max_bytes: int) -> bytes:
             )
             % {"limit": filesizeformat(max_bytes)}
         )
+    found = _active_content(data)
+    if found is not None:
+        raise _invalid(
+            _(
+                "This PDF contains %(what)s, which is not accepted in evidence. Print it to a "
+                "new PDF or take screenshots of its pages, and upload those."
+            )
+            % {"what": found}
+        )
     return data
+
+
+# Action types (/S) that run something, fetch something or open an embedded file.
+_ACTIVE_ACTIONS = {"/JavaScript", "/Launch", "/ImportData", "/GoToE", "/RichMediaExecute"}
+# Walking a hostile file is bounded: objects are visited once, nesting and nodes are capped.
+_PDF_MAX_DEPTH = 64
+_PDF_MAX_NODES = 2_000_000
+
+
+def _active_content(data: bytes) -> str | None:
+    """What active content the PDF holds, named for the uploader (translated), or None.
+
+    A structure that cannot be read is refused too: what a viewer's own repair makes of it
+    could not be checked."""
+    try:
+        document = pikepdf.open(io.BytesIO(data))
+    except pikepdf.PasswordError:
+        return _("a password (it cannot be checked or reviewed)")
+    except Exception:  # a malformed file must never become a 500
+        return _("a structure that cannot be read (the file is damaged)")
+    try:
+        with document:
+            if document.is_encrypted:
+                return _("encryption (it cannot be checked or reviewed)")
+            return _walk_pdf(document)
+    except Exception:
+        return _("a structure that cannot be read (the file is damaged)")
+
+
+def _walk_pdf(document: pikepdf.Pdf) -> str | None:
+    root = document.Root
+    if "/OpenAction" in root and isinstance(root.OpenAction, pikepdf.Dictionary):
+        return _("an action that runs when the document is opened")
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(obj, 0) for obj in document.objects]
+    stack.append((document.trailer, 0))
+    while stack:
+        obj, depth = stack.pop()
+        nodes += 1
+        if nodes > _PDF_MAX_NODES or depth > _PDF_MAX_DEPTH:
+            return _("a structure that cannot be read (the file is damaged)")
+        if isinstance(obj, pikepdf.Stream):
+            obj = obj.stream_dict
+        if isinstance(obj, pikepdf.Dictionary):
+            found = _active_dictionary(obj)
+            if found is not None:
+                return found
+            children = [value for _key, value in obj.items()]
+        elif isinstance(obj, pikepdf.Array):
+            children = list(obj)
+        else:
+            continue
+        # Indirect objects are in document.objects already: only direct ones are walked here.
+        stack.extend(
+            (child, depth + 1)
+            for child in children
+            if isinstance(child, (pikepdf.Dictionary, pikepdf.Array)) and not child.is_indirect
+        )
+    return None
+
+
+def _active_dictionary(obj: pikepdf.Dictionary) -> str | None:
+    keys = set(obj.keys())
+    action = obj.get("/S")
+    if "/JS" in keys or "/JavaScript" in keys or action == pikepdf.Name.JavaScript:
+        return _("JavaScript")
+    if "/XFA" in keys:
+        return _("an XFA form (forms that carry scripts)")
+    if "/AA" in keys:
+        return _("an action that runs by itself (when a page or field is shown or left)")
+    if action is not None and str(action) in _ACTIVE_ACTIONS:
+        return _("an action that starts a program or opens an embedded file (%(action)s)") % {
+            "action": str(action).lstrip("/")
+        }
+    if (
+        "/EF" in keys
+        or "/EmbeddedFiles" in keys
+        or obj.get("/Type") == pikepdf.Name.EmbeddedFile
+        or obj.get("/Subtype") in (pikepdf.Name.FileAttachment, pikepdf.Name.RichMedia)
+    ):
+        return _("embedded or attached files")
+    return None
 
 
 # --- images -------------------------------------------------------------------------------

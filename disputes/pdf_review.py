@@ -9,6 +9,7 @@ MAX_PAGES pages, a bounded picture size (`-scale-to`, so a page of 200 inches sq
 become a gigapixel image), a bounded input and output size, no network, an empty environment
 and a private temporary directory. Without pdftoppm there is no review copy: the page says so
 and offers only the download, with the warning (docs/security/merchants-and-evidence.md).
+Each page is drawn once and kept (kept_page, kept_page_count below), never on every view.
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ import re
 import shutil
 import subprocess  # noqa: S404 (fixed argument lists, no shell)
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
 
 MAX_PAGES = 5
@@ -35,11 +42,13 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 class ReviewUnavailable(Exception):
-    """No review copy: `message` says why, translated, for the page."""
+    """No review copy: `message` says why, translated, for the page. `kept`: the cause is the
+    file itself (unreadable, too slow, too large), so the answer is kept like a drawn page."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, kept: bool = False) -> None:
         super().__init__(message)
         self.message = message
+        self.kept = kept
 
 
 def tool(name: str) -> str | None:
@@ -73,7 +82,8 @@ def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
     except subprocess.TimeoutExpired as exc:
         raise ReviewUnavailable(
             _("Drawing this PDF took longer than %(seconds)s seconds; it was stopped.")
-            % {"seconds": TIMEOUT_SECONDS}
+            % {"seconds": TIMEOUT_SECONDS},
+            kept=True,
         ) from exc
     except OSError as exc:
         raise ReviewUnavailable(_("The PDF tools could not be started.")) from exc
@@ -83,7 +93,8 @@ def _workspace(data: bytes) -> tuple[tempfile.TemporaryDirectory[str], Path]:
     if len(data) > MAX_INPUT_BYTES:
         raise ReviewUnavailable(
             _("This PDF is too large for a review copy (at most %(mb)s MB).")
-            % {"mb": MAX_INPUT_BYTES // (1024 * 1024)}
+            % {"mb": MAX_INPUT_BYTES // (1024 * 1024)},
+            kept=True,
         )
     workdir = tempfile.TemporaryDirectory(prefix="kc-pdf-review-")
     path = Path(workdir.name)
@@ -109,7 +120,7 @@ def page_count(data: bytes) -> int:
         result = _run([pdfinfo, "evidence.pdf"], path)
     match = _PAGES_RE.search(result.stdout)
     if result.returncode != 0 or match is None:
-        raise ReviewUnavailable(_("This PDF could not be read for a review copy."))
+        raise ReviewUnavailable(_("This PDF could not be read for a review copy."), kept=True)
     return int(match.group(1))
 
 
@@ -138,10 +149,90 @@ def render_page(data: bytes, page: int) -> bytes:
         result = _run(command, path)
         output = path / "page.png"
         if result.returncode != 0 or not output.is_file():
-            raise ReviewUnavailable(_("This page of the PDF could not be drawn."))
+            raise ReviewUnavailable(_("This page of the PDF could not be drawn."), kept=True)
         if output.stat().st_size > MAX_PAGE_BYTES:
-            raise ReviewUnavailable(_("This page's image is too large to show."))
+            raise ReviewUnavailable(_("This page's image is too large to show."), kept=True)
         png = output.read_bytes()
     if not png.startswith(_PNG_MAGIC):
-        raise ReviewUnavailable(_("This page of the PDF could not be drawn."))
+        raise ReviewUnavailable(_("This page of the PDF could not be drawn."), kept=True)
     return png
+
+
+# --- Kept review copies ---------------------------------------------------------------------
+# Drawn once per stored PDF and kept beside the evidence in default_storage, under
+# review/<stored name>/: later views read the kept PNG (or the kept refusal) and start no
+# process, so a hostile PDF costs one render per page at most, not one per request. The PDF's
+# bytes are only read (`load`) when something must be drawn. Two requests for the same page at
+# once: the second is told to reload instead of drawing it a second time.
+
+_FAILED = b"failed"
+
+
+def kept_page_count(name: str, load: Callable[[], bytes]) -> int:
+    """page_count of the stored PDF `name`, counted once and kept."""
+    kept = _once(
+        name,
+        "pages.txt",
+        lambda: str(page_count(load())).encode(),
+        lambda: _("This PDF could not be read for a review copy."),
+    )
+    return int(kept)
+
+
+def kept_page(name: str, load: Callable[[], bytes], page: int) -> bytes:
+    """render_page of the stored PDF `name`, drawn once and kept."""
+    if not 1 <= page <= MAX_PAGES:
+        return render_page(b"", page)  # refuses with the page-limit message, draws nothing
+    return _once(
+        name,
+        f"page-{page}.png",
+        lambda: render_page(load(), page),
+        lambda: _("This page of the PDF could not be drawn."),
+    )
+
+
+def _once(name: str, file_name: str, draw: Callable[[], bytes], failed: Callable[[], str]) -> bytes:
+    kept = _kept(name, file_name)
+    if kept is None:
+        with _drawing(name, file_name):
+            kept = _kept(name, file_name)  # drawn by another request meanwhile?
+            if kept is None:
+                try:
+                    kept = draw()
+                except ReviewUnavailable as exc:
+                    if exc.kept:
+                        _keep(name, file_name, _FAILED)
+                    raise
+                _keep(name, file_name, kept)
+    if kept == _FAILED:
+        raise ReviewUnavailable(failed(), kept=True)
+    return kept
+
+
+def _path(name: str, file_name: str) -> str:
+    return f"review/{name}/{file_name}"
+
+
+def _kept(name: str, file_name: str) -> bytes | None:
+    path = _path(name, file_name)
+    if not default_storage.exists(path):
+        return None
+    with default_storage.open(path, "rb") as handle:
+        return cast(bytes, handle.read())
+
+
+def _keep(name: str, file_name: str, content: bytes) -> None:
+    path = _path(name, file_name)
+    if not default_storage.exists(path):
+        default_storage.save(path, ContentFile(content))
+
+
+@contextmanager
+def _drawing(name: str, file_name: str) -> Iterator[None]:
+    key = f"pdf-review:{_path(name, file_name)}"
+    if not cache.add(key, 1, timeout=TIMEOUT_SECONDS + 5):
+        raise ReviewUnavailable(_("This page is being drawn now; reload in a few seconds."))
+    try:
+        yield
+    finally:
+        cache.delete(key)

@@ -97,7 +97,8 @@ def _pdf_bytes(evidence: Evidence) -> bytes:
     if evidence.size > pdf_review.MAX_INPUT_BYTES:
         raise pdf_review.ReviewUnavailable(
             _("This PDF is too large for a review copy (at most %(mb)s MB).")
-            % {"mb": pdf_review.MAX_INPUT_BYTES // (1024 * 1024)}
+            % {"mb": pdf_review.MAX_INPUT_BYTES // (1024 * 1024)},
+            kept=True,
         )
     with default_storage.open(evidence.stored_name, "rb") as stored:
         return cast(bytes, stored.read(pdf_review.MAX_INPUT_BYTES + 1))
@@ -127,7 +128,7 @@ def evidence_review(request: HttpRequest, number: str, pk: int) -> HttpResponse:
         )
     elif show_pages:
         try:
-            total = pdf_review.page_count(_pdf_bytes(evidence))
+            total = pdf_review.kept_page_count(evidence.stored_name, lambda: _pdf_bytes(evidence))
         except pdf_review.ReviewUnavailable as exc:
             problem = exc.message
         pages = list(range(1, min(total, pdf_review.MAX_PAGES) + 1))
@@ -149,11 +150,11 @@ def evidence_review(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def evidence_review_page(request: HttpRequest, number: str, pk: int, page: int) -> HttpResponse:
-    """One page of the review copy, drawn now by pdftoppm: an image the platform made, served
-    inline but sandboxed, never the PDF itself."""
+    """One page of the review copy, drawn by pdftoppm the first time and kept: an image the
+    platform made, served inline but sandboxed, never the PDF itself."""
     evidence = _pdf_evidence(request, number, pk)
     try:
-        png = pdf_review.render_page(_pdf_bytes(evidence), page)
+        png = pdf_review.kept_page(evidence.stored_name, lambda: _pdf_bytes(evidence), page)
     except pdf_review.ReviewUnavailable as exc:
         response = HttpResponse(exc.message, status=404, content_type="text/plain; charset=utf-8")
     else:

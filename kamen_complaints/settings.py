@@ -429,5 +429,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "pikepdf": {"level": "WARNING"},  # an INFO line at import, nothing worth reading
     },
 }

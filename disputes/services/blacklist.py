@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +24,17 @@ from disputes.services._core import local, record
 from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError
 from kamen_complaints.models import AuditAction
+
+
+def complaint_ban(
+    user: User | AnonymousUser | None, at: datetime | None = None
+) -> BlacklistEntry | None:
+    """The blacklist entry that bars this account from filing complaints at `at` (default now),
+    or None: the rule filing enforces (disputes.services.filing) and the product and payment
+    pages warn by, so a blacklisted buyer learns it before paying."""
+    if user is None or not user.is_authenticated:
+        return None
+    return active_blacklist_entry(cast(User, user), at=at)
 
 
 def _lock_user(user: User) -> User:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from disputes.models import Dispute, EventType, NotificationKind, Policy, Reason, Role, Status
-from disputes.selectors import active_blacklist_entry, policy_for
+from disputes.selectors import policy_for
 from disputes.services import money
 from disputes.services._core import (
     buyer_recipients,
@@ -25,6 +25,7 @@ from disputes.services._core import (
     record,
     yuan,
 )
+from disputes.services.blacklist import complaint_ban
 from disputes.services.evidence import (
     EvidenceUpload,
     check_count,
@@ -84,7 +85,7 @@ def _check_filing(
             code="reason_invalid",
         )
     now = timezone.now()
-    entry = active_blacklist_entry(buyer, at=now)
+    entry = complaint_ban(buyer, at=now)
     if entry is not None:
         raise DomainError(
             _("You may not file complaints until %(until)s: %(reason)s")

@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 
 from disputes.models import Status
 from disputes.presenting import short_time, status_summary
+from disputes.services._core import local
+from disputes.services.blacklist import complaint_ban
 from disputes.services.filing import filing_state
 from orders.models import Order
 
@@ -63,3 +65,15 @@ def complaint_panel(context: template.Context, order: Order) -> dict[str, Any]:
     elif state.refusal is not None and state.refusal.code == "window_closed":
         panel["closed"] = True
     return panel
+
+
+@register.inclusion_tag("disputes/_blacklist_notice.html", takes_context=True)
+def blacklist_notice(context: template.Context) -> dict[str, Any]:
+    """Before buying and before paying (the product page, the payment page: `orders`
+    templates): a blacklisted buyer is told they cannot complain until the entry ends — the
+    rule the filing enforces (disputes.services.blacklist.complaint_ban). Nothing otherwise."""
+    request = context.get("request")
+    entry = complaint_ban(getattr(request, "user", None))
+    if entry is None:
+        return {"entry": None}
+    return {"entry": entry, "until": local(entry.expires_at)}

@@ -51,8 +51,10 @@ def jpeg_with_gps(name: str = "photo.jpg") -> SimpleUploadedFile:
 
 
 def pdf(name: str = "statement.pdf") -> SimpleUploadedFile:
-    body = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-    return SimpleUploadedFile(name, body, content_type="application/pdf")
+    """A real one-page PDF (its structure is read on upload: disputes/evidence_files.py)."""
+    out = io.BytesIO()
+    Image.new("RGB", (60, 80), "white").save(out, format="PDF")
+    return SimpleUploadedFile(name, out.getvalue(), content_type="application/pdf")
 
 
 # --- People and money ---------------------------------------------------------------------

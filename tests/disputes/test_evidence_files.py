@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+import pikepdf
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.utils import translation
@@ -125,7 +126,12 @@ def test_valid_image_is_accepted_with_type_from_content_and_hash_of_stored_bytes
 
 
 def test_valid_pdf_is_stored_byte_for_byte() -> None:
-    pdf = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+    pdf = (
+        b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+        b"2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n"
+        b"3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>\nendobj\n"
+        b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+    )
 
     clean = clean_evidence_file(
         upload(pdf, name="bank statement.pdf", content_type="application/octet-stream"),
@@ -428,3 +434,74 @@ def test_original_name_is_at_most_100_characters_and_keeps_the_extension() -> No
 
     assert len(name) <= 100
     assert name.endswith("长.jpg")
+
+
+# --- PDFs with active content (issue 17) ---------------------------------------------------
+
+
+def _pdf_with(kind: str) -> bytes:
+    from pikepdf import Array, Dictionary, Name, String
+
+    document = pikepdf.new()
+    document.add_blank_page()
+    page = document.pages[0]
+    if kind == "javascript":
+        action = document.make_indirect(Dictionary(S=Name.JavaScript, JS=String("app.alert(1)")))
+        names = Dictionary(Names=Array([String("a"), action]))
+        document.Root.Names = Dictionary(JavaScript=names)
+    elif kind == "open-action":
+        document.Root.OpenAction = Dictionary(S=Name.URI, URI=String("https://evil.example/"))
+    elif kind == "launch":
+        link = Dictionary(
+            Type=Name.Annot,
+            Subtype=Name.Link,
+            Rect=Array([0, 0, 10, 10]),
+            A=Dictionary(S=Name.Launch, F=String("calc.exe")),
+        )
+        page.Annots = document.make_indirect(Array([link]))
+    elif kind == "embedded-file":
+        document.attachments["invoice.exe"] = pikepdf.AttachedFileSpec(document, b"MZ\x90\x00")
+    elif kind == "page-trigger":
+        page.AA = Dictionary(O=Dictionary(S=Name.JavaScript, JS=String("app.alert(2)")))
+    elif kind == "open-at-first-page":
+        document.Root.OpenAction = Array([page.obj, Name.Fit])
+    elif kind == "web-link":
+        link = Dictionary(
+            Type=Name.Annot,
+            Subtype=Name.Link,
+            Rect=Array([0, 0, 10, 10]),
+            A=Dictionary(S=Name.URI, URI=String("https://example.com/")),
+        )
+        page.Annots = document.make_indirect(Array([link]))
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("kind", "named"),
+    [
+        ("javascript", "JavaScript"),
+        ("open-action", "when the document is opened"),
+        ("launch", "Launch"),
+        ("embedded-file", "embedded or attached files"),
+        ("page-trigger", "runs by itself"),
+    ],
+)
+def test_a_pdf_with_active_content_is_refused_and_says_what_it_holds(kind: str, named: str) -> None:
+    with translation.override("en"):
+        error = refused(_pdf_with(kind), name="statement.pdf", content_type="application/pdf")
+    assert named in words(error)
+
+
+@pytest.mark.parametrize("kind", ["open-at-first-page", "web-link"])
+def test_a_pdf_opening_at_its_first_page_or_with_a_web_link_is_accepted(kind: str) -> None:
+    content = _pdf_with(kind)
+    clean = clean_evidence_file(upload(content, name="a.pdf"), max_bytes=LIMIT)
+    assert clean.content == content
+
+
+def test_a_pdf_whose_structure_cannot_be_read_is_refused() -> None:
+    with translation.override("en"):
+        error = refused(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    assert "cannot be read" in words(error)

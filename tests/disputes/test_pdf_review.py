@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from disputes import pdf_review, services
 from disputes.models import Evidence
-from tests.disputes.factories import ARBITRATOR_PERMS, file, pdf, png
+from tests.disputes.factories import ARBITRATOR_PERMS, file, png
 from tests.factories import MerchantFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -142,8 +142,10 @@ def test_the_review_copy_shows_the_first_pages_as_sandboxed_png_images():
 
 
 @needs_poppler
-def test_a_damaged_pdf_gets_no_review_copy_and_a_reason_instead():
-    evidence, _ = with_pdf(pdf().read())
+def test_a_damaged_pdf_gets_no_review_copy_and_a_reason_instead(monkeypatch):
+    # Upload refuses a structure pikepdf cannot read; one stored before that rule is drawn.
+    monkeypatch.setattr("disputes.evidence_files._active_content", lambda data: None)
+    evidence, _ = with_pdf(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
     client = arbitrator_client()
     response = client.get(review_url(evidence), {"pages": "1"}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
@@ -259,3 +261,41 @@ def test_another_complaints_evidence_is_not_reachable_through_this_one():
     client = client_for(other.buyer)
     url = f"/complaints/{other.number}/evidence/{evidence.pk}/review/"
     assert client.get(url).status_code == 404
+
+
+# --- Drawn once and kept (issue 17) ---------------------------------------------------------
+
+
+@needs_poppler
+def test_a_review_page_is_drawn_once_and_kept_not_on_every_view(monkeypatch):
+    evidence, _ = with_pdf(real_pdf(pages=2))
+    client = arbitrator_client()
+    runs: list[list[str]] = []
+    real_run = pdf_review.subprocess.run
+
+    def counting_run(command, *args, **kwargs):
+        runs.append(command)
+        return real_run(command, *args, **kwargs)
+
+    monkeypatch.setattr(pdf_review.subprocess, "run", counting_run)
+    for _ in range(3):
+        assert client.get(review_url(evidence), {"pages": "1"}).status_code == 200
+        image = client.get(page_url(evidence, 1))
+        assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    assert len(runs) == 2  # one pdfinfo, one pdftoppm, for three views of each
+
+
+def test_a_pdf_that_cannot_be_drawn_is_tried_once_then_the_answer_is_kept(monkeypatch):
+    evidence, _ = with_pdf(real_pdf(pages=1))
+    monkeypatch.setattr(pdf_review, "tool", lambda name: f"/usr/bin/{name}")
+    runs: list[object] = []
+
+    def too_slow(command, *args, **kwargs):
+        runs.append(command)
+        raise subprocess.TimeoutExpired(command, pdf_review.TIMEOUT_SECONDS)
+
+    monkeypatch.setattr(pdf_review.subprocess, "run", too_slow)
+    client = arbitrator_client()
+    for _ in range(3):
+        assert client.get(page_url(evidence, 1)).status_code == 404
+    assert len(runs) == 1
