@@ -17,6 +17,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.urls import reverse
 from PIL import Image
 
 from disputes import services as dispute_services
@@ -145,6 +146,19 @@ def test_seed_demo_makes_a_superuser_and_an_arbitrator_who_is_staff_but_not_supe
         user = User.objects.get(username=buyer.username)
         assert not user.is_staff
         assert not Merchant.objects.filter(members__user=user).exists()
+
+
+@pytest.mark.django_db
+def test_the_seeded_arbiter_is_in_its_role_and_opens_the_second_approval_queue(client):
+    """The case screen links the arbitrator to the four-eyes queue: the seeded one, in the
+    `arbitrator` group (kamen_complaints/roles.py), can open it — after a second run too."""
+    seed()
+    seed()
+    arbiter = User.objects.get(username=ARBITER.username)
+    assert list(arbiter.groups.values_list("name", flat=True)) == ["arbitrator"]
+    assert client.login(username=ARBITER.username, password=DEMO_PASSWORD)
+    queue = client.get(reverse("admin:kamen_complaints_approval_changelist"))
+    assert queue.status_code == 200
 
 
 @pytest.mark.django_db

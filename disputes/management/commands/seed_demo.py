@@ -32,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -69,6 +69,9 @@ class DemoLogin:
     is_superuser: bool = False
     # An account older than the fast track's minimum age (7 days) when first seeded.
     joined_days_ago: int = 0
+    # Staff roles (kamen_complaints/roles.py): the groups a production account of this kind
+    # would be in, so the demo shows what that role can open.
+    groups: tuple[str, ...] = ()
 
     @property
     def password(self) -> str:
@@ -78,9 +81,11 @@ class DemoLogin:
 ADMIN = DemoLogin("admin", "staff superuser: /admin/", "管理员", is_staff=True, is_superuser=True)
 ARBITER = DemoLogin(
     "arbiter",
-    "staff arbitrator (no superuser): decides complaints, manages the blacklist",
+    "staff arbitrator (no superuser, role arbitrator): decides complaints, manages the "
+    "blacklist, opens the second-approval queue",
     "仲裁员",
     is_staff=True,
+    groups=("arbitrator",),
 )
 BUYERS = [
     DemoLogin("buyer1", "buyer", "小明"),
@@ -963,8 +968,20 @@ def _ensure_user(login: DemoLogin) -> tuple[User, bool]:
 
 
 def seed_staff() -> int:
-    """The superuser, and the arbitrator: staff with the permission to decide complaints."""
+    """The superuser, and the arbitrator: staff in the `arbitrator` role (the second-approval
+    queue its case screen links to included), with the permission to decide complaints."""
     created = sum(_ensure_user(login)[1] for login in (ADMIN, ARBITER))
+    for login in (ADMIN, ARBITER):
+        user = User.objects.get(username=login.username)
+        joined = set(user.groups.values_list("name", flat=True))
+        for name in login.groups:
+            if name in joined:
+                continue
+            group = Group.objects.filter(name=name).first()
+            if group is None:
+                raise CommandError(f"role group {name} missing: run migrate first")
+            user.groups.add(group)
+            created += 1
     arbiter = User.objects.get(username=ARBITER.username)
     granted = set(arbiter.user_permissions.values_list("content_type__app_label", "codename"))
     for app_label, codename in ARBITER_PERMISSIONS:
