@@ -16,6 +16,7 @@ SECRET_KEY="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(50))
 CARD_KEY_KEYS="$("$BIN/python" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
 FINGERPRINT_KEY="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))')"
 PACKAGE_SIGNING_KEY="$("$BIN/python" -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
-export SECRET_KEY CARD_KEY_KEYS FINGERPRINT_KEY PACKAGE_SIGNING_KEY
+BACKUP_SIGNING_KEY="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))')"
+export SECRET_KEY CARD_KEY_KEYS FINGERPRINT_KEY PACKAGE_SIGNING_KEY BACKUP_SIGNING_KEY
 export PYTHONUNBUFFERED=1
 unset CELERY_TASK_ALWAYS_EAGER

@@ -10,6 +10,8 @@ complete, so a half-written backup never looks like a backup:
                             migrations (both read in the dump's own snapshot), every media
                             file's size and SHA-256, the database file's SHA-256, and the
                             fingerprints of the keys (never the keys)
+        manifest.json.sig   HMAC-SHA256 of manifest.json's exact bytes with BACKUP_SIGNING_KEY
+                            (a key that is never in the backup), and that key's fingerprint
         KEYS.txt            the keys that must be kept with this backup, in words
         database.pgdump     PostgreSQL: `pg_dump --format=custom` of an exported snapshot
         database.sqlite3    SQLite: a copy by SQLite's online backup API
@@ -30,16 +32,23 @@ None is in the database: without them a restored platform cannot show a buyer th
 sign what it said it would. The manifest records a salted SHA-256 of each (never the key), so
 a restore refuses to run with the wrong keys in its environment.
 
+Authenticity. Hashes alone prove nothing against someone who can edit the archive: they edit
+the dump and write its new SHA-256 into the manifest. So the manifest is authenticated with a
+MAC whose key (BACKUP_SIGNING_KEY) lives in the environment like the other keys, never in the
+archive; the restore checks it before it reads anything else in the manifest, and then every
+file against the (now trusted) SHA-256 and size, all before writing anything.
+
 Restore (the order docs/backup.md gives the operator): keys in the environment → the checks
-(archive intact, keys match, the target database and media folder empty unless `force`) →
-database → media → verify (every evidence file's SHA-256, the row counts, every card key
-decrypts, the ledger check) → then the operator starts web, worker and beat, and the first
-sweep enforces every deadline that passed while the platform was down, once.
+(manifest signature, archive intact, keys match, the target database and media folder empty
+unless `force`) → database → media → verify (every evidence file's SHA-256, the row counts,
+every card key decrypts, the ledger check) → then the operator starts web, worker and beat,
+and the first sweep enforces every deadline that passed while the platform was down, once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -65,6 +74,10 @@ from django.utils import timezone
 
 FORMAT = "kamen-complaints-backup/1"
 MANIFEST = "manifest.json"
+SIGNATURE_FILE = "manifest.json.sig"
+SIGNATURE_ALGORITHM = "hmac-sha256"
+# Domain separation: this MAC means "a Kamen Complaints backup manifest", nothing else.
+_MAC_CONTEXT = b"kamen-complaints-backup-manifest/1\n"
 KEYS_FILE = "KEYS.txt"
 PG_DUMP_FILE = "database.pgdump"
 SQLITE_FILE = "database.sqlite3"
@@ -185,6 +198,10 @@ cannot match a key a buyer types, and cannot sign evidence packages with the sam
                        Fingerprint: {keys["PACKAGE_SIGNING_KEY"]}
                        Public key id (what packages name): {keys["package_public_key_id"]}
 
+And BACKUP_SIGNING_KEY, which authenticates this backup's manifest (manifest.json.sig): a
+restore refuses a backup whose manifest it does not verify with it.
+                       Fingerprint: {signing_key_fingerprint()}
+
 The fingerprints are salted SHA-256 hashes: they identify the keys, they cannot reveal them.
 `manage.py restore` compares them with its environment and refuses the wrong keys.
 
@@ -193,6 +210,73 @@ Restore order (docs/backup.md): set the keys in the environment -> manage.py res
 The archive holds personal data (names, phone numbers, addresses, password hashes, evidence):
 store it encrypted and with the same access rules as the database.
 """
+
+
+# --- the manifest's signature -------------------------------------------------------------
+
+
+def _signing_key() -> bytes:
+    key = str(getattr(settings, "BACKUP_SIGNING_KEY", "") or "").strip()
+    if not key:
+        raise BackupError(
+            "BACKUP_SIGNING_KEY is not set: backups are signed and checked with it (docs/backup.md)"
+        )
+    return key.encode("utf-8")
+
+
+def signing_key_fingerprint() -> str:
+    return key_fingerprint("BACKUP_SIGNING_KEY", _signing_key().decode("utf-8"))
+
+
+def _manifest_mac(data: bytes) -> str:
+    return hmac.new(_signing_key(), _MAC_CONTEXT + data, hashlib.sha256).hexdigest()
+
+
+def sign_manifest(data: bytes) -> str:
+    """The text of manifest.json.sig for these exact manifest bytes."""
+    signature = {
+        "algorithm": SIGNATURE_ALGORITHM,
+        "key": signing_key_fingerprint(),
+        "mac": _manifest_mac(data),
+    }
+    return json.dumps(signature, sort_keys=True) + "\n"
+
+
+def verified_manifest_bytes(folder: Path) -> bytes:
+    """manifest.json's bytes, once its MAC checks with BACKUP_SIGNING_KEY; else BackupError
+    naming the file. Nothing in the manifest is read before this."""
+    try:
+        data = (folder / MANIFEST).read_bytes()
+    except FileNotFoundError as exc:
+        raise BackupError(f"{folder} has no {MANIFEST}: not a backup") from exc
+    try:
+        signature = json.loads((folder / SIGNATURE_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise BackupError(
+            f"{SIGNATURE_FILE} is missing: the manifest is not signed, so nothing in this "
+            "backup can be trusted; nothing restored"
+        ) from exc
+    except ValueError as exc:
+        raise BackupError(f"{SIGNATURE_FILE} is not valid JSON; nothing restored") from exc
+    if (
+        not isinstance(signature, dict)
+        or signature.get("algorithm") != SIGNATURE_ALGORITHM
+        or not isinstance(signature.get("mac"), str)
+    ):
+        raise BackupError(f"{SIGNATURE_FILE}: unknown signature format; nothing restored")
+    if not hmac.compare_digest(signature["mac"], _manifest_mac(data)):
+        other_key = signature.get("key") != signing_key_fingerprint()
+        raise BackupError(
+            f"{MANIFEST} does not match its signature ({SIGNATURE_FILE}): "
+            + (
+                f"it was signed with another BACKUP_SIGNING_KEY (fingerprint "
+                f"{signature.get('key')}); set the key kept with this backup"
+                if other_key
+                else "the manifest was changed after the backup was made"
+            )
+            + "; nothing restored"
+        )
+    return data
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -488,10 +572,11 @@ def create_backup(
             "keys": key_fingerprints(),
             "problems": problems,
         }
-        (work / MANIFEST).write_text(
-            json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-            encoding="utf-8",
-        )
+        manifest_bytes = (
+            json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        ).encode("utf-8")
+        (work / MANIFEST).write_bytes(manifest_bytes)
+        (work / SIGNATURE_FILE).write_text(sign_manifest(manifest_bytes), encoding="utf-8")
         (work / KEYS_FILE).write_text(keys_statement(manifest), encoding="utf-8")
         for path in work.rglob("*"):
             path.chmod(0o700 if path.is_dir() else 0o600)
@@ -547,10 +632,11 @@ def open_backup(source: Path) -> Iterator[Path]:
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest, authenticated first (`verified_manifest_bytes`), then parsed from the very
+    bytes that were verified."""
+    data = verified_manifest_bytes(folder)
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise BackupError(f"{folder} has no {MANIFEST}: not a backup") from exc
+        manifest = json.loads(data.decode("utf-8"))
     except ValueError as exc:
         raise BackupError(f"{folder / MANIFEST} is not valid JSON") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -575,7 +661,9 @@ def verify_archive(folder: Path, manifest: dict[str, Any]) -> list[str]:
     problems = []
     database = manifest["database"]
     path = folder / database["file"]
-    if not path.is_file():
+    if database["file"] not in (PG_DUMP_FILE, SQLITE_FILE):
+        problems.append(f"{database['file']}: not a database file name this code writes")
+    elif not path.is_file():
         problems.append(f"{database['file']} is missing from the backup")
     elif _sha256_file(path) != (database["sha256"], database["size"]):
         problems.append(f"{database['file']} does not match its SHA-256 in the manifest")

@@ -36,6 +36,7 @@ DEVELOPMENT_SECRETS: dict[str, str] = {
     "CARD_KEY_KEYS": "bXFRmMNzPUiJ5Ivl3c25T3PSwOG1fhKvhyqiHwRv-fk=",
     "FINGERPRINT_KEY": "dev-insecure-fingerprint-key",
     "PACKAGE_SIGNING_KEY": "7CVER1R2PG31C5dbJrUBOGyd3tgCVF12wy97QDGWJU4=",
+    "BACKUP_SIGNING_KEY": "dev-insecure-backup-signing-key",
 }
 
 # One-line commands that make a real value (README.md "Settings").
@@ -48,6 +49,7 @@ GENERATE: dict[str, str] = {
     "PACKAGE_SIGNING_KEY": (
         'python -c "import base64, os; print(base64.b64encode(os.urandom(32)).decode())"'
     ),
+    "BACKUP_SIGNING_KEY": 'python -c "import secrets; print(secrets.token_urlsafe(32))"',
 }
 
 

@@ -178,6 +178,12 @@ FINGERPRINT_KEY = env.str("FINGERPRINT_KEY", default=DEVELOPMENT_SECRETS["FINGER
 PACKAGE_SIGNING_KEY = env.str(
     "PACKAGE_SIGNING_KEY", default=DEVELOPMENT_SECRETS["PACKAGE_SIGNING_KEY"]
 )
+# HMAC key that authenticates every backup's manifest (kamen_complaints/backups.py): never in
+# a backup, so an archive edited together with its hashes is refused by `manage.py restore`.
+# Keep it with the backups' other keys; the default is for development only.
+BACKUP_SIGNING_KEY = env.str(
+    "BACKUP_SIGNING_KEY", default=DEVELOPMENT_SECRETS["BACKUP_SIGNING_KEY"]
+)
 
 # --- Logins -------------------------------------------------------------------------------
 # Reverse proxies in front of the app that append to X-Forwarded-For. 0: clients connect

@@ -17,6 +17,13 @@ from django.conf import settings
 ROOT = Path(settings.BASE_DIR)
 # Variables read by the compose file or the image, not by settings.py.
 COMPOSE_ONLY = {"WEB_CONCURRENCY", "WORKER_CONCURRENCY"}
+PRODUCTION_SECRETS = (
+    "SECRET_KEY",
+    "CARD_KEY_KEYS",
+    "FINGERPRINT_KEY",
+    "PACKAGE_SIGNING_KEY",
+    "BACKUP_SIGNING_KEY",
+)
 
 
 def settings_variables() -> set[str]:
@@ -98,7 +105,7 @@ def test_compose_sets_only_real_settings_and_takes_secrets_from_the_environment(
         assert environment["DATABASE_URL"].startswith("postgres://")
         assert environment["CELERY_BROKER_URL"].startswith("redis://")
         assert environment["DEBUG"] == "false"
-        for secret in ("SECRET_KEY", "CARD_KEY_KEYS", "FINGERPRINT_KEY", "PACKAGE_SIGNING_KEY"):
+        for secret in PRODUCTION_SECRETS:
             # ${VAR:?message}: compose refuses to start without it; no default secret.
             assert re.fullmatch(rf"\$\{{{secret}:\?[^}}]+\}}", environment[secret]), secret
         # Production: the application refuses the development secrets too.
@@ -169,7 +176,7 @@ def production_process_env(tmp_path: Path) -> dict[str, str]:
 
 def test_the_readme_production_example_sets_real_secrets_and_https():
     env = readme_production_env()
-    for name in ("SECRET_KEY", "CARD_KEY_KEYS", "FINGERPRINT_KEY", "PACKAGE_SIGNING_KEY"):
+    for name in PRODUCTION_SECRETS:
         assert env[name] and env[name] != getattr(settings, name), name
     assert env["SECURE_SSL_REDIRECT"] == "true"
     assert int(env["SECURE_HSTS_SECONDS"]) > 0

@@ -21,7 +21,13 @@ from django.conf import settings
 ROOT = Path(settings.BASE_DIR)
 PYTHON = sys.executable
 BIN = Path(sys.executable).parent
-SECRETS = ("SECRET_KEY", "CARD_KEY_KEYS", "FINGERPRINT_KEY", "PACKAGE_SIGNING_KEY")
+SECRETS = (
+    "SECRET_KEY",
+    "CARD_KEY_KEYS",
+    "FINGERPRINT_KEY",
+    "PACKAGE_SIGNING_KEY",
+    "BACKUP_SIGNING_KEY",
+)
 # The suite runs on the embedded development values: these are the published secrets.
 PUBLISHED = {name: getattr(settings, name) for name in SECRETS}
 PUBLISHED["CARD_KEY_KEYS"] = settings.CARD_KEY_KEYS[0]
@@ -34,6 +40,7 @@ def real_secrets() -> dict[str, str]:
         "CARD_KEY_KEYS": Fernet.generate_key().decode(),
         "FINGERPRINT_KEY": secrets.token_urlsafe(32),
         "PACKAGE_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "BACKUP_SIGNING_KEY": secrets.token_urlsafe(32),
     }
 
 

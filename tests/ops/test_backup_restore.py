@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -388,6 +389,82 @@ def test_restore_refuses_damage_and_wrong_keys(
     media_file.write_bytes(bytes(data))
     broken = manage("restore", str(damaged / folder.name), env=_embedded_env(target), check=False)
     assert broken.returncode != 0 and "does not match its SHA-256" in broken.stderr
+    assert not (target / "db.sqlite3").exists()
+
+
+def _forged_copy(folder: Path, tmp_path: Path) -> Path:
+    """The attack of issue 17: a copy of the backup whose dump makes the buyer a superuser,
+    with the manifest's SHA-256 and size of the dump updated to match (the signature file
+    left as it was: the attacker does not have BACKUP_SIGNING_KEY)."""
+    forged = tmp_path / "forged" / folder.name
+    shutil.copytree(folder, forged)
+    dump = forged / "database.sqlite3"
+    db = sqlite3.connect(dump)
+    with db:
+        db.execute("UPDATE auth_user SET is_superuser = 1, is_staff = 1")
+    db.close()
+    manifest_path = forged / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["database"]["sha256"] = sha256(dump)
+    manifest["database"]["size"] = dump.stat().st_size
+    manifest_path.write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    )
+    return forged
+
+
+@pytest.mark.slow
+def test_a_forged_dump_with_its_manifest_updated_is_refused(
+    sqlite_backup: dict[str, Any], tmp_path: Path
+) -> None:
+    """Issue 17, section 6: the forged archive restored with "restore verified"."""
+    forged = _forged_copy(sqlite_backup["folder"], tmp_path)
+    target = tmp_path / "target"
+    result = manage("restore", str(forged), env=_embedded_env(target), check=False)
+    assert result.returncode != 0, result.stdout
+    assert "manifest.json does not match its signature" in result.stderr
+    assert "restore verified" not in result.stdout
+    assert not (target / "db.sqlite3").exists()
+    assert not (target / "media").exists()
+
+
+@pytest.mark.slow
+def test_an_unsigned_or_foreign_signed_backup_is_refused_and_the_failed_file_named(
+    sqlite_backup: dict[str, Any], tmp_path: Path
+) -> None:
+    folder = sqlite_backup["folder"]
+    target = tmp_path / "target"
+    # Signed with another BACKUP_SIGNING_KEY: refused, naming the key's fingerprint.
+    other = manage(
+        "restore",
+        str(folder),
+        env=_embedded_env(target, BACKUP_SIGNING_KEY="another-key"),
+        check=False,
+    )
+    assert other.returncode != 0 and "another BACKUP_SIGNING_KEY" in other.stderr
+    # The signature removed: refused.
+    unsigned = tmp_path / "unsigned" / folder.name
+    shutil.copytree(folder, unsigned)
+    (unsigned / "manifest.json.sig").unlink()
+    result = manage("restore", str(unsigned), env=_embedded_env(target), check=False)
+    assert result.returncode != 0 and "manifest.json.sig is missing" in result.stderr
+    # A media file replaced and the manifest updated: the signature catches it.
+    swapped = tmp_path / "swapped" / folder.name
+    shutil.copytree(folder, swapped)
+    relative = "evidence/2026/12/ab12cd.png"
+    (swapped / "media" / relative).write_bytes(b"not the evidence")
+    manifest = json.loads((swapped / "manifest.json").read_text())
+    manifest["media"]["files"][relative] = {"sha256": sha256(swapped / "media" / relative)}
+    manifest["media"]["files"][relative]["size"] = len(b"not the evidence")
+    (swapped / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    result = manage("restore", str(swapped), env=_embedded_env(target), check=False)
+    assert result.returncode != 0 and "manifest.json does not match" in result.stderr
+    # A file the signed manifest does not list: named, nothing written.
+    extra = tmp_path / "extra" / folder.name
+    shutil.copytree(folder, extra)
+    (extra / "media" / "evidence" / "planted.png").write_bytes(b"planted")
+    result = manage("restore", str(extra), env=_embedded_env(target), check=False)
+    assert result.returncode != 0 and "media/evidence/planted.png is not listed" in result.stderr
     assert not (target / "db.sqlite3").exists()
 
 
