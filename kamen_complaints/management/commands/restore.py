@@ -8,7 +8,8 @@ backups.py, docs/backup.md).
                                   # (after a point-in-time recovery, or any time)
 
 Order: the keys kept with the backup in the environment first (CARD_KEY_KEYS, FINGERPRINT_KEY,
-PACKAGE_SIGNING_KEY) — a backup made with other keys is refused before anything is written —
+PACKAGE_SIGNING_KEY, BACKUP_SIGNING_KEY) — a backup made with other keys, or whose manifest
+does not verify with BACKUP_SIGNING_KEY, is refused before anything is written —
 then this command (database → media → verify: every evidence file's SHA-256, row counts,
 every encrypted value decrypts, check_ledger), then start web, worker and beat. Web, worker and
 beat must be stopped while it runs."""
