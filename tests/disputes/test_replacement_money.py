@@ -19,9 +19,11 @@ from django.utils import timezone
 from disputes import services
 from disputes.models import Dispute, EventType, Outcome, Status
 from escrow.selectors import ledger_check
+from kamen_complaints import approvals
 from kamen_complaints.errors import DomainError
 from orders.models import Order
 from tests.disputes.factories import arbitrator, check_ledger, contest, file, funded_order
+from tests.disputes.test_api import client_for, url
 from tests.factories import CardKeyFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,9 +32,17 @@ D = Decimal
 PRICE = D("30.00")
 
 
-def _replaced(*, price: D = PRICE, quantity: int = 1, named: int = 0, **filing) -> Dispute:
+def _replaced(
+    *,
+    price: D = PRICE,
+    quantity: int = 1,
+    named: int = 0,
+    deposit_amount: D | None = None,
+    **filing,
+) -> Dispute:
     """A complaint the merchant answered with replacement keys from stock."""
-    order = funded_order(price=price, quantity=quantity)
+    funds = {} if deposit_amount is None else {"deposit_amount": deposit_amount}
+    order = funded_order(price=price, quantity=quantity, **funds)
     for _ in range(quantity):
         CardKeyFactory(product=order.product)
     keys = list(order.card_keys.order_by("id"))[:named]
@@ -169,3 +179,34 @@ def test_check_ledger_counts_replacement_keys_as_given_back():
     assert dispute.order.number in breached[0].breaches[0]
     with pytest.raises(CommandError):
         call_command("check_ledger", stdout=io.StringIO())
+
+
+def test_staff_find_the_replacement_bad_through_the_api():
+    dispute = _appealed(_replaced())
+    response = client_for(arbitrator()).post(
+        url(dispute, "rule"),
+        {"outcome": "refunded", "reason": "The new key is used too.", "replacement_bad": True},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    dispute.refresh_from_db()
+    assert dispute.paid_out == D("30.00") and dispute.replaced_value == D("0.00")
+    check_ledger()
+
+
+def test_a_four_eyes_ruling_carries_the_finding_that_the_replacement_is_bad_too():
+    # ¥6,000.00 is above the default second-approval threshold (¥5,000.00).
+    dispute = _appealed(_replaced(price=D("6000.00"), deposit_amount=D("10000.00")))
+    approval = services.dispute_rule_propose(
+        dispute=dispute,
+        staff=arbitrator(),
+        outcome=Outcome.REFUNDED,
+        reason="The new key is used too.",
+        replacement_bad=True,
+    )
+    assert approval.params["replacement_bad"] is True
+    approvals.approval_grant(approval=approval, staff=arbitrator())
+    dispute.refresh_from_db()
+    assert dispute.outcome == Outcome.REFUNDED and dispute.paid_out == D("6000.00")
+    assert dispute.replaced_value == D("0.00")
+    check_ledger()
