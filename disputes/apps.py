@@ -35,5 +35,10 @@ class DisputesConfig(AppConfig):
         from disputes.services.auto import checks_register
 
         register_after_filing(checks_register)
+        # The order API tells a blacklisted buyer before paying (orders cannot import us).
+        from disputes.services.blacklist import complaint_ban_until
+        from orders.selectors import register_complaint_bar
+
+        register_complaint_bar(complaint_ban_until)
         if _deadlines_health not in health.extra_checks:
             health.extra_checks.append(_deadlines_health)

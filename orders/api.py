@@ -67,6 +67,11 @@ class OrderSerializer(serializers.ModelSerializer):
     amount = MoneyField(read_only=True)
     refunded_amount = MoneyField(read_only=True)
     card_keys = serializers.SerializerMethodField()
+    complaints_barred_until = serializers.SerializerMethodField(
+        help_text="Shown to the order's buyer only (null for anyone else): until when their "
+        "account may not file complaints (the blacklist), so they know before paying; null "
+        "when nothing bars them."
+    )
 
     class Meta:
         model = Order
@@ -86,6 +91,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "payment_channel",
             "payment_reference",
             "card_keys",
+            "complaints_barred_until",
         ]
 
     def get_product(self, order: Order) -> dict[str, Any]:
@@ -94,6 +100,18 @@ class OrderSerializer(serializers.ModelSerializer):
     def get_card_keys(self, order: Order) -> list[str]:
         # Masked for everyone, the buyer included: the clear text only through /reveal/.
         return [k.masked for k in order.card_keys.all()]
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_complaints_barred_until(self, order: Order) -> str | None:
+        user = getattr(self.context.get("request"), "user", None)
+        if user is None or order.buyer_id != user.pk:
+            return None
+        # Once per request, however many orders the page lists.
+        asked = self.context.setdefault("_complaints_barred_until", {})
+        if user.pk not in asked:
+            asked[user.pk] = selectors.complaints_barred_until(user)
+        end = asked[user.pk]
+        return None if end is None else serializers.DateTimeField().to_representation(end)
 
 
 class OrderCreateSerializer(serializers.Serializer):
@@ -301,7 +319,8 @@ class OrderListCreateView(generics.ListAPIView):
             topup_target=data.validated_data.get("topup_target", ""),
         )
         order = selectors.orders_visible_to(request.user).get(pk=order.pk)
-        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+        created = OrderSerializer(order, context={"request": request}).data
+        return Response(created, status=status.HTTP_201_CREATED)
 
 
 def _visible_order(request: Request, number: str) -> Order:
@@ -314,7 +333,8 @@ def _visible_order(request: Request, number: str) -> Order:
 class OrderDetailView(APIView):
     @extend_schema(responses=OrderSerializer)
     def get(self, request: Request, number: str) -> Response:
-        return Response(OrderSerializer(_visible_order(request, number)).data)
+        order = _visible_order(request, number)
+        return Response(OrderSerializer(order, context={"request": request}).data)
 
 
 class OrderPayView(APIView):
@@ -332,7 +352,8 @@ class OrderPayView(APIView):
         services.order_pay(
             order=order, buyer=request_user(request), channel=data.validated_data["channel"]
         )
-        return Response(OrderSerializer(_visible_order(request, number)).data)
+        order = _visible_order(request, number)
+        return Response(OrderSerializer(order, context={"request": request}).data)
 
 
 class OrderRevealView(APIView):
@@ -558,7 +579,12 @@ class MerchantOrderSerializer(OrderSerializer):
     )
 
     class Meta(OrderSerializer.Meta):
-        fields = [*OrderSerializer.Meta.fields, "buyer", "complaint"]
+        # Whether the buyer is blacklisted is the buyer's own business, not the shop's.
+        fields = [
+            *(f for f in OrderSerializer.Meta.fields if f != "complaints_barred_until"),
+            "buyer",
+            "complaint",
+        ]
 
     def get_complaint(self, order: Order) -> str | None:
         complaint = selectors.order_complaint(order)

@@ -3,6 +3,7 @@ whatever the page size (select_related / prefetch_related / annotations)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +23,23 @@ from orders.models import (
     Product,
     ProductKind,
 )
+
+# Until when a buyer may not complain about what they buy (the blacklist): the disputes app
+# registers its rule at start-up (docs/architecture.md: orders never imports disputes).
+ComplaintBar = Callable[[User], datetime | None]
+_complaint_bars: list[ComplaintBar] = []
+
+
+def register_complaint_bar(bar: ComplaintBar) -> None:
+    if bar not in _complaint_bars:
+        _complaint_bars.append(bar)
+
+
+def complaints_barred_until(user: User) -> datetime | None:
+    """The end of what bars this account from complaining now, or None (what the order API
+    tells the buyer before paying)."""
+    ends = [end for bar in _complaint_bars if (end := bar(user)) is not None]
+    return max(ends, default=None)
 
 
 def merchant_for_user(user: User | AnonymousUser) -> Merchant | None:

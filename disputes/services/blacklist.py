@@ -37,6 +37,13 @@ def complaint_ban(
     return active_blacklist_entry(cast(User, user), at=at)
 
 
+def complaint_ban_until(user: User) -> datetime | None:
+    """When `complaint_ban` ends, or None: registered with the orders app at start-up, so the
+    order API tells the buyer before paying."""
+    entry = complaint_ban(user)
+    return None if entry is None else entry.expires_at
+
+
 def _lock_user(user: User) -> User:
     # Serialises blacklist writes for one account (no two active entries from a race).
     return User.objects.select_for_update().get(pk=user.pk)

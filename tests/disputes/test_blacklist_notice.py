@@ -5,13 +5,14 @@ the disputes template library, so `orders` never imports `disputes`. Anyone else
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from disputes.models import BlacklistEntry, BlacklistSource
 from disputes.services._core import local
@@ -95,3 +96,32 @@ def test_the_pages_and_the_filing_ask_the_same_rule() -> None:
     entry = blacklist(buyer)
     assert complaint_ban(buyer) == entry
     assert complaint_ban(buyer, at=entry.expires_at + timedelta(seconds=1)) is None
+
+
+def test_the_order_api_tells_the_buyer_and_nobody_else() -> None:
+    buyer = UserFactory()
+    entry = blacklist(buyer)
+    product = ProductFactory()
+    CardKeyFactory.create_batch(2, product=product)
+    api = APIClient()
+    api.force_authenticate(buyer)
+    created = api.post("/api/v1/orders/", {"product": product.pk}, format="json")
+    assert created.status_code == 201
+    until = created.json()["complaints_barred_until"]
+    assert until is not None
+    assert datetime.fromisoformat(until) == entry.expires_at
+    number = created.json()["number"]
+    assert api.get(f"/api/v1/orders/{number}/").json()["complaints_barred_until"] == until
+    listed = api.get("/api/v1/orders/").json()["results"]
+    assert [o["complaints_barred_until"] for o in listed] == [until]
+    # The shop never learns that its buyer is blacklisted.
+    shop = APIClient()
+    shop.force_authenticate(product.merchant.owner)
+    assert shop.get(f"/api/v1/orders/{number}/").json()["complaints_barred_until"] is None
+    sales = shop.get("/api/v1/merchant/orders/").json()["results"]
+    assert "complaints_barred_until" not in sales[0]
+    # A buyer not on the blacklist: null.
+    clean = APIClient()
+    clean.force_authenticate(UserFactory())
+    other = clean.post("/api/v1/orders/", {"product": product.pk}, format="json").json()
+    assert other["complaints_barred_until"] is None
