@@ -2,18 +2,77 @@
  * - Each evidence input keeps every file picked or dropped (several rounds), with a preview
  *   and a remove button; a file above the policy's size or not an image/PDF is refused here,
  *   next to its input, before anything is sent (the server checks contents again).
+ * - A large photo (a phone's 9 MB JPEG) is scaled down here before it is kept: drawn on a
+ *   canvas at most MAX_SIDE pixels on its longer side and kept as a JPEG, if that is smaller.
+ *   Sending waits for scaling to finish; files that still add up to more than one sending
+ *   may carry (data-max-request-bytes) are not sent: the form says so and keeps everything.
+ *   Without canvas or DataTransfer nothing is scaled and the server answers instead, with the
+ *   form and what was typed (disputes/views.py).
  * - The 三证 checklist ticks as files are added or removed, and the fast-track box says
  *   whether the claim qualifies so far (amount within the threshold, three proofs present).
  * Messages come from data attributes the template wrote, so they are already translated. */
 (function () {
   "use strict";
 
+  var MAX_SIDE = 2560; // 2560×1920 is 4.9 MP: every word of a receipt or chat stays legible
+  var SCALE_ABOVE = 1536 * 1024; // smaller files are sent as they are
+  var JPEG_QUALITY = 0.85;
+  var SCALABLE = ["image/jpeg", "image/png", "image/webp"];
+
   var form = document.querySelector("form.cf-form");
   if (!form) return;
   var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10) || 0;
   var threshold = parseFloat(form.getAttribute("data-threshold")) || 0;
   var canStore = typeof DataTransfer === "function";
+  var canScale =
+    canStore && typeof createImageBitmap === "function" && !!document.createElement("canvas").toBlob;
+  var maxRequestBytes = parseInt(form.getAttribute("data-max-request-bytes"), 10) || 0;
   var stores = new WeakMap();
+  var scaling = 0; // files being scaled down now
+  var submitWhenDone = false;
+
+  /* A smaller JPEG of a large photo, or the file itself (never larger, never on failure). */
+  function scaled(file) {
+    if (!canScale || SCALABLE.indexOf(file.type) < 0 || file.size <= SCALE_ABOVE) {
+      return Promise.resolve(file);
+    }
+    return createImageBitmap(file, { imageOrientation: "from-image" })
+      .then(function (bitmap) {
+        var ratio = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+        var canvas = document.createElement("canvas");
+        canvas.width = Math.max(1, Math.round(bitmap.width * ratio));
+        canvas.height = Math.max(1, Math.round(bitmap.height * ratio));
+        var context = canvas.getContext("2d");
+        context.fillStyle = "#fff"; // a transparent PNG becomes white, not black, as a JPEG
+        context.fillRect(0, 0, canvas.width, canvas.height);
+        context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+        if (bitmap.close) bitmap.close();
+        return new Promise(function (resolve) {
+          canvas.toBlob(
+            function (blob) {
+              if (!blob || blob.size >= file.size) return resolve(file);
+              var name = file.name.replace(/\.[A-Za-z0-9]{1,5}$/, "") + ".jpg";
+              resolve(new File([blob], name, { type: "image/jpeg", lastModified: Date.now() }));
+            },
+            "image/jpeg",
+            JPEG_QUALITY
+          );
+        });
+      })
+      .catch(function () {
+        return file;
+      });
+  }
+
+  function totalBytes() {
+    var total = 0;
+    form.querySelectorAll("input[type=file]").forEach(function (input) {
+      Array.prototype.forEach.call(input.files || [], function (file) {
+        total += file.size;
+      });
+    });
+    return total;
+  }
 
   function isAccepted(file) {
     if (file.type) return file.type.indexOf("image/") === 0 || file.type === "application/pdf";
@@ -94,10 +153,26 @@
   }
 
   function addFiles(zone, input, files) {
+    var picked = Array.prototype.slice.call(files);
+    if (!canScale) return keepFiles(zone, input, picked);
+    scaling += 1;
+    zone.classList.add("cf-drop--busy");
+    Promise.all(picked.map(scaled)).then(function (ready) {
+      scaling -= 1;
+      zone.classList.remove("cf-drop--busy");
+      keepFiles(zone, input, ready);
+      if (!scaling && submitWhenDone) {
+        submitWhenDone = false;
+        send();
+      }
+    });
+  }
+
+  function keepFiles(zone, input, files) {
     var errors = [];
     var store = canStore ? stores.get(input) || new DataTransfer() : null;
     var accepted = [];
-    Array.prototype.forEach.call(files, function (file) {
+    files.forEach(function (file) {
       if (!isAccepted(file)) {
         errors.push(file.name + ": " + form.getAttribute("data-msg-bad-type"));
       } else if (maxBytes && file.size > maxBytes) {
@@ -132,6 +207,8 @@
   }
 
   function update() {
+    var box = form.querySelector("[data-too-much]");
+    if (box && !box.hidden && !(maxRequestBytes && totalBytes() > maxRequestBytes)) box.hidden = true;
     var list = form.querySelector("[data-checklist]");
     var complete = true;
     if (list) {
@@ -186,6 +263,31 @@
         addFiles(zone, input, event.dataTransfer.files);
       }
     });
+  });
+
+  /* Sending: after scaling, and only what one sending can carry. */
+  function tooMuch() {
+    var box = form.querySelector("[data-too-much]");
+    var over = maxRequestBytes && totalBytes() > maxRequestBytes;
+    if (box) {
+      box.hidden = !over;
+      if (over) box.focus();
+    }
+    return over;
+  }
+
+  function send() {
+    if (tooMuch()) return;
+    form.submit();
+  }
+
+  form.addEventListener("submit", function (event) {
+    if (scaling) {
+      event.preventDefault();
+      submitWhenDone = true;
+    } else if (tooMuch()) {
+      event.preventDefault();
+    }
   });
 
   form.addEventListener("change", function (event) {

@@ -216,3 +216,90 @@ def test_the_form_fits_a_360_px_phone(
     _attach_three(phone_page, proofs)
     assert _no_horizontal_scroll(phone_page, 360)
     phone_page.screenshot(path=str(screenshot_dir / "complaint-form-phone.png"), full_page=True)
+
+
+def _phone_photo(path: Path, seed: int) -> Path:
+    """A 12 MP photo of about 9 MB, under the 10 MB a file may be (noise: JPEG cannot shrink
+    it, as with a real photo's detail)."""
+    import random
+
+    rng = random.Random(seed)
+    width, height = 4032, 3024
+    noise = Image.frombytes(
+        "RGB", (width // 2, height // 2), rng.randbytes(width * height * 3 // 4)
+    ).resize((width, height))
+    noise.save(path, format="JPEG", quality=90)
+    assert 8_000_000 < path.stat().st_size < 10 * 1024 * 1024
+    return path
+
+
+def test_three_9_mb_phone_photos_are_scaled_down_in_the_browser_and_filed(
+    phone_page: Any, screenshot_dir: Path, tmp_path: Path
+) -> None:
+    """Together 27 MB, more than one sending may carry (25 MB): scaled on the phone first."""
+    order = paid_order(product=ProductFactory(name="网易一卡通 30", price=Decimal("28.00")))
+    fund(order.merchant)
+    photos = [_phone_photo(tmp_path / f"IMG_00{n}.jpg", n) for n in range(3)]
+    assert sum(p.stat().st_size for p in photos) > 25 * 1024 * 1024
+    phone_page.set_viewport_size({"width": 360, "height": 780})
+    _log_in(phone_page, order.buyer, f"/orders/{order.number}/complain/")
+    phone_page.check("input[name=reason][value=not_received]")
+    phone_page.fill("input[name=claimed_amount]", "28.00")
+    phone_page.fill("textarea[name=description]", "付款后一直没有收到卡密。")
+    names = ("order_screenshot", "payment_proof", "chat_record")
+    for name, photo in zip(names, photos, strict=True):
+        phone_page.set_input_files(f"input[name=evidence_{name}]", str(photo))
+    phone_page.wait_for_function(
+        "() => [...document.querySelectorAll('form.cf-form input[type=file]')]"
+        ".reduce((n, i) => n + i.files.length, 0) === 3"
+    )
+    sizes = phone_page.eval_on_selector_all(
+        "form.cf-form input[type=file]",
+        "inputs => inputs.flatMap(i => [...i.files].map(f => f.size))",
+    )
+    assert all(size < 5 * 1024 * 1024 for size in sizes), sizes
+    phone_page.click("form.cf-form button[type=submit]")
+    phone_page.wait_for_url("**/complaints/TS*/")
+    dispute = Dispute.objects.get(order=order)
+    stored = dispute.evidence.filter(role="buyer")
+    assert stored.count() == 3
+    assert all(e.content_type == "image/jpeg" and e.size < 5 * 1024 * 1024 for e in stored)
+
+
+def test_too_much_refused_by_the_server_comes_back_as_the_form_with_the_text_kept(
+    chromium: Any, live_server: Any, screenshot_dir: Path, tmp_path: Path, settings: Any
+) -> None:
+    """Without JavaScript nothing is scaled: the server's refusal is the form itself, in the
+    site's frame, at 360 px, with what was typed."""
+    from tests.browser.conftest import _new_page
+
+    settings.MAX_REQUEST_BODY_SIZE = 12 * 1024 * 1024
+    order = paid_order(product=ProductFactory(name="网易一卡通 30", price=Decimal("28.00")))
+    fund(order.merchant)
+    photos = [_phone_photo(tmp_path / f"IMG_10{n}.jpg", 10 + n) for n in range(2)]
+    pages = _new_page(
+        chromium,
+        live_server,
+        java_script_enabled=False,
+        locale="zh-CN",
+        viewport={"width": 360, "height": 780},
+    )
+    page = next(pages)
+    try:
+        _log_in(page, order.buyer, f"/orders/{order.number}/complain/")
+        page.check("input[name=reason][value=not_received]")
+        page.fill("input[name=claimed_amount]", "28.00")
+        page.fill("textarea[name=description]", "付款后一直没有收到卡密，请处理。")
+        page.set_input_files("input[name=evidence_order_screenshot]", str(photos[0]))
+        page.set_input_files("input[name=evidence_payment_proof]", str(photos[1]))
+        page.click("form.cf-form button[type=submit]")
+        page.wait_for_load_state()
+        assert page.locator("form.cf-form").count() == 1
+        assert page.input_value("textarea[name=description]") == "付款后一直没有收到卡密，请处理。"
+        assert page.input_value("input[name=claimed_amount]") == "28.00"
+        assert "12.0 MB" in page.inner_text("#evidence").replace("\xa0", " ")
+        assert _no_horizontal_scroll(page, 360)
+        page.screenshot(path=str(screenshot_dir / "complaint-too-much-phone.png"), full_page=True)
+        assert not Dispute.objects.filter(order=order).exists()
+    finally:
+        next(pages, None)
