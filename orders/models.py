@@ -118,7 +118,12 @@ class Merchant(models.Model):
         return self.shop_name
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.shop_name_key = name_key(self.shop_name)
+        key = name_key(self.shop_name)
+        # A shop opened before names were compared this way may share its key with an older
+        # one (orders 0006 left it NULL): it keeps working until staff rename it.
+        legacy = self.pk is not None and self.shop_name_key is None
+        if not (legacy and Merchant.objects.filter(shop_name_key=key).exclude(pk=self.pk).exists()):
+            self.shop_name_key = key
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "shop_name" in update_fields:
             kwargs["update_fields"] = {*update_fields, "shop_name_key"}

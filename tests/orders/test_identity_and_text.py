@@ -271,3 +271,12 @@ def test_the_migration_normalises_identity_numbers_and_keys_stored_before():
     assert old.shop_name_key == "old shop"
     look_alike.refresh_from_db()
     assert look_alike.shop_name_key is None
+    # It keeps working (a status change saves the whole row) until staff rename it.
+    services.merchant_suspend(merchant=look_alike, staff=StaffFactory(), reason="manual", note="x")
+    look_alike.refresh_from_db()
+    assert (look_alike.status, look_alike.shop_name_key) == (MerchantStatus.SUSPENDED, None)
+    look_alike.shop_name = "Renamed Old Shop"
+    look_alike.full_clean()
+    look_alike.save()
+    look_alike.refresh_from_db()
+    assert look_alike.shop_name_key == "renamed old shop"
