@@ -337,12 +337,12 @@ def dispute_file(
     _check_filing(
         buyer=buyer, order=order, reason=reason, claimed_amount=claimed_amount, policy=policy
     )
-    check_count(None, Role.BUYER, len(evidence), policy=policy)
-    checked = check_uploads(evidence, policy=policy)
     if len(description) > 5000:
         raise DomainError(_("A description is at most 5000 characters."), code="invalid")
     if remedy_wanted not in ("refund", "replace"):
         raise DomainError(_("Choose a remedy: refund or replace."), code="remedy_invalid")
+    check_count(None, Role.BUYER, len(evidence), policy=policy)
+    checked = check_uploads(evidence, policy=policy)
 
     with stored_files() as files, transaction.atomic():
         order = Order.objects.select_for_update().select_related("product").get(pk=order.pk)

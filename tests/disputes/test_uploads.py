@@ -250,3 +250,47 @@ def test_evidence_uploads_are_throttled_per_user(settings):
     assert response.json()["code"] == "throttled" and int(response["Retry-After"]) > 0
     assert Evidence.objects.filter(dispute=dispute, role="buyer").count() == 2
     cache.clear()
+
+
+@pytest.mark.parametrize(
+    "refused", [{"remedy_wanted": "a-pony"}, {"description": "x" * 5001}], ids=["remedy", "text"]
+)
+def test_a_filing_refused_for_its_text_decodes_no_image(image_opens, refused):
+    from decimal import Decimal
+
+    from disputes import services
+    from disputes.services.evidence import EvidenceUpload
+    from kamen_complaints.errors import DomainError
+
+    order = funded_order()
+    with pytest.raises(DomainError):
+        services.dispute_file(
+            buyer=order.buyer,
+            order=order,
+            reason="other",
+            claimed_amount=Decimal("1.00"),
+            evidence=[EvidenceUpload(kind="order_screenshot", file=png())],
+            **refused,
+        )
+    assert image_opens == []
+
+
+def test_evidence_uploads_on_the_page_share_the_apis_throttle(settings, client):
+    from django.core.cache import cache
+
+    cache.clear()
+    rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
+    rates["evidence_user"] = "1/hour"
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    dispute = file()
+    assert _upload(dispute, png()).status_code == 201  # the API's one
+    client.force_login(dispute.buyer)
+    response = client.post(
+        f"/complaints/{dispute.number}/evidence/",
+        {"kind": "order_screenshot", "file": png(), "note": "typed note"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert "Too many attempts" in response.content.decode()
+    assert Evidence.objects.filter(dispute=dispute, role="buyer").count() == 1
+    cache.clear()
