@@ -52,7 +52,7 @@ def test_page_and_api_do_not_rate_a_complaint_ruled_malicious() -> None:
     dispute = ruled_malicious()
     page = Client()
     page.force_login(dispute.buyer)
-    body = page.get(f"/complaints/{dispute.number}/").content.decode()
+    body = page.get(f"/complaints/{dispute.number}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f"/complaints/{dispute.number}/rate/" not in body  # no form offered
     assert "A complaint ruled malicious cannot be rated." in body
     api = APIClient()
