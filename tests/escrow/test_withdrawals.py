@@ -11,7 +11,9 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from disputes import services as dispute_services
 from disputes.models import Status
@@ -219,3 +221,21 @@ def test_the_deposit_page_names_the_debt_in_the_breakdown() -> None:
     breakdown = page[page.index('id="withdrawable-breakdown"') :]
     breakdown = breakdown[: breakdown.index("</p>")]
     assert "¥410.00" in breakdown and "¥90.00" in breakdown and "¥1,000.00" in breakdown
+
+
+# --- The selector ----------------------------------------------------------------------------
+
+
+def test_the_withdrawable_amount_costs_the_same_queries_at_1_and_30_holds() -> None:
+    def queries(merchant) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            found = selectors.deposit_withdrawable(merchant)
+        assert len(found.holds) == Hold.objects.filter(merchant=merchant).count()
+        return len(captured)
+
+    small = funded_merchant("2000.00")
+    file(funded_order(product=ProductFactory(merchant=small), deposit_amount=D("0")))
+    busy = funded_merchant("5000.00")
+    for _ in range(30):
+        file(funded_order(product=ProductFactory(merchant=busy), deposit_amount=D("0")))
+    assert queries(small) == queries(busy)
