@@ -26,10 +26,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
+from accounts.services import buyer_register
 from kamen_complaints import logins
 from kamen_complaints.api import throttles
 from kamen_complaints.errors import DomainError
-from orders import services
 from orders.selectors import merchant_for_user
 
 
@@ -168,7 +168,7 @@ def register(request: HttpRequest) -> HttpResponse:
         user = None
         if form.is_valid():
             try:
-                user = services.buyer_register(
+                user = buyer_register(
                     username=form.cleaned_data["username"],
                     email=form.cleaned_data["email"],
                     password=form.cleaned_data["password1"],

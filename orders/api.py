@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.services import buyer_register
 from kamen_complaints import logins, tokens
 from kamen_complaints.api import MoneyField, TextField, request_user, throttles
 from kamen_complaints.errors import DomainError, Forbidden, NotFound
@@ -215,7 +216,7 @@ class RegisterView(APIView):
     def post(self, request: Request) -> Response:
         data = RegisterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.buyer_register(
+        user = buyer_register(
             username=data.validated_data["username"],
             email=data.validated_data["email"],
             password=data.validated_data["password"],

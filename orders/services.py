@@ -72,21 +72,6 @@ _PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 _KEY_RE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
 
 
-# --- Accounts -----------------------------------------------------------------------------
-
-
-def buyer_register(*, username: str, email: str, password: str) -> User:
-    """A buyer account, for the register page and the API alike. The caller's form or
-    serializer has validated the password (Django's validators) and the name's shape."""
-    try:
-        with transaction.atomic():
-            return User.objects.create_user(username=username, email=email, password=password)
-    except IntegrityError as exc:  # the same name registered a moment ago
-        raise DomainError(
-            _("That username is taken."), code="username_taken", status_code=409
-        ) from exc
-
-
 # --- Merchants ----------------------------------------------------------------------------
 
 # Other apps may hold a merchant back when staff reactivate it (escrow: the deposit is short).
@@ -577,7 +562,15 @@ def merchant_member_add(
             password_validation.validate_password(password, candidate)
         except ValidationError as exc:
             raise DomainError(" ".join(exc.messages), code="password_invalid") from exc
-        user = buyer_register(username=username, email=email, password=password)
+        # The account itself, as accounts.services.buyer_register makes it (orders sits below
+        # accounts, so it does not call it): a name taken a moment ago is a 409.
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(username=username, email=email, password=password)
+        except IntegrityError as exc:
+            raise DomainError(
+                _("That username is taken."), code="username_taken", status_code=409
+            ) from exc
     else:
         found = User.objects.filter(username=username).first()
         if found is None:

@@ -1,0 +1,1 @@
+"""Accounts: registration, login, lockout, tokens and profile (docs/architecture.md)."""
