@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from disputes.buyer_forms import add_domain_error
 from disputes.models import Dispute
-from kamen_complaints.accounts import throttle_wait, throttled_message
+from kamen_complaints.api import throttle_wait, throttled_message
 from kamen_complaints.errors import DomainError
 
 

@@ -35,8 +35,12 @@ from disputes.evidence_files import clean_evidence_file, sanitise_original_name
 from disputes.forms import EVIDENCE_KINDS, REASON_HELP, ComplaintForm, evidence_field
 from disputes.models import CORE_EVIDENCE, Evidence, EvidenceKind
 from disputes.services.filing import FilingState, filing_state
-from kamen_complaints.accounts import throttle_wait, throttled_message
-from kamen_complaints.api import throttle_peek, throttle_record
+from kamen_complaints.api import (
+    throttle_peek,
+    throttle_record,
+    throttle_wait,
+    throttled_message,
+)
 from kamen_complaints.errors import DomainError
 from kamen_complaints.middleware import keeps_oversized_form
 from kamen_complaints.money import format_yuan

@@ -206,6 +206,25 @@ def throttles(scope: str) -> list[type[throttling.BaseThrottle]]:
     return [user, ip]
 
 
+def throttle_wait(request: Any, scope: str) -> int | None:
+    """Seconds to wait when this request is over `scope`'s rates (per user and per IP), or
+    None when it may go ahead; the request is counted. For pages: their counters are the
+    API's, so a page is no way around the API's limits."""
+    waits: list[float] = []
+    for throttle_class in throttles(scope):
+        throttle = throttle_class()
+        # DRF's throttles read only .user and .META, which a Django request has too.
+        if not throttle.allow_request(request, cast(Any, None)):
+            waits.append(throttle.wait() or 0)
+    if not waits:
+        return None
+    return max(1, math.ceil(max(waits)))
+
+
+def throttled_message(wait: int) -> str:
+    return _("Too many attempts; try again in %(seconds)s seconds.") % {"seconds": wait}
+
+
 def _current(throttle: Any, request: Any) -> bool:
     """Load the throttle's history for this request (what allow_request does before deciding);
     False when the throttle does not apply (no rate, no key). `throttle` is a

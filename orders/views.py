@@ -21,7 +21,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kamen_complaints.accounts import throttle_wait, throttled_message
+from kamen_complaints.api import throttle_wait, throttled_message
 from kamen_complaints.errors import DomainError
 from orders import selectors, services
 from orders.forms import BuyForm, KindFilterForm, add_domain_error
