@@ -337,10 +337,10 @@ def _throughput(url: Any, name: str, n: int) -> None:
     # on one (the history above), as a worker does.
     connections.close_all()
 
-    from disputes.services import _core, clock
+    from disputes.services import clock, outbox
 
     # No broker on either side: the sweep would hand these over on commit.
-    _core.publish = lambda *args: False  # type: ignore[assignment]
+    outbox.publish = lambda *args: False  # type: ignore[assignment]
     clock.publish = lambda *args: False  # type: ignore[assignment]
 
     floor = _Floor(url, name, low=sweep_now, high=now)
@@ -627,7 +627,7 @@ class _Floor:
             team.setdefault(merchant, []).append(user)
         notes = []
         for r, event in zip(rows, judgment_ids, strict=True):
-            # What happened and its figures, as disputes.services._core.notice_params writes.
+            # What happened and its figures, as disputes.services.outbox.notice_params writes.
             params = json.dumps(
                 {
                     "number": r[4],

@@ -159,7 +159,7 @@ def _refuse_if_void(approval: Approval, dispute: Any) -> None:
     moved on — a ruling, an appeal, a withdrawal, a clock's decision — it is void, even if the
     complaint is under review again (docs/admin.md). A proposal recorded before the case's
     position was kept in its parameters is compared by time."""
-    from disputes.services._core import local
+    from disputes.services.formatting import local
     from disputes.services.staff import case_moved_on
 
     mark = approval.params.get("case_event")

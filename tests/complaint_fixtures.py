@@ -37,7 +37,7 @@ def _seeded_policy(request: pytest.FixtureRequest) -> None:
 def _broker_assumed_up() -> None:
     """A test that made a publish fail must not leave the next test's broker marked down."""
     from disputes.channels import channels
-    from disputes.services import _core
+    from disputes.services import outbox
 
-    _core._broker_down_until = 0.0
+    outbox._broker_down_until = 0.0
     channels.cache_clear()

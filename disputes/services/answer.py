@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 
 from disputes.models import Dispute, Evidence, Status
 from disputes.permissions import require_merchant
-from disputes.services._core import not_allowed
 from disputes.services.conversation import (
     Action,
     clean_text,
@@ -21,6 +20,7 @@ from disputes.services.conversation import (
     dispute_respond,
 )
 from disputes.services.evidence import EvidenceUpload, dispute_add_evidence
+from disputes.services.state_machine import not_allowed
 
 
 def dispute_contest(

@@ -62,16 +62,10 @@ from disputes.models import (
 )
 from disputes.selectors import policy_for
 from disputes.services import money
-from disputes.services._core import (
-    _jsonable,
-    buyer_recipients,
-    locked,
-    merchant_recipients,
-    notify,
-    publish,
-    record,
-)
 from disputes.services.evidence import StoredFiles, store_platform_record, stored_files
+from disputes.services.formatting import jsonable
+from disputes.services.outbox import buyer_recipients, merchant_recipients, notify, publish
+from disputes.services.state_machine import locked, record
 from orders.models import CardKey, CardKeyReveal, CardKeyStatus, Order, ProductKind
 from orders.payments import TopupStatus, UpstreamError, get_topup_upstream
 from orders.verifiers import KeyStatus, card_key_verify
@@ -376,11 +370,11 @@ def _store_answer(
         "shows": rule,
         "attempts": check.attempts,
         "answered_at": now,
-        **_jsonable(result),
+        **jsonable(result),
     }
     evidence = store_platform_record(
         dispute,
-        _jsonable(document),
+        jsonable(document),
         files=files,
         kind=EvidenceKind.AUTO_CHECK,
         original_name=f"auto-check-{check.kind}-{check.pk}.json",
@@ -390,7 +384,7 @@ def _store_answer(
     check.status = status
     check.answer = answer[:16]
     check.rule = rule
-    check.result = _jsonable(result)
+    check.result = jsonable(result)
     check.sha256 = sha256
     check.evidence = evidence
     check.answered_at = now

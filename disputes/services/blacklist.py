@@ -20,7 +20,8 @@ from disputes.models import (
 )
 from disputes.permissions import require_blacklist_manager
 from disputes.selectors import active_blacklist_entry, malicious_rulings_count, policy_for
-from disputes.services._core import local, record
+from disputes.services.formatting import local
+from disputes.services.state_machine import record
 from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError
 from kamen_complaints.models import AuditAction

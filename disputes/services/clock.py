@@ -60,12 +60,10 @@ from disputes.models import (
     Visibility,
 )
 from disputes.services import money
-from disputes.services._core import (
-    _jsonable,
+from disputes.services.conversation import resolve
+from disputes.services.formatting import jsonable, local
+from disputes.services.outbox import (
     buyer_recipients,
-    check_transition,
-    local,
-    locked,
     merchant_recipients,
     notice_params,
     notify,
@@ -73,11 +71,9 @@ from disputes.services._core import (
     outbox_rows,
     publish,
     publish_notifications,
-    record,
-    touch,
 )
-from disputes.services.conversation import resolve
 from disputes.services.staff import dispute_info_lapse
+from disputes.services.state_machine import check_transition, locked, record, touch
 from escrow.batch import Compensation, compensations_post
 from kamen_complaints.money import from_fen, to_fen
 from orders.models import MerchantMember
@@ -522,7 +518,7 @@ def _event_row(
         str(to_status),
         str(visibility),
         body,
-        json.dumps(_jsonable(data), cls=DjangoJSONEncoder),
+        json.dumps(jsonable(data), cls=DjangoJSONEncoder),
         connection.ops.adapt_datetimefield_value(now),
     ]
 

@@ -28,18 +28,9 @@ from disputes.notices import first_line
 from disputes.permissions import party_role, require_buyer, require_merchant, speaking_role
 from disputes.selectors import policy_for
 from disputes.services import money
-from disputes.services._core import (
-    buyer_recipients,
-    local,
-    locked,
-    merchant_recipients,
-    not_allowed,
-    notify,
-    record,
-    touch,
-    transition,
-    yuan,
-)
+from disputes.services.formatting import local, yuan
+from disputes.services.outbox import buyer_recipients, merchant_recipients, notify
+from disputes.services.state_machine import locked, not_allowed, record, touch, transition
 from kamen_complaints.errors import DomainError
 from orders.models import CardKey, ProductKind
 from orders.services import order_replace_card_key

@@ -35,14 +35,8 @@ from disputes.models import (
 )
 from disputes.permissions import party_role
 from disputes.selectors import policy_for
-from disputes.services._core import (
-    buyer_recipients,
-    locked,
-    merchant_recipients,
-    not_allowed,
-    notify,
-    record,
-)
+from disputes.services.outbox import buyer_recipients, merchant_recipients, notify
+from disputes.services.state_machine import locked, not_allowed, record
 from kamen_complaints.errors import DomainError
 
 

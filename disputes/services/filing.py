@@ -17,14 +17,6 @@ from django.utils.translation import gettext as _
 from disputes.models import Dispute, EventType, NotificationKind, Policy, Reason, Role, Status
 from disputes.selectors import policy_for
 from disputes.services import money
-from disputes.services._core import (
-    buyer_recipients,
-    local,
-    merchant_recipients,
-    notify,
-    record,
-    yuan,
-)
 from disputes.services.blacklist import complaint_ban
 from disputes.services.evidence import (
     EvidenceUpload,
@@ -34,6 +26,9 @@ from disputes.services.evidence import (
     store_platform_record,
     stored_files,
 )
+from disputes.services.formatting import local, yuan
+from disputes.services.outbox import buyer_recipients, merchant_recipients, notify
+from disputes.services.state_machine import record
 from kamen_complaints.errors import DomainError, NotFound
 from orders import crypto
 from orders.models import CardKey, Order, Payment

@@ -20,7 +20,8 @@ from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 
 from disputes.models import Dispute, EventType, Role, Visibility
-from disputes.services._core import record, touch, yuan
+from disputes.services.formatting import yuan
+from disputes.services.state_machine import record, touch
 from escrow import services as escrow
 from kamen_complaints.money import from_fen, to_fen
 

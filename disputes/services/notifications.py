@@ -1,6 +1,6 @@
 """Delivering the notification outbox: at least once, never lost, once per row.
 
-Rows are written with the change they report (disputes.services._core.notify) and handed to
+Rows are written with the change they report (disputes.services.outbox.notify) and handed to
 Celery on commit; the clock's sweep sends whatever the broker lost or a channel refused. A row
 is locked while it is sent (a second worker skips it) and marked sent in that transaction, so
 two deliveries of the same task send one message; a crash after the channel accepted the
@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from disputes import notices
 from disputes.channels import channel
 from disputes.models import Dispute, Notification, NotificationChannel, NotificationKind
-from disputes.services._core import (
+from disputes.services.outbox import (
     notice_params,
     outbox_insert,
     outbox_rows,

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from disputes.models import Policy, PolicyChange
 from disputes.selectors import policy_for
-from disputes.services._core import local
+from disputes.services.formatting import local
 from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError
 from kamen_complaints.models import AuditAction

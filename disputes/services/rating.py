@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from disputes.models import Dispute, DisputeRating, Status
 from disputes.permissions import require_buyer
 from disputes.selectors import UNRATED_OUTCOMES
-from disputes.services._core import locked
+from disputes.services.state_machine import locked
 from kamen_complaints.errors import DomainError
 
 MIN_SCORE = 1

@@ -29,19 +29,11 @@ from disputes.notices import first_line
 from disputes.permissions import require_arbitrator
 from disputes.selectors import policy_for
 from disputes.services import money
-from disputes.services._core import (
-    buyer_recipients,
-    local,
-    locked,
-    merchant_recipients,
-    not_allowed,
-    notify,
-    record,
-    touch,
-    yuan,
-)
 from disputes.services.blacklist import blacklist_if_threshold_reached
 from disputes.services.conversation import clean_text, replace_keys, resolve
+from disputes.services.formatting import local, yuan
+from disputes.services.outbox import buyer_recipients, merchant_recipients, notify
+from disputes.services.state_machine import locked, not_allowed, record, touch
 from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError
 from kamen_complaints.models import AuditAction

@@ -18,9 +18,9 @@ from django.utils.translation import gettext as _
 
 from disputes.models import Status
 from disputes.presenting import short_time, status_summary
-from disputes.services._core import local
 from disputes.services.blacklist import complaint_ban
 from disputes.services.filing import filing_state
+from disputes.services.formatting import local
 from orders.models import Order
 
 register = template.Library()

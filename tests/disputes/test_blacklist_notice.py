@@ -15,8 +15,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from disputes.models import BlacklistEntry, BlacklistSource
-from disputes.services._core import local
 from disputes.services.blacklist import complaint_ban
+from disputes.services.formatting import local
 from orders import services as order_services
 from tests.factories import CardKeyFactory, ProductFactory, UserFactory
 

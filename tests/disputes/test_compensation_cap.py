@@ -18,7 +18,7 @@ from django.db import connection
 
 from disputes import services
 from disputes.models import Dispute, DisputeEvent, EventType, Status
-from disputes.services import _core, sweep
+from disputes.services import state_machine, sweep
 from escrow import services as escrow
 from escrow.models import Payout, PayoutStatus
 from escrow.selectors import ledger_check
@@ -235,7 +235,9 @@ def test_a_staff_ruling_after_a_full_refund_moves_no_money_and_charges_no_one():
 def test_the_batch_path_checks_the_transition_table(time_machine, monkeypatch, caplog):
     dispute = file(claimed_amount=D("10.00"))
     monkeypatch.setitem(
-        _core.ALLOWED, Status.AWAITING_MERCHANT, {Status.AWAITING_BUYER, Status.UNDER_REVIEW}
+        state_machine.ALLOWED,
+        Status.AWAITING_MERCHANT,
+        {Status.AWAITING_BUYER, Status.UNDER_REVIEW},
     )
     time_machine.move_to(dispute.merchant_response_due + timedelta(seconds=1), tick=False)
     sweep.deadlines_sweep()

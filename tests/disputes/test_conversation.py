@@ -18,7 +18,7 @@ from disputes.models import (
     Outcome,
     Status,
 )
-from disputes.services._core import ALLOWED, locked, transition
+from disputes.services.state_machine import ALLOWED, locked, transition
 from kamen_complaints.errors import DomainError, Forbidden
 from orders.models import CardKeyStatus
 from tests.disputes.factories import (

@@ -1,5 +1,6 @@
 """docs/rules.md cannot drift from the code it describes: the transition table there is read
-back and compared with `ALLOWED` (disputes/services/_core.py), the one table every path checks."""
+back and compared with `ALLOWED` (disputes/services/state_machine.py), the one table every
+path checks."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 
 from disputes.models import Status
-from disputes.services._core import ALLOWED
+from disputes.services.state_machine import ALLOWED
 
 RULES = Path(settings.BASE_DIR) / "docs" / "rules.md"
 

@@ -1,6 +1,6 @@
-"""The state machine and the plumbing every complaint service shares: the transition table,
-the one `transition()` that enforces it, timeline events, the notification outbox, and the
-refusals (DomainError) with the codes of docs/api.md."""
+"""The notification outbox: who is told about a complaint, the rows written in the caller's
+transaction (one per recipient and channel, deduplicated), and their hand-over to the broker
+after commit (the sweep re-sends what is lost; docs/architecture.md "Notifications")."""
 
 from __future__ import annotations
 
@@ -10,31 +10,18 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from disputes.channels import channels
-from disputes.models import (
-    Dispute,
-    DisputeEvent,
-    EventType,
-    Notification,
-    Role,
-    Status,
-    Visibility,
-)
+from disputes.models import Dispute, DisputeEvent, Notification, Role, Status
+from disputes.services.formatting import jsonable
 from kamen_complaints.celery import enqueue
-from kamen_complaints.errors import DomainError
-from kamen_complaints.money import format_yuan
 from orders.models import MerchantMember
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 logger = logging.getLogger(__name__)
 
 
@@ -49,130 +36,6 @@ class OutboxRow:
     role: str
     created_at: datetime
     sent_at: datetime | None
-
-
-ALLOWED: dict[str, set[str]] = {
-    Status.AWAITING_MERCHANT: {
-        Status.AWAITING_BUYER,
-        Status.UNDER_REVIEW,
-        Status.RESOLVED,
-        Status.WITHDRAWN,
-    },
-    Status.AWAITING_BUYER: {Status.UNDER_REVIEW, Status.RESOLVED, Status.WITHDRAWN},
-    Status.UNDER_REVIEW: {Status.RESOLVED, Status.WITHDRAWN},
-    # One appeal per complaint, by either party, within the appeal window.
-    Status.RESOLVED: {Status.UNDER_REVIEW},
-    Status.WITHDRAWN: set(),
-}
-
-
-def local(moment: datetime | None) -> str:
-    """A time as the platform shows it in refusals: Asia/Shanghai, to the minute."""
-    if moment is None:
-        return ""
-    return timezone.localtime(moment, SHANGHAI).strftime("%Y-%m-%d %H:%M")
-
-
-def yuan(amount: Decimal | None) -> str:
-    return format_yuan(amount)
-
-
-def not_allowed(dispute: Dispute, action: str) -> DomainError:
-    return DomainError(
-        _("Complaint %(number)s is %(status)s; %(action)s is not possible in that state.")
-        % {
-            "number": dispute.number,
-            "status": dispute.get_status_display(),
-            "action": action,
-        },
-        code="not_allowed_in_state",
-        status_code=409,
-    )
-
-
-def locked(dispute: Dispute | int) -> Dispute:
-    """The complaint's row, locked for the rest of the transaction (re-read: never trust the
-    caller's copy for a transition)."""
-    pk = dispute if isinstance(dispute, int) else dispute.pk
-    return Dispute.objects.select_for_update().get(pk=pk)
-
-
-def _jsonable(value: Any) -> Any:
-    """Event data as JSON, times with the platform's offset (+08:00) like the API's."""
-    if isinstance(value, datetime):
-        return timezone.localtime(value, SHANGHAI).isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def record(
-    dispute: Dispute,
-    *,
-    type: EventType | str,
-    actor: User | None,
-    role: Role | str,
-    body: str = "",
-    data: dict[str, Any] | None = None,
-    visibility: Visibility | str = Visibility.ALL,
-    from_status: str | None = None,
-) -> DisputeEvent:
-    """Append one timeline event (no change of status)."""
-    return DisputeEvent.objects.create(
-        dispute=dispute,
-        type=type,
-        actor=actor,
-        role=role,
-        from_status=dispute.status if from_status is None else from_status,
-        to_status=dispute.status,
-        visibility=visibility,
-        body=body,
-        data=_jsonable(data or {}),
-        created_at=timezone.now(),
-    )
-
-
-def check_transition(dispute: Dispute, *, to: Status | str, action: str = "") -> None:
-    """Refuse a change of status the ALLOWED table does not list: the one table every path
-    checks, the single services (`transition`) and the clock's set-based batches alike."""
-    if to not in ALLOWED[dispute.status]:
-        raise not_allowed(dispute, action or str(to))
-
-
-def transition(
-    dispute: Dispute,
-    *,
-    to: Status,
-    type: EventType | str,
-    actor: User | None,
-    role: Role | str,
-    body: str = "",
-    data: dict[str, Any] | None = None,
-    action: str = "",
-) -> DisputeEvent:
-    """The one way a complaint changes status: checks ALLOWED, saves the row (with whatever
-    the caller already set on it) and writes the timeline event, in the caller's transaction.
-    The caller holds the row lock (`locked()`)."""
-    check_transition(dispute, to=to, action=action)
-    before = dispute.status
-    dispute.status = to
-    dispute.updated_at = timezone.now()
-    dispute.save()
-    return record(
-        dispute, type=type, actor=actor, role=role, body=body, data=data, from_status=before
-    )
-
-
-def touch(dispute: Dispute, *fields: str) -> None:
-    dispute.updated_at = timezone.now()
-    dispute.save(update_fields=[*fields, "updated_at"])
-
-
-# --- Notifications (outbox) ---------------------------------------------------------------
 
 
 def buyer_recipients(dispute: Dispute) -> list[User]:
@@ -193,7 +56,7 @@ def notice_params(dispute: Dispute, **figures: Any) -> dict[str, Any]:
     """What a notification about `dispute` records (disputes/notices.py renders it in the
     reader's language): the complaint and order numbers, the status now, the next deadline, and
     the event's own figures (amount, first line of a message, outcome, …), as JSON."""
-    return _jsonable(
+    return jsonable(
         {
             "number": dispute.number,
             "order": dispute.order.number,
