@@ -289,24 +289,6 @@ class Party(models.TextChoices):
 REMEDIES = [("refund", _("refund")), ("replace", _("replacement key"))]
 
 
-def running_deadline() -> models.Case:
-    """The deadline that runs now: the merchant's answer, the buyer's answer to an offer, the
-    information asked for while the review is paused, else the review's; null when closed.
-    One expression for the inbox's ORDER BY (disputes.selectors.with_deadline) and its index
-    (`dispute_inbox_deadline_idx`, migration 0009), so PostgreSQL reads a page of the nearest
-    deadlines from the index instead of sorting every open complaint of the shop."""
-    return models.Case(
-        models.When(status="awaiting_merchant", then=models.F("merchant_response_due")),
-        models.When(status="awaiting_buyer", then=models.F("buyer_response_due")),
-        models.When(
-            status="under_review", review_paused_at__isnull=False, then=models.F("info_due")
-        ),
-        models.When(status="under_review", then=models.F("review_due")),
-        default=models.Value(None),
-        output_field=models.DateTimeField(),
-    )
-
-
 class Dispute(models.Model):
     """A complaint about one order. One non-withdrawn complaint per order (a new one only
     after a withdrawal). Deadlines are stored on the row, computed when each clock starts, so

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from disputes import deadlines
 from disputes.models import (
     DecidedBy,
     Dispute,
@@ -548,17 +549,18 @@ def payout_lines(payouts: list[Any]) -> list[str]:
 
 
 def next_deadline(dispute: Dispute) -> tuple[datetime | None, str]:
-    """The deadline that matters now in a list row (no events needed), and whose it is."""
-    s = dispute.status
-    if s == Status.AWAITING_MERCHANT:
-        return dispute.merchant_response_due, _("Merchant answers by")
-    if s == Status.AWAITING_BUYER:
-        return dispute.buyer_response_due, _("Your answer is due by")
-    if s == Status.UNDER_REVIEW:
-        if dispute.review_paused_at is not None:
-            return dispute.info_due, _("Information due by")
-        return dispute.review_due, _("Platform decides by")
-    return None, ""
+    """The deadline that matters now in a list row (no events needed; which one is
+    disputes.deadlines'), and whose it is, as the buyer reads it."""
+    labels = {
+        "merchant_response_due": _("Merchant answers by"),
+        "buyer_response_due": _("Your answer is due by"),
+        "info_due": _("Information due by"),
+        "review_due": _("Platform decides by"),
+    }
+    column = deadlines.running_field(dispute)
+    if column is None:
+        return None, ""
+    return deadlines.running_deadline(dispute), labels[column]
 
 
 def thread_version(dispute: Dispute) -> str:

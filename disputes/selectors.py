@@ -23,6 +23,7 @@ from django.db.models import (
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
+from disputes.deadlines import running_deadline_sql
 from disputes.models import (
     OPEN_STATUSES,
     AutoCheck,
@@ -39,7 +40,6 @@ from disputes.models import (
     Policy,
     Status,
     Visibility,
-    running_deadline,
 )
 from disputes.notices import Line, line
 from orders.models import CardKey
@@ -614,10 +614,9 @@ def shop_record(merchant_id: int, days: int = 90, *, fresh: bool = False) -> dic
 
 
 def with_deadline(qs: QuerySet[Dispute]) -> QuerySet[Dispute]:
-    """Annotate `deadline`: the deadline that runs now — the merchant's answer, the buyer's
-    answer to an offer, the information asked for while the review is paused, else the
-    review's — null for a closed complaint. One CASE in SQL, so it sorts and pages."""
-    return qs.annotate(deadline=running_deadline())
+    """Annotate `deadline`: the deadline that runs now (disputes.deadlines), null for a closed
+    complaint. One CASE in SQL, so it sorts and pages."""
+    return qs.annotate(deadline=running_deadline_sql())
 
 
 def by_deadline(qs: QuerySet[Dispute]) -> QuerySet[Dispute]:

@@ -1,6 +1,6 @@
 """The merchant inbox's expression index: a shop's open complaints by the deadline that runs
-(disputes.models.running_deadline — keep the two expressions the same, or PostgreSQL will not
-use the index for the inbox's ORDER BY).
+(disputes.deadlines.running_deadline_sql — keep the two expressions the same, or PostgreSQL
+will not use the index for the inbox's ORDER BY).
 
 Made here with the schema editor instead of listed in Dispute.Meta.indexes: Django's
 autodetector compares a CASE expression unequal to itself after a round trip, so a model-level

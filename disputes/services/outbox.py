@@ -17,7 +17,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from disputes.channels import channels
-from disputes.models import Dispute, DisputeEvent, Notification, Role, Status
+from disputes.deadlines import running_deadline
+from disputes.models import Dispute, DisputeEvent, Notification, Role
 from disputes.services.formatting import jsonable
 from kamen_complaints.celery import enqueue
 from orders.models import MerchantMember
@@ -61,7 +62,7 @@ def notice_params(dispute: Dispute, **figures: Any) -> dict[str, Any]:
             "number": dispute.number,
             "order": dispute.order.number,
             "status": str(dispute.status),
-            "due": next_deadline(dispute),
+            "due": running_deadline(dispute),
             **figures,
         }
     )
@@ -201,13 +202,3 @@ def notify(
     )
     publish_notifications(ids)
     return len(ids)
-
-
-def next_deadline(dispute: Dispute) -> datetime | None:
-    if dispute.status == Status.AWAITING_MERCHANT:
-        return dispute.merchant_response_due
-    if dispute.status == Status.AWAITING_BUYER:
-        return dispute.buyer_response_due
-    if dispute.status == Status.UNDER_REVIEW:
-        return dispute.info_due if dispute.review_paused_at else dispute.review_due
-    return None
