@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "orders",
     "escrow",
     "disputes",
+    # The merchant dashboard, above the domain apps (docs/architecture.md).
+    "merchant",
 ]
 
 MIDDLEWARE = [

@@ -29,7 +29,7 @@ urlpatterns = [
     ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("kamen_complaints.accounts")),
-    path("merchant/", include("kamen_complaints.merchant_urls")),
+    path("merchant/", include("merchant.urls")),
     path("", include("disputes.urls")),
     path("", include("orders.urls")),
 ]

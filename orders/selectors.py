@@ -237,7 +237,7 @@ def merchant_team(merchant: Merchant) -> QuerySet[MerchantMember]:
     )
 
 
-# --- A complaint's page in the merchant dashboard (disputes/merchant_views.py) --------------
+# --- A complaint's page in the merchant dashboard (merchant/views/complaints.py) ---------
 
 
 def product_stock(product_id: int) -> int:

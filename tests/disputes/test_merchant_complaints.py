@@ -218,7 +218,7 @@ def test_filters_search_and_the_resolved_tab(client: Client) -> None:
 def test_pages_are_counted_right_in_both_tabs_filtered_or_not(client: Client) -> None:
     """The unfiltered tabs take their size from the per-status counts (no second COUNT); the
     page links must still match what is listed, and a filter counts what it matches."""
-    from disputes.merchant_views import PAGE_SIZE
+    from merchant.views.complaints import PAGE_SIZE
 
     orders = shop_with_orders(PAGE_SIZE + 3)
     complaints = [file(order) for order in orders[: PAGE_SIZE + 1]]

@@ -1,4 +1,4 @@
-"""The deposit page of the merchant dashboard, /merchant/deposit/ (escrow/merchant_views.py):
+"""The deposit page of the merchant dashboard, /merchant/deposit/ (merchant/views/deposit.py):
 the figures, the suspension banner with its cure, the ledger with the balance after each
 entry and its complaint, and the owner-only top-up and withdrawal forms — a team member sees
 a note instead, and a POST from one is refused by the service with the 403 page."""

@@ -1,5 +1,5 @@
 """The merchant dashboard's products, card-key import and sales orders pages, and
-`GET /api/v1/merchant/orders/` (README "Merchant dashboard"; orders/shop_views.py).
+`GET /api/v1/merchant/orders/` (README "Merchant dashboard"; merchant/views/sales.py).
 
 Owner and team members alike; another shop's product is a 404, an account without a shop is
 sent to the application, an anonymous visitor to the login page."""
@@ -451,13 +451,13 @@ def test_an_order_links_to_its_complaint(merchant: Merchant, owner: Client) -> N
 
 
 def test_orders_pagination_without_a_total(product: Product, owner: Client, settings: Any) -> None:
-    from orders import shop_views
+    from merchant.views import sales
 
-    CardKeyFactory.create_batch(shop_views.ORDERS_PAGE_SIZE, product=product)
-    for _ in range(shop_views.ORDERS_PAGE_SIZE + 1):
+    CardKeyFactory.create_batch(sales.ORDERS_PAGE_SIZE, product=product)
+    for _ in range(sales.ORDERS_PAGE_SIZE + 1):
         paid_order(product=product)
     first = owner.get("/merchant/orders/")
-    assert len(first.context["rows"]) == shop_views.ORDERS_PAGE_SIZE
+    assert len(first.context["rows"]) == sales.ORDERS_PAGE_SIZE
     assert first.context["page"].has_next
     second = owner.get("/merchant/orders/", {"page": "2"})
     assert len(second.context["rows"]) == 1

@@ -25,16 +25,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from escrow import selectors, services
-from escrow.forms import TopupForm, WithdrawalForm
 from escrow.models import AccountKind
 from kamen_complaints.errors import DomainError, Forbidden
 from kamen_complaints.money import from_fen
-from orders.merchant_access import (
+from merchant.access import (
     MerchantRequest,
     current_merchant,
     merchant_required,
     owner_forbidden,
 )
+from merchant.forms import TopupForm, WithdrawalForm
 from orders.models import Merchant, MerchantStatus, SuspensionReason
 
 ENTRIES_PAGE_SIZE = 25

@@ -27,7 +27,7 @@ SECTIONS: tuple[tuple[str, Any, tuple[str, ...], bool], ...] = (
     ("orders", _("Sales orders"), ("orders",), False),
     ("deposit", _("Deposit"), ("deposit",), False),
     ("performance", _("Performance"), ("performance",), False),
-    # Everyone on the team sees the list; only the owner gets its forms (orders/team_views.py).
+    # Everyone on the team sees the list; only the owner gets its forms (merchant/views/team.py).
     ("team", _("Team"), ("team",), False),
 )
 

@@ -1,12 +1,10 @@
-"""The merchant dashboard's stock and sales pages (README "Merchant dashboard"):
+"""The merchant dashboard's stock pages (README "Merchant dashboard"):
 
 - /merchant/products/ — every product with its stock, low stock flagged; take a product off
   sale or put it back.
 - /merchant/products/new/ and /merchant/products/<id>/edit/ — create and edit a product.
 - /merchant/products/<id>/import/ — card-key import by paste or file, then the report:
   imported / duplicates / rejected, with the line and the reason of each key not imported.
-- /merchant/orders/ — the shop's sales orders: search by order number or payment reference,
-  filter by status and dates; keys masked; each links to its complaint.
 
 The owner and the team members use them alike (docs/rules.md: the team manages stock and
 sees orders). Every write is one orders.services call, the same the API makes; the card-key
@@ -16,27 +14,21 @@ Another shop's product is a 404.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kamen_complaints.accounts import throttle_wait, throttled_message
+from kamen_complaints.api import throttle_wait, throttled_message
 from kamen_complaints.errors import DomainError
-from kamen_complaints.money import format_yuan
+from merchant.access import current_merchant, merchant_required
+from merchant.forms import CardKeyImportForm, ProductForm, add_domain_error
 from orders import selectors, services
-from orders.merchant_access import current_merchant, merchant_required
-from orders.models import Order, Product, ProductKind
-from orders.shop_forms import CardKeyImportForm, OrderFilterForm, ProductForm, add_domain_error
-from orders.templatetags.kamen import SHANGHAI, TIME_FORMAT
+from orders.models import Product
 
-ORDERS_PAGE_SIZE = 25
 # A report lists at most this many keys that were not imported (with their line numbers);
 # the counts are always complete.
 REPORT_PROBLEMS_SHOWN = 200
@@ -220,95 +212,3 @@ def product_import(request: HttpRequest, pk: int) -> HttpResponse:
     report["problems_hidden"] = max(len(problems) - REPORT_PROBLEMS_SHOWN, 0)
     request.session[session_key] = report
     return redirect("merchant:product_import", pk=product.pk)
-
-
-# --- Sales orders -------------------------------------------------------------------------
-
-
-@dataclass
-class OrdersPage:
-    """One page of a list without a total count: counting 200,000 orders on every page view
-    would cost more than the page itself; `has_next` is read from one extra row."""
-
-    object_list: list[Order]
-    number: int
-    has_next: bool
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    @property
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-
-def _page_number(raw: str | None) -> int:
-    try:
-        number = int(raw or "1")
-    except ValueError:
-        return 1
-    return min(max(number, 1), 10_000)
-
-
-def _order_row(order: Order) -> dict[str, Any]:
-    """What one row shows, formatted here: a page of a busy shop renders 25 of these, and
-    plain values render several times faster than template tags and includes."""
-    complaint = selectors.order_complaint(order)
-    created = timezone.localtime(order.created_at, SHANGHAI)
-    return {
-        "order": order,
-        "status_label": order.get_status_display(),
-        "amount": format_yuan(order.amount),
-        "refunded": format_yuan(order.refunded_amount) if order.refunded_amount else "",
-        "created_iso": order.created_at.isoformat(),
-        "created": created.strftime(TIME_FORMAT),
-        "keys": [key.masked for key in order.card_keys.all()],
-        "complaint": complaint,
-        "complaint_url": (
-            reverse("merchant:complaint", args=[complaint.number]) if complaint else ""
-        ),
-    }
-
-
-@merchant_required
-@require_GET
-def sales_orders(request: HttpRequest) -> HttpResponse:
-    merchant = current_merchant(request)
-    filter_form = OrderFilterForm(request.GET)
-    status_code = 200
-    rows: list[dict[str, Any]] = []
-    page = OrdersPage(object_list=[], number=1, has_next=False)
-    filtered = any(request.GET.get(name) for name in filter_form.fields)
-    if filter_form.is_valid():
-        values = filter_form.cleaned_data
-        qs = selectors.merchant_orders(
-            merchant,
-            status=values["status"],
-            search=values["q"],
-            date_from=values["date_from"],
-            date_to=values["date_to"],
-        )
-        number = _page_number(request.GET.get("page"))
-        start = (number - 1) * ORDERS_PAGE_SIZE
-        found = list(qs[start : start + ORDERS_PAGE_SIZE + 1])
-        page = OrdersPage(
-            object_list=found[:ORDERS_PAGE_SIZE],
-            number=number,
-            has_next=len(found) > ORDERS_PAGE_SIZE,
-        )
-        rows = [_order_row(order) for order in page.object_list]
-    else:
-        status_code = 400
-    context = {
-        "filter_form": filter_form,
-        "page": page,
-        "rows": rows,
-        "filtered": filtered,
-        "topup_kind": ProductKind.PHONE_TOPUP,
-    }
-    return render(request, "merchant/orders.html", context, status=status_code)

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET
 from disputes import selectors
 from disputes.templatetags.shop_record import figure, percent
 from kamen_complaints.money import format_yuan
-from orders.merchant_access import current_merchant, merchant_required
+from merchant.access import current_merchant, merchant_required
 
 DEFAULT_DAYS = 30
 

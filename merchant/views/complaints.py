@@ -1,7 +1,5 @@
-"""The merchant dashboard's home and its complaint pages (README "Merchant dashboard").
+"""The merchant dashboard's complaint pages (README "Merchant dashboard").
 
-- /merchant/ — one screen: open complaints by the nearest deadline, today's orders, stock
-  warnings, the deposit, the verification status.
 - /merchant/complaints/ — the inbox: open complaints by the nearest deadline (a countdown
   that turns amber under 4 h and red under 1 h), counts per status, filters by status,
   reason and product, search by complaint or order number; resolved ones in a second tab.
@@ -10,7 +8,7 @@
   the answer forms. Each form is a plain POST to its own URL calling ONE service (the API's),
   then redirect → GET; a refusal re-renders the page with the error next to its field.
 
-The shop's owner and its team members alike (orders.merchant_access.merchant_required); a
+The shop's owner and its team members alike (merchant.access.merchant_required); a
 complaint of another shop is the 404 page."""
 
 from __future__ import annotations
@@ -33,15 +31,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from disputes import presenting, selectors, services
-from disputes.merchant_forms import (
-    AcceptRefundForm,
-    AcceptReplaceForm,
-    ContestForm,
-    EvidenceForm,
-    InboxFilterForm,
-    MessageForm,
-    OfferForm,
-)
 from disputes.models import (
     DecidedBy,
     Dispute,
@@ -53,13 +42,20 @@ from disputes.models import (
 from disputes.page_actions import run_action
 from escrow.selectors import deposit_summary
 from kamen_complaints.money import format_yuan
+from merchant.access import current_merchant, merchant_required
+from merchant.forms import (
+    AcceptRefundForm,
+    AcceptReplaceForm,
+    ContestForm,
+    EvidenceForm,
+    InboxFilterForm,
+    MessageForm,
+    OfferForm,
+)
 from orders import selectors as order_selectors
-from orders.merchant_access import current_merchant, merchant_required
 from orders.models import ProductKind
 
 PAGE_SIZE = 20
-HOME_COMPLAINTS = 5
-HOME_ORDERS = 5
 # The inbox's countdowns turn amber, then red, when this little time is left (hours).
 AMBER_HOURS = 4
 RED_HOURS = 1
@@ -169,42 +165,13 @@ def _window(dispute: Dispute) -> timedelta | None:
     return None
 
 
-def _row(dispute: Dispute) -> dict[str, Any]:
+def inbox_row(dispute: Dispute) -> dict[str, Any]:
     return {
         "dispute": dispute,
         "due": selectors_deadline(dispute),
         "due_label": deadline_label(dispute),
         "window": _window(dispute),
     }
-
-
-# --- Home ----------------------------------------------------------------------------------
-
-
-@merchant_required
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    merchant = current_merchant(request)
-    today = timezone.localdate()
-    orders_today = order_selectors.merchant_orders(merchant, date_from=today, date_to=today)
-    verification_warning = bool(
-        merchant.reverification_due
-        and merchant.reverification_due - timezone.now() <= timedelta(days=30)
-    )
-    context = {
-        "merchant": merchant,
-        "rows": [_row(d) for d in selectors.merchant_inbox(merchant.pk)[:HOME_COMPLAINTS]],
-        "counts": selectors.merchant_status_counts(merchant.pk),
-        "orders_today": list(orders_today[:HOME_ORDERS]),
-        "orders_today_count": orders_today.count(),
-        "low_stock": list(order_selectors.merchant_low_stock(merchant)[:5]),
-        "low_stock_threshold": order_selectors.LOW_STOCK_THRESHOLD,
-        "deposit": deposit_summary(merchant),
-        "verification_warning": verification_warning,
-        "amber_hours": AMBER_HOURS,
-        "red_hours": RED_HOURS,
-    }
-    return render(request, "merchant/home.html", context)
 
 
 # --- Inbox ---------------------------------------------------------------------------------
@@ -245,7 +212,7 @@ def complaints(request: HttpRequest) -> HttpResponse:
         "form": form,
         "tab": tab,
         "page": page,
-        "rows": [_row(d) for d in page.object_list],
+        "rows": [inbox_row(d) for d in page.object_list],
         "counts": [{"status": s.value, "label": s.label, "count": counts[s.value]} for s in Status],
         "open_count": open_count,
         "closed_count": closed_count,

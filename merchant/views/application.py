@@ -1,13 +1,10 @@
-"""The merchant dashboard's pages about the shop itself (README "Merchant dashboard"):
+"""The merchant dashboard's pages about the shop's standing (README "Merchant dashboard"):
 
 - /merchant/apply/ — apply to open a shop (orders.services.merchant_apply, the service
   POST /api/v1/merchant/apply/ calls). For any logged-in account without a shop.
 - /merchant/verification/ — the application's status in plain words, what is missing or why
   it was rejected, the re-verification due date (warned a month ahead) and what a
   suspension means. Owner and team.
-- /merchant/team/ — the shop's team. Everyone on it sees the list; only the owner gets the
-  forms, and the POSTs call orders.services merchant_member_add / merchant_member_remove,
-  which refuse anyone else (a team member posting by hand gets the 403 page).
 """
 
 from __future__ import annotations
@@ -18,23 +15,18 @@ from typing import Any, cast
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
-from kamen_complaints.errors import DomainError, Forbidden, NotFound
+from kamen_complaints.errors import DomainError
+from merchant.access import current_merchant, merchant_required
+from merchant.forms import MerchantApplyForm, add_domain_error
 from orders import selectors, services
-from orders.merchant_access import (
-    MerchantRequest,
-    current_merchant,
-    merchant_required,
-    owner_forbidden,
-)
 from orders.models import Merchant, MerchantStatus, SuspensionReason
-from orders.team_forms import MerchantApplyForm, TeamAddForm, add_domain_error
 
 # How long before the re-verification date the pages warn (issue: "a month ahead").
 REVERIFICATION_WARNING = timedelta(days=30)
@@ -42,9 +34,6 @@ REVERIFICATION_WARNING = timedelta(days=30)
 
 def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
-
-
-# --- Apply ----------------------------------------------------------------------------------
 
 
 @login_required
@@ -149,71 +138,3 @@ def verification(request: HttpRequest) -> HttpResponse:
             "statuses": MerchantStatus,
         },
     )
-
-
-# --- Team ---------------------------------------------------------------------------------
-
-
-def _team_page(request: HttpRequest, form: TeamAddForm | None, status: int = 200) -> HttpResponse:
-    merchant = current_merchant(request)
-    is_owner = cast(MerchantRequest, request).merchant_is_owner
-    return render(
-        request,
-        "merchant/team.html",
-        {
-            "members": list(selectors.merchant_team(merchant)),
-            "form": form if is_owner else None,
-            "is_owner": is_owner,
-        },
-        status=status,
-    )
-
-
-@merchant_required
-@sensitive_post_parameters("password")
-@require_http_methods(["GET", "POST"])
-def team(request: HttpRequest) -> HttpResponse:
-    """GET: the list (and, for the owner, the add form). POST: add a member."""
-    if request.method == "GET":
-        return _team_page(request, TeamAddForm())
-    form = TeamAddForm(request.POST)
-    if not form.is_valid():
-        if not cast(MerchantRequest, request).merchant_is_owner:
-            return owner_forbidden(request)
-        return _team_page(request, form, status=400)
-    try:
-        member = services.merchant_member_add(
-            merchant=current_merchant(request), actor=_user(request), **form.cleaned_data
-        )
-    except Forbidden:
-        return owner_forbidden(request)
-    except DomainError as exc:
-        add_domain_error(form, exc)
-        return _team_page(request, form, status=400)
-    messages.success(
-        request,
-        _(
-            "%(username)s is on the team now: they can answer complaints, manage stock and "
-            "see orders."
-        )
-        % {"username": member.user.username},
-    )
-    return redirect("merchant:team")
-
-
-@merchant_required
-@require_POST
-def team_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        services.merchant_member_remove(
-            merchant=current_merchant(request), actor=_user(request), member_id=pk
-        )
-    except Forbidden:
-        return owner_forbidden(request)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect("merchant:team")
-    messages.success(request, _("Removed from the team. The account itself is kept."))
-    return redirect("merchant:team")

@@ -1,0 +1,88 @@
+"""The merchant dashboard under /merchant/ (README "Merchant dashboard"), one namespace,
+`merchant`, so `{% url 'merchant:…' %}` names stay flat. Each page module is in
+merchant/views/."""
+
+from django.urls import URLPattern, URLResolver, path
+
+from merchant.views import (
+    application,
+    complaints,
+    deposit,
+    home,
+    performance,
+    products,
+    sales,
+    team,
+)
+
+app_name = "merchant"
+
+urlpatterns: list[URLPattern | URLResolver] = []
+
+# The dashboard's home, the complaint inbox and a complaint's page with its answer forms
+# (merchant/views/home.py, complaints.py).
+urlpatterns += [
+    path("", home.home, name="home"),
+    path("complaints/", complaints.complaints, name="complaints"),
+    path("complaints/<number:number>/", complaints.complaint, name="complaint"),
+    path(
+        "complaints/<number:number>/live/thread/",
+        complaints.complaint_thread_part,
+        name="complaint_thread_part",
+    ),
+    path(
+        "complaints/<number:number>/accept-refund/",
+        complaints.complaint_accept_refund,
+        name="complaint_accept_refund",
+    ),
+    path(
+        "complaints/<number:number>/accept-replace/",
+        complaints.complaint_accept_replace,
+        name="complaint_accept_replace",
+    ),
+    path("complaints/<number:number>/offer/", complaints.complaint_offer, name="complaint_offer"),
+    path(
+        "complaints/<number:number>/contest/",
+        complaints.complaint_contest,
+        name="complaint_contest",
+    ),
+    path(
+        "complaints/<number:number>/message/",
+        complaints.complaint_message,
+        name="complaint_message",
+    ),
+    path(
+        "complaints/<number:number>/evidence/",
+        complaints.complaint_evidence,
+        name="complaint_evidence",
+    ),
+    path(
+        "complaints/<number:number>/evidence/<int:pk>/image/",
+        complaints.complaint_evidence_image,
+        name="complaint_evidence_image",
+    ),
+]
+
+# The shop record over 7 / 30 / 90 days beside the median (merchant/views/performance.py).
+urlpatterns += [path("performance/", performance.performance, name="performance")]
+
+# Products, card-key import and sales orders (merchant/views/products.py, sales.py).
+urlpatterns += [
+    path("products/", products.products, name="products"),
+    path("products/new/", products.product_new, name="product_new"),
+    path("products/<int:pk>/edit/", products.product_edit, name="product_edit"),
+    path("products/<int:pk>/active/", products.product_active, name="product_active"),
+    path("products/<int:pk>/import/", products.product_import, name="product_import"),
+    path("orders/", sales.sales_orders, name="orders"),
+]
+
+# The shop itself: application, verification, team (merchant/views/application.py, team.py).
+urlpatterns += [
+    path("apply/", application.apply, name="apply"),
+    path("verification/", application.verification, name="verification"),
+    path("team/", team.team, name="team"),
+    path("team/<int:pk>/remove/", team.team_remove, name="team_remove"),
+]
+
+# The deposit page: summary, ledger, top-up and withdrawal (merchant/views/deposit.py).
+urlpatterns += [path("deposit/", deposit.deposit, name="deposit")]

@@ -1,0 +1,1 @@
+"""The merchant dashboard's pages, one module per page (merchant/urls.py routes them)."""
