@@ -37,6 +37,7 @@ from disputes.models import (
     Status,
     Visibility,
 )
+from disputes.outcomes import IN_BUYERS_FAVOUR
 from disputes.permissions import ARBITRATE
 from disputes.selectors import UNRATED_OUTCOMES
 from disputes.services.staff import Bears, approval_threshold
@@ -263,7 +264,7 @@ def _outcomes(qs: QuerySet[Dispute]) -> dict[str, Any]:
         ),
         for_buyer=Count(
             "id",
-            filter=Q(outcome__in=[Outcome.REFUNDED, Outcome.PARTIALLY_REFUNDED, Outcome.REPLACED]),
+            filter=Q(outcome__in=IN_BUYERS_FAVOUR),
         ),
         rejected=Count("id", filter=Q(outcome=Outcome.REJECTED)),
         malicious=Count("id", filter=Q(outcome=Outcome.REJECTED_MALICIOUS)),

@@ -43,7 +43,8 @@ from django.db.models.functions import Coalesce, RowNumber, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from disputes.models import Dispute, DisputeEvent, EventType, Outcome, Status
+from disputes.models import Dispute, DisputeEvent, EventType, Status
+from disputes.outcomes import IN_BUYERS_FAVOUR
 from disputes.selectors import SHOP_RECORD_MIN_ORDERS, _shop_stats_sql
 
 # The longest range one request may ask for (the daily chart has one bar per day).
@@ -51,7 +52,6 @@ MAX_RANGE_DAYS = 366
 REPEAT_DAYS = 30
 TOP_MERCHANTS = 10
 MERCHANT_ROWS = 50
-BUYER_FAVOUR = (Outcome.REFUNDED, Outcome.PARTIALLY_REFUNDED, Outcome.REPLACED)
 PAID_FIRST_EVENTS = (EventType.FAST_TRACKED, EventType.REVIEW_EXPIRED)
 ZERO = Decimal("0.00")
 
@@ -200,7 +200,7 @@ def _aggregates(rng: Range) -> dict[str, Any]:
         "filed": Count("pk", filter=filed),
         "resolved": Count("pk", filter=resolved),
         "withdrawn": Count("pk", filter=closed & Q(status=Status.WITHDRAWN)),
-        "buyer_favour": Count("pk", filter=resolved & Q(outcome__in=BUYER_FAVOUR)),
+        "buyer_favour": Count("pk", filter=resolved & Q(outcome__in=IN_BUYERS_FAVOUR)),
         "compensated": Coalesce(Sum("paid_out", filter=closed), Value(ZERO), output_field=money),
         "paid_first": Count("pk", filter=paid_first),
         "paid_first_amount": Coalesce(

@@ -42,7 +42,8 @@ from disputes.models import (
     Visibility,
 )
 from disputes.notices import Line, line
-from orders.models import CardKey
+from disputes.outcomes import IN_BUYERS_FAVOUR
+from orders.models import CardKey, Order
 from orders.selectors import merchant_for_user
 
 # --- Policy -------------------------------------------------------------------------------
@@ -362,7 +363,7 @@ SHOP_RECORD_DAYS = (7, 30, 90)
 _ANSWER_EVENTS = ("accepted", "offer_made", "contested")
 # A complaint the shop lost: resolved for the buyer (money or a new key) by staff or by the
 # clock (default judgment, the review time running out) — not one the merchant settled.
-_LOST_OUTCOMES = ("refunded", "partially_refunded", "replaced")
+_LOST_OUTCOMES = tuple(str(outcome) for outcome in IN_BUYERS_FAVOUR)
 _LOST_DECIDERS = ("staff", "system")
 # A complaint ruled malicious is never rated (disputes.services.rating refuses it), and a rating
 # given before such a ruling (an appeal's) does not count: its filer's word on the shop is not
@@ -608,6 +609,27 @@ def shop_record(merchant_id: int, days: int = 90, *, fresh: bool = False) -> dic
     if days not in SHOP_RECORD_DAYS:
         raise ValueError(f"days must be one of {SHOP_RECORD_DAYS}, not {days!r}")
     return shop_records(merchant_id, fresh=fresh)[days]
+
+
+# --- The complaint an order links to (orders.selectors.ComplaintLink) ---------------------
+
+
+def orders_with_complaints(qs: QuerySet[Order]) -> QuerySet[Order]:
+    """Each order's complaints prefetched (number and status only), in one query per page:
+    what `order_complaint` reads."""
+    return qs.prefetch_related(
+        Prefetch("disputes", queryset=Dispute.objects.only("id", "number", "status", "order_id"))
+    )
+
+
+def order_complaint(order: Order) -> Dispute | None:
+    """The complaint to link from an order: the latest one not withdrawn, else the latest
+    withdrawn one. Reads the complaints `orders_with_complaints` prefetched (no query)."""
+    complaints = sorted(order.disputes.all(), key=lambda d: d.pk, reverse=True)
+    for complaint in complaints:
+        if complaint.status != Status.WITHDRAWN:
+            return complaint
+    return complaints[0] if complaints else None
 
 
 # --- The merchant dashboard's complaints (disputes/merchant_views.py, the API's ordering) -----

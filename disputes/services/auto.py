@@ -43,6 +43,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from disputes import outcomes
 from disputes.models import (
     DECIDING_RULES,
     OPEN_STATUSES,
@@ -559,9 +560,9 @@ def _apply(dispute: Dispute, checks: list[AutoCheck]) -> None:
         replace_keys(
             dispute, actor=None, role=Role.SYSTEM, count=len(bad_keys), data={"automatic": True}
         )
-        money.settle(dispute, buyer_amount=dispute.paid_out, merchant_bears=ZERO)
+        money.settle(dispute, ending=outcomes.decided(outcome))
     else:
-        money.settle(dispute, buyer_amount=amount, merchant_bears=amount)
+        money.settle(dispute, ending=outcomes.decided(outcome), amount=amount)
     notify(
         dispute,
         event,

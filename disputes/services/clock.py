@@ -59,6 +59,7 @@ from disputes.models import (
     Status,
     Visibility,
 )
+from disputes.outcomes import Ending, targets
 from disputes.services import money
 from disputes.services.conversation import resolve
 from disputes.services.formatting import jsonable, local
@@ -199,8 +200,16 @@ class _Plan:
     amount: Decimal
     event_type: EventType
     reason: str
-    buyer_amount: Decimal
-    merchant_bears: Decimal | None  # None: decided later (the platform paid first)
+    ending: Ending  # what the outcome gives and charges (disputes/outcomes.py)
+
+    @property
+    def buyer_amount(self) -> Decimal:
+        return targets(self.ending, self.dispute, amount=self.amount)[0]
+
+    @property
+    def merchant_bears(self) -> Decimal | None:
+        """None: decided later (the platform paid first)."""
+        return targets(self.ending, self.dispute, amount=self.amount)[1]
 
 
 def _plan(clock: str, dispute: Dispute) -> _Plan:
@@ -212,8 +221,7 @@ def _plan(clock: str, dispute: Dispute) -> _Plan:
             EventType.DEFAULT_JUDGMENT,
             _("The merchant did not answer by %(due)s.")
             % {"due": local(dispute.merchant_response_due)},
-            dispute.claimed_amount,
-            dispute.claimed_amount,
+            Ending.DEFAULT_JUDGMENT,
         )
     if clock == BUYER:
         amount = dispute.offer_amount or dispute.claimed_amount
@@ -224,8 +232,7 @@ def _plan(clock: str, dispute: Dispute) -> _Plan:
             EventType.OFFER_LAPSED,
             _("The buyer did not answer the offer by %(due)s.")
             % {"due": local(dispute.buyer_response_due)},
-            amount,
-            amount,
+            Ending.OFFER_ACCEPTED,
         )
     if clock == REVIEW:
         return _Plan(
@@ -235,8 +242,7 @@ def _plan(clock: str, dispute: Dispute) -> _Plan:
             EventType.REVIEW_EXPIRED,
             _("The platform did not decide by %(due)s, so it paid first.")
             % {"due": local(dispute.review_due)},
-            dispute.claimed_amount,
-            None,
+            Ending.REVIEW_EXPIRED,
         )
     raise ValueError(clock)
 
@@ -291,7 +297,7 @@ def _enforce_unusual(plan: _Plan) -> None:
         reason=plan.reason,
         event_type=plan.event_type,
     )
-    money.settle(dispute, buyer_amount=plan.buyer_amount, merchant_bears=plan.merchant_bears)
+    money.settle(dispute, ending=plan.ending, amount=plan.amount)
     notify(
         dispute,
         event,
@@ -786,7 +792,7 @@ def dispute_fast_track(*, dispute: Dispute, data: dict[str, object] | None = Non
         role=Role.SYSTEM,
         data=dict(data or {}),
     )
-    money.settle(dispute, buyer_amount=dispute.claimed_amount, merchant_bears=None)
+    money.settle(dispute, ending=Ending.FAST_TRACK)
     notify(
         dispute,
         event,

@@ -25,6 +25,7 @@ from disputes.models import (
     Status,
 )
 from disputes.notices import first_line
+from disputes.outcomes import Ending
 from disputes.permissions import party_role, require_buyer, require_merchant, speaking_role
 from disputes.selectors import policy_for
 from disputes.services import money
@@ -217,8 +218,7 @@ def dispute_respond(
             )
             money.settle(
                 dispute,
-                buyer_amount=dispute.claimed_amount,
-                merchant_bears=dispute.claimed_amount,
+                ending=Ending.ACCEPTED_REFUND,
                 actor=merchant_user,
                 role=Role.MERCHANT,
             )
@@ -237,8 +237,7 @@ def dispute_respond(
             replace_keys(dispute, actor=merchant_user, role=Role.MERCHANT)
             money.settle(
                 dispute,
-                buyer_amount=dispute.paid_out,
-                merchant_bears=Decimal("0.00"),
+                ending=Ending.ACCEPTED_REPLACEMENT,
                 actor=merchant_user,
                 role=Role.MERCHANT,
             )
@@ -320,7 +319,7 @@ def dispute_accept_offer(*, dispute: Dispute, buyer: User) -> Dispute:
         reason="",
         event_type=EventType.OFFER_ACCEPTED,
     )
-    money.settle(dispute, buyer_amount=amount, merchant_bears=amount, actor=buyer, role=Role.BUYER)
+    money.settle(dispute, ending=Ending.OFFER_ACCEPTED, amount=amount, actor=buyer, role=Role.BUYER)
     notify(
         dispute,
         event,
@@ -388,8 +387,12 @@ def dispute_withdraw(*, dispute: Dispute, buyer: User, message: str = "") -> Dis
         role=Role.BUYER,
         body=message,
     )
-    if not dispute.recovery_pending:
-        money.hold_release(dispute)
+    money.settle(
+        dispute,
+        ending=Ending.WITHDRAWN_AFTER_PAYOUT if dispute.recovery_pending else Ending.WITHDRAWN,
+        actor=buyer,
+        role=Role.BUYER,
+    )
     notify(
         dispute,
         event,

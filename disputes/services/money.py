@@ -6,8 +6,9 @@ recovery (merchant deposit → platform fund, the shortfall a receivable), and a
 the appeal payout and the recovery reversal. A buyer's payout is never clawed back.
 
 `settle()` brings a complaint to a target — what the buyer must have received, what the
-merchant must bear — with the fewest of those movements, and writes a timeline event for
-each. `Dispute.paid_out` / `recovered` mirror what was moved (the ledger stays the truth).
+merchant must bear, as disputes/outcomes.py's table gives the complaint's ending — with the
+fewest of those movements, and writes a timeline event for each. `Dispute.paid_out` /
+`recovered` mirror what was moved (the ledger stays the truth).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 
 from disputes.models import Dispute, EventType, Role, Visibility
+from disputes.outcomes import Ending, targets
 from disputes.services.formatting import yuan
 from disputes.services.state_machine import record, touch
 from escrow import services as escrow
@@ -199,14 +201,17 @@ def cap_note(dispute: Dispute) -> str:
 def settle(
     dispute: Dispute,
     *,
-    buyer_amount: Decimal,
-    merchant_bears: Decimal | None,
+    ending: Ending,
+    amount: Decimal | None = None,
     actor: User | None = None,
     role: str = Role.SYSTEM,
 ) -> Settlement:
-    """Move money so that the buyer has received `buyer_amount` (as far as the order allows)
-    and the merchant bears `merchant_bears` (None: not decided yet), by the rule of `plan`,
-    through escrow's single-complaint services, writing a timeline event per movement."""
+    """Move money as the outcome table gives `ending` (disputes/outcomes.py; `amount` is the
+    amount decided, for the endings that have one): the buyer brought up to what they must
+    have received (as far as the order allows), the merchant bearing its share (or not
+    decided yet), by the rule of `plan`, through escrow's single-complaint services, writing
+    a timeline event per movement."""
+    buyer_amount, merchant_bears = targets(ending, dispute, amount=amount)
     todo = plan(
         dispute,
         buyer_amount=buyer_amount,

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from disputes import outcomes
 from disputes.models import (
     DecidedBy,
     Dispute,
@@ -26,6 +27,7 @@ from disputes.models import (
     Visibility,
 )
 from disputes.notices import first_line
+from disputes.outcomes import Ending
 from disputes.permissions import require_arbitrator
 from disputes.selectors import policy_for
 from disputes.services import money
@@ -80,7 +82,7 @@ def _check_replacement_bad(dispute: Dispute, outcome: str, replacement_bad: bool
             % {"number": dispute.number},
             code="invalid",
         )
-    if outcome not in (Outcome.REFUNDED, Outcome.PARTIALLY_REFUNDED):
+    if outcome not in outcomes.PAYING:
         raise DomainError(
             _("Bad replacement keys are refunded: rule refunded or partially refunded."),
             code="outcome_invalid",
@@ -278,8 +280,8 @@ def dispute_rule(
         touch(dispute, "replaced_value")
     money.settle(
         dispute,
-        buyer_amount=decided,
-        merchant_bears=decided if recover_from_merchant else ZERO,
+        ending=outcomes.decided(outcome, merchant_bears=recover_from_merchant),
+        amount=decided,
         actor=staff,
         role=Role.STAFF,
     )
@@ -447,8 +449,7 @@ def dispute_decide_recovery(*, dispute: Dispute, staff: User, bears: str, reason
     )
     money.settle(
         dispute,
-        buyer_amount=dispute.paid_out,
-        merchant_bears=dispute.paid_out if bears == Bears.MERCHANT else ZERO,
+        ending=Ending.RECOVERY_MERCHANT if bears == Bears.MERCHANT else Ending.RECOVERY_PLATFORM,
         actor=staff,
         role=Role.STAFF,
     )
