@@ -3,8 +3,8 @@ from django.utils.translation import gettext_lazy
 
 
 class KamenComplaintsConfig(AppConfig):
-    """Project-wide plumbing (management commands, health, logins and API tokens); no business
-    logic."""
+    """Project-wide plumbing (settings, health, the audit log and the four-eyes approvals the
+    apps register with); no business logic."""
 
     name = "kamen_complaints"
     # The app's admin section holds the audit log and second approvals.
@@ -13,7 +13,6 @@ class KamenComplaintsConfig(AppConfig):
     def ready(self) -> None:
         from django.urls import register_converter
 
-        from kamen_complaints import logins, tokens  # noqa: F401 (signal receivers)
         from kamen_complaints.converters import NumberConverter
 
         # Registered here, before any URLconf is imported: orders and disputes use <number:…>.

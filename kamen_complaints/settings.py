@@ -41,8 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    # API tokens, stored as digests, expiring (kamen_complaints/tokens.py). Before
-    # kamen_complaints, whose admin.py replaces knox's token admin.
+    # API tokens, stored as digests, expiring (accounts/tokens.py). Before accounts, whose
+    # admin.py replaces knox's token admin.
     "knox",
     "django_filters",
     "drf_spectacular",
@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "disputes",
     # The merchant dashboard, above the domain apps (docs/architecture.md).
     "merchant",
+    # Registration, login pages and API, lockout, tokens; above the domain apps.
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -194,7 +196,7 @@ BACKUP_SIGNING_KEY = env.str(
 # proxies really there, or a client chooses its own address.
 BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
 NUM_PROXIES = env.int("NUM_PROXIES", default=1 if BEHIND_TLS_PROXY else 0)
-# Per-account lockout (kamen_complaints/logins.py, docs/security/authentication.md): a username
+# Per-account lockout (accounts/logins.py, docs/security/authentication.md): a username
 # is locked from one address after LOGIN_FAILURES_PER_ACCOUNT_IP failed passwords, from
 # everywhere after LOGIN_FAILURES_PER_ACCOUNT, for LOGIN_LOCKOUT_MINUTES.
 LOGIN_FAILURES_PER_ACCOUNT_IP = env.int("LOGIN_FAILURES_PER_ACCOUNT_IP", default=5)

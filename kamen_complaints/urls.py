@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from kamen_complaints import accounts
 from kamen_complaints.health import healthz
 
 api_v1 = [
+    path("", include("accounts.api_urls")),
     path("", include("orders.api_urls")),
     path("", include("escrow.api_urls")),
     path("", include("disputes.api_urls")),
@@ -14,7 +14,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Before admin.site.urls: the admin's login answers 429 when throttled or locked out.
-    path("admin/login/", accounts.admin_login, name="admin-login"),
+    path("admin/", include("accounts.admin_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -28,7 +28,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("accounts/", include("kamen_complaints.accounts")),
+    path("accounts/", include("accounts.urls")),
     path("merchant/", include("merchant.urls")),
     path("", include("disputes.urls")),
     path("", include("orders.urls")),

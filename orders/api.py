@@ -1,13 +1,11 @@
-"""REST API of the orders app (docs/api.md: auth, catalogue, orders, merchant, staff)."""
+"""REST API of the orders app (docs/api.md: catalogue, orders, merchant, staff; the auth
+endpoints are accounts/api.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import django_filters
-from django.contrib.auth import authenticate, password_validation, user_logged_in
-from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -17,17 +15,13 @@ from drf_spectacular.utils import (
     extend_schema_field,
     inline_serializer,
 )
-from knox.views import LogoutAllView as KnoxLogoutAllView
-from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.services import buyer_register
-from kamen_complaints import logins, tokens
 from kamen_complaints.api import MoneyField, TextField, request_user, throttles
-from kamen_complaints.errors import DomainError, Forbidden, NotFound
+from kamen_complaints.errors import Forbidden, NotFound
 from kamen_complaints.parsers import FormParser, JSONParser, MultiPartParser
 from kamen_complaints.text import validate_visible_text
 from orders import payments, selectors, services
@@ -132,30 +126,6 @@ class SandboxCallbackSerializer(serializers.Serializer):
     signature = serializers.RegexField(r"^[0-9a-fA-F]{64}\Z", max_length=64)
 
 
-class RegisterSerializer(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
-    password = TextField(write_only=True, max_length=128)
-    email = serializers.EmailField()
-
-    def validate_username(self, value: str) -> str:
-        if User.objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError(_("That username is taken."))
-        return value
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        candidate = User(username=attrs["username"], email=attrs["email"])
-        try:
-            password_validation.validate_password(attrs["password"], candidate)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
-        return attrs
-
-
-class TokenSerializer(serializers.Serializer):
-    username = TextField(max_length=150)
-    password = TextField(max_length=128, write_only=True)
-
-
 class MerchantApplySerializer(serializers.Serializer):
     shop_name = TextField(max_length=80, validators=[validate_visible_text])
     legal_name = TextField(max_length=120)
@@ -203,80 +173,6 @@ class CardKeyImportSerializer(serializers.Serializer):
 
 class MerchantReasonSerializer(serializers.Serializer):
     reason = TextField(max_length=1000)
-
-
-# --- Auth ---------------------------------------------------------------------------------
-
-
-class RegisterView(APIView):
-    permission_classes = [permissions.AllowAny]
-    throttle_classes = throttles("login")
-
-    @extend_schema(request=RegisterSerializer, responses={201: None})
-    def post(self, request: Request) -> Response:
-        data = RegisterSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = buyer_register(
-            username=data.validated_data["username"],
-            email=data.validated_data["email"],
-            password=data.validated_data["password"],
-        )
-        return Response({"id": user.pk, "username": user.username}, status=201)
-
-
-class TokenView(APIView):
-    """A new API token (hashed at rest, expiring; kamen_complaints/tokens.py) for a username
-    and password, behind the login throttle and the per-account lockout."""
-
-    permission_classes = [permissions.AllowAny]
-    authentication_classes: list[type] = []
-    throttle_classes = throttles("login")
-
-    @extend_schema(
-        request=TokenSerializer,
-        responses=inline_serializer(
-            "Token", {"token": TextField(), "expiry": serializers.DateTimeField()}
-        ),
-    )
-    def post(self, request: Request) -> Response:
-        data = TokenSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        username = data.validated_data["username"]
-        wait = logins.login_lockout_wait(request._request, username=username)
-        if wait is not None:
-            return Response(
-                {"detail": logins.login_lockout_message(wait), "code": "locked_out"},
-                status=429,
-                headers={"Retry-After": str(wait)},
-            )
-        # A failure is counted by the user_login_failed receiver (kamen_complaints/logins.py).
-        user = authenticate(
-            request._request, username=username, password=data.validated_data["password"]
-        )
-        if user is None:
-            raise DomainError(
-                _("Wrong username or password."), code="authentication_failed", status_code=400
-            )
-        token, expiry = tokens.token_issue(user=user)
-        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
-        expiry_text = serializers.DateTimeField().to_representation(expiry)
-        return Response({"token": token, "expiry": expiry_text})
-
-
-class LogoutView(KnoxLogoutView):
-    """Revokes the token this request came with (a session is logged out by the page)."""
-
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Token revoked.")})
-    def post(self, request: Request, format: Any = None) -> Response:
-        return super().post(request, format)
-
-
-class LogoutAllView(KnoxLogoutAllView):
-    """Revokes every token of the caller."""
-
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Tokens revoked.")})
-    def post(self, request: Request, format: Any = None) -> Response:
-        return super().post(request, format)
 
 
 # --- Catalogue and orders -----------------------------------------------------------------

@@ -5,10 +5,6 @@ from orders import api
 from orders.payments import SANDBOX_PROVIDER
 
 urlpatterns = [
-    path("auth/register/", api.RegisterView.as_view(), name="api-register"),
-    path("auth/token/", api.TokenView.as_view(), name="api-token"),
-    path("auth/logout/", api.LogoutView.as_view(), name="api-logout"),
-    path("auth/logoutall/", api.LogoutAllView.as_view(), name="api-logoutall"),
     path("products/", api.ProductListView.as_view(), name="api-products"),
     path("products/<int:pk>/", api.ProductDetailView.as_view(), name="api-product"),
     path("orders/", api.OrderListCreateView.as_view(), name="api-orders"),

@@ -184,7 +184,7 @@ def login_lockout_reset(*, username: str) -> None:
     logger.info("login lockout reset: username=%r", username)
 
 
-@receiver(user_login_failed, dispatch_uid="kamen_complaints.logins.failed")
+@receiver(user_login_failed, dispatch_uid="accounts.logins.failed")
 def _on_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
@@ -193,7 +193,7 @@ def _on_login_failed(
         login_failure_record(request, username=username)
 
 
-@receiver(user_logged_in, dispatch_uid="kamen_complaints.logins.succeeded")
+@receiver(user_logged_in, dispatch_uid="accounts.logins.succeeded")
 def _on_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is not None:
         login_success_record(request, username=user.get_username())

@@ -1,11 +1,11 @@
-"""See or lift the login lockout of an account (kamen_complaints/logins.py).
+"""See or lift the login lockout of an account (accounts/logins.py).
 
     manage.py login_lockout buyer1                  # failures and lock of the username alone
     manage.py login_lockout buyer1 --ip 192.0.2.7   # … and of buyer1 from that address
     manage.py login_lockout buyer1 --reset          # unlock buyer1, from every address
 
 The counters live in the cache (CACHE_URL): run it where the web processes' cache is reachable.
-Lockouts are also logged (logger kamen_complaints.logins, WARNING) with username and address.
+Lockouts are also logged (logger accounts.logins, WARNING) with username and address.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from kamen_complaints import logins
+from accounts import logins
 
 
 class Command(BaseCommand):

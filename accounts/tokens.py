@@ -52,7 +52,7 @@ def tokens_revoke_all(*, user: User) -> int:
 # (QuerySet.update(password=…) bypasses signals: nothing in the project does that.)
 
 
-@receiver(pre_save, sender=User, dispatch_uid="kamen_complaints.tokens.password_check")
+@receiver(pre_save, sender=User, dispatch_uid="accounts.tokens.password_check")
 def _note_password_change(
     sender: Any, instance: User, update_fields: Any = None, **kwargs: Any
 ) -> None:
@@ -63,7 +63,7 @@ def _note_password_change(
         instance._password_changed = True  # type: ignore[attr-defined]
 
 
-@receiver(post_save, sender=User, dispatch_uid="kamen_complaints.tokens.password_revoke")
+@receiver(post_save, sender=User, dispatch_uid="accounts.tokens.password_revoke")
 def _revoke_on_password_change(sender: Any, instance: User, **kwargs: Any) -> None:
     if getattr(instance, "_password_changed", False):
         instance._password_changed = False  # type: ignore[attr-defined]
