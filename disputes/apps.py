@@ -40,5 +40,17 @@ class DisputesConfig(AppConfig):
         from orders.selectors import register_complaint_bar
 
         register_complaint_bar(complaint_ban_until)
+        # The shop's sales orders link each order to its complaint (page and API alike).
+        from disputes.selectors import order_complaint, orders_with_complaints
+        from orders.selectors import ComplaintLink, register_complaint_link
+
+        register_complaint_link(
+            ComplaintLink(prefetch=orders_with_complaints, pick=order_complaint)
+        )
         if _deadlines_health not in health.extra_checks:
             health.extra_checks.append(_deadlines_health)
+        # What a second arbitrator's approval of a proposed ruling carries out
+        # (kamen_complaints.approvals; the project package imports no app).
+        from disputes import approvals
+
+        approvals.register()

@@ -22,7 +22,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from escrow import services
+from escrow import approvals, services
 from escrow.models import (
     Account,
     AccountKind,
@@ -34,7 +34,6 @@ from escrow.models import (
     Withdrawal,
     WithdrawalStatus,
 )
-from kamen_complaints import approvals
 from kamen_complaints.errors import DomainError
 from kamen_complaints.money import format_yuan, from_fen
 from orders.models import Merchant

@@ -15,3 +15,8 @@ class EscrowConfig(AppConfig):
         from orders.services import register_activation_guard
 
         register_activation_guard(deposit_activation_guard)
+
+        # The ledger postings' four-eyes approvals (the project package imports no app).
+        from escrow import approvals
+
+        approvals.register()

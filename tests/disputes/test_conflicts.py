@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from disputes import services
 from disputes.models import Status
+from escrow import approvals as escrow_approvals
 from escrow import services as escrow_services
 from escrow.models import AccountKind, LedgerTransaction, TransactionKind, WithdrawalStatus
 from kamen_complaints import approvals
@@ -307,7 +308,7 @@ def test_finance_cannot_request_or_approve_a_posting_to_their_own_shop(client: C
     merchant = funded_merchant("1000.00")
     conflicted = join(finance_staff(), merchant)
     with pytest.raises(Forbidden):
-        approvals.posting_request(
+        escrow_approvals.posting_request(
             staff=conflicted,
             target=AccountKind.DEPOSIT,
             amount=D("200.00"),
@@ -316,7 +317,7 @@ def test_finance_cannot_request_or_approve_a_posting_to_their_own_shop(client: C
             merchant_name=merchant.shop_name,
             counterpart=AccountKind.COMPENSATION_FUND,
         )
-    approval = approvals.posting_request(
+    approval = escrow_approvals.posting_request(
         staff=finance_staff(),
         target=AccountKind.DEPOSIT,
         amount=D("200.00"),
@@ -348,7 +349,7 @@ def test_the_refusal_is_kept_though_the_approval_rolls_back() -> None:
     """Committed for real: the approval's transaction rolls back, its audit row stays."""
     merchant = funded_merchant("1000.00")
     conflicted = join(finance_staff(), merchant)
-    approval = approvals.posting_request(
+    approval = escrow_approvals.posting_request(
         staff=finance_staff(),
         target=AccountKind.DEPOSIT,
         amount=D("-50.00"),
