@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from disputes.buyer_forms import EvidenceForm, MessageForm, _text
-from disputes.models import UPLOADABLE_EVIDENCE, EvidenceKind, Reason, Status
+from disputes.models import OPEN_STATUSES, UPLOADABLE_EVIDENCE, EvidenceKind, Reason, Status
 from kamen_complaints.errors import DomainError
 from kamen_complaints.money import parse_yuan
 from kamen_complaints.text import validate_visible_text
@@ -192,15 +192,8 @@ class OrderFilterForm(forms.Form):
 
 # --- The complaint pages (merchant/views/complaints.py) ------------------------------------
 
-OPEN_CHOICES = [
-    (Status.AWAITING_MERCHANT.value, Status.AWAITING_MERCHANT.label),
-    (Status.AWAITING_BUYER.value, Status.AWAITING_BUYER.label),
-    (Status.UNDER_REVIEW.value, Status.UNDER_REVIEW.label),
-]
-CLOSED_CHOICES = [
-    (Status.RESOLVED.value, Status.RESOLVED.label),
-    (Status.WITHDRAWN.value, Status.WITHDRAWN.label),
-]
+OPEN_CHOICES = [(s.value, s.label) for s in OPEN_STATUSES]
+CLOSED_CHOICES = [(s.value, s.label) for s in Status if s not in OPEN_STATUSES]
 
 
 class InboxFilterForm(forms.Form):

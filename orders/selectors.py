@@ -4,11 +4,11 @@ whatever the page size (select_related / prefetch_related / annotations)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
@@ -33,6 +33,23 @@ _complaint_bars: list[ComplaintBar] = []
 def register_complaint_bar(bar: ComplaintBar) -> None:
     if bar not in _complaint_bars:
         _complaint_bars.append(bar)
+
+
+@dataclass(frozen=True)
+class ComplaintLink:
+    """The complaint an order links to (the shop's sales orders, page and API), as the
+    disputes app registers it at start-up: `prefetch` adds to a query set of orders what
+    `pick` then reads, without a query per order; `pick` gives the complaint or None."""
+
+    prefetch: Callable[[QuerySet[Order]], QuerySet[Order]]
+    pick: Callable[[Order], Any]
+
+
+_complaint_links: list[ComplaintLink] = []
+
+
+def register_complaint_link(link: ComplaintLink) -> None:
+    _complaint_links[:] = [link]
 
 
 def complaints_barred_until(user: User) -> datetime | None:
@@ -191,31 +208,24 @@ def merchant_orders(
         qs = qs.filter(created_at__gte=start)
     if end is not None:
         qs = qs.filter(created_at__lt=end)
-    return (
+    qs = (
         qs.select_related("product", "merchant", "buyer")
-        .prefetch_related(
-            Prefetch("card_keys", queryset=CardKey.objects.order_by("id")),
-            # Looked up by name: orders never imports the complaints app.
-            Prefetch(
-                "disputes",
-                queryset=apps.get_model("disputes", "Dispute")._default_manager.only(
-                    "id", "number", "status", "order_id"
-                ),
-            ),
-        )
+        .prefetch_related(Prefetch("card_keys", queryset=CardKey.objects.order_by("id")))
         .order_by("-created_at", "-id")
     )
+    # Each order's complaints, as the disputes app fetches them (ComplaintLink).
+    for link in _complaint_links:
+        qs = link.prefetch(qs)
+    return qs
 
 
 def order_complaint(order: Order) -> Any:
-    """The complaint to link from an order: the live one, else the latest withdrawn one.
-    Reads the prefetched `disputes` of merchant_orders (no query). Typed Any: orders does not
+    """The complaint to link from an order of merchant_orders (no query), chosen by the
+    disputes app (disputes.selectors.order_complaint), or None. Typed Any: orders does not
     import the complaints app, not even for annotations (dependencies point one way)."""
-    complaints = sorted(order.disputes.all(), key=lambda d: d.pk, reverse=True)
-    for complaint in complaints:
-        if complaint.status != "withdrawn":
-            return complaint
-    return complaints[0] if complaints else None
+    for link in _complaint_links:
+        return link.pick(order)
+    return None
 
 
 # --- The shop's team (orders.services merchant_member_add / _remove) -----------------------

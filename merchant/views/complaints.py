@@ -32,6 +32,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from disputes import presenting, selectors, services
 from disputes.models import (
+    OPEN_STATUSES,
     DecidedBy,
     Dispute,
     EvidenceKind,
@@ -198,8 +199,7 @@ def complaints(request: HttpRequest) -> HttpResponse:
     tab = selectors.INBOX_CLOSED if request.GET.get("tab") == "closed" else selectors.INBOX_OPEN
     qs = selectors.merchant_inbox(merchant.pk, tab=tab, **filters)
     counts = selectors.merchant_status_counts(merchant.pk)
-    open_statuses = (Status.AWAITING_MERCHANT, Status.AWAITING_BUYER, Status.UNDER_REVIEW)
-    open_count = sum(counts[s] for s in open_statuses)
+    open_count = sum(counts[s] for s in OPEN_STATUSES)
     closed_count = counts[Status.RESOLVED] + counts[Status.WITHDRAWN]
     paginator = Paginator(qs, PAGE_SIZE)
     filtered = any(filters.values())
@@ -313,11 +313,7 @@ def _page(
     can_answer = dispute.status == Status.AWAITING_MERCHANT and (
         dispute.merchant_response_due is None or now <= dispute.merchant_response_due
     )
-    is_open = dispute.status in (
-        Status.AWAITING_MERCHANT,
-        Status.AWAITING_BUYER,
-        Status.UNDER_REVIEW,
-    )
+    is_open = dispute.status in OPEN_STATUSES
     keyless = dispute.order.product.kind == ProductKind.PHONE_TOPUP
     stock = 0 if keyless else order_selectors.product_stock(dispute.order.product_id)
     due = selectors_deadline(dispute)

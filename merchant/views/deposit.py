@@ -15,7 +15,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, cast
 
-from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
@@ -35,6 +34,7 @@ from merchant.access import (
     owner_forbidden,
 )
 from merchant.forms import TopupForm, WithdrawalForm
+from merchant.selectors import complaint_numbers
 from orders.models import Merchant, MerchantStatus, SuspensionReason
 
 ENTRIES_PAGE_SIZE = 25
@@ -46,16 +46,6 @@ def cure_amount(merchant: Merchant, summary: selectors.DepositSummary) -> Decima
     pays the receivable before the deposit), then the deposit up to its minimum."""
     short = max(summary.minimum - summary.balance, Decimal("0"))
     return summary.receivable + short
-
-
-def _complaint_numbers(dispute_ids: set[int], merchant: Merchant) -> dict[int, str]:
-    """Complaint numbers of the ledger rows on this page, in one query (escrow keeps only
-    the id; the complaints app is looked up by name so escrow never imports it)."""
-    if not dispute_ids:
-        return {}
-    dispute = apps.get_model("disputes", "Dispute")
-    rows = dispute.objects.filter(pk__in=dispute_ids, merchant_id=merchant.pk)
-    return dict(rows.values_list("pk", "number"))
 
 
 def _is_owner(request: HttpRequest) -> bool:
@@ -85,7 +75,7 @@ def _page(
         request.GET.get("page")
     )
     entries = list(page.object_list)
-    numbers = _complaint_numbers(
+    numbers = complaint_numbers(
         {e.transaction.dispute_id for e in entries if e.transaction.dispute_id}, merchant
     )
     rows = [

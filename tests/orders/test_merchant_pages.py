@@ -580,6 +580,36 @@ def test_the_api_names_the_orders_complaint(merchant: Merchant, client_as: Any) 
     assert body["results"][0]["complaint"] == complaint.number
 
 
+def test_an_order_links_its_latest_complaint_not_withdrawn(
+    merchant: Merchant, owner: Client, client_as: Any
+) -> None:
+    """The rule is the complaints app's (disputes.selectors.order_complaint, registered with
+    orders at start-up): the latest complaint not withdrawn, else the latest withdrawn one —
+    the page and the API alike."""
+    from disputes.models import Dispute, Status
+    from disputes.services import dispute_withdraw
+    from tests.disputes.factories import file, funded_order
+
+    order = funded_order(product=ProductFactory(merchant=merchant))
+    api = client_as(merchant.owner)
+
+    def linked() -> tuple[str, str]:
+        row = owner.get("/merchant/orders/").context["rows"][0]
+        body = api.get("/api/v1/merchant/orders/").json()
+        return row["complaint"].number, body["results"][0]["complaint"]
+
+    first = file(order)
+    dispute_withdraw(dispute=first, buyer=order.buyer)
+    second = file(order)
+    assert linked() == (second.number, second.number)
+    dispute_withdraw(dispute=second, buyer=order.buyer)
+    assert linked() == (second.number, second.number)
+    # A complaint not withdrawn wins over a newer withdrawn one (set directly: the rules
+    # allow no new complaint after a decided one).
+    Dispute.objects.filter(pk=first.pk).update(status=Status.RESOLVED)
+    assert linked() == (first.number, first.number)
+
+
 def test_the_api_costs_the_same_queries_at_1_and_50_rows(client_as: Any) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
