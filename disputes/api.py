@@ -7,13 +7,11 @@ by the services through disputes.permissions).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -28,10 +26,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from disputes import selectors, services
+from disputes import access, selectors, services
+from disputes.access import Viewer
 from disputes.models import (
     CORE_EVIDENCE,
-    OPEN_STATUSES,
     REMEDIES,
     UPLOADABLE_EVIDENCE,
     BlacklistEntry,
@@ -47,7 +45,7 @@ from disputes.models import (
     Status,
     Visibility,
 )
-from disputes.permissions import is_arbitrator, require_blacklist_manager
+from disputes.permissions import require_blacklist_manager
 from disputes.services.rating import MAX_COMMENT, MAX_SCORE, MIN_SCORE
 from kamen_complaints.api import (
     PAGE_PARAMETERS,
@@ -64,104 +62,7 @@ from kamen_complaints.api import (
 from kamen_complaints.errors import NotFound
 from kamen_complaints.parsers import FormParser, JSONParser, MultiPartParser
 from orders.models import Order
-from orders.selectors import merchant_for_user
 from orders.services import MAX_KEY_LENGTH
-
-# --- Who is asking ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """The caller, worked out once per request (not once per complaint in a list)."""
-
-    user: User
-    staff: bool
-    arbitrator: bool
-    merchant_id: int | None
-
-    @classmethod
-    def of(cls, request: Request) -> Viewer:
-        user = request_user(request)
-        merchant = merchant_for_user(user)
-        return cls(
-            user=user,
-            staff=selectors.can_see_all(user),
-            arbitrator=is_arbitrator(user),
-            merchant_id=merchant.pk if merchant else None,
-        )
-
-    def role(self, dispute: Dispute) -> str:
-        if dispute.buyer_id == self.user.pk:
-            return Role.BUYER
-        if self.merchant_id is not None and dispute.merchant_id == self.merchant_id:
-            return Role.MERCHANT
-        return Role.STAFF
-
-
-def _visible_evidence(dispute: Dispute, viewer: Viewer) -> list[Evidence]:
-    """The evidence files the caller may list and download. The platform's own record holds
-    the buyer's IP address and browser at each key reveal, which stay between the buyer and
-    the platform: the merchant gets it redacted in `platform_records`, never as the file."""
-    evidence = list(dispute.evidence.all())
-    if viewer.role(dispute) == Role.MERCHANT:
-        return [e for e in evidence if e.kind != EvidenceKind.PLATFORM_RECORD]
-    return evidence
-
-
-def _actions(dispute: Dispute, viewer: Viewer) -> list[str]:
-    """What the caller may do now: a hint for clients (the services decide)."""
-    role = viewer.role(dispute)
-    now = timezone.now()
-    is_open = dispute.status in OPEN_STATUSES
-    can_appeal = (
-        dispute.status == Status.RESOLVED
-        and dispute.appealed_at is None
-        and dispute.appeal_due is not None
-        and now <= dispute.appeal_due
-    )
-    # Between a deadline and the sweep that enforces it, the services refuse the answer.
-    merchant_may_answer = dispute.status == Status.AWAITING_MERCHANT and (
-        dispute.merchant_response_due is None or now <= dispute.merchant_response_due
-    )
-    buyer_may_answer = dispute.status == Status.AWAITING_BUYER and (
-        dispute.buyer_response_due is None or now <= dispute.buyer_response_due
-    )
-    actions: list[str] = []
-    if role == Role.BUYER:
-        if buyer_may_answer:
-            actions += ["accept-offer", "reject-offer"]
-        if is_open and dispute.appealed_at is None:
-            actions.append("withdraw")
-        if is_open:
-            actions.append("evidence")
-        if can_appeal:
-            actions.append("appeal")
-        if dispute.status != Status.WITHDRAWN:
-            actions.append("messages")
-        actions.append("evidence-package")
-    elif role == Role.MERCHANT:
-        if merchant_may_answer:
-            actions.append("respond")
-        if is_open:
-            actions.append("evidence")
-        if can_appeal:
-            actions.append("appeal")
-        if dispute.status != Status.WITHDRAWN:
-            actions.append("messages")
-    else:
-        actions.append("evidence-package")
-        if viewer.arbitrator:
-            if dispute.status == Status.UNDER_REVIEW:
-                actions.append("rule")
-                if dispute.review_paused_at is None:
-                    actions.append("request-info")
-            if dispute.recovery_pending and dispute.status in (Status.RESOLVED, Status.WITHDRAWN):
-                actions.append("recovery")
-            if dispute.status != Status.WITHDRAWN:
-                actions.append("messages")
-            actions.append("notes")
-    return actions
-
 
 # --- Serializers --------------------------------------------------------------------------
 
@@ -330,7 +231,8 @@ class DisputeSerializer(serializers.ModelSerializer):
         }
 
     def get_evidence(self, dispute: Dispute) -> Any:
-        evidence = _visible_evidence(dispute, self.context["viewer"])
+        viewer: Viewer = self.context["viewer"]
+        evidence = access.visible_evidence(dispute, viewer.role(dispute))
         return EvidenceSerializer(evidence, many=True, context=self.context).data
 
     def get_events(self, dispute: Dispute) -> Any:
@@ -341,20 +243,14 @@ class DisputeSerializer(serializers.ModelSerializer):
         return EventSerializer(events, many=True, context=self.context).data
 
     def get_platform_records(self, dispute: Dispute) -> dict[str, Any]:
-        records = dict(dispute.platform_records or {})
         viewer: Viewer = self.context["viewer"]
-        if viewer.role(dispute) == Role.MERCHANT and "reveals" in records:
-            # The buyer's IP address and browser stay between the buyer and the platform.
-            records["reveals"] = [
-                {"at": r.get("at"), "card_keys": r.get("card_keys", [])} for r in records["reveals"]
-            ]
-        return records
+        return access.platform_records_for(dispute, viewer.role(dispute))
 
     def get_role(self, dispute: Dispute) -> str:
         return self.context["viewer"].role(dispute)
 
     def get_actions(self, dispute: Dispute) -> list[str]:
-        return _actions(dispute, self.context["viewer"])
+        return access.actions(dispute, self.context["viewer"])
 
     @extend_schema_field(RatingSerializer(allow_null=True))
     def get_rating(self, dispute: Dispute) -> dict[str, Any] | None:
@@ -647,7 +543,7 @@ class EvidenceFileView(_DisputeView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request: Request, number: str, pk: int) -> FileResponse:
         dispute = self.dispute(request, number)
-        visible = _visible_evidence(dispute, Viewer.of(request))
+        visible = access.visible_evidence(dispute, Viewer.of(request).role(dispute))
         evidence = next((e for e in visible if e.pk == pk), None)
         if evidence is None:
             raise NotFound(_("No such evidence file."))

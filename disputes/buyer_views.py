@@ -29,8 +29,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from disputes import presenting, selectors, services
-from disputes.api import Viewer, _actions
+from disputes import access, presenting, selectors, services
 from disputes.buyer_forms import (
     AppealForm,
     EvidenceForm,
@@ -103,8 +102,7 @@ def _version(dispute: Dispute) -> str:
 
 
 def _status_context(request: HttpRequest, dispute: Dispute) -> dict[str, Any]:
-    viewer = Viewer(user=_buyer(request), staff=False, arbitrator=False, merchant_id=None)
-    actions = set(_actions(dispute, viewer))
+    actions = set(access.actions(dispute, access.Viewer.buyer(_buyer(request))))
     payouts = selectors.complaint_payouts(dispute)
     info_from_me = (
         dispute.status == Status.UNDER_REVIEW

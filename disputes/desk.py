@@ -24,7 +24,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from disputes import presenting, services
+from disputes import access, presenting, services
 from disputes.models import (
     Dispute,
     DisputeEvent,
@@ -349,11 +349,10 @@ def case_context(dispute: Dispute) -> dict[str, Any]:
         "evidence": evidence,
         "pending_approvals": pending,
         "threshold": approval_threshold(dispute),
-        "can_rule": dispute.status == Status.UNDER_REVIEW and not pending,
-        "can_ask": dispute.status == Status.UNDER_REVIEW and dispute.review_paused_at is None,
+        "can_rule": access.staff_may_rule(dispute) and not pending,
+        "can_ask": access.staff_may_ask(dispute),
         "decided_automatically": any(e.type == EventType.AUTO_DECIDED for e in events),
-        "can_recover": dispute.recovery_pending
-        and dispute.status in (Status.RESOLVED, Status.WITHDRAWN),
+        "can_recover": access.staff_may_decide_recovery(dispute),
     }
 
 

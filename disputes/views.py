@@ -28,8 +28,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from disputes import pdf_review, selectors, services
-from disputes.api import Viewer, _visible_evidence
+from disputes import access, pdf_review, selectors, services
 from disputes.drafts import Draft
 from disputes.evidence_files import clean_evidence_file, sanitise_original_name
 from disputes.forms import EVIDENCE_KINDS, REASON_HELP, ComplaintForm, evidence_field
@@ -90,7 +89,7 @@ def _pdf_evidence(request: HttpRequest, number: str, pk: int) -> Evidence:
     dispute = selectors.disputes_visible_to(request.user).filter(number=number).first()
     if dispute is None:
         raise Http404
-    visible = _visible_evidence(dispute, Viewer.of(cast(Any, request)))
+    visible = access.visible_evidence(dispute, access.Viewer.of(request).role(dispute))
     evidence = next((e for e in visible if e.pk == pk), None)
     if evidence is None or evidence.content_type != "application/pdf":
         raise Http404
