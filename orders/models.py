@@ -2,7 +2,7 @@
 
 Retention (电子商务法 art. 31): these records are kept at least 3 years, so nothing here is
 deleted through the application: foreign keys are PROTECT and the admin offers no delete.
-Workflows live in orders/services.py, never in save().
+Workflows live in orders/services/, never in save().
 """
 
 from __future__ import annotations
@@ -529,7 +529,7 @@ class StatusEventQuerySet(models.QuerySet):
 
 
 class StatusEvent(models.Model):
-    """One change of a shop's or an order's status, written by orders/services.py in the
+    """One change of a shop's or an order's status, written by orders/services/ in the
     transaction that makes the change: who (None for the system), when, from, to and why.
     Append-only like the complaint timeline: a database trigger refuses UPDATE and DELETE
     (orders/migrations/0005_status_events.py, docs/admin.md)."""

@@ -15,6 +15,7 @@ from escrow.models import LedgerTransaction, Payout, PayoutStatus, TransactionKi
 from kamen_complaints.errors import DomainError
 from orders import services as order_services
 from orders.models import Order, OrderStatus, ProductKind
+from orders.services import orders as order_module
 from tests.disputes.factories import check_ledger, file, fund, funded_order
 from tests.disputes.test_clock import _core_evidence, _old_buyer
 from tests.disputes.test_concurrency import _race
@@ -71,7 +72,7 @@ def test_a_withdrawal_racing_a_refiling_never_pays_twice():
 def worker_late(monkeypatch: pytest.MonkeyPatch) -> None:
     """The top-up worker has not run yet when the test goes on (on commit it would run at
     once, eagerly): the test calls `order_topup_deliver` when it wants the late failure."""
-    monkeypatch.setattr(order_services, "_enqueue_topup", lambda order_id: None)
+    monkeypatch.setattr(order_module, "_enqueue_topup", lambda order_id: None)
 
 
 def test_a_late_topup_failure_racing_the_payout_gives_the_price_back_once(worker_late):

@@ -28,9 +28,9 @@ def _fast_passwords(settings: Any) -> None:
 def no_activation_guards(monkeypatch: pytest.MonkeyPatch) -> None:
     """Orders' own merchant rules, without other apps' guards (escrow's deposit check holds
     back a shop without a deposit; its tests cover that)."""
-    from orders import services
+    from orders.services import merchants
 
-    monkeypatch.setattr(services, "_activation_guards", [])
+    monkeypatch.setattr(merchants, "_activation_guards", [])
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """PostgreSQL: real row locks. 20 buyers pay at the same moment for a product with 10 keys in
 stock: exactly 10 orders are delivered, 10 fail delivery and are refunded, and no key is ever
-delivered twice (select_for_update(skip_locked=True) in orders.services._deliver_card_keys)."""
+delivered twice (select_for_update(skip_locked=True) in
+orders.services.orders._deliver_card_keys)."""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from orders.models import (
     Refund,
     SuspensionReason,
 )
+from orders.services import merchants
 from orders.tasks import orders_sweep
 from tests.factories import (
     VALID_ID_NUMBER,
@@ -180,7 +181,7 @@ def test_a_deposit_suspension_is_not_lifted_by_staff_but_by_its_own_cure():
 
 
 def test_an_activation_guard_holds_a_verified_shop_back(monkeypatch):
-    monkeypatch.setattr(services, "_activation_guards", [])
+    monkeypatch.setattr(merchants, "_activation_guards", [])
     services.register_activation_guard(lambda merchant: SuspensionReason.DEPOSIT)
     merchant = services.merchant_verify(merchant=apply(), staff=StaffFactory())
     assert merchant.status == MerchantStatus.SUSPENDED

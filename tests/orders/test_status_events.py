@@ -1,5 +1,5 @@
 """Status events of shops and orders (orders.StatusEvent): every status change made by
-orders/services.py writes exactly one row in the same transaction, nothing else does; the rows
+orders/services/ writes exactly one row in the same transaction, nothing else does; the rows
 cannot be changed or deleted (by the application, nor by SQL on PostgreSQL); the merchant and
 order admin pages show them read-only."""
 

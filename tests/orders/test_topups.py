@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from orders import services
 from orders.models import Order, OrderStatus, Refund
+from orders.services import orders as order_module
 from orders.tasks import order_topup_deliver, orders_sweep
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +119,7 @@ def test_an_upstream_error_leaves_the_topup_pending_for_the_next_sweep(
             run_tasks=False,
             capture=django_capture_on_commit_callbacks,
         )
-        monkeypatch.setattr(services, "get_topup_upstream", lambda: Down())
+        monkeypatch.setattr(order_module, "get_topup_upstream", lambda: Down())
         with pytest.raises(ConnectionError):
             order_topup_deliver(order.pk)
         order.refresh_from_db()

@@ -1,0 +1,250 @@
+"""A shop's products and the card keys it imports for them."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from kamen_complaints.errors import DomainError
+from orders import crypto
+from orders.models import CardKey, DuplicateKeyFlag, Merchant, MerchantStatus, Product, ProductKind
+from orders.services.validation import check_visible_name
+
+logger = logging.getLogger(__name__)
+
+# A card-key import: at most this many bytes and lines (a 10 MB paste is refused, not parsed).
+MAX_IMPORT_BYTES = 1_000_000
+MAX_IMPORT_LINES = 10_000
+MIN_KEY_LENGTH = 4
+MAX_KEY_LENGTH = 256
+
+
+_KEY_RE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
+
+
+# --- Products and card keys ---------------------------------------------------------------
+
+
+def _check_product_fields(*, face_value: Decimal, price: Decimal, kind: str, source: str) -> None:
+    if kind not in ProductKind.values:
+        raise DomainError(_("Unknown product kind."), code="invalid")
+    if face_value <= 0 or price <= 0:
+        raise DomainError(_("Face value and price must be above zero."), code="amount_invalid")
+    if not source.strip():
+        raise DomainError(
+            _("Say where the goods come from (upstream supplier, proof of origin)."),
+            code="source_required",
+        )
+
+
+@transaction.atomic
+def product_create(
+    *,
+    merchant: Merchant,
+    name: str,
+    kind: str,
+    face_value: Decimal,
+    price: Decimal,
+    source: str,
+    active: bool = True,
+) -> Product:
+    check_visible_name(name, code="name_invalid")
+    _check_product_fields(face_value=face_value, price=price, kind=kind, source=source)
+    return Product.objects.create(
+        merchant=merchant,
+        name=name.strip(),
+        kind=kind,
+        face_value=face_value,
+        price=price,
+        source=source.strip(),
+        active=active,
+    )
+
+
+@transaction.atomic
+def product_update(*, product: Product, **changes: object) -> Product:
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    for name, value in changes.items():
+        if name not in {"name", "kind", "face_value", "price", "source", "active"}:
+            raise ValueError(name)
+        setattr(product, name, value)
+    check_visible_name(product.name, code="name_invalid")
+    _check_product_fields(
+        face_value=product.face_value, price=product.price, kind=product.kind, source=product.source
+    )
+    product.save()
+    return product
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    problems: list[dict[str, object]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "imported": self.imported,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "problems": self.problems,
+        }
+
+
+def _decode_import(data: bytes | str) -> str:
+    if isinstance(data, str):
+        # surrogatepass: a JSON body may carry lone surrogates ("\ud800"); those lines are
+        # then rejected one by one instead of failing the whole request.
+        if len(data.encode("utf-8", "surrogatepass")) > MAX_IMPORT_BYTES:
+            raise DomainError(
+                _("A card-key import is at most %(limit)s bytes; split it into smaller files.")
+                % {"limit": MAX_IMPORT_BYTES},
+                code="import_too_large",
+            )
+        return data
+    if len(data) > MAX_IMPORT_BYTES:
+        raise DomainError(
+            _("A card-key import is at most %(limit)s bytes; split it into smaller files.")
+            % {"limit": MAX_IMPORT_BYTES},
+            code="import_too_large",
+        )
+    if b"\x00" in data:
+        raise DomainError(
+            _("That file is not text (it contains binary data); upload one key per line."),
+            code="import_not_text",
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DomainError(
+            _("That file is not UTF-8 text; upload one key per line."), code="import_not_text"
+        ) from exc
+
+
+@transaction.atomic
+def card_keys_import(*, product: Product, data: bytes | str) -> ImportReport:
+    """Import one key per line. Blank lines are skipped; a key already on the platform (by
+    fingerprint, any shop) is a duplicate and flagged to staff; a malformed one is rejected
+    with its line number. Keys are encrypted before they touch the database.
+
+    Only an active (verified) shop imports: the report tells whether a key is already on the
+    platform, which an unverified or rejected shop must not be able to ask (the API also
+    rate-limits imports, scope `import`)."""
+    status = Merchant.objects.filter(pk=product.merchant_id).values_list("status", flat=True)
+    current = status.first()
+    if current != MerchantStatus.ACTIVE:
+        raise DomainError(
+            _("Only a verified, active shop imports card keys; this shop is %(status)s.")
+            % {"status": MerchantStatus(current).label if current else "-"},
+            code="merchant_inactive",
+            status_code=403,
+        )
+    if not product.delivers_card_keys:
+        raise DomainError(
+            _("Phone top-ups are delivered by the upstream; they have no card keys."),
+            code="invalid",
+        )
+    text = _decode_import(data)
+    lines = text.splitlines()
+    if len(lines) > MAX_IMPORT_LINES:
+        raise DomainError(
+            _("A card-key import is at most %(limit)s lines.") % {"limit": MAX_IMPORT_LINES},
+            code="import_too_large",
+        )
+    report = ImportReport()
+    seen: dict[str, int] = {}
+    candidates: list[tuple[int, str, str]] = []
+    for number, raw in enumerate(lines, start=1):
+        key = raw.strip()
+        if not key:
+            continue
+        if not (MIN_KEY_LENGTH <= len(key) <= MAX_KEY_LENGTH) or not _KEY_RE.match(key):
+            report.rejected += 1
+            report.problems.append(
+                {
+                    "line": number,
+                    "problem": "rejected",
+                    "reason": _("A key is %(min)s to %(max)s printable characters without spaces.")
+                    % {"min": MIN_KEY_LENGTH, "max": MAX_KEY_LENGTH},
+                }
+            )
+            continue
+        fp = crypto.fingerprint(key)
+        if fp in seen:
+            report.duplicates += 1
+            report.problems.append(
+                {
+                    "line": number,
+                    "problem": "duplicate",
+                    "reason": _("The same key as line %(line)s.") % {"line": seen[fp]},
+                }
+            )
+            continue
+        seen[fp] = number
+        candidates.append((number, key, fp))
+
+    existing = {
+        k.fingerprint: k
+        for k in CardKey.objects.filter(fingerprint__in=[c[2] for c in candidates]).select_related(
+            "product"
+        )
+    }
+    new_keys: list[CardKey] = []
+    flags: list[DuplicateKeyFlag] = []
+    for number, key, fp in candidates:
+        if fp in existing:
+            other = existing[fp]
+            cross_shop = other.product.merchant_id != product.merchant_id
+            report.duplicates += 1
+            report.problems.append(
+                {
+                    "line": number,
+                    "problem": "duplicate",
+                    "reason": _("This key is already on the platform."),
+                }
+            )
+            flags.append(
+                DuplicateKeyFlag(
+                    fingerprint=fp,
+                    existing_key=other,
+                    attempted_by=product.merchant,
+                    product=product,
+                    cross_shop=cross_shop,
+                )
+            )
+            continue
+        new_keys.append(
+            CardKey(
+                product=product,
+                secret_encrypted=crypto.encrypt(key),
+                fingerprint=fp,
+                tail=key[-4:],
+            )
+        )
+    try:
+        with transaction.atomic():
+            CardKey.objects.bulk_create(new_keys, batch_size=1000)
+    except IntegrityError as exc:
+        # Another import added one of these keys between our check and our insert.
+        raise DomainError(
+            _("Another import added some of these keys at the same moment; import again."),
+            code="conflict",
+            status_code=409,
+        ) from exc
+    DuplicateKeyFlag.objects.bulk_create(flags)
+    report.imported = len(new_keys)
+    # Counts only: a key never reaches a log line.
+    logger.info(
+        "card keys imported for product %s: %s imported, %s duplicates, %s rejected",
+        product.pk,
+        report.imported,
+        report.duplicates,
+        report.rejected,
+    )
+    return report

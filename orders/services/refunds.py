@@ -1,0 +1,129 @@
+"""Money given back on an order through its payment channel: refunds sent at once, and
+refunds booked for an outbox to send later (escrow's compensations, docs/money.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils.translation import gettext as _
+
+from kamen_complaints.errors import DomainError
+from kamen_complaints.money import from_fen, to_fen
+from orders.models import Order, OrderStatus, Payment, Refund
+from orders.payments import get_provider
+from orders.services.events import status_changed
+
+
+def channel_refund(
+    order: Order,
+    *,
+    amount: Decimal,
+    reason: str,
+    key: str,
+    keep_status: bool = False,
+    reserved: bool = False,
+) -> Refund:
+    """Refund through the payment channel (a payment record, not the deposit ledger).
+
+    A failed delivery keeps its status (`delivery_failed`, as the API says) with the money
+    recorded back in `refunded_amount`, and so does a delivery still pending; other refunds
+    move the order to `refunded` or `partially_refunded`. A `reserved` refund sends what was
+    booked before (`orders_reserve_refunds`): the booking becomes a refund."""
+    existing = Refund.objects.filter(idempotency_key=key).first()
+    if existing:
+        return existing
+    payment = Payment.objects.get(reference=order.payment_reference)
+    provider = get_provider(payment.channel)
+    refund_id = provider.refund(reference=payment.reference, amount=amount, idempotency_key=key)
+    refund = Refund.objects.create(
+        payment=payment,
+        amount=amount,
+        reason=reason,
+        idempotency_key=key,
+        provider_refund_id=refund_id,
+    )
+    order.refunded_amount += amount
+    if reserved:
+        order.refund_reserved -= amount
+    # A top-up still on its way (or failed) keeps that status: the worker delivering it
+    # decides only while it is `delivery_pending`, so a compensation sent meanwhile must not
+    # take the order out of it — the delivery would then be neither made nor refunded.
+    before = order.status
+    if not keep_status and order.status not in (
+        OrderStatus.DELIVERY_PENDING,
+        OrderStatus.DELIVERY_FAILED,
+    ):
+        order.status = (
+            OrderStatus.REFUNDED
+            if order.refunded_amount >= order.amount
+            else OrderStatus.PARTIALLY_REFUNDED
+        )
+    order.save(update_fields=["refunded_amount", "refund_reserved", "status"])
+    status_changed(order, before, reason=reason)
+    return refund
+
+
+@transaction.atomic
+def order_refund(
+    *, order: Order, amount: Decimal, reason: str, key: str, reserved: bool = False
+) -> Refund:
+    """Refund part or all of an order through its payment channel, once per `key`.
+
+    Everything given back for an order — refunds sent and refunds booked — stays within what
+    the buyer paid (a database constraint says so too). A `reserved` refund sends what
+    `orders_reserve_refunds` booked earlier, so it is measured against the booking."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    existing = Refund.objects.filter(idempotency_key=key).first()
+    if existing:
+        return existing
+    limit = order.refund_reserved if reserved else order.refundable_amount
+    if amount <= 0 or amount > limit:
+        raise DomainError(
+            _("A refund is above zero and at most %(max)s.") % {"max": limit},
+            code="amount_invalid",
+        )
+    return channel_refund(order, amount=amount, reason=reason, key=key, reserved=reserved)
+
+
+def orders_lock_refundable(order_ids: Iterable[int]) -> dict[int, int]:
+    """Lock these orders (id order, like every other lock of them) for the caller's
+    transaction and return what each may still give back, in fen: the amount paid less the
+    refunds sent and booked. The caller books against it with `orders_reserve_refunds` before
+    the transaction ends, so two bookings for one order never both see the same headroom."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    rows = (
+        Order.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "amount", "refunded_amount", "refund_reserved")
+    )
+    return {pk: to_fen(amount - refunded - reserved) for pk, amount, refunded, reserved in rows}
+
+
+def orders_reserve_refunds(amounts: dict[int, int]) -> None:
+    """Book refunds (fen per order id) that an outbox will send later (`order_refund(…,
+    reserved=True)`), in one statement. The caller holds the orders' locks
+    (`orders_lock_refundable`) and has checked the headroom; the table's constraint refuses
+    any booking beyond the amount paid all the same."""
+    amounts = {pk: fen for pk, fen in amounts.items() if fen}
+    if not amounts:
+        return
+    if any(fen < 0 for fen in amounts.values()):
+        raise ValueError(f"negative refund booking: {amounts}")
+    cast = "::numeric" if connection.vendor == "postgresql" else ""
+    cases = " ".join([f"WHEN %s THEN %s{cast}"] * len(amounts))
+    adapt = connection.ops.adapt_decimalfield_value
+    table = Order._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET refund_reserved = refund_reserved + "  # noqa: S608
+            f"CASE id {cases} END WHERE id IN ({', '.join(['%s'] * len(amounts))})",
+            [v for pk, fen in amounts.items() for v in (pk, adapt(from_fen(fen), 12, 2))]
+            + list(amounts),
+        )
+        if cursor.rowcount != len(amounts):
+            raise RuntimeError(f"refund booking: {cursor.rowcount} of {len(amounts)} orders")
