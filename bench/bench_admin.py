@@ -79,7 +79,7 @@ def _run(bench_db: str) -> None:
     from escrow import services as escrow_services
     from tests.disputes import factories as f
 
-    escrow_services._enqueue_payout = lambda payout_id: None  # no broker here
+    escrow_services.compensation._enqueue_payout = lambda payout_id: None  # no broker here
 
     scale = float(os.environ.get("KAMEN_BENCH_ADMIN_SCALE", "1"))
     full_orders, full_complaints = int(FULL_ORDERS * scale), int(FULL_COMPLAINTS * scale)

@@ -207,7 +207,7 @@ def run() -> None:
     _admin(url, f'DROP DATABASE IF EXISTS "{name}"')
     _admin(url, f'CREATE DATABASE "{name}"')
     connections["default"].settings_dict["NAME"] = name
-    escrow_services._forget()
+    escrow_services.ledger.forget_account_ids()
     workdir = Path(tempfile.mkdtemp(prefix="kc-auto-bench-"))
     processes: list[subprocess.Popen[bytes]] = []
     logging.disable(logging.INFO)  # the seed's order and task lines

@@ -86,7 +86,7 @@ def _run(bench_db: str) -> None:
     from escrow import services as escrow_services
     from tests.disputes import factories as f
 
-    escrow_services._enqueue_payout = lambda payout_id: None  # no broker here
+    escrow_services.compensation._enqueue_payout = lambda payout_id: None  # no broker here
 
     # 1. The complaint page, 1 vs 200 events.
     small = f.file()

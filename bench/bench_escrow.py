@@ -91,7 +91,7 @@ def _run(url: Any, bench_db: str, n: int) -> None:
     from escrow import services
 
     # No broker: the floor publishes nothing either (the sweep would send the payouts).
-    services._enqueue_payout = lambda payout_id: None
+    services.compensation._enqueue_payout = lambda payout_id: None
     django_rate, floor_rate = _run_paths(merchants, orders, url, bench_db)
     call_command("check_ledger", verbosity=0, stdout=_Quiet())
 

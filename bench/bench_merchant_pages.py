@@ -69,7 +69,7 @@ def _run(bench_db: str) -> None:
     from escrow import services as escrow_services
     from tests.disputes import factories as f
 
-    escrow_services._enqueue_payout = lambda payout_id: None  # no broker here
+    escrow_services.compensation._enqueue_payout = lambda payout_id: None  # no broker here
 
     started = time.perf_counter()
     small = f.file()

@@ -82,7 +82,7 @@ def _fresh_database(url: Any, name: str) -> None:
     _admin(url, f'CREATE DATABASE "{name}"')
     connections["default"].settings_dict["NAME"] = name
     connections["default"].settings_dict["CONN_MAX_AGE"] = None
-    escrow_services._forget()  # cached account ids belong to the previous database
+    escrow_services.ledger.forget_account_ids()  # the cached ids are the previous database's
     call_command("migrate", verbosity=0)
 
 

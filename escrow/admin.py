@@ -1,6 +1,6 @@
 """Staff screens for finance: accounts and transactions read-only (legs inline), holds and
 payouts read-only, withdrawals approved or rejected and manual adjustments posted — all through
-escrow/services.py, each with a mandatory reason where money moves by hand. The `finance`
+escrow/services/, each with a mandatory reason where money moves by hand. The `finance`
 group (migration 0002) holds the permissions these screens ask for."""
 
 from __future__ import annotations

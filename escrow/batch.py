@@ -41,6 +41,7 @@ from escrow.models import (
     PayoutStatus,
     TransactionKind,
 )
+from escrow.services import ledger
 from orders import services as order_services
 
 _TX = LedgerTransaction._meta.db_table
@@ -78,19 +79,19 @@ def _pay_movement(item: Compensation) -> str:
 
 
 def _lock_accounts(ids: Sequence[int]) -> dict[int, Account]:
-    """The accounts locked in id order (escrow.services._locked_accounts), by id."""
-    return {account.pk: account for account in services._locked_accounts(ids)}
+    """The accounts locked in id order (escrow.services.ledger.lock_account_rows), by id."""
+    return {account.pk: account for account in ledger.lock_account_rows(ids)}
 
 
 def _locked(
     merchant_ids: Sequence[int],
 ) -> tuple[dict[str, Account], dict[int, dict[str, Account]]]:
     """Lock the platform's fund and buyer refunds, then the merchants' deposits and
-    receivables; checked against the cached ids like escrow.services._lock."""
+    receivables; checked against the cached ids like escrow.services.ledger.lock_by_kind."""
     platform_kinds = (AccountKind.COMPENSATION_FUND, AccountKind.BUYER_REFUNDS)
     for attempt in range(2):
-        platform_ids = services._resolve_ids(None, platform_kinds)
-        per_merchant = {m: services._resolve_ids(m, ()) for m in merchant_ids}
+        platform_ids = ledger.account_ids(None, platform_kinds)
+        per_merchant = {m: ledger.account_ids(m, ()) for m in merchant_ids}
         platform = _lock_accounts(sorted(platform_ids.values()))
         merchant_accounts = _lock_accounts(
             sorted(pk for ids in per_merchant.values() for pk in ids.values())
@@ -114,7 +115,7 @@ def _locked(
                 },
             )
         if attempt == 0:  # a cached id whose row was rolled back: look them up again
-            services._forget()
+            ledger.forget_account_ids()
     raise RuntimeError("escrow accounts could not be resolved")
 
 
@@ -218,7 +219,7 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
     posted.keys = set(created)
 
     # What each order may still give back bounds what this batch books for it, exactly as a
-    # single compensation is bounded (escrow.services._pay_buyer_locked).
+    # single compensation is bounded (escrow.services.compensation._pay_buyer_locked).
     booked: dict[int, int] = {}
     paid_now: dict[int, int] = {}
     for item in items:
@@ -311,7 +312,7 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
     if legs:
         _insert(_LEG, "transaction_id, account_id, amount, balance_after", 4, legs)
     if touched:
-        services._save_accounts(touched.values())
+        ledger.save_balances(touched.values())
     with connection.cursor() as cursor:
         if consumed:
             cases = " ".join(["WHEN %s THEN %s"] * len(consumed))
@@ -339,5 +340,5 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
             payouts,
         )
     for deposit, receivable in short.values():
-        services._sync_suspension(deposit, receivable, lowered=True)
+        ledger.sync_suspension(deposit, receivable, lowered=True)
     return posted

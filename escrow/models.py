@@ -32,7 +32,7 @@ or lowers the debt) and its `balance_after` the account's balance after it.
 
 Ledger rows are never updated or deleted (电子商务法 art. 31: records kept ≥ 3 years); on
 PostgreSQL triggers refuse it, and a deferred constraint trigger refuses a transaction whose legs
-do not sum to zero (migration 0002). Every write goes through escrow/services.py.
+do not sum to zero (migration 0002). Every write goes through escrow/services/.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class ImmutableRowError(Exception):
 
 class Account(models.Model):
     """One account of the ledger. `balance` (and `held` for deposits) change only in
-    escrow/services.py, under a row lock, in the transaction that writes the legs."""
+    escrow/services/, under a row lock, in the transaction that writes the legs."""
 
     kind = models.CharField(_("kind"), max_length=24, choices=AccountKind.choices)
     merchant = models.ForeignKey(

@@ -8,6 +8,7 @@ from celery import shared_task
 
 from escrow import services
 from escrow.models import PayoutStatus
+from escrow.services.payouts import retry_delay
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5)
@@ -18,7 +19,7 @@ def payout_send(self: Any, payout_id: int) -> str | None:
     if payout is None:
         return None
     if payout.status == PayoutStatus.FAILED and not self.request.is_eager:
-        delay = services._retry_delay(payout.attempts).total_seconds()
+        delay = retry_delay(payout.attempts).total_seconds()
         raise self.retry(countdown=int(delay))
     return str(payout.status)
 

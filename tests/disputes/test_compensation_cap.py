@@ -284,7 +284,7 @@ def test_check_ledger_names_a_recovery_above_its_payout():
     escrow.compensation_recover(dispute_id=999_007, merchant=order.merchant, amount=D("20.00"))
     assert not _breaches("recovery exceeds")
     # A second complaint id charged without any payout, past the services' check.
-    from escrow.services import _recover
+    from escrow.services.compensation import _recover
 
     _recover(dispute_id=999_008, merchant=order.merchant, fen=500)
     assert any("999008" in b for b in _breaches("recovery exceeds"))

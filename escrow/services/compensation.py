@@ -1,0 +1,296 @@
+"""Compensation (先行赔付): the platform pays the buyer first, recovers it from the merchant,
+and reverses a recovery an appeal cleared (docs/money.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from escrow.models import (
+    AccountKind,
+    HoldStatus,
+    LedgerEntry,
+    LedgerTransaction,
+    Payout,
+    PayoutStatus,
+    TransactionKind,
+)
+from escrow.services.holds import active_hold
+from escrow.services.ledger import (
+    amount_fen,
+    existing_transaction,
+    lock_by_kind,
+    no_savepoint,
+    post,
+    sync_suspension,
+    yuan,
+)
+from kamen_complaints.celery import enqueue
+from kamen_complaints.errors import DomainError
+from kamen_complaints.money import format_yuan
+from orders import services as order_services
+from orders.models import Merchant, Order
+
+_TX = LedgerTransaction._meta.db_table
+_LEG = LedgerEntry._meta.db_table
+_PAYOUT = Payout._meta.db_table
+
+
+# --- Compensation (先行赔付) ----------------------------------------------------------------
+
+
+def _enqueue_payout(payout_id: int) -> None:
+    from escrow.tasks import payout_send
+
+    enqueue(payout_send, payout_id)
+
+
+def _over_order(order: Order, headroom: int) -> DomainError:
+    return DomainError(
+        _(
+            "Order %(number)s may give back at most %(max)s more: its %(amount)s less what "
+            "was already refunded or booked for the buyer."
+        )
+        % {"number": order.number, "max": yuan(headroom), "amount": format_yuan(order.amount)},
+        code="amount_invalid",
+    )
+
+
+def compensation_headroom(*, order_ids: Iterable[int]) -> dict[int, int]:
+    """Lock the orders and say, in fen, what each may still pay its buyer: the amount paid
+    less every refund sent or booked (the complaints' payouts, queued or sent, and the order's
+    own refunds). A compensation for an order is measured against this, never against what
+    the payment channel has sent so far (docs/money.md)."""
+    return order_services.orders_lock_refundable(order_ids)
+
+
+def _pay_buyer(
+    *, key: str, kind: TransactionKind, dispute_id: int, order: Order, amount: Decimal
+) -> LedgerTransaction:
+    fen = amount_fen(amount)
+    if not connection.in_atomic_block:  # the order's lock means nothing outside a transaction
+        with transaction.atomic():
+            return _pay_buyer(key=key, kind=kind, dispute_id=dispute_id, order=order, amount=amount)
+    # The order first (as the payout's send and a failed delivery lock it), then the ledger;
+    # the refusal comes before anything is written, so the caller's transaction stays usable.
+    headroom = compensation_headroom(order_ids=[order.pk]).get(order.pk, 0)
+    if fen > headroom:
+        # A retry of what was booked before: nothing moves again.
+        existing = existing_transaction(key)
+        if existing is not None:
+            return existing
+        raise _over_order(order, headroom)
+    with no_savepoint():
+        return _pay_buyer_locked(key=key, kind=kind, dispute_id=dispute_id, order=order, fen=fen)
+
+
+def _pay_buyer_locked(
+    *, key: str, kind: TransactionKind, dispute_id: int, order: Order, fen: int
+) -> LedgerTransaction:
+    """Post and book a payout the caller checked against the order's headroom, under the
+    order's lock."""
+    accounts = lock_by_kind(None, (AccountKind.COMPENSATION_FUND, AccountKind.BUYER_REFUNDS))
+    tx, created = post(
+        key=key,
+        kind=kind,
+        legs=[
+            (accounts[AccountKind.COMPENSATION_FUND], -fen),
+            (accounts[AccountKind.BUYER_REFUNDS], fen),
+        ],
+        merchant_id=order.merchant_id,
+        dispute_id=dispute_id,
+    )
+    if created:
+        order_services.orders_reserve_refunds({order.pk: fen})
+        payout_id = _insert_payout(order_id=order.pk, source_key=key, fen=fen)
+        transaction.on_commit(lambda: _enqueue_payout(payout_id), robust=True)
+    return tx
+
+
+def compensation_pay(*, dispute_id: int, order: Order, amount: Decimal) -> LedgerTransaction:
+    """The platform pays the buyer first (先行赔付): compensation_fund → buyer_refunds, and an
+    outbox payout refunds it through the order's payment channel after commit. At most once
+    per complaint (`dispute:<id>:payout`); never clawed back; booked on the order and refused
+    past what the order may still give back (`compensation_headroom`)."""
+    return _pay_buyer(
+        key=f"dispute:{dispute_id}:payout",
+        kind=TransactionKind.COMPENSATION_PAYOUT,
+        dispute_id=dispute_id,
+        order=order,
+        amount=amount,
+    )
+
+
+def compensation_appeal_payout(
+    *, dispute_id: int, order: Order, amount: Decimal
+) -> LedgerTransaction:
+    """An appeal raised the buyer's compensation: pay the difference, once
+    (`dispute:<id>:appeal-payout`)."""
+    return _pay_buyer(
+        key=f"dispute:{dispute_id}:appeal-payout",
+        kind=TransactionKind.APPEAL_PAYOUT,
+        dispute_id=dispute_id,
+        order=order,
+        amount=amount,
+    )
+
+
+def compensation_recover(
+    *, dispute_id: int, merchant: Merchant, amount: Decimal
+) -> LedgerTransaction:
+    """The merchant bears the compensation: deposit → compensation_fund, once per complaint
+    (`dispute:<id>:recovery`), and never more than the complaint paid the buyer (its payout
+    and appeal payout). Taken from the complaint's own hold first, then from unheld
+    balance; what the deposit cannot cover becomes the merchant's receivable and suspends the
+    shop (reason `deposit`). Other complaints' holds are never touched, so holds never exceed
+    the balance."""
+    fen = amount_fen(amount)
+    # Payouts of a complaint are made under its lock (disputes), before its recovery: the
+    # check needs no lock of its own, and refuses before anything is written.
+    paid = paid_out([dispute_id]).get(dispute_id, 0)
+    if fen > paid:
+        existing = existing_transaction(f"dispute:{dispute_id}:recovery")
+        if existing is not None:
+            return existing
+        raise _over_payout(dispute_id, fen, paid)
+    with no_savepoint():
+        return _recover(dispute_id=dispute_id, merchant=merchant, fen=fen)
+
+
+PAYOUT_KINDS = (TransactionKind.COMPENSATION_PAYOUT, TransactionKind.APPEAL_PAYOUT)
+
+
+def paid_out(dispute_ids: Iterable[int]) -> dict[int, int]:
+    """What each complaint has paid its buyer (its payout and appeal payout, in fen): the most
+    a recovery for it may take from the merchant."""
+    ids = sorted(set(dispute_ids))
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.dispute_id, SUM(l.amount) FROM {_TX} t "  # noqa: S608
+            f"JOIN {_LEG} l ON l.transaction_id = t.id "
+            f"WHERE t.dispute_id IN ({', '.join(['%s'] * len(ids))}) "
+            f"AND t.kind IN (%s, %s) AND l.amount > 0 GROUP BY t.dispute_id",
+            [*ids, *[str(k) for k in PAYOUT_KINDS]],
+        )
+        return {int(d): int(total) for d, total in cursor.fetchall()}
+
+
+def recovery_split(fen: int, *, hold: int, available: int) -> tuple[int, int, int]:
+    """How a recovery of `fen` is taken: (from the complaint's own hold, from the unheld
+    balance, booked as the merchant's receivable). `available` is the deposit's balance less
+    every active hold, this complaint's included. The one rule, for one complaint and a batch."""
+    from_hold = min(fen, hold)
+    from_free = max(0, min(fen - from_hold, available))
+    return from_hold, from_free, fen - from_hold - from_free
+
+
+def _over_payout(dispute_id: int, fen: int, paid: int) -> DomainError:
+    return DomainError(
+        _(
+            "A recovery of %(amount)s is more than the %(paid)s complaint %(id)s paid the buyer; "
+            "a merchant never bears more than the buyer was paid."
+        )
+        % {"amount": yuan(fen), "paid": yuan(paid), "id": dispute_id},
+        code="amount_invalid",
+    )
+
+
+def _recover(*, dispute_id: int, merchant: Merchant, fen: int) -> LedgerTransaction:
+    key = f"dispute:{dispute_id}:recovery"
+    accounts = lock_by_kind(merchant.pk, (AccountKind.COMPENSATION_FUND,))
+    deposit = accounts[AccountKind.DEPOSIT]
+    receivable = accounts[AccountKind.RECEIVABLE]
+    hold = active_hold(f"dispute:{dispute_id}", merchant_id=merchant.pk)
+    from_hold, from_free, shortfall = recovery_split(
+        fen, hold=hold.amount if hold else 0, available=deposit.available
+    )
+    if hold is not None:
+        deposit.held -= hold.amount  # the rest of the hold is freed with it
+    tx, created = post(
+        key=key,
+        kind=TransactionKind.RECOVERY,
+        legs=[
+            (deposit, -(from_hold + from_free)),
+            (receivable, -shortfall),
+            (accounts[AccountKind.COMPENSATION_FUND], fen),
+        ],
+        touched=[deposit],
+        merchant_id=merchant.pk,
+        dispute_id=dispute_id,
+    )
+    if not created:
+        return tx
+    if hold is not None:
+        hold.status = HoldStatus.CONSUMED
+        hold.consumed = from_hold
+        hold.closed_at = tx.created_at
+        hold.save(update_fields=["status", "consumed", "closed_at"])
+    sync_suspension(deposit, receivable, lowered=True)
+    return tx
+
+
+@transaction.atomic
+def compensation_recovery_reversal(
+    *, dispute_id: int, merchant: Merchant, amount: Decimal
+) -> LedgerTransaction:
+    """An appeal cleared the merchant: give back (at most) what the recovery took, once
+    (`dispute:<id>:recovery-reversal`) — the receivable is reduced first, then the deposit
+    credited. The buyer keeps what they were paid; the platform bears it."""
+    fen = amount_fen(amount)
+    key = f"dispute:{dispute_id}:recovery-reversal"
+    accounts = lock_by_kind(merchant.pk, (AccountKind.COMPENSATION_FUND,))
+    existing = existing_transaction(key)
+    if existing is not None:
+        return existing
+    recovery = LedgerTransaction.objects.filter(
+        key=f"dispute:{dispute_id}:recovery", merchant_id=merchant.pk
+    ).first()
+    if recovery is None:
+        raise DomainError(
+            _("Nothing was recovered from this shop for complaint %(id)s.") % {"id": dispute_id},
+            code="not_allowed_in_state",
+        )
+    fund = accounts[AccountKind.COMPENSATION_FUND]
+    recovered = recovery.legs.filter(account_id=fund.pk).aggregate(s=Sum("amount"))["s"] or 0
+    if fen > recovered:
+        raise DomainError(
+            _("A reversal gives back at most the %(amount)s recovered.")
+            % {"amount": yuan(recovered)},
+            code="amount_invalid",
+        )
+    deposit = accounts[AccountKind.DEPOSIT]
+    receivable = accounts[AccountKind.RECEIVABLE]
+    to_receivable = min(fen, -receivable.balance)
+    tx, created = post(
+        key=key,
+        kind=TransactionKind.RECOVERY_REVERSAL,
+        legs=[(fund, -fen), (receivable, to_receivable), (deposit, fen - to_receivable)],
+        merchant_id=merchant.pk,
+        dispute_id=dispute_id,
+    )
+    if created:
+        sync_suspension(deposit, receivable, lowered=False)
+    return tx
+
+
+def _insert_payout(*, order_id: int, source_key: str, fen: int) -> int:
+    """The outbox row of a payout (hot path: plain SQL, the same row Payout() would write)."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_PAYOUT} (order_id, source_key, amount, status, attempts, "  # noqa: S608
+            "last_error, next_attempt_at, provider_refund_id, created_at) "
+            "VALUES (%s, %s, %s, %s, 0, '', %s, '', %s) RETURNING id",
+            [order_id, source_key, fen, str(PayoutStatus.PENDING), now, now],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("payout insert returned no id")
+    return int(row[0])

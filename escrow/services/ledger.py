@@ -1,0 +1,339 @@
+"""The ledger's core, shared by every money service of this package and by escrow.batch:
+amounts, the accounts and their locks, posting one balanced transaction, and the shop's
+standing after money moved (the rules: escrow.services, docs/architecture.md "The ledger")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from escrow.models import MERCHANT_KINDS, Account, LedgerEntry, LedgerTransaction, TransactionKind
+from kamen_complaints.errors import DomainError, Forbidden
+from kamen_complaints.money import CENT, MAX_YUAN, format_yuan, from_fen, to_fen
+from orders import services as order_services
+from orders.models import Merchant, MerchantStatus, SuspensionReason
+
+_Kind = str
+
+
+# --- Amounts ------------------------------------------------------------------------------
+
+
+def amount_fen(amount: Decimal, *, allow_zero: bool = False, allow_negative: bool = False) -> int:
+    """Yuan → fen, refusing what no money movement can be."""
+    try:
+        if not isinstance(amount, Decimal):
+            amount = Decimal(str(amount))
+        if not amount.is_finite() or abs(amount) > MAX_YUAN:
+            raise ValueError(amount)
+        fen = to_fen(amount)
+    except (ValueError, ArithmeticError) as exc:
+        raise DomainError(
+            _("Enter an amount in yuan with at most 2 decimal places, such as 12.50."),
+            code="amount_invalid",
+        ) from exc
+    if fen < 0 and not allow_negative:
+        raise DomainError(_("The amount must not be negative."), code="amount_invalid")
+    if fen == 0 and not allow_zero:
+        raise DomainError(_("The amount must not be zero."), code="amount_invalid")
+    return fen
+
+
+def yuan(fen: int) -> str:
+    return format_yuan(from_fen(fen))
+
+
+# --- Accounts -----------------------------------------------------------------------------
+#
+# Accounts are created lazily (existing merchants just work). Their ids are cached per process
+# once the transaction that saw them committed; the locking query checks every cached row is
+# the one expected (kind and owner), so a stale cache — rows rolled back — only costs a retry.
+
+_TX = LedgerTransaction._meta.db_table
+_LEG = LedgerEntry._meta.db_table
+_ACCOUNT = Account._meta.db_table
+_MERCHANT = Merchant._meta.db_table
+
+_platform_ids: dict[str, int] = {}
+_merchant_ids: dict[int, dict[str, int]] = {}
+
+
+def _remember(merchant_id: int | None, ids: dict[str, int]) -> None:
+    def store() -> None:
+        if merchant_id is None:
+            _platform_ids.update(ids)
+        else:
+            _merchant_ids[merchant_id] = {k: ids[k] for k in MERCHANT_KINDS}
+
+    transaction.on_commit(store)
+
+
+def forget_account_ids() -> None:
+    _platform_ids.clear()
+    _merchant_ids.clear()
+
+
+def account_ids(merchant_id: int | None, platform: Sequence[_Kind]) -> dict[str, int]:
+    """Ids of the merchant's accounts and the named platform accounts, creating missing ones.
+
+    Called before any account is locked, so creating a row never waits while holding a lock."""
+    wanted_merchant = merchant_id is not None and (
+        merchant_id not in _merchant_ids
+        or any(k not in _merchant_ids[merchant_id] for k in MERCHANT_KINDS)
+    )
+    wanted_platform = [k for k in platform if k not in _platform_ids]
+    ids: dict[str, int] = {}
+    if merchant_id is not None and not wanted_merchant:
+        ids.update(_merchant_ids[merchant_id])
+    ids.update({k: _platform_ids[k] for k in platform if k in _platform_ids})
+    if not wanted_merchant and not wanted_platform:
+        return ids
+    if wanted_merchant and merchant_id is not None:
+        found: dict[str, int] = dict(
+            Account.objects.filter(merchant_id=merchant_id, kind__in=MERCHANT_KINDS).values_list(
+                "kind", "pk"
+            )
+        )
+        for merchant_kind in MERCHANT_KINDS:
+            if merchant_kind not in found:
+                account, _created = Account.objects.get_or_create(
+                    merchant_id=merchant_id, kind=merchant_kind
+                )
+                found[merchant_kind] = account.pk
+        ids.update(found)
+        _remember(merchant_id, found)
+    if wanted_platform:
+        found = dict(
+            Account.objects.filter(merchant__isnull=True, kind__in=wanted_platform).values_list(
+                "kind", "pk"
+            )
+        )
+        for kind in wanted_platform:
+            if kind not in found:
+                account, _created = Account.objects.get_or_create(merchant=None, kind=kind)
+                found[kind] = account.pk
+        ids.update(found)
+        _remember(None, found)
+    return ids
+
+
+def lock_by_kind(merchant_id: int | None, platform: Sequence[_Kind] = ()) -> dict[str, Account]:
+    """Lock the named platform accounts and the merchant's deposit and receivable (when a
+    merchant is named), platform first, each in id order, in one statement; return them by
+    kind. The merchant's
+    status and minimum ride along (read, not locked) for the suspension rules."""
+    for attempt in range(2):
+        ids = account_ids(merchant_id, platform)
+        by_kind = _select_for_update(sorted(ids.values()))
+        if len(by_kind) == len(ids) and all(
+            kind in by_kind
+            and by_kind[kind].pk == pk
+            and by_kind[kind].merchant_id == (merchant_id if kind in MERCHANT_KINDS else None)
+            for kind, pk in ids.items()
+        ):
+            return by_kind
+        if attempt == 0:  # a cached id whose row was rolled back: look them up again
+            forget_account_ids()
+    raise RuntimeError("escrow accounts could not be resolved")
+
+
+_ACCOUNT_FIELDS = ["id", "kind", "merchant_id", "balance", "held"]
+_MERCHANT_FIELDS = ["id", "status", "suspension_reason", "minimum_deposit"]
+
+
+def _select_for_update(ids: list[int]) -> dict[str, Account]:
+    return {account.kind: account for account in lock_account_rows(ids)}
+
+
+def lock_account_rows(ids: Sequence[int]) -> list[Account]:
+    """`SELECT … FOR UPDATE OF account` — the platform's accounts first, then the merchants',
+    each in id order — joined to the merchant (status and minimum read, not locked, for the
+    suspension rules). Platform first because a settlement pays (fund, buyer refunds) and
+    then recovers (deposit, receivable, fund) in one transaction: ordering by id alone let it
+    hold the fund while asking for a deposit another transaction had locked before asking for
+    the fund — a deadlock the payout race test found. The ledger's hot path, so plain SQL
+    (the ORM's query compilation costs more than the database's work here). Also used by
+    escrow.batch."""
+    if not ids:
+        return []
+    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.id, a.kind, a.merchant_id, a.balance, a.held, "  # noqa: S608
+            "m.status, m.suspension_reason, m.minimum_deposit "
+            f"FROM {_ACCOUNT} a LEFT OUTER JOIN {_MERCHANT} m ON m.id = a.merchant_id "
+            f"WHERE a.id IN ({', '.join(['%s'] * len(ids))}) "
+            f"ORDER BY a.merchant_id IS NOT NULL, a.id{lock}",
+            list(ids),
+        )
+        rows = cursor.fetchall()
+    accounts: list[Account] = []
+    for row in rows:
+        account = Account.from_db(connection.alias, _ACCOUNT_FIELDS, row[:5])
+        if row[2] is not None:
+            account.merchant = Merchant.from_db(
+                connection.alias,
+                _MERCHANT_FIELDS,
+                [row[2], row[5], row[6], Decimal(str(row[7])).quantize(CENT)],
+            )
+        accounts.append(account)
+    return accounts
+
+
+def existing_transaction(key: str) -> LedgerTransaction | None:
+    return LedgerTransaction.objects.filter(key=key).first()
+
+
+def _claim(
+    cursor: CursorWrapper,
+    *,
+    key: str,
+    kind: TransactionKind,
+    merchant_id: int | None,
+    dispute_id: int | None,
+    memo: str,
+    user: User | None,
+) -> tuple[LedgerTransaction, bool]:
+    """Insert the transaction row unless its key exists: (row, True), or (first row, False).
+
+    `INSERT … ON CONFLICT (key) DO NOTHING` (PostgreSQL, SQLite ≥ 3.35) is the savepoint-free
+    form of "catch IntegrityError in a savepoint, read the existing row": a concurrent insert of
+    the same key makes PostgreSQL wait for the other transaction, then do nothing if it
+    committed, so the key is posted once however many threads race for it."""
+    now = timezone.now()
+    cursor.execute(
+        f"INSERT INTO {_TX} (key, kind, merchant_id, dispute_id, memo, created_by_id, "  # noqa: S608
+        "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (key) DO NOTHING RETURNING id",
+        [
+            key,
+            str(kind),
+            merchant_id,
+            dispute_id,
+            memo,
+            user.pk if user else None,
+            connection.ops.adapt_datetimefield_value(now),
+        ],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return LedgerTransaction.objects.get(key=key), False
+    tx = LedgerTransaction(
+        pk=row[0],
+        key=key,
+        kind=kind,
+        merchant_id=merchant_id,
+        dispute_id=dispute_id,
+        memo=memo,
+        created_by=user,
+        created_at=now,
+    )
+    tx._state.adding = False
+    tx._state.db = connection.alias
+    return tx, True
+
+
+def post(
+    *,
+    key: str,
+    kind: TransactionKind,
+    legs: Iterable[tuple[Account, int]],
+    touched: Iterable[Account] = (),
+    merchant_id: int | None = None,
+    dispute_id: int | None = None,
+    memo: str = "",
+    user: User | None = None,
+) -> tuple[LedgerTransaction, bool]:
+    """Write one balanced transaction: the row, its legs, the new balances of the accounts
+    (which the caller has locked). Returns (transaction, created); a key already posted
+    returns the first transaction and moves nothing.
+
+    Three statements, whatever the number of legs: this is the ledger's hot path."""
+    real = [(account, amount) for account, amount in legs if amount]
+    if sum(amount for _account, amount in real) != 0 or len(real) < 2:
+        raise ValueError(f"unbalanced or empty transaction {key}: {real}")
+    with connection.cursor() as cursor:
+        tx, created = _claim(
+            cursor,
+            key=key,
+            kind=kind,
+            merchant_id=merchant_id,
+            dispute_id=dispute_id,
+            memo=memo,
+            user=user,
+        )
+        if not created:
+            return tx, False
+        values: list[int] = []
+        for account, amount in real:
+            account.balance += amount
+            values += [tx.pk, account.pk, amount, account.balance]
+        cursor.execute(
+            f"INSERT INTO {_LEG} (transaction_id, account_id, amount, balance_after) VALUES "  # noqa: S608
+            + ", ".join(["(%s, %s, %s, %s)"] * len(real)),
+            values,
+        )
+        changed = {account.pk: account for account, _amount in real}
+        for account in touched:
+            changed[account.pk] = account
+        save_balances(changed.values(), cursor)
+    return tx, True
+
+
+def save_balances(accounts: Iterable[Account], cursor: CursorWrapper | None = None) -> None:
+    """Write the balances (and holds) of locked accounts in one statement."""
+    accounts = list(accounts)
+    if not accounts:
+        return
+    if cursor is None:
+        with connection.cursor() as own:
+            return save_balances(accounts, own)
+    cases = " ".join(["WHEN %s THEN %s"] * len(accounts))
+    balance = [v for a in accounts for v in (a.pk, a.balance)]
+    held = [v for a in accounts for v in (a.pk, a.held)]
+    ids = [a.pk for a in accounts]
+    cursor.execute(
+        f"UPDATE {_ACCOUNT} SET balance = CASE id {cases} END, "  # noqa: S608
+        f"held = CASE id {cases} END WHERE id IN ({', '.join(['%s'] * len(ids))})",
+        [*balance, *held, *ids],
+    )
+
+
+def sync_suspension(deposit: Account, receivable: Account, *, lowered: bool) -> None:
+    """After money left the deposit (`lowered`): suspend (reason `deposit`) an active shop
+    that now owes or is under its minimum. After money came in: lift a `deposit` suspension
+    once cured — never another reason. A top-up too small to cure does not suspend a shop
+    that was let sell; a shop awaiting verification tops up before it opens (the activation
+    guard decides then)."""
+    merchant = deposit.merchant
+    if merchant is None:
+        return
+    short = receivable.balance < 0 or deposit.balance < to_fen(merchant.minimum_deposit)
+    if lowered and short and merchant.status == MerchantStatus.ACTIVE:
+        order_services.merchant_suspend(merchant=merchant, reason=SuspensionReason.DEPOSIT)
+    elif (
+        not lowered
+        and not short
+        and merchant.status == MerchantStatus.SUSPENDED
+        and merchant.suspension_reason == SuspensionReason.DEPOSIT
+    ):
+        order_services.merchant_lift_suspension(merchant=merchant, reason=SuspensionReason.DEPOSIT)
+
+
+def no_savepoint() -> transaction.Atomic:
+    """The hot services (holds, payouts, recoveries) open no savepoint of their own inside a
+    caller's transaction: they raise only on bad input — checked before their first query —
+    or on a database error, which must fail the caller's whole transaction anyway (a complaint
+    must never be resolved while its money movement was rolled back)."""
+    return transaction.atomic(savepoint=False)
+
+
+def require_perm(user: User, perm: str) -> None:
+    if not (user.is_active and user.is_staff and user.has_perm(perm)):
+        raise Forbidden(_("This needs the finance permission %(perm)s.") % {"perm": perm})
