@@ -22,7 +22,7 @@ refused, found by walking every object's dictionaries (streams are never decoded
 that is an action, any /AA trigger; an /OpenAction that only names the first page to show is a
 destination, not an action, and is accepted), Launch, ImportData, GoToE and RichMedia actions,
 and embedded or attached files. They are only ever served as downloads with `nosniff` (see
-disputes/api.py), and reviewed as pictures (disputes/pdf_review.py).
+disputes/api/), and reviewed as pictures (disputes/pdf_review.py).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ def check_lines(dispute: Dispute) -> list[Any]:
 
 
 def check_rows(dispute: Dispute) -> list[dict[str, Any]]:
-    """The checks as the API shows them (disputes/api.py; prefetched by
+    """The checks as the API shows them (disputes/api/common.py; prefetched by
     disputes.selectors.with_details)."""
     checks = sorted(dispute.auto_checks.all(), key=lambda c: c.pk)
     lines = auto_check_lines(checks, dispute)

@@ -1,0 +1,52 @@
+"""The public complaint API: a shop's complaint record, readable by anyone."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from disputes import selectors
+from kamen_complaints.errors import NotFound
+
+
+class ShopMedianSerializer(serializers.Serializer):
+    complaints_per_1000 = serializers.FloatField(allow_null=True)
+    answered_in_time = serializers.FloatField(allow_null=True)
+    resolved_share = serializers.FloatField(allow_null=True)
+    satisfaction = serializers.FloatField(allow_null=True)
+
+
+class ShopRecordSerializer(ShopMedianSerializer):
+    window_days = serializers.IntegerField()
+    orders = serializers.IntegerField()
+    complaints = serializers.IntegerField()
+    marketplace_median = ShopMedianSerializer()
+    enough_data = serializers.BooleanField()
+    computed_at = serializers.DateTimeField()
+
+
+class ShopRecordView(APIView):
+    """A shop's public complaint record (disputes.selectors.shop_record): anyone may read
+    it, for an active, verified shop; the shop's own figures are null under the minimum
+    number of orders (`enough_data` false)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=ShopRecordSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        from disputes.buyer_views import public_shop
+
+        merchant = public_shop(pk)
+        if merchant is None:
+            raise NotFound(_("No such shop."))
+        record = dict(selectors.shop_record(merchant.pk))
+        if not record["enough_data"]:
+            figures = ("complaints_per_1000", "answered_in_time", "resolved_share")
+            for name in (*figures, "satisfaction"):
+                record[name] = None
+        return Response(ShopRecordSerializer(record).data)
