@@ -21,16 +21,9 @@ from django.urls import reverse
 from PIL import Image
 
 from disputes import services as dispute_services
-from disputes.management.commands.seed_demo import (
-    ADMIN,
-    ARBITER,
-    BUYERS,
-    COMPLAINTS,
-    DEMO_PASSWORD,
-    SHOPS,
-    demo_logins,
-    minimal_pdf,
-)
+from disputes.demo.catalogue import ADMIN, ARBITER, BUYERS, DEMO_PASSWORD, SHOPS, demo_logins
+from disputes.demo.complaints import COMPLAINTS
+from disputes.demo.pictures import minimal_pdf
 from disputes.models import (
     BlacklistEntry,
     DecidedBy,
