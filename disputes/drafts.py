@@ -8,7 +8,7 @@ keyed by order. The form is re-rendered showing the files attached (each with a 
 and the next submit hands them to `dispute_file` as ordinary uploads.
 
 Draft files are never served by a public URL: only to the session that uploaded them
-(disputes.views.complaint_draft_file). They are deleted after a successful filing, when the
+(disputes.views.filing.complaint_draft_file). They are deleted after a successful filing, when the
 session finds them older than DRAFT_TTL, and by the periodic purge (`purge_expired_drafts`,
 for sessions that never come back).
 """

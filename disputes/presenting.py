@@ -1,7 +1,7 @@
 """How a complaint reads to its buyer: the status in plain words with the clock that runs,
 the timeline as sentences, where the money went. Pure functions over a complaint already
 loaded by disputes.selectors.buyer_complaint (no query of their own), used by the buyer's
-pages (disputes/buyer_views.py) and their htmx partials."""
+pages (disputes/views/complaints.py) and their htmx partials."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ from disputes.models import (
 )
 from disputes.notices import Line, line
 from disputes.outcomes import IN_BUYERS_FAVOUR
-from orders.models import CardKey, Order
+from orders.models import CardKey, Merchant, MerchantStatus, Order
 from orders.selectors import merchant_for_user
 
 # --- Policy -------------------------------------------------------------------------------
@@ -294,7 +294,7 @@ def inbox_lines(user: User, groups: list[dict[str, Any]]) -> list[Line]:
     ]
 
 
-# --- The buyer's pages (disputes/buyer_views.py) -------------------------------------------
+# --- The buyer's pages (disputes/views/complaints.py) ---------------------------------------
 
 
 def buyer_complaints(user: User, *, status: str | None = None) -> QuerySet[Dispute]:
@@ -630,6 +630,14 @@ def order_complaint(order: Order) -> Dispute | None:
         if complaint.status != Status.WITHDRAWN:
             return complaint
     return complaints[0] if complaints else None
+
+
+def public_shop(pk: int) -> Merchant | None:
+    """A shop the public may look up (its record page and `GET /api/v1/shops/<id>/record/`):
+    active and verified (anything else is a 404)."""
+    return Merchant.objects.filter(
+        pk=pk, status=MerchantStatus.ACTIVE, verified_at__isnull=False
+    ).first()
 
 
 # --- The merchant dashboard's complaints (disputes/merchant_views.py, the API's ordering) -----

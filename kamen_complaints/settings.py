@@ -234,7 +234,7 @@ REST_FRAMEWORK = {
         "filing_user": env.str("THROTTLE_FILING_USER", default="10/hour"),
         "filing_ip": env.str("THROTTLE_FILING_IP", default="30/hour"),
         # Filing counts accepted complaints only; every attempt (a refused one too, each
-        # decoding images) is capped by this looser limit (disputes/api.py, disputes/views.py).
+        # decoding images) is capped by this looser limit (disputes/api/, disputes/views/).
         "filing_attempt_user": env.str("THROTTLE_FILING_ATTEMPT_USER", default="60/hour"),
         "filing_attempt_ip": env.str("THROTTLE_FILING_ATTEMPT_IP", default="120/hour"),
         # Evidence uploads after filing (API and pages): each one is decoded and re-encoded.

@@ -39,9 +39,7 @@ class ShopRecordView(APIView):
 
     @extend_schema(responses=ShopRecordSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        from disputes.buyer_views import public_shop
-
-        merchant = public_shop(pk)
+        merchant = selectors.public_shop(pk)
         if merchant is None:
             raise NotFound(_("No such shop."))
         record = dict(selectors.shop_record(merchant.pk))

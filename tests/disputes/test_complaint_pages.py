@@ -458,9 +458,9 @@ def test_my_complaints_queries_equal_at_1_and_50(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from disputes import buyer_views
+    from disputes.views import complaints
 
-    monkeypatch.setattr(buyer_views, "PAGE_SIZE", 50)
+    monkeypatch.setattr(complaints, "PAGE_SIZE", 50)
     first = file()
     buyer = first.buyer
     client.force_login(buyer)

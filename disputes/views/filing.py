@@ -1,12 +1,4 @@
-"""The user's in-app notifications (/notifications/): every change that concerns them —
-a new complaint, an answer, an offer, a ruling, a payment — and the clock's reminders, in the
-reader's language (disputes/notices.py). Opening a page of them marks those read; "mark all
-as read" (POST) the rest.
-
-And the review pages of a party's PDF evidence (/complaints/<number>/evidence/<id>/review/):
-a warning before the original, and its first pages drawn as images (disputes/pdf_review.py).
-
-And the complaint form (/orders/<number>/complain/, README "Filing a complaint in the
+"""The complaint form (/orders/<number>/complain/, README "Filing a complaint in the
 browser"): a Django form, files kept as a draft (disputes/drafts.py), one service
 (`dispute_file`, as the API)."""
 
@@ -19,20 +11,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
-from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
-from disputes import access, pdf_review, selectors, services
+from disputes import services
 from disputes.drafts import Draft
 from disputes.evidence_files import clean_evidence_file, sanitise_original_name
 from disputes.forms import EVIDENCE_KINDS, REASON_HELP, ComplaintForm, evidence_field
-from disputes.models import CORE_EVIDENCE, Evidence, EvidenceKind
+from disputes.models import CORE_EVIDENCE, EvidenceKind
 from disputes.services.filing import FilingState, filing_state
 from kamen_complaints.api import (
     throttle_peek,
@@ -45,130 +35,6 @@ from kamen_complaints.middleware import keeps_oversized_form
 from kamen_complaints.money import format_yuan
 from orders.models import Order
 from orders.templatetags.kamen import shanghai
-
-PAGE_SIZE = 20
-
-
-@login_required
-@require_GET
-def notifications(request: HttpRequest) -> HttpResponse:
-    """One line per complaint and minute, in the reader's language, each linking to its
-    complaint. Looking changes nothing (a GET never writes): a line is read when its reader
-    says so, by its own "Mark as read" button or "Mark all as read" (`notifications_read`)."""
-    user = cast(User, request.user)
-    page = Paginator(selectors.inbox_groups(user), PAGE_SIZE).get_page(request.GET.get("page"))
-    lines = selectors.inbox_lines(user, list(page.object_list))
-    context = {"page": page, "lines": lines, "unread": selectors.unread_count(user)}
-    return render(request, "disputes/notifications.html", context)
-
-
-@login_required
-@require_POST
-def notifications_read(request: HttpRequest) -> HttpResponse:
-    """POST: mark read the notifications named in `ids` (one line's button), or all of the
-    reader's (no `ids`); only the reader's own are touched. Back to the page it came from."""
-    raw = request.POST.getlist("ids")
-    ids = [int(value) for value in raw if value.isascii() and value.isdigit() and len(value) < 19]
-    if raw and not ids:
-        return redirect("disputes:notifications")  # nothing recognisable named: nothing read
-    services.notifications_mark_read(user=cast(User, request.user), ids=ids if raw else None)
-    page = request.POST.get("page", "")
-    url = reverse("disputes:notifications")
-    if page.isascii() and page.isdigit() and page != "1" and len(page) < 9:
-        url += f"?page={page}"
-    return redirect(url)
-
-
-# --- Reviewing a party's PDF before opening it (docs/security/merchants-and-evidence.md) ---
-
-
-def _pdf_evidence(request: HttpRequest, number: str, pk: int) -> Evidence:
-    """The PDF evidence file, for exactly who may download it (disputes.api.EvidenceFileView):
-    the parties and staff holding disputes.view_dispute; a merchant never gets the platform's
-    own record. Anyone else, and any file that is not a PDF, is a 404."""
-    dispute = selectors.disputes_visible_to(request.user).filter(number=number).first()
-    if dispute is None:
-        raise Http404
-    visible = access.visible_evidence(dispute, access.Viewer.of(request).role(dispute))
-    evidence = next((e for e in visible if e.pk == pk), None)
-    if evidence is None or evidence.content_type != "application/pdf":
-        raise Http404
-    return evidence
-
-
-def _pdf_bytes(evidence: Evidence) -> bytes:
-    if evidence.size > pdf_review.MAX_INPUT_BYTES:
-        raise pdf_review.ReviewUnavailable(
-            _("This PDF is too large for a review copy (at most %(mb)s MB).")
-            % {"mb": pdf_review.MAX_INPUT_BYTES // (1024 * 1024)},
-            kept=True,
-        )
-    with default_storage.open(evidence.stored_name, "rb") as stored:
-        return cast(bytes, stored.read(pdf_review.MAX_INPUT_BYTES + 1))
-
-
-def _private(response: HttpResponse) -> HttpResponse:
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-@login_required
-@require_GET
-def evidence_review(request: HttpRequest, number: str, pk: int) -> HttpResponse:
-    """The warning page a PDF link leads to: what the file is (its SHA-256), that it was
-    uploaded by a party and may carry active content, and two ways on: the review copy (the
-    pages as images) or the byte-exact original as a download."""
-    evidence = _pdf_evidence(request, number, pk)
-    show_pages = request.GET.get("pages") == "1"
-    pages: list[int] = []
-    total = 0
-    problem = ""
-    if not pdf_review.available():
-        problem = _(
-            "No review copy can be made here: poppler-utils (pdftoppm) is not installed. "
-            "Download the original only if you must, and open it in a sandboxed viewer."
-        )
-    elif show_pages:
-        try:
-            total = pdf_review.kept_page_count(evidence.stored_name, lambda: _pdf_bytes(evidence))
-        except pdf_review.ReviewUnavailable as exc:
-            problem = exc.message
-        pages = list(range(1, min(total, pdf_review.MAX_PAGES) + 1))
-    context = {
-        "evidence": evidence,
-        "number": number,
-        "download_url": reverse("api-dispute-evidence-file", args=[number, evidence.pk]),
-        "show_pages": show_pages,
-        "pages": pages,
-        "total": total,
-        "more": total > len(pages),
-        "max_pages": pdf_review.MAX_PAGES,
-        "problem": problem,
-        "review_available": pdf_review.available(),
-    }
-    return _private(render(request, "disputes/evidence_review.html", context))
-
-
-@login_required
-@require_GET
-def evidence_review_page(request: HttpRequest, number: str, pk: int, page: int) -> HttpResponse:
-    """One page of the review copy, drawn by pdftoppm the first time and kept: an image the
-    platform made, served inline but sandboxed, never the PDF itself."""
-    evidence = _pdf_evidence(request, number, pk)
-    try:
-        png = pdf_review.kept_page(evidence.stored_name, lambda: _pdf_bytes(evidence), page)
-    except pdf_review.ReviewUnavailable as exc:
-        response = HttpResponse(exc.message, status=404, content_type="text/plain; charset=utf-8")
-    else:
-        response = HttpResponse(png, content_type="image/png")
-        stem = evidence.file_name.rsplit(".", 1)[0]
-        response["Content-Disposition"] = f'inline; filename="{stem}-page-{page}.png"'
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return _private(response)
-
-
-# --- Filing a complaint in the browser (/orders/<number>/complain/) -------------------------
 
 
 def _complainable_order(request: HttpRequest, number: str) -> Order:

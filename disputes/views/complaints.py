@@ -44,7 +44,6 @@ from disputes.models import CORE_EVIDENCE, Dispute, EvidenceKind, Party, Role, S
 from disputes.page_actions import run_action
 from disputes.services.rating import can_rate
 from kamen_complaints.errors import DomainError
-from orders.models import Merchant, MerchantStatus
 
 PAGE_SIZE = 20
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
@@ -377,16 +376,9 @@ def complaint_evidence_image(request: HttpRequest, number: str, pk: int) -> File
 # --- Shop record --------------------------------------------------------------------------
 
 
-def public_shop(pk: int) -> Merchant | None:
-    """A shop the public may look up: active and verified (anything else is a 404)."""
-    return Merchant.objects.filter(
-        pk=pk, status=MerchantStatus.ACTIVE, verified_at__isnull=False
-    ).first()
-
-
 @require_GET
 def shop(request: HttpRequest, pk: int) -> HttpResponse:
-    merchant = public_shop(pk)
+    merchant = selectors.public_shop(pk)
     if merchant is None:
         raise Http404(_("No such shop."))
     record = selectors.shop_record(merchant.pk)
