@@ -138,7 +138,7 @@ def _vacuum() -> None:
 
 
 def _sizes() -> str:
-    from disputes.desk import in_queue
+    from disputes.admin.desk import in_queue
     from disputes.models import Dispute
     from orders.models import Order
 

@@ -1140,7 +1140,7 @@ class AutoCheck(models.Model):
 
 
 class Metrics(Dispute):
-    """No table of its own: the admin's metrics page (disputes/admin_metrics.py) hangs on this
+    """No table of its own: the admin's metrics page (disputes/admin/metrics.py) hangs on this
     proxy so the admin index links to it for staff holding `disputes.view_metrics`."""
 
     class Meta:

@@ -13,7 +13,8 @@ from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
 
-from disputes import desk, metrics, selectors, services
+from disputes import metrics, selectors, services
+from disputes.admin import desk
 from disputes.models import Dispute, DisputeRating, Outcome
 from kamen_complaints.errors import DomainError
 from tests.disputes.factories import arbitrator, funded_order, resolved_by_refund, under_review

@@ -1,7 +1,7 @@
-"""Staff screens for complaints: the policy (published with notice, its history kept), the
-blacklist (add and lift through the services), and complaints read-only with their timeline
-and evidence (arbitration screens come with the staff interface issue; they will call the
-same services as the API).
+"""The admin registrations for complaints: the policy (published with notice, its history
+kept), the blacklist (add and lift through the services), and complaints — the review queue,
+each opening on its case screen (disputes/admin/desk.py), where arbitrators rule, ask for
+information, write notes and decide recoveries through the same services as the API.
 
 Nothing here is deleted (电子商务法 art. 31: records kept ≥ 3 years).
 """
@@ -22,8 +22,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from disputes import admin_metrics as admin_metrics  # registers the metrics page
-from disputes import desk, services
+from disputes import services
+from disputes.admin import desk
 from disputes.models import (
     BlacklistEntry,
     Dispute,
@@ -413,7 +413,7 @@ class MerchantFilter(admin.SimpleListFilter):
 
 @admin.register(Dispute)
 class DisputeAdmin(admin.ModelAdmin):
-    """The arbitration desk (disputes/desk.py): the list opens on the review queue, sorted by
+    """The arbitration desk (disputes/admin/desk.py): the list opens on the review queue, sorted by
     the review deadline (overdue first), and a complaint opens on its case screen."""
 
     list_display = [
