@@ -14,7 +14,7 @@ complaint of another shop is the 404 page."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -30,12 +30,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from disputes import presenting, selectors, services
+from disputes import access, deadlines, presenting, selectors, services
 from disputes.models import (
     OPEN_STATUSES,
     DecidedBy,
     Dispute,
-    EvidenceKind,
     Party,
     Role,
     Status,
@@ -75,17 +74,17 @@ def _poll_seconds() -> int:
 
 
 def deadline_label(dispute: Dispute) -> str:
-    """Whose deadline the row's countdown is (the inbox annotates `deadline`)."""
-    s = dispute.status
-    if s == Status.AWAITING_MERCHANT:
+    """Whose deadline the row's countdown is (which one runs: disputes.deadlines)."""
+    column = deadlines.running_field(dispute)
+    if column == "merchant_response_due":
         return _("Answer by")
-    if s == Status.AWAITING_BUYER:
+    if column == "buyer_response_due":
         return _("The buyer answers your offer by")
-    if s == Status.UNDER_REVIEW:
-        if dispute.review_paused_at is not None:
-            if dispute.info_requested_from == Party.MERCHANT:
-                return _("Your information is due by")
-            return _("The buyer's information is due by")
+    if column == "info_due":
+        if dispute.info_requested_from == Party.MERCHANT:
+            return _("Your information is due by")
+        return _("The buyer's information is due by")
+    if column == "review_due":
         return _("The platform decides by")
     return ""
 
@@ -107,7 +106,7 @@ def _decided_by(dispute: Dispute) -> str:
 def status_sentence(dispute: Dispute) -> str:
     """The status in one plain sentence, as the merchant reads it."""
     s = dispute.status
-    due = presenting.short_time(selectors_deadline(dispute))
+    due = presenting.short_time(deadlines.running_deadline(dispute))
     claimed = format_yuan(dispute.claimed_amount)
     if s == Status.AWAITING_MERCHANT:
         if dispute.fast_track:
@@ -145,20 +144,6 @@ def status_sentence(dispute: Dispute) -> str:
     return _("The buyer withdrew the complaint.")
 
 
-def selectors_deadline(dispute: Dispute) -> datetime | None:
-    """The deadline that runs now (as selectors.with_deadline computes it in SQL)."""
-    if hasattr(dispute, "deadline"):
-        return cast(datetime | None, dispute.deadline)
-    s = dispute.status
-    if s == Status.AWAITING_MERCHANT:
-        return dispute.merchant_response_due
-    if s == Status.AWAITING_BUYER:
-        return dispute.buyer_response_due
-    if s == Status.UNDER_REVIEW:
-        return dispute.info_due if dispute.review_paused_at is not None else dispute.review_due
-    return None
-
-
 def _window(dispute: Dispute) -> timedelta | None:
     """The length of the merchant's answer window (for the bar); None for other clocks."""
     if dispute.status == Status.AWAITING_MERCHANT and dispute.merchant_response_due:
@@ -169,7 +154,7 @@ def _window(dispute: Dispute) -> timedelta | None:
 def inbox_row(dispute: Dispute) -> dict[str, Any]:
     return {
         "dispute": dispute,
-        "due": selectors_deadline(dispute),
+        "due": deadlines.running_deadline(dispute),
         "due_label": deadline_label(dispute),
         "window": _window(dispute),
     }
@@ -307,16 +292,14 @@ def _page(
 ) -> HttpResponse:
     now = timezone.now()
     # The platform's own record (IP addresses, browsers) stays between buyer and platform;
-    # the merchant sees delivery and reveal times below instead (disputes.api as well).
-    evidence = [e for e in dispute.evidence.all() if e.kind != EvidenceKind.PLATFORM_RECORD]
+    # the merchant sees delivery and reveal times below instead (disputes.access).
+    evidence = access.visible_evidence(dispute, Role.MERCHANT)
     has_own_evidence = any(e.role == Role.MERCHANT for e in evidence)
-    can_answer = dispute.status == Status.AWAITING_MERCHANT and (
-        dispute.merchant_response_due is None or now <= dispute.merchant_response_due
-    )
-    is_open = dispute.status in OPEN_STATUSES
+    can_answer = access.merchant_may_answer(dispute, now)
+    is_open = access.is_open(dispute)
     keyless = dispute.order.product.kind == ProductKind.PHONE_TOPUP
     stock = 0 if keyless else order_selectors.product_stock(dispute.order.product_id)
-    due = selectors_deadline(dispute)
+    due = deadlines.running_deadline(dispute)
     context: dict[str, Any] = {
         **_thread_context(dispute),
         "sentence": status_sentence(dispute),
@@ -346,7 +329,7 @@ def _page(
             if dispute.fast_track
             else ""
         ),
-        "can_offer": can_answer and not dispute.fast_track,
+        "can_offer": access.merchant_may_offer(dispute, now),
         "is_open": is_open,
         "can_message": dispute.status != Status.WITHDRAWN,
         "info_from_me": (
@@ -480,8 +463,7 @@ def complaint_contest(request: HttpRequest, number: str) -> HttpResponse:
     user = _user(request)
     dispute = _own(request, number)
     has_evidence = any(
-        e.role == Role.MERCHANT and e.kind != EvidenceKind.PLATFORM_RECORD
-        for e in dispute.evidence.all()
+        e.role == Role.MERCHANT for e in access.visible_evidence(dispute, Role.MERCHANT)
     )
 
     def contest(d: Dispute, data: dict[str, Any]) -> object:
@@ -544,12 +526,7 @@ def complaint_evidence_image(request: HttpRequest, number: str, pk: int) -> File
     it; never the platform's own record."""
     dispute = _own(request, number)
     evidence = next(
-        (
-            e
-            for e in dispute.evidence.all()
-            if e.pk == pk and e.kind != EvidenceKind.PLATFORM_RECORD
-        ),
-        None,
+        (e for e in access.visible_evidence(dispute, Role.MERCHANT) if e.pk == pk), None
     )
     if evidence is None or evidence.content_type not in IMAGE_TYPES:
         raise Http404(_("No such evidence file."))
