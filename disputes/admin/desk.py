@@ -26,11 +26,13 @@ from django.utils.translation import gettext_lazy
 
 from disputes import access, presenting, services
 from disputes.models import (
+    OPEN_STATUSES,
     Dispute,
     DisputeEvent,
     DisputeRating,
     EventType,
     Evidence,
+    EvidenceKind,
     Outcome,
     Party,
     Role,
@@ -258,9 +260,7 @@ def _outcomes(qs: QuerySet[Dispute]) -> dict[str, Any]:
         total=Count("id"),
         open=Count(
             "id",
-            filter=Q(
-                status__in=[Status.AWAITING_MERCHANT, Status.AWAITING_BUYER, Status.UNDER_REVIEW]
-            ),
+            filter=Q(status__in=OPEN_STATUSES),
         ),
         for_buyer=Count(
             "id",
@@ -328,7 +328,8 @@ def case_context(dispute: Dispute) -> dict[str, Any]:
             "who": presenting.who(e.role, Role.STAFF),
         }
         for e in dispute.evidence.all()
-        if e.kind != "platform_record"
+        # The platform's own record reads as its tables (record_tables), not as a file.
+        if e.kind != EvidenceKind.PLATFORM_RECORD
     ]
     pending = list(
         Approval.objects.filter(
