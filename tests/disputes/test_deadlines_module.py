@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from disputes import deadlines, presenting
-from disputes.models import Dispute, Status
+from disputes.models import Dispute, Outcome, Status
 from disputes.selectors import with_deadline
 from tests.disputes.factories import file
 
@@ -47,6 +47,7 @@ def test_python_and_sql_name_the_same_deadline(status, paused, column):
         info_due=now + timedelta(hours=3),
         review_due=now + timedelta(hours=4),
         review_paused_at=now if paused else None,
+        outcome=Outcome.REFUNDED if status == Status.RESOLVED else "",
     )
     dispute.refresh_from_db()
     expected = getattr(dispute, column) if column else None
