@@ -39,6 +39,7 @@ from disputes.services import clock, sweep
 from escrow import services as escrow
 from escrow.models import Hold, LedgerTransaction, Payout
 from escrow.selectors import ledger_check
+from escrow.services import compensation as escrow_compensation
 from kamen_complaints.errors import DomainError
 from orders import services as order_services
 from orders.models import Order, ProductKind, Refund
@@ -173,8 +174,8 @@ class CompensationPropertyTests(TestCase):
             staff = arbitrator()
             # Escrow's guards are the last line: the settlement rule must never ask past them.
             guards = (
-                mock.patch.object(escrow, "_over_order", _escrow_refused),
-                mock.patch.object(escrow, "_over_payout", _escrow_refused_recovery),
+                mock.patch.object(escrow_compensation, "_over_order", _escrow_refused),
+                mock.patch.object(escrow_compensation, "_over_payout", _escrow_refused_recovery),
             )
             with guards[0], guards[1]:
                 for step in first + steps:
