@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
@@ -29,11 +28,11 @@ from django.utils.translation import ngettext
 
 from disputes.models import EvidenceKind, NotificationKind, Outcome, Role, Status
 from kamen_complaints.money import format_yuan
+from kamen_complaints.timefmt import shanghai
 
 if TYPE_CHECKING:
     from disputes.models import Notification
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 K = NotificationKind
 
 # Where a recipient's link goes, by their side of the complaint: the buyer's complaint page,
@@ -58,17 +57,6 @@ def _yuan(value: Any) -> str:
         return format_yuan(Decimal(str(value)))
     except (InvalidOperation, ValueError, TypeError):
         return ""
-
-
-def _time(value: Any) -> str:
-    """An ISO time from the params as the platform shows times (Asia/Shanghai, to the minute)."""
-    if not value:
-        return ""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return ""
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 def _label(choices: Any, value: Any) -> str:
@@ -98,10 +86,10 @@ def _filed(p: Params, role: str) -> str:
     if role == Role.BUYER:
         return _(
             "Your complaint was filed, claiming %(amount)s. The merchant must answer by %(due)s."
-        ) % {"amount": _yuan(p.get("amount")), "due": _time(p.get("due"))}
+        ) % {"amount": _yuan(p.get("amount")), "due": shanghai(p.get("due"))}
     return _(
         "New complaint claiming %(amount)s. Answer by %(due)s, or the buyer wins by default."
-    ) % {"amount": _yuan(p.get("amount")), "due": _time(p.get("due"))}
+    ) % {"amount": _yuan(p.get("amount")), "due": shanghai(p.get("due"))}
 
 
 def _fast_tracked(p: Params, role: str) -> str:
@@ -111,7 +99,7 @@ def _fast_tracked(p: Params, role: str) -> str:
         }
     return _("The platform paid the buyer %(amount)s first (fast track). Answer by %(due)s.") % {
         "amount": _yuan(p.get("amount")),
-        "due": _time(p.get("due")),
+        "due": shanghai(p.get("due")),
     }
 
 
@@ -127,12 +115,12 @@ def _offer_made(p: Params, role: str) -> str:
     return _(
         "The merchant offers %(amount)s. Answer by %(due)s; if you do not, the offer is "
         "accepted for you."
-    ) % {"amount": _yuan(p.get("amount")), "due": _time(p.get("due"))}
+    ) % {"amount": _yuan(p.get("amount")), "due": shanghai(p.get("due"))}
 
 
 def _contested(p: Params, role: str) -> str:
     return _("The merchant contested the complaint. The platform decides by %(due)s.") % {
-        "due": _time(p.get("due"))
+        "due": shanghai(p.get("due"))
     }
 
 
@@ -145,11 +133,11 @@ def _offer_accepted(p: Params, role: str) -> str:
 def _offer_rejected(p: Params, role: str) -> str:
     if role == Role.BUYER:
         return _("You rejected the offer. The platform decides by %(due)s.") % {
-            "due": _time(p.get("due"))
+            "due": shanghai(p.get("due"))
         }
     return _("The buyer rejected your offer of %(amount)s. The platform decides by %(due)s.") % {
         "amount": _yuan(p.get("amount")),
-        "due": _time(p.get("due")),
+        "due": shanghai(p.get("due")),
     }
 
 
@@ -194,11 +182,11 @@ def _evidence(p: Params, role: str) -> str:
 def _appealed(p: Params, role: str) -> str:
     if p.get("by") == role:
         return _("Your appeal was received. The platform decides again by %(due)s.") % {
-            "due": _time(p.get("due"))
+            "due": shanghai(p.get("due"))
         }
     return _("%(who)s appealed. The platform decides again by %(due)s.") % {
         "who": _party(p.get("by")),
-        "due": _time(p.get("due")),
+        "due": shanghai(p.get("due")),
     }
 
 
@@ -211,7 +199,7 @@ def _ruled(p: Params, role: str) -> str:
 
 def _info_requested(p: Params, role: str) -> str:
     return _("The platform asks you for information by %(due)s: “%(line)s”") % {
-        "due": _time(p.get("due")),
+        "due": shanghai(p.get("due")),
         "line": p.get("line", ""),
     }
 
@@ -229,7 +217,7 @@ def _recovery_decided(p: Params, role: str) -> str:
 def _reminder(p: Params, role: str, kind: str) -> str:
     figures = {
         "hours": p.get("hours", ""),
-        "due": _time(p.get("due")),
+        "due": shanghai(p.get("due")),
         "amount": _yuan(p.get("amount")),
     }
     if kind == K.REMINDER_MERCHANT:
@@ -276,7 +264,7 @@ def _auto_decided(p: Params, role: str) -> str:
 def _payout_sent(p: Params, role: str) -> str:
     return _("%(amount)s was refunded to your original payment method on %(at)s.") % {
         "amount": _yuan(p.get("amount")),
-        "at": _time(p.get("at")),
+        "at": shanghai(p.get("at")),
     }
 
 
@@ -430,7 +418,7 @@ def email(notes: Sequence[Notification]) -> tuple[str, str]:
         lines: list[str] = []
         for note in ordered:
             if note.kind:
-                lines.append(f"{_time(note.created_at.isoformat())}  {sentence(note)}")
+                lines.append(f"{shanghai(note.created_at.isoformat())}  {sentence(note)}")
             else:
                 lines += [note.subject, note.body]
         params = latest.params or {}
@@ -444,7 +432,7 @@ def email(notes: Sequence[Notification]) -> tuple[str, str]:
             lines.append(_("Status: %(status)s") % {"status": _label(Status, params["status"])})
         if params.get("due") and latest.kind not in (K.REMINDER_BUYER, K.REMINDER_MERCHANT):
             lines.append(
-                _("Next deadline: %(due)s (Asia/Shanghai)") % {"due": _time(params["due"])}
+                _("Next deadline: %(due)s (Asia/Shanghai)") % {"due": shanghai(params["due"])}
             )
         url = link(latest)
         if url:

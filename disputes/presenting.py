@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,22 +27,12 @@ from disputes.models import (
     Status,
 )
 from kamen_complaints.money import format_yuan
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from kamen_complaints.timefmt import SHORT_FORMAT, shanghai
 
 
 def short_time(moment: datetime | str | None) -> str:
     """`11-25 14:00` in Asia/Shanghai (the sentences' style); empty for None."""
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment)
-        except ValueError:
-            return ""
-    if not isinstance(moment, datetime):
-        return ""
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, SHANGHAI)
-    return moment.astimezone(SHANGHAI).strftime("%m-%d %H:%M")
+    return shanghai(moment, SHORT_FORMAT)
 
 
 def money(value: Any) -> str:

@@ -34,7 +34,6 @@ from disputes.models import (
     Policy,
     PolicyChange,
 )
-from disputes.presenting import SHANGHAI
 from disputes.selectors import (
     active_blacklist_entry,
     deadline_health,
@@ -45,6 +44,7 @@ from disputes.services.policy import check_notice
 from kamen_complaints.admin_paginator import EstimatedCountPaginator, indexed_search
 from kamen_complaints.errors import DomainError
 from kamen_complaints.money import format_yuan
+from kamen_complaints.timefmt import SHORT_FORMAT, shanghai
 from orders.models import Merchant, Order
 
 
@@ -189,7 +189,7 @@ class BlacklistForm(forms.ModelForm):
             if current is not None:
                 raise forms.ValidationError(
                     _("This account is already blacklisted until %(until)s.")
-                    % {"until": timezone.localtime(current.expires_at).strftime("%Y-%m-%d %H:%M")}
+                    % {"until": shanghai(current.expires_at)}
                 )
         expires = data.get("expires_at")
         if expires is not None and expires <= timezone.now():
@@ -255,7 +255,7 @@ class BlacklistEntryAdmin(admin.ModelAdmin):
                     d.number,
                     d.merchant.shop_name,
                     format_yuan(d.claimed_amount),
-                    timezone.localtime(d.resolved_at, SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+                    shanghai(d.resolved_at),
                 )
                 for d in rulings
             ),
@@ -498,7 +498,7 @@ class DisputeAdmin(admin.ModelAdmin):
     def review_due_local(self, obj: Dispute) -> str:
         if obj.review_due is None:
             return "—"
-        return timezone.localtime(obj.review_due).strftime("%m-%d %H:%M")
+        return shanghai(obj.review_due, SHORT_FORMAT)
 
     @admin.display(description=gettext_lazy("flags"))
     def flags(self, obj: Dispute) -> str:

@@ -6,20 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
 from kamen_complaints.money import format_yuan
+from kamen_complaints.timefmt import SHANGHAI
+from kamen_complaints.timefmt import shanghai as local
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def local(moment: datetime | None) -> str:
-    """A time as the platform shows it in refusals: Asia/Shanghai, to the minute."""
-    if moment is None:
-        return ""
-    return timezone.localtime(moment, SHANGHAI).strftime("%Y-%m-%d %H:%M")
+__all__ = ["jsonable", "local", "yuan"]
 
 
 def yuan(amount: Decimal | None) -> str:

@@ -33,8 +33,8 @@ from kamen_complaints.api import (
 from kamen_complaints.errors import DomainError
 from kamen_complaints.middleware import keeps_oversized_form
 from kamen_complaints.money import format_yuan
+from kamen_complaints.timefmt import shanghai
 from orders.models import Order
-from orders.templatetags.kamen import shanghai
 
 
 def _complainable_order(request: HttpRequest, number: str) -> Order:

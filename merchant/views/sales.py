@@ -15,11 +15,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from kamen_complaints.money import format_yuan
+from kamen_complaints.timefmt import SHANGHAI, TIME_FORMAT
 from merchant.access import current_merchant, merchant_required
 from merchant.forms import OrderFilterForm
 from orders import selectors
 from orders.models import Order, ProductKind
-from orders.templatetags.kamen import SHANGHAI, TIME_FORMAT
 
 ORDERS_PAGE_SIZE = 25
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django import template
 from django.utils import timezone
@@ -18,13 +17,9 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 
 from kamen_complaints.money import format_yuan
+from kamen_complaints.timefmt import shanghai
 
 register = template.Library()
-
-# Pages show times as the platform's buyers and merchants read them, whatever the server's
-# or the request's zone (docs/style.md: times shown in Asia/Shanghai).
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 
 @register.filter
@@ -38,14 +33,8 @@ def yuan(value: Decimal | int | str | None) -> str:
         return ""
 
 
-@register.filter
-def shanghai(value: datetime | None) -> str:
-    """An aware datetime as `Y-m-d H:i` in Asia/Shanghai; empty for None."""
-    if not isinstance(value, datetime):
-        return ""
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, SHANGHAI)
-    return value.astimezone(SHANGHAI).strftime(TIME_FORMAT)
+# `{{ order.paid_at|shanghai }}`: `Y-m-d H:i` in Asia/Shanghai (kamen_complaints/timefmt.py).
+register.filter("shanghai", shanghai)
 
 
 @register.simple_tag
