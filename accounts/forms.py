@@ -20,6 +20,11 @@ class AdminLoginForm(GuardedLoginMixin, AdminAuthenticationForm):
     pass
 
 
+# Service error codes that belong to one field of the register form (accounts.services);
+# any other refusal is shown above the form (kamen_complaints.forms.add_domain_error).
+FIELD_OF_CODE = {"username_taken": "username"}
+
+
 class RegisterForm(UserCreationForm):
     email = forms.EmailField(label=gettext_lazy("E-mail"), max_length=254)
 

@@ -16,11 +16,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts.forms import LoginForm, RegisterForm
+from accounts.forms import FIELD_OF_CODE, LoginForm, RegisterForm
 from accounts.services import buyer_register
 from accounts.throttle import refused
 from kamen_complaints.api import throttle_wait, throttled_message
 from kamen_complaints.errors import DomainError
+from kamen_complaints.forms import add_domain_error
 from orders.selectors import merchant_for_user
 
 
@@ -97,7 +98,7 @@ def register(request: HttpRequest) -> HttpResponse:
                     password=form.cleaned_data["password1"],
                 )
             except DomainError as exc:
-                form.add_error("username", exc.message)
+                add_domain_error(form, exc, fields=FIELD_OF_CODE)
         if user is not None:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(

@@ -1,5 +1,6 @@
 """Forms of the buyer's complaint pages. They check shape; the rules stay in the services,
-whose refusals are put next to the field they are about (`add_domain_error`)."""
+whose refusals are put next to the field named in FIELD_OF_CODE
+(kamen_complaints.forms.add_domain_error)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from disputes.models import UPLOADABLE_EVIDENCE, EvidenceKind, Status
 from disputes.services.conversation import MAX_TEXT
 from disputes.services.rating import MAX_COMMENT, MAX_SCORE, MIN_SCORE
-from kamen_complaints.errors import DomainError
 
 # Service error codes that belong to one field; any other refusal is shown above the form.
-_FIELD_OF_CODE = {
+FIELD_OF_CODE = {
     "reason_required": ("body", "reason"),
     "evidence_type": ("file",),
     "evidence_too_large": ("file",),
@@ -22,14 +22,6 @@ _FIELD_OF_CODE = {
     "evidence_kind_invalid": ("kind",),
     "amount_invalid": ("amount",),
 }
-
-
-def add_domain_error(form: forms.Form, exc: DomainError) -> None:
-    for name in _FIELD_OF_CODE.get(exc.code, ()):
-        if name in form.fields:
-            form.add_error(name, exc.message)
-            return
-    form.add_error(None, exc.message)
 
 
 def _text(

@@ -1,5 +1,6 @@
 """Forms of the complaint pages. They check shape only; the rules stay in the services, whose
-DomainError lands next to the field it is about (`add_domain_error`)."""
+DomainError lands next to the field named in FIELD_OF_CODE
+(kamen_complaints.forms.add_domain_error)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
 from disputes.models import CORE_EVIDENCE, EvidenceKind, Reason
-from kamen_complaints.errors import DomainError
 from kamen_complaints.money import format_yuan, parse_yuan
 from orders.models import Order
 
@@ -55,7 +55,7 @@ EVIDENCE_HELP = {
 ACCEPT = "image/*,application/pdf"
 
 # Service error codes that belong to one field; the rest are about the whole form.
-_FIELD_OF_CODE = {
+FIELD_OF_CODE = {
     "amount_invalid": "claimed_amount",
     "reason_invalid": "reason",
     "card_keys_invalid": "card_keys",
@@ -158,8 +158,3 @@ class ComplaintForm(forms.Form):
 
     def core_kinds(self) -> tuple[str, ...]:
         return tuple(CORE_EVIDENCE)
-
-    def add_domain_error(self, exc: DomainError) -> None:
-        """A service's refusal next to the field it is about, or above the form."""
-        field = _FIELD_OF_CODE.get(exc.code)
-        self.add_error(field if field in self.fields else None, exc.message)

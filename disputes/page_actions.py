@@ -14,10 +14,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from disputes.buyer_forms import add_domain_error
+from disputes.buyer_forms import FIELD_OF_CODE
 from disputes.models import Dispute
 from kamen_complaints.api import throttle_wait, throttled_message
 from kamen_complaints.errors import DomainError
+from kamen_complaints.forms import add_domain_error
 
 
 def run_action(
@@ -48,7 +49,7 @@ def run_action(
         try:
             call(dispute, form.cleaned_data)
         except DomainError as exc:
-            add_domain_error(form, exc)
+            add_domain_error(form, exc, fields=FIELD_OF_CODE)
             status = exc.status_code
             dispute = load(request, number)  # as it is now, after the refusal
         else:

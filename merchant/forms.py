@@ -1,7 +1,7 @@
 """Forms of the merchant dashboard (merchant/views/): the complaint pages, products, card-key
 import and sales orders, the shop application and team, and the deposit page. They check
 shape; the rules stay in the services, whose refusals are put next to the field they are
-about (`add_domain_error`)."""
+named in FIELD_OF_CODE (kamen_complaints.forms.add_domain_error)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from disputes.buyer_forms import EvidenceForm, MessageForm, _text
 from disputes.models import OPEN_STATUSES, UPLOADABLE_EVIDENCE, EvidenceKind, Reason, Status
-from kamen_complaints.errors import DomainError
-from kamen_complaints.money import parse_yuan
+from kamen_complaints.forms import YuanField
 from kamen_complaints.text import validate_visible_text
 from orders.models import OrderStatus, Product, ProductKind
 from orders.services import MAX_IMPORT_BYTES
@@ -36,12 +35,11 @@ __all__ = [
     "TopupForm",
     "WithdrawalForm",
     "YuanField",
-    "add_domain_error",
 ]
 
 # Service error codes that belong to one field; any other refusal is shown above the form.
-# (The complaint pages map theirs with disputes.buyer_forms.add_domain_error.)
-_FIELD_OF_CODE = {
+# (The complaint pages map theirs in disputes.buyer_forms.FIELD_OF_CODE.)
+FIELD_OF_CODE = {
     # Products and card-key import (orders.services).
     "source_required": "source",
     "name_invalid": "name",
@@ -68,36 +66,7 @@ _FIELD_OF_CODE = {
 }
 
 
-def add_domain_error(form: forms.Form, exc: DomainError) -> None:
-    """Show a service's refusal next to the field it is about, or above the form."""
-    field = _FIELD_OF_CODE.get(exc.code)
-    form.add_error(field if field in form.fields else None, exc.message)
-
-
 # --- Products, card-key import, sales orders (merchant/views/products.py, sales.py) --------
-
-
-class YuanField(forms.CharField):
-    """An amount in yuan as a person types it ("12.5", "¥1,000.00"), read exactly
-    (kamen_complaints.money.parse_yuan: never a float, at most 2 decimals, above zero)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 24)
-        super().__init__(*args, **kwargs)
-        self.widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
-
-    def clean(self, value: Any) -> Decimal | None:  # type: ignore[override]
-        text = super().clean(value)
-        if not text:
-            return None
-        text = text.strip().lstrip("¥￥").replace(",", "").replace("，", "")
-        try:
-            amount = parse_yuan(text)
-        except ValueError as exc:
-            raise ValidationError(str(exc), code="amount_invalid") from exc
-        if amount <= 0:
-            raise ValidationError(_("Enter an amount above zero."), code="amount_invalid")
-        return amount
 
 
 class ProductForm(forms.Form):

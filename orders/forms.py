@@ -1,5 +1,6 @@
 """Forms of the buyer's pages. They check shape (types, ranges); the rules stay in services,
-whose DomainError messages are put next to the form by `add_domain_error`."""
+whose DomainError messages are put next to the field named in FIELD_OF_CODE
+(kamen_complaints.forms.add_domain_error)."""
 
 from __future__ import annotations
 
@@ -8,23 +9,16 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from kamen_complaints.errors import DomainError
 from orders.models import Product, ProductKind
 from orders.services import MAX_QUANTITY
 
 # Service error codes that belong to one field of the form; any other is a form-wide error.
-_FIELD_OF_CODE = {
+FIELD_OF_CODE = {
     "quantity_invalid": "quantity",
     "topup_target_required": "topup_target",
     "topup_target_invalid": "topup_target",
     "phone_invalid": "topup_target",
 }
-
-
-def add_domain_error(form: forms.Form, exc: DomainError) -> None:
-    """Show a service's refusal next to the field it is about, or above the form."""
-    field = _FIELD_OF_CODE.get(exc.code)
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 class KindFilterForm(forms.Form):

@@ -23,8 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from kamen_complaints.api import throttle_wait, throttled_message
 from kamen_complaints.errors import DomainError
+from kamen_complaints.forms import add_domain_error
 from orders import selectors, services
-from orders.forms import BuyForm, KindFilterForm, add_domain_error
+from orders.forms import FIELD_OF_CODE, BuyForm, KindFilterForm
 from orders.models import Order, OrderStatus, Product
 
 CATALOGUE_PAGE_SIZE = 24
@@ -87,7 +88,7 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     topup_target=form.cleaned_data.get("topup_target") or "",
                 )
             except DomainError as exc:
-                add_domain_error(form, exc)
+                add_domain_error(form, exc, fields=FIELD_OF_CODE)
                 status = exc.status_code
             else:
                 return redirect("orders:pay", number=order.number)

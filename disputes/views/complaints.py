@@ -31,6 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from disputes import access, presenting, selectors, services
 from disputes.buyer_forms import (
+    FIELD_OF_CODE,
     AppealForm,
     EvidenceForm,
     MessageForm,
@@ -38,12 +39,12 @@ from disputes.buyer_forms import (
     RejectForm,
     StatusFilterForm,
     WithdrawForm,
-    add_domain_error,
 )
 from disputes.models import CORE_EVIDENCE, Dispute, EvidenceKind, Party, Role, Status
 from disputes.page_actions import run_action
 from disputes.services.rating import can_rate
 from kamen_complaints.errors import DomainError
+from kamen_complaints.forms import add_domain_error
 
 PAGE_SIZE = 20
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
@@ -342,7 +343,7 @@ def complaint_withdraw(request: HttpRequest, number: str) -> HttpResponse:
                     dispute=dispute, buyer=_buyer(request), message=form.cleaned_data["message"]
                 )
             except DomainError as exc:
-                add_domain_error(form, exc)
+                add_domain_error(form, exc, fields=FIELD_OF_CODE)
                 status = exc.status_code
             else:
                 messages.success(request, _("You withdrew the complaint."))

@@ -21,7 +21,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from disputes import services
 from disputes.drafts import Draft
 from disputes.evidence_files import clean_evidence_file, sanitise_original_name
-from disputes.forms import EVIDENCE_KINDS, REASON_HELP, ComplaintForm, evidence_field
+from disputes.forms import (
+    EVIDENCE_KINDS,
+    FIELD_OF_CODE,
+    REASON_HELP,
+    ComplaintForm,
+    evidence_field,
+)
 from disputes.models import CORE_EVIDENCE, EvidenceKind
 from disputes.services.filing import FilingState, filing_state
 from kamen_complaints.api import (
@@ -31,6 +37,7 @@ from kamen_complaints.api import (
     throttled_message,
 )
 from kamen_complaints.errors import DomainError
+from kamen_complaints.forms import add_domain_error
 from kamen_complaints.middleware import keeps_oversized_form
 from kamen_complaints.money import format_yuan
 from kamen_complaints.timefmt import shanghai
@@ -154,7 +161,7 @@ def complaint_file(request: HttpRequest, number: str) -> HttpResponse:
                 if exc.code == "evidence_invalid":
                     evidence_errors.append(exc.message)
                 else:
-                    form.add_domain_error(exc)
+                    add_domain_error(form, exc, fields=FIELD_OF_CODE)
                 status = exc.status_code
             else:
                 throttle_record(request, "filing")

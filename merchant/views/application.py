@@ -23,8 +23,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from kamen_complaints.errors import DomainError
+from kamen_complaints.forms import add_domain_error
 from merchant.access import current_merchant, merchant_required
-from merchant.forms import MerchantApplyForm, add_domain_error
+from merchant.forms import FIELD_OF_CODE, MerchantApplyForm
 from orders import selectors, services
 from orders.models import Merchant, MerchantStatus, SuspensionReason
 
@@ -50,7 +51,7 @@ def apply(request: HttpRequest) -> HttpResponse:
             try:
                 services.merchant_apply(user=_user(request), **form.cleaned_data)
             except DomainError as exc:
-                add_domain_error(form, exc)
+                add_domain_error(form, exc, fields=FIELD_OF_CODE)
             else:
                 messages.success(
                     request,

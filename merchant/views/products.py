@@ -24,8 +24,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from kamen_complaints.api import throttle_wait, throttled_message
 from kamen_complaints.errors import DomainError
+from kamen_complaints.forms import add_domain_error
 from merchant.access import current_merchant, merchant_required
-from merchant.forms import CardKeyImportForm, ProductForm, add_domain_error
+from merchant.forms import FIELD_OF_CODE, CardKeyImportForm, ProductForm
 from orders import selectors, services
 from orders.models import Product
 
@@ -82,7 +83,7 @@ def product_new(request: HttpRequest) -> HttpResponse:
                     active=values["active"],
                 )
             except DomainError as exc:
-                add_domain_error(form, exc)
+                add_domain_error(form, exc, fields=FIELD_OF_CODE)
                 status = exc.status_code
             else:
                 messages.success(request, _("Product %(name)s created.") % {"name": product.name})
@@ -109,7 +110,7 @@ def product_edit(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 services.product_update(product=product, **form.cleaned_data)
             except DomainError as exc:
-                add_domain_error(form, exc)
+                add_domain_error(form, exc, fields=FIELD_OF_CODE)
                 status = exc.status_code
             else:
                 messages.success(request, _("Product %(name)s saved.") % {"name": product.name})
@@ -201,7 +202,7 @@ def product_import(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         result = services.card_keys_import(product=product, data=form.payload())
     except DomainError as exc:
-        add_domain_error(form, exc)
+        add_domain_error(form, exc, fields=FIELD_OF_CODE)
         return _import_page(request, product, form, status=exc.status_code)
     report = result.as_dict()
     problems = list(report["problems"])  # type: ignore[call-overload]

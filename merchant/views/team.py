@@ -17,13 +17,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kamen_complaints.errors import DomainError, Forbidden, NotFound
+from kamen_complaints.forms import add_domain_error
 from merchant.access import (
     MerchantRequest,
     current_merchant,
     merchant_required,
     owner_forbidden,
 )
-from merchant.forms import TeamAddForm, add_domain_error
+from merchant.forms import FIELD_OF_CODE, TeamAddForm
 from orders import selectors, services
 
 
@@ -65,7 +66,7 @@ def team(request: HttpRequest) -> HttpResponse:
     except Forbidden:
         return owner_forbidden(request)
     except DomainError as exc:
-        add_domain_error(form, exc)
+        add_domain_error(form, exc, fields=FIELD_OF_CODE)
         return _team_page(request, form, status=400)
     messages.success(
         request,
