@@ -13,7 +13,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.db.models import Avg, Count, Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -44,6 +43,7 @@ from disputes.permissions import ARBITRATE
 from disputes.selectors import UNRATED_OUTCOMES
 from disputes.services.staff import Bears, approval_threshold
 from kamen_complaints.errors import DomainError
+from kamen_complaints.files import private_file_response
 from kamen_complaints.models import Approval, ApprovalStatus
 from orders.models import OrderStatus, ProductKind
 
@@ -531,11 +531,9 @@ class CaseViews:
         evidence = Evidence.objects.filter(dispute_id=pk, pk=evidence_pk).first()
         if evidence is None or evidence.content_type not in IMAGE_TYPES:
             raise Http404(_("No such evidence file."))
-        response = FileResponse(
-            default_storage.open(evidence.stored_name, "rb"), content_type=evidence.content_type
+        return private_file_response(
+            evidence.stored_name,
+            content_type=evidence.content_type,
+            filename=evidence.file_name,
+            max_age=3600,
         )
-        response["Content-Disposition"] = f'inline; filename="{evidence.file_name}"'
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "private, max-age=3600"
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return response

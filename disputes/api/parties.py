@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -36,6 +35,7 @@ from kamen_complaints.api import (
     throttles,
 )
 from kamen_complaints.errors import NotFound
+from kamen_complaints.files import mark_private, private_file_response
 from kamen_complaints.parsers import FormParser, JSONParser, MultiPartParser
 from orders.models import Order
 
@@ -170,16 +170,12 @@ class EvidenceFileView(DisputeBaseView):
         evidence = next((e for e in visible if e.pk == pk), None)
         if evidence is None:
             raise NotFound(_("No such evidence file."))
-        response = FileResponse(
-            default_storage.open(evidence.stored_name, "rb"),
-            as_attachment=True,
-            filename=evidence.file_name,
+        return private_file_response(
+            evidence.stored_name,
             content_type=evidence.content_type,
+            filename=evidence.file_name,
+            as_attachment=True,
         )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "private, no-store"
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return response
 
 
 class EvidencePackageView(DisputeBaseView):
@@ -197,9 +193,7 @@ class EvidencePackageView(DisputeBaseView):
         )
         response = HttpResponse(data, content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{dispute.number}-evidence.zip"'
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return mark_private(response)
 
 
 class MessageView(DisputeBaseView):

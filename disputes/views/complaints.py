@@ -22,7 +22,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -44,6 +43,7 @@ from disputes.models import CORE_EVIDENCE, Dispute, EvidenceKind, Party, Role, S
 from disputes.page_actions import run_action
 from disputes.services.rating import can_rate
 from kamen_complaints.errors import DomainError
+from kamen_complaints.files import private_file_response
 from kamen_complaints.forms import add_domain_error
 
 PAGE_SIZE = 20
@@ -364,14 +364,12 @@ def complaint_evidence_image(request: HttpRequest, number: str, pk: int) -> File
     evidence = next((e for e in dispute.evidence.all() if e.pk == pk), None)
     if evidence is None or evidence.content_type not in IMAGE_TYPES:
         raise Http404(_("No such evidence file."))
-    response = FileResponse(
-        default_storage.open(evidence.stored_name, "rb"), content_type=evidence.content_type
+    return private_file_response(
+        evidence.stored_name,
+        content_type=evidence.content_type,
+        filename=evidence.file_name,
+        max_age=3600,
     )
-    response["Content-Disposition"] = f'inline; filename="{evidence.file_name}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
 
 
 # --- Shop record --------------------------------------------------------------------------

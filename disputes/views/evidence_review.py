@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from disputes import access, pdf_review, selectors
 from disputes.models import Evidence
+from kamen_complaints.files import mark_private
 
 
 def _pdf_evidence(request: HttpRequest, number: str, pk: int) -> Evidence:
@@ -41,12 +42,6 @@ def _pdf_bytes(evidence: Evidence) -> bytes:
         )
     with default_storage.open(evidence.stored_name, "rb") as stored:
         return cast(bytes, stored.read(pdf_review.MAX_INPUT_BYTES + 1))
-
-
-def _private(response: HttpResponse) -> HttpResponse:
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @login_required
@@ -83,7 +78,7 @@ def evidence_review(request: HttpRequest, number: str, pk: int) -> HttpResponse:
         "problem": problem,
         "review_available": pdf_review.available(),
     }
-    return _private(render(request, "disputes/evidence_review.html", context))
+    return mark_private(render(request, "disputes/evidence_review.html", context))
 
 
 @login_required
@@ -100,5 +95,4 @@ def evidence_review_page(request: HttpRequest, number: str, pk: int, page: int) 
         response = HttpResponse(png, content_type="image/png")
         stem = evidence.file_name.rsplit(".", 1)[0]
         response["Content-Disposition"] = f'inline; filename="{stem}-page-{page}.png"'
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return _private(response)
+    return mark_private(response, sandbox=True)

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
@@ -37,6 +36,7 @@ from kamen_complaints.api import (
     throttled_message,
 )
 from kamen_complaints.errors import DomainError
+from kamen_complaints.files import private_file_response
 from kamen_complaints.forms import add_domain_error
 from kamen_complaints.middleware import keeps_oversized_form
 from kamen_complaints.money import format_yuan
@@ -241,13 +241,9 @@ def complaint_draft_file(request: HttpRequest, number: str, file_id: str) -> Fil
     item = Draft(request, order.number).get(file_id)
     if item is None:
         raise Http404
-    response = FileResponse(
-        default_storage.open(item.stored, "rb"),
-        as_attachment=not item.is_image,
-        filename=item.name,
+    return private_file_response(
+        item.stored,
         content_type=item.content_type,
+        filename=item.name,
+        as_attachment=not item.is_image,
     )
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response

@@ -21,7 +21,6 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -41,6 +40,7 @@ from disputes.models import (
 )
 from disputes.page_actions import run_action
 from escrow.selectors import deposit_summary
+from kamen_complaints.files import private_file_response
 from kamen_complaints.money import format_yuan
 from merchant.access import current_merchant, merchant_required
 from merchant.forms import (
@@ -530,11 +530,9 @@ def complaint_evidence_image(request: HttpRequest, number: str, pk: int) -> File
     )
     if evidence is None or evidence.content_type not in IMAGE_TYPES:
         raise Http404(_("No such evidence file."))
-    response = FileResponse(
-        default_storage.open(evidence.stored_name, "rb"), content_type=evidence.content_type
+    return private_file_response(
+        evidence.stored_name,
+        content_type=evidence.content_type,
+        filename=evidence.file_name,
+        max_age=3600,
     )
-    response["Content-Disposition"] = f'inline; filename="{evidence.file_name}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
