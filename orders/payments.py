@@ -18,6 +18,9 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from kamen_complaints.errors import DomainError
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,35 @@ def get_provider(channel: str = "sandbox") -> PaymentProvider:
     if provider.channel != channel:
         raise PaymentError(f"unknown payment channel {channel!r}")
     return provider
+
+
+def charge(
+    *, channel: str, amount: Decimal, description: str, idempotency_key: str
+) -> ChargeResult:
+    """Take a payment through the channel's provider, for an order or a deposit top-up: the
+    one place a caller charges (outside any row lock: a gateway may be slow). Refuses an
+    unknown channel (`channel_invalid`) and a charge that did not go through
+    (`payment_failed`, 402); the result always succeeded."""
+    try:
+        provider = get_provider(channel)
+    except PaymentError as exc:
+        raise DomainError(
+            _("Unknown payment channel %(channel)s.") % {"channel": channel},
+            code="channel_invalid",
+        ) from exc
+    try:
+        result = provider.charge(
+            amount=amount, description=description, idempotency_key=idempotency_key
+        )
+    except PaymentError as exc:
+        raise DomainError(
+            _("The payment did not go through."), code="payment_failed", status_code=402
+        ) from exc
+    if not result.succeeded:
+        raise DomainError(
+            _("The payment did not go through."), code="payment_failed", status_code=402
+        )
+    return result
 
 
 def get_topup_upstream() -> TopupUpstream:

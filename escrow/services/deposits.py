@@ -16,9 +16,9 @@ from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError, Forbidden
 from kamen_complaints.models import AuditAction
 from kamen_complaints.money import from_fen, to_fen
+from orders import payments
 from orders import services as order_services
 from orders.models import Merchant, Payment, PaymentStatus
-from orders.payments import PaymentError, get_provider
 from orders.selectors import is_merchant_owner
 
 logger = logging.getLogger(__name__)
@@ -35,23 +35,12 @@ def deposit_topup(
     if not is_merchant_owner(user, merchant):
         raise Forbidden(_("Only the shop's owner tops up the deposit."))
     fen = amount_fen(amount)
-    try:
-        provider = get_provider(channel)
-    except PaymentError as exc:
-        raise DomainError(
-            _("Unknown payment channel %(channel)s.") % {"channel": channel},
-            code="channel_invalid",
-        ) from exc
-    try:
-        result = provider.charge(
-            amount=from_fen(fen),
-            description=f"deposit top-up {merchant.shop_name}",
-            idempotency_key=f"topup:{merchant.pk}:{uuid.uuid4().hex}",
-        )
-    except PaymentError as exc:
-        raise DomainError(_("The payment did not go through."), code="payment_failed") from exc
-    if not result.succeeded:
-        raise DomainError(_("The payment did not go through."), code="payment_failed")
+    result = payments.charge(
+        channel=channel,
+        amount=from_fen(fen),
+        description=f"deposit top-up {merchant.shop_name}",
+        idempotency_key=f"topup:{merchant.pk}:{uuid.uuid4().hex}",
+    )
     return deposit_topup_confirm(
         merchant=merchant,
         reference=result.reference,

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from kamen_complaints.celery import enqueue
 from kamen_complaints.errors import DomainError, NotFound
 from kamen_complaints.money import MAX_YUAN
+from orders import payments
 from orders.models import (
     CardKey,
     CardKeyReveal,
@@ -31,7 +32,7 @@ from orders.models import (
     ProductKind,
     Refund,
 )
-from orders.payments import PaymentError, get_provider, get_topup_upstream
+from orders.payments import get_provider, get_topup_upstream
 from orders.services.events import status_changed
 from orders.services.refunds import channel_refund
 from orders.services.validation import validate_phone
@@ -246,27 +247,12 @@ def order_pay(*, order: Order, buyer: User, channel: str = "sandbox") -> Order:
     order.refresh_from_db()
     if order.status != OrderStatus.PENDING_PAYMENT:
         raise _already_paid(order)
-    try:
-        provider = get_provider(channel)
-    except PaymentError as exc:
-        raise DomainError(
-            _("Unknown payment channel %(channel)s.") % {"channel": channel},
-            code="channel_invalid",
-        ) from exc
-    try:
-        result = provider.charge(
-            amount=order.amount,
-            description=f"{order.product.name} x{order.quantity}",
-            idempotency_key=f"order:{order.number}",
-        )
-    except PaymentError as exc:
-        raise DomainError(
-            _("The payment did not go through."), code="payment_failed", status_code=402
-        ) from exc
-    if not result.succeeded:
-        raise DomainError(
-            _("The payment did not go through."), code="payment_failed", status_code=402
-        )
+    result = payments.charge(
+        channel=channel,
+        amount=order.amount,
+        description=f"{order.product.name} x{order.quantity}",
+        idempotency_key=f"order:{order.number}",
+    )
     confirmed = order_payment_confirm(
         order=order, reference=result.reference, amount=order.amount, channel=channel
     )
