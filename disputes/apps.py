@@ -13,6 +13,28 @@ def _deadlines_health() -> tuple[str, dict[str, Any]]:
         return "deadlines", {"ok": False, "error": exc.__class__.__name__}
 
 
+def _clock_after_restore() -> tuple[list[str], list[str]]:
+    """The restore's report line on the deadlines that passed while the platform was down."""
+    from django.utils import timezone
+
+    from disputes.selectors import deadlines_overdue
+
+    overdue, oldest = deadlines_overdue(timezone.now())
+    if not overdue:
+        return ["clock: no deadline overdue"], []
+    since = timezone.localtime(oldest).isoformat() if oldest else "?"
+    return [
+        f"clock: {overdue} deadline(s) passed while the platform was down (oldest {since}); the "
+        "first sweep after the workers start enforces each of them once"
+    ], []
+
+
+def _package_public_key_id() -> str:
+    from disputes.package_signing import key_id, platform_public_key
+
+    return key_id(platform_public_key())
+
+
 class DisputesConfig(AppConfig):
     """Complaints: filing, the state machine, deadlines, evidence, timeline, blacklist."""
 
@@ -54,3 +76,17 @@ class DisputesConfig(AppConfig):
         from disputes import approvals
 
         approvals.register()
+        # The deposit's holds name their complaints; check_ledger counts the replacement
+        # keys handed over (escrow cannot import us).
+        from disputes.selectors import complaint_numbers, replacement_values
+        from escrow.selectors import ComplaintFacts, register_complaint_facts
+
+        register_complaint_facts(
+            ComplaintFacts(numbers=complaint_numbers, replaced_values=replacement_values)
+        )
+        # A backup records the evidence packages' public key id; a restore reports the clock
+        # (kamen_complaints.backups; the project package imports no app).
+        from kamen_complaints import backups
+
+        backups.register_public_key_id("package_public_key_id", _package_public_key_id)
+        backups.register_restore_check(backups.RestoreCheck("disputes.clock", _clock_after_restore))

@@ -715,3 +715,19 @@ def merchant_complaint(
     return _complaint_page(
         Dispute.objects.filter(merchant_id=merchant_id, number=number), everything
     )
+
+
+def complaint_numbers(merchant_id: int, ids: set[int]) -> dict[int, str]:
+    """The numbers of this shop's complaints by id (escrow's holds; escrow.selectors
+    ComplaintFacts, registered in disputes.apps)."""
+    return dict(
+        Dispute.objects.filter(pk__in=ids, merchant_id=merchant_id).values_list("pk", "number")
+    )
+
+
+def replacement_values() -> list[tuple[int, Decimal]]:
+    """(order id, value) of every complaint that handed over replacement keys (check_ledger:
+    an order is never given back more than was paid; escrow.selectors ComplaintFacts)."""
+    return list(
+        Dispute.objects.filter(replaced_value__gt=0).values_list("order_id", "replaced_value")
+    )

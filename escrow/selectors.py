@@ -4,11 +4,11 @@ behind `manage.py check_ledger`."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.apps import apps
 from django.db.models import (
     Count,
     F,
@@ -90,9 +90,29 @@ def withdrawable_fen(*, balance: int, held: int, pending: int, minimum: int, owe
 
 
 @dataclass(frozen=True)
+class ComplaintFacts:
+    """What escrow reads of the complaints, as the disputes app registers it at start-up
+    (`register_complaint_facts`; escrow never imports the complaints app, docs/architecture.md):
+    `numbers(merchant_id, ids)` the numbers of that shop's complaints by id (the holds on its
+    deposit); `replaced_values()` (order id, value) of every replacement key handed over
+    (check_ledger: given back at its value)."""
+
+    numbers: Callable[[int, set[int]], dict[int, str]]
+    replaced_values: Callable[[], Iterable[tuple[int, Decimal]]]
+
+
+_complaint_facts: list[ComplaintFacts] = []
+
+
+def register_complaint_facts(facts: ComplaintFacts) -> None:
+    """The one provider (the complaints app); registering again replaces it."""
+    _complaint_facts[:] = [facts]
+
+
+@dataclass(frozen=True)
 class HeldFor:
     """One open complaint's hold on the deposit (escrow keeps only the reference; the
-    complaint's number is looked up by name so escrow never imports the complaints app)."""
+    complaint's number comes from what the complaints app registered, `ComplaintFacts`)."""
 
     reference: str
     dispute_id: int | None
@@ -139,12 +159,8 @@ def merchant_holds(merchant: Merchant) -> list[HeldFor]:
             ids[reference] = int(rest)
     numbers: dict[int, str] = {}
     if ids:
-        dispute = apps.get_model("disputes", "Dispute")
-        numbers = dict(
-            dispute.objects.filter(pk__in=set(ids.values()), merchant_id=merchant.pk).values_list(
-                "pk", "number"
-            )
-        )
+        for facts in _complaint_facts:
+            numbers = facts.numbers(merchant.pk, set(ids.values()))
     return [
         HeldFor(
             reference=reference,
@@ -400,13 +416,10 @@ def _order_checks() -> list[Check]:
         if key not in payout_keys:
             own_refunds[order_id] += to_fen(refunded)
     # Replacement keys handed over are given back too, at their value (docs/money.md); the
-    # complaints are read by name: escrow never imports the complaints app.
-    from django.apps import apps as installed
-
+    # complaints app registered how to read them (ComplaintFacts).
     replaced: dict[int, int] = defaultdict(int)
-    if installed.is_installed("disputes"):
-        complaints = installed.get_model("disputes", "Dispute").objects.filter(replaced_value__gt=0)
-        for order_id, value in complaints.values_list("order_id", "replaced_value"):
+    for facts in _complaint_facts:
+        for order_id, value in facts.replaced_values():
             replaced[order_id] += to_fen(value)
     ids = set(payouts_by_order) | set(own_refunds) | set(replaced)
     orders = {

@@ -109,6 +109,36 @@ def _quiet(_line: str) -> None:
     return None
 
 
+# --- what the apps register at start-up (AppConfig.ready) ---------------------------------
+# The project package imports no app (docs/architecture.md): an app that holds a key whose
+# public id the manifest records, or data only it can check after a restore, registers here.
+
+
+@dataclass(frozen=True)
+class RestoreCheck:
+    """A check run after a restore and by `manage.py restore --check`, on the configured
+    database as it is: `run` returns the lines to report and the problems it found."""
+
+    name: str
+    run: Callable[[], tuple[list[str], list[str]]]
+
+
+_restore_checks: list[RestoreCheck] = []
+_public_key_ids: dict[str, Callable[[], str]] = {}
+
+
+def register_restore_check(check: RestoreCheck) -> None:
+    """Once per name (ready() may run twice in a test process)."""
+    if all(known.name != check.name for known in _restore_checks):
+        _restore_checks.append(check)
+
+
+def register_public_key_id(name: str, key_id: Callable[[], str]) -> None:
+    """A public key id the manifest records beside the keys' fingerprints (what a court
+    checks an evidence package with), as `name` in its `keys`."""
+    _public_key_ids[name] = key_id
+
+
 # --- keys ---------------------------------------------------------------------------------
 
 
@@ -119,16 +149,16 @@ def key_fingerprint(name: str, value: str) -> str:
 
 
 def key_fingerprints() -> dict[str, Any]:
-    """The fingerprints of the keys in this environment (the manifest's `keys`)."""
-    from disputes.package_signing import key_id, platform_public_key
-
+    """The fingerprints of the keys in this environment (the manifest's `keys`), and the
+    public key ids the apps registered."""
     return {
         # Newest first, like the setting: the first one encrypts.
         "CARD_KEY_KEYS": [key_fingerprint("CARD_KEY_KEYS", k) for k in settings.CARD_KEY_KEYS],
         "FINGERPRINT_KEY": key_fingerprint("FINGERPRINT_KEY", settings.FINGERPRINT_KEY),
         "PACKAGE_SIGNING_KEY": key_fingerprint("PACKAGE_SIGNING_KEY", settings.PACKAGE_SIGNING_KEY),
-        # Public: what a court checks an evidence package with (manage.py package_public_key).
-        "package_public_key_id": key_id(platform_public_key()),
+        # Public: e.g. what a court checks an evidence package with (disputes registers
+        # `package_public_key_id`; manage.py package_public_key).
+        **{name: key_id() for name, key_id in _public_key_ids.items()},
     }
 
 
@@ -795,34 +825,6 @@ def _verify_evidence() -> tuple[int, list[str]]:
     return checked, problems
 
 
-def _verify_secrets() -> tuple[int, list[str]]:
-    """Decrypt every encrypted value with the keys in this environment (the proof that the
-    card keys are still readable for their buyers)."""
-    from cryptography.fernet import InvalidToken
-
-    from orders import crypto
-
-    checked = 0
-    failed: dict[str, int] = {}
-    for label, model_name, column in (
-        ("card keys", "CardKey", "secret_encrypted"),
-        ("identity numbers", "Merchant", "id_number_encrypted"),
-    ):
-        model = apps.get_model("orders", model_name)
-        for token in (
-            model.objects.exclude(**{column: ""}).values_list(column, flat=True).iterator()
-        ):
-            checked += 1
-            try:
-                crypto.decrypt(token)
-            except (InvalidToken, ValueError):
-                failed[label] = failed.get(label, 0) + 1
-    return checked, [
-        f"{n} {label} do not decrypt with CARD_KEY_KEYS: set the keys kept with the backup"
-        for label, n in failed.items()
-    ]
-
-
 def _recount(manifest: dict[str, Any]) -> list[str]:
     problems = []
     with connection.cursor() as cursor:
@@ -946,9 +948,10 @@ def verify_platform(result: RestoreResult | None = None) -> RestoreResult:
         f"evidence: {evidence_count} file(s), "
         f"{evidence_count - len(evidence_problems)} match their SHA-256"
     )
-    secrets_count, secret_problems = _verify_secrets()
-    result.problems += secret_problems
-    result.lines.append(f"secrets: {secrets_count} encrypted value(s) decrypt with CARD_KEY_KEYS")
+    for check in _restore_checks:  # e.g. orders: every card key decrypts; disputes: the clock
+        lines, problems = check.run()
+        result.lines += lines
+        result.problems += problems
     pending = _unapplied_migrations()
     if pending:
         result.warnings.append(
@@ -961,18 +964,4 @@ def verify_platform(result: RestoreResult | None = None) -> RestoreResult:
         result.lines.append("ledger: " + ledger.getvalue().strip().splitlines()[-1])
     except CommandError as exc:
         result.problems.append(f"ledger check failed: {exc}\n{ledger.getvalue().strip()}")
-    result.lines.append(_clock_line())
     return result
-
-
-def _clock_line() -> str:
-    from disputes.selectors import deadlines_overdue
-
-    overdue, oldest = deadlines_overdue(timezone.now())
-    if not overdue:
-        return "clock: no deadline overdue"
-    since = timezone.localtime(oldest).isoformat() if oldest else "?"
-    return (
-        f"clock: {overdue} deadline(s) passed while the platform was down (oldest {since}); the "
-        "first sweep after the workers start enforces each of them once"
-    )

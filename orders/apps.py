@@ -9,3 +9,11 @@ class OrdersConfig(AppConfig):
 
     name = "orders"
     verbose_name = _("Orders")
+
+    def ready(self) -> None:
+        from kamen_complaints.backups import RestoreCheck, register_restore_check
+        from orders.crypto import restore_check
+
+        # After a restore, every card key and identity number must decrypt (the project
+        # package imports no app: docs/architecture.md).
+        register_restore_check(RestoreCheck("orders.secrets", restore_check))

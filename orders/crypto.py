@@ -54,3 +54,32 @@ def fingerprint(plain: str, *, purpose: str = "card-key") -> str:
 def mask(plain_tail: str) -> str:
     """`****7Q2K`: what every listing shows of a secret."""
     return f"****{plain_tail}"
+
+
+def restore_check() -> tuple[list[str], list[str]]:
+    """After a restore (kamen_complaints.backups, registered by orders.apps): decrypt every
+    encrypted value with the keys in this environment, the proof that the card keys are still
+    readable for their buyers. The lines to report and the problems."""
+    from cryptography.fernet import InvalidToken
+
+    from orders.models import CardKey, Merchant
+
+    checked = 0
+    failed: dict[str, int] = {}
+    for label, tokens in (
+        ("card keys", CardKey.objects.exclude(secret_encrypted="").values_list("secret_encrypted")),
+        (
+            "identity numbers",
+            Merchant.objects.exclude(id_number_encrypted="").values_list("id_number_encrypted"),
+        ),
+    ):
+        for (token,) in tokens.iterator():
+            checked += 1
+            try:
+                decrypt(token)
+            except (InvalidToken, ValueError):
+                failed[label] = failed.get(label, 0) + 1
+    return [f"secrets: {checked} encrypted value(s) decrypt with CARD_KEY_KEYS"], [
+        f"{n} {label} do not decrypt with CARD_KEY_KEYS: set the keys kept with the backup"
+        for label, n in failed.items()
+    ]

@@ -73,3 +73,30 @@ def test_private_files_are_sandboxed_unsniffed_and_privately_cached() -> None:
         assert download["Content-Disposition"].startswith("attachment; filename*=utf-8''")
     finally:
         default_storage.delete(stored)
+
+
+def test_the_lower_apps_get_what_they_read_of_complaints_from_registrations() -> None:
+    """escrow and the project package import no complaint module and load no model by name:
+    the apps register at start-up (docs/architecture.md)."""
+    from pathlib import Path
+
+    from escrow import selectors
+    from kamen_complaints import backups
+
+    assert [type(f).__name__ for f in selectors._complaint_facts] == ["ComplaintFacts"]
+    assert {c.name for c in backups._restore_checks} >= {"orders.secrets", "disputes.clock"}
+    assert "package_public_key_id" in backups._public_key_ids
+    assert "get_model" not in Path(selectors.__file__).read_text(encoding="utf-8")
+
+
+@pytest.mark.django_db
+def test_a_deposit_hold_names_its_complaint_and_the_ledger_counts_replacements() -> None:
+    from escrow.selectors import _order_checks, merchant_holds
+    from tests.disputes.factories import file
+
+    dispute = file()  # filing holds the claimed amount on the funded deposit
+    assert [h.number for h in merchant_holds(dispute.merchant)] == [dispute.number]
+    # A replacement worth more than the order was paid is a breach check_ledger reports.
+    type(dispute).objects.filter(pk=dispute.pk).update(replaced_value=dispute.order.amount + 1)
+    breaches = [b for c in _order_checks() for b in c.breaches]
+    assert any(dispute.order.number in b and "replacement keys" in b for b in breaches)
