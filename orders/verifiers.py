@@ -29,12 +29,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from kamen_complaints.timefmt import SHANGHAI
 from orders.payments import UpstreamError
 
 
@@ -60,7 +60,7 @@ class CardKeyVerifier(Protocol):
         ...
 
 
-SANDBOX_PREUSED_AT = datetime(2020, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+SANDBOX_PREUSED_AT = datetime(2020, 1, 1, tzinfo=SHANGHAI)
 
 
 class SandboxCardKeyVerifier:
