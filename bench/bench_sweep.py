@@ -13,7 +13,7 @@
    of both halves are printed side by side, and check_ledger runs over the result. The ledger
    starts with a history (20,000 earlier postings), as a ledger in service does: escrow's
    balanced-legs trigger caches its plan per session, and planned on an empty ledger that plan
-   is a sequential scan whose cost grows with every posting (see README "The clock").
+   is a sequential scan whose cost grows with every posting (see docs/clock.md).
    Target: the sweep at least 1/3 of the floor.
 
 2. Idle sweep: the full sweep (every clock, the reminders, the outbox) with nothing due, with

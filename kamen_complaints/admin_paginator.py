@@ -1,4 +1,4 @@
-"""The admin lists' paginator at scale (README "Benchmarks", `bench/bench_admin.py`).
+"""The admin lists' paginator at scale (docs/benchmarks.md, `bench/bench_admin.py`).
 
 Django's admin counts the rows of every list page (`SELECT COUNT(*)`), which on PostgreSQL
 reads the whole table or index: with a million orders that count alone is most of the page's

@@ -116,7 +116,7 @@ else:
     # PostgreSQL's JIT compiler off (POSTGRES_JIT=true keeps it): it fires only on queries the
     # planner costs above jit_above_cost — here the metrics' aggregates over every complaint —
     # and compiling took 0.9 s of each 2 s query at 200,000 complaints while saving almost
-    # nothing (README "Benchmarks", `admin`). A pooler must pass the `options` parameter on
+    # nothing (docs/benchmarks.md, `admin`). A pooler must pass the `options` parameter on
     # (pgbouncer: ignore_startup_parameters = options), or set jit = off on the database.
     if not env.bool("POSTGRES_JIT", default=False):
         options = DATABASES["default"].setdefault("OPTIONS", {})

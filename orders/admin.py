@@ -636,7 +636,7 @@ class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ["=number", "=payment_reference", "=buyer__username"]
     search_help_text = gettext_lazy("Exact order number, payment reference or buyer username.")
     list_select_related = ["buyer", "merchant", "product"]
-    # No COUNT(*) of the whole table per page (README "Benchmarks", bench/bench_admin.py): no
+    # No COUNT(*) of the whole table per page (docs/benchmarks.md, bench/bench_admin.py): no
     # second unfiltered count, and the page count is the planner's estimate when unfiltered.
     # No date_hierarchy: its year links are a SELECT DISTINCT over every order; the date filter
     # (today, 7 days, this month, this year) needs no query.

@@ -1,4 +1,4 @@
-"""The staff admin's lists at scale (README "Benchmarks", bench/bench_admin.py): query counts
+"""The staff admin's lists at scale (docs/benchmarks.md, bench/bench_admin.py): query counts
 that do not grow with the page, the estimating paginator, indexed search and the shop filter."""
 
 from __future__ import annotations

@@ -247,7 +247,7 @@ def test_make_run_and_test_are_development_and_the_image_build_needs_no_secret()
 @pytest.mark.django_db
 def test_postgres_connections_run_without_jit() -> None:
     """The metrics' range aggregates cross jit_above_cost; compiling them cost more than it
-    saved (README "Benchmarks", `admin`), so connections start with jit off."""
+    saved (docs/benchmarks.md, `admin`), so connections start with jit off."""
     from django.db import connection
 
     with connection.cursor() as cursor:

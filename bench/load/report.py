@@ -16,7 +16,7 @@ Reads what the run left in its work folder — Locust's CSV (`locust_stats.csv`,
      response time, so the ratio is mean(message) / mean(filing).
 
 Exit status 1 when a correctness target (the first two) is missed; the speed figures are
-printed, never asserted (README "Benchmarks").
+printed, never asserted (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -190,7 +190,7 @@ def complaints(request: HttpRequest) -> HttpResponse:
     filtered = any(filters.values())
     if not filtered:
         # The tab's size is already in the per-status counts: no second COUNT of the shop's
-        # complaints (README "Benchmarks": the inbox at 10,000 open complaints).
+        # complaints (docs/benchmarks.md: the inbox at 10,000 open complaints).
         paginator.count = open_count if tab == selectors.INBOX_OPEN else closed_count
     page = paginator.get_page(request.GET.get("page"))
     context = {
