@@ -424,6 +424,18 @@ class Dispute(models.Model):
     appealed_at = models.DateTimeField(_("appealed at"), null=True, blank=True)
     appeal_final = models.BooleanField(_("final after appeal"), default=False)
 
+    # The arbitrator working the case ("take it", docs/admin.md): a hold that lapses after
+    # CASE_TAKE_MINUTES (disputes/services/staff.py; read against taken_at, no sweep needed).
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("taken by"),
+    )
+    taken_at = models.DateTimeField(_("taken at"), null=True, blank=True)
+
     # The platform's own records at filing (order, payment, delivery, key reveals).
     platform_records = models.JSONField(
         _("platform records"), encoder=DjangoJSONEncoder, default=dict, blank=True

@@ -7,8 +7,27 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Model
+from django.utils.translation import gettext_lazy
 
 from kamen_complaints.models import AuditAction, AuditEntry
+
+# Actions written as plain strings rather than AuditAction members (adding a choice needs a
+# migration): their words for the audit log's list and filter. A code in neither is shown
+# as itself, never as "-".
+OTHER_ACTIONS = {
+    "conflict_refused": gettext_lazy("refused: staff on both sides of the case"),
+    "team_member_added": gettext_lazy("team member added"),
+    "team_member_removed": gettext_lazy("team member removed"),
+}
+
+
+def action_label(code: str) -> str:
+    """An audit action in words, in the reader's language."""
+    if code in AuditAction.values:
+        return str(AuditAction(code).label)
+    if code in OTHER_ACTIONS:
+        return str(OTHER_ACTIONS[code])
+    return code.replace("_", " ") or "—"
 
 
 def audit_record(

@@ -41,7 +41,13 @@ from disputes.models import (
 from disputes.outcomes import IN_BUYERS_FAVOUR
 from disputes.permissions import ARBITRATE
 from disputes.selectors import UNRATED_OUTCOMES
-from disputes.services.staff import Bears, approval_threshold
+from disputes.services.staff import (
+    Bears,
+    approval_threshold,
+    case_holder_id,
+    take_cutoff,
+    take_lapses_at,
+)
 from kamen_complaints.errors import DomainError
 from kamen_complaints.files import private_file_response
 from kamen_complaints.models import Approval, ApprovalStatus
@@ -86,6 +92,26 @@ class QueueFilter(admin.SimpleListFilter):
             "query_string": changelist.get_query_string({self.parameter_name: "all"}),
             "display": _("All complaints"),
         }
+
+
+class TakenFilter(admin.SimpleListFilter):
+    """ "My cases" (taken by me, not lapsed) and the cases nobody holds (docs/admin.md)."""
+
+    title = gettext_lazy("taken by")
+    parameter_name = "taken"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("mine", gettext_lazy("My cases")), ("free", gettext_lazy("Not taken"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> QuerySet[Dispute]:
+        cutoff = take_cutoff()
+        if self.value() == "mine":
+            return queryset.filter(taken_by_id=request.user.pk, taken_at__gt=cutoff)
+        if self.value() == "free":
+            return queryset.filter(
+                Q(taken_by__isnull=True) | Q(taken_at__isnull=True) | Q(taken_at__lte=cutoff)
+            )
+        return queryset
 
 
 class DueFilter(admin.SimpleListFilter):
@@ -320,6 +346,7 @@ def case_context(dispute: Dispute) -> dict[str, Any]:
     ]
     thread = [e for e in events if e.type == EventType.MESSAGE]
     notes = [e for e in events if e.type == EventType.NOTE]
+    statements = [e for e in events if e.type == EventType.CONTESTED]
     evidence = [
         {
             "item": e,
@@ -331,6 +358,10 @@ def case_context(dispute: Dispute) -> dict[str, Any]:
         # The platform's own record reads as its tables (record_tables), not as a file.
         if e.kind != EvidenceKind.PLATFORM_RECORD
     ]
+    by_role: dict[str, list[dict[str, Any]]] = {Role.BUYER: [], Role.MERCHANT: [], "other": []}
+    for item in evidence:
+        by_role.get(str(getattr(item["item"], "role", "")), by_role["other"]).append(item)
+    holder_id = case_holder_id(dispute)
     pending = list(
         Approval.objects.filter(
             object_type="disputes.dispute",
@@ -348,6 +379,13 @@ def case_context(dispute: Dispute) -> dict[str, Any]:
         "thread": [(m, presenting.who(m.role, Role.STAFF)) for m in thread],
         "notes": notes,
         "evidence": evidence,
+        "buyer_evidence": by_role[Role.BUYER],
+        "merchant_evidence": by_role[Role.MERCHANT],
+        "other_evidence": by_role["other"],
+        # The merchant's statement: what they wrote when they contested (the latest last).
+        "statements": statements,
+        "holder": dispute.taken_by if holder_id is not None else None,
+        "holder_until": take_lapses_at(dispute) if holder_id is not None else None,
         "pending_approvals": pending,
         "threshold": approval_threshold(dispute),
         "can_rule": access.staff_may_rule(dispute) and not pending,
@@ -361,7 +399,12 @@ def case_context(dispute: Dispute) -> dict[str, Any]:
 
 
 class RuleForm(forms.Form):
-    outcome = forms.ChoiceField(label=gettext_lazy("outcome"), choices=Outcome.choices)
+    # No outcome preset: the arbitrator chooses one (docs/admin.md).
+    outcome = forms.ChoiceField(
+        label=gettext_lazy("outcome"),
+        choices=[("", gettext_lazy("— choose an outcome —")), *Outcome.choices],
+        error_messages={"required": gettext_lazy("Choose an outcome.")},
+    )
     amount = forms.DecimalField(
         label=gettext_lazy("amount (partial refund only, yuan)"),
         max_digits=12,
@@ -376,7 +419,8 @@ class RuleForm(forms.Form):
             ("0", gettext_lazy("No: the platform bears it")),
         ],
         coerce=lambda v: v == "1",
-        initial="1",
+        empty_value=None,
+        required=False,
         widget=forms.RadioSelect,
     )
     replacement_bad = forms.BooleanField(
@@ -396,6 +440,13 @@ class RuleForm(forms.Form):
         data = super().clean() or {}
         if data.get("outcome") == Outcome.PARTIALLY_REFUNDED and data.get("amount") is None:
             self.add_error("amount", _("Give the amount of the partial refund."))
+        outcome = data.get("outcome")
+        if data.get("recover_from_merchant") is None:
+            if outcome and outcome not in (Outcome.REJECTED, Outcome.REJECTED_MALICIOUS):
+                self.add_error(
+                    "recover_from_merchant", _("Say who bears it: the merchant or the platform.")
+                )
+            data["recover_from_merchant"] = True  # a rejection pays nothing: no one bears it
         return data
 
 
@@ -435,7 +486,13 @@ class RecoveryForm(forms.Form):
     )
 
 
+class TakeForm(forms.Form):
+    """ "I'll handle it" and "put it back": no fields, the button is the whole form."""
+
+
 FORMS: dict[str, type[forms.Form]] = {
+    "take": TakeForm,
+    "release": TakeForm,
     "rule": RuleForm,
     "info": InfoForm,
     "note": NoteForm,
@@ -451,6 +508,14 @@ def _staff(request: HttpRequest) -> User:
 
 def _act(action: str, dispute: Dispute, staff: User, data: dict[str, Any]) -> str:
     """Call the one service the action maps to; returns the success message."""
+    if action == "take":
+        taken = services.dispute_take(dispute=dispute, staff=staff)
+        return _("The case is yours until %(until)s; it returns to the queue then.") % {
+            "until": presenting.short_time(take_lapses_at(taken))
+        }
+    if action == "release":
+        services.dispute_release(dispute=dispute, staff=staff)
+        return _("The case is back in the queue.")
     if action == "rule":
         if services.ruling_needs_approval(
             dispute=dispute, outcome=data["outcome"], amount=data.get("amount")

@@ -41,6 +41,7 @@ from disputes.selectors import (
     policy_for,
 )
 from disputes.services.policy import check_notice
+from disputes.services.staff import case_holder_id
 from kamen_complaints.admin_paginator import EstimatedCountPaginator, indexed_search
 from kamen_complaints.errors import DomainError
 from kamen_complaints.money import format_yuan
@@ -66,6 +67,14 @@ class PolicyForm(forms.ModelForm):
     class Meta:
         model = Policy
         fields = ["product_kind", "effective_from", *Policy.VALUE_FIELDS, "note"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Every change of the rules says why (the service refuses a blank one too).
+        note = self.fields["note"]
+        note.required = True
+        note.label = _("reason for this change (shown in the history and the audit log)")
+        note.initial = ""
 
     def clean_effective_from(self) -> Any:
         value = self.cleaned_data["effective_from"]
@@ -107,7 +116,7 @@ class PolicyAdmin(admin.ModelAdmin):
         "product_kind",
         "effective",
         "in_force",
-        "published_at",
+        "published",
         "published_by",
         "complaint_window_hours",
         "merchant_response_hours",
@@ -119,6 +128,13 @@ class PolicyAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("effective from"), ordering="effective_from")
     def effective(self, obj: Policy) -> str:
         return obj.effective_text()
+
+    @admin.display(description=gettext_lazy("published at"), ordering="published_at")
+    def published(self, obj: Policy) -> str:
+        return shanghai(obj.published_at, SHORT_FORMAT)
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
 
     @admin.display(boolean=True, description=gettext_lazy("in force"))
     def in_force(self, obj: Policy) -> bool:
@@ -152,7 +168,7 @@ class PolicyAdmin(admin.ModelAdmin):
                 staff=request.user,  # type: ignore[arg-type]
                 effective_from=form.cleaned_data["effective_from"],
                 values=values,
-                note=form.cleaned_data.get("note", ""),
+                note=form.cleaned_data["note"],
             )
         else:
             saved = services.policy_publish(
@@ -160,7 +176,7 @@ class PolicyAdmin(admin.ModelAdmin):
                 product_kind=form.cleaned_data.get("product_kind", ""),
                 effective_from=form.cleaned_data["effective_from"],
                 values=values,
-                note=form.cleaned_data.get("note", ""),
+                note=form.cleaned_data["note"],
             )
         _adopt(obj, saved)
 
@@ -425,11 +441,13 @@ class DisputeAdmin(admin.ModelAdmin):
         "claimed_amount",
         "merchant_link",
         "buyer",
+        "taken",
         "flags",
     ]
     list_display_links = None
     list_filter = [
         desk.QueueFilter,
+        desk.TakenFilter,
         desk.DueFilter,
         "reason",
         MerchantFilter,
@@ -446,7 +464,7 @@ class DisputeAdmin(admin.ModelAdmin):
     search_help_text = gettext_lazy(
         "Exact complaint or order number, exact buyer username, or part of the shop name."
     )
-    list_select_related = ["merchant", "buyer"]
+    list_select_related = ["merchant", "buyer", "taken_by"]
     ordering = [F("review_due").asc(nulls_last=True), "id"]  # type: ignore[list-item]
     list_per_page = 50
     # At scale (bench/bench_admin.py): no unfiltered COUNT(*) per page; "all complaints"
@@ -480,9 +498,20 @@ class DisputeAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("merchant"), ordering="merchant__shop_name")
     def merchant_link(self, obj: Dispute) -> str:
         """The shop's name filters the list to its complaints (MerchantFilter)."""
+        # Cut to the column with the whole name on hover (static/css/admin.css "desk lists").
         return format_html(
-            '<a href="?{}={}">{}</a>', MerchantFilter.parameter_name, obj.merchant_id, obj.merchant
+            '<a class="cut" title="{}" href="?{}={}">{}</a>',
+            obj.merchant,
+            MerchantFilter.parameter_name,
+            obj.merchant_id,
+            obj.merchant,
         )
+
+    @admin.display(description=gettext_lazy("taken by"), ordering="taken_by__username")
+    def taken(self, obj: Dispute) -> str:
+        if case_holder_id(obj) is None:
+            return "—"
+        return format_html('<span class="cut" title="{0}">{0}</span>', obj.taken_by)
 
     @admin.display(description=gettext_lazy("complaint"), ordering="number")
     def case_link(self, obj: Dispute) -> str:

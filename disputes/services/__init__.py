@@ -45,9 +45,11 @@ from disputes.services.staff import (
     dispute_decide_recovery,
     dispute_info_lapse,
     dispute_note,
+    dispute_release,
     dispute_request_info,
     dispute_rule,
     dispute_rule_propose,
+    dispute_take,
     ruling_needs_approval,
 )
 from disputes.services.sweep import SweepReport, deadlines_sweep
@@ -78,6 +80,8 @@ __all__ = [
     "dispute_info_lapse",
     "dispute_message",
     "dispute_note",
+    "dispute_release",
+    "dispute_take",
     "dispute_offer_lapse",
     "dispute_rate",
     "dispute_reject_offer",

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from disputes.models import Policy, PolicyChange
 from disputes.selectors import policy_for
+from disputes.services.conversation import clean_text
 from disputes.services.formatting import local
 from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError
@@ -65,12 +66,14 @@ def policy_publish(
     staff: User | None,
     effective_from: datetime,
     values: dict[str, Any],
+    note: str,
     product_kind: str = "",
-    note: str = "",
 ) -> Policy:
     """Publish a new version of the rules (for every kind, or one kind's override), taking
-    effect at `effective_from` — at least 7 days from now. The history keeps the values it
-    replaces (those in force for that kind at that moment) and the new ones."""
+    effect at `effective_from` — at least 7 days from now — with the reason for the change
+    (`note`, required). The history keeps the values it replaces (those in force for that
+    kind at that moment) and the new ones."""
+    note = clean_text(note, label=_("A reason for the change"))
     check_notice(effective_from)
     previous = policy_for(product_kind, at=effective_from)
     policy = Policy(
@@ -111,11 +114,12 @@ def policy_revise(
     staff: User | None,
     effective_from: datetime,
     values: dict[str, Any],
-    note: str | None = None,
+    note: str,
 ) -> Policy:
-    """Change a version that has not taken effect yet. A revision is a new publication: its
-    `effective_from` is again at least 7 days away. A version in force is never edited —
-    publish a new one."""
+    """Change a version that has not taken effect yet, saying why (`note`, required). A
+    revision is a new publication: its `effective_from` is again at least 7 days away. A
+    version in force is never edited — publish a new one."""
+    note = clean_text(note, label=_("A reason for the change"))
     policy = Policy.objects.select_for_update().get(pk=policy.pk)
     if policy.effective_from <= timezone.now():
         raise DomainError(
@@ -130,8 +134,7 @@ def policy_revise(
     check_notice(effective_from)
     old = _snapshot(policy)
     policy.effective_from = effective_from
-    if note is not None:
-        policy.note = note
+    policy.note = note
     _apply_values(policy, values)
     policy.published_at = timezone.now()
     policy.published_by = staff

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
@@ -101,6 +102,98 @@ def refuse_if_party(dispute: Dispute, *, staff: User, action: str) -> None:
     )
 
 
+# --- Taking a case (docs/admin.md "Taking a case") ---------------------------------------
+
+
+# How long a taken case stays with its arbitrator (a setting may override it).
+CASE_TAKE_MINUTES = 120
+
+
+def take_minutes() -> int:
+    return int(getattr(settings, "CASE_TAKE_MINUTES", CASE_TAKE_MINUTES))
+
+
+def take_cutoff(at: datetime | None = None) -> datetime:
+    """A case taken at or before this moment is no longer held (the queue filters by it)."""
+    return (at or timezone.now()) - timedelta(minutes=take_minutes())
+
+
+def take_lapses_at(dispute: Dispute) -> datetime | None:
+    """When the arbitrator's hold on the case ends (CASE_TAKE_MINUTES after it was
+    taken), or None when nobody took it."""
+    if dispute.taken_by_id is None or dispute.taken_at is None:
+        return None
+    return dispute.taken_at + timedelta(minutes=take_minutes())
+
+
+def case_holder_id(dispute: Dispute, *, at: datetime | None = None) -> int | None:
+    """The id of the arbitrator who holds the case now: taken, not lapsed, and still waiting
+    for a decision (under review, or a recovery to decide). Otherwise None: anyone may take it."""
+    if dispute.taken_by_id is None or dispute.taken_at is None:
+        return None
+    if dispute.taken_at <= take_cutoff(at):
+        return None
+    if dispute.status != Status.UNDER_REVIEW and not dispute.recovery_pending:
+        return None
+    return dispute.taken_by_id
+
+
+def _held_elsewhere(dispute: Dispute, staff: User) -> DomainError | None:
+    holder = case_holder_id(dispute)
+    if holder is None or holder == staff.pk:
+        return None
+    name = User.objects.filter(pk=holder).values_list("username", flat=True).first() or "—"
+    return DomainError(
+        _(
+            "%(name)s is working on this case until %(until)s. Ask them, or wait: the case "
+            "returns to the queue then."
+        )
+        % {"name": name, "until": local(take_lapses_at(dispute))},
+        code="case_taken",
+        status_code=409,
+    )
+
+
+def refuse_if_held_elsewhere(dispute: Dispute, *, staff: User) -> None:
+    """A decision on a case another arbitrator holds is refused until their hold lapses (two
+    people never rule on the same case unknowingly)."""
+    refusal = _held_elsewhere(dispute, staff)
+    if refusal is not None:
+        raise refusal
+
+
+@conflicts.refusals_audited
+@transaction.atomic
+def dispute_take(*, dispute: Dispute, staff: User) -> Dispute:
+    """ "I'll handle it": the arbitrator holds the case for CASE_TAKE_MINUTES (taking
+    it again renews the hold). Refused when another arbitrator holds it, when the case waits
+    for no decision, and for a party to it (orders.conflicts)."""
+    require_arbitrator(staff)
+    dispute = locked(dispute)
+    refuse_if_party(dispute, staff=staff, action="case_take")
+    if dispute.status != Status.UNDER_REVIEW and not dispute.recovery_pending:
+        raise not_allowed(dispute, _("taking the case"))
+    refuse_if_held_elsewhere(dispute, staff=staff)
+    dispute.taken_by = staff
+    dispute.taken_at = timezone.now()
+    dispute.save(update_fields=["taken_by", "taken_at"])
+    return dispute
+
+
+@transaction.atomic
+def dispute_release(*, dispute: Dispute, staff: User) -> Dispute:
+    """Put a case one holds back in the queue. Another arbitrator's live hold is not released
+    (it lapses by itself); a lapsed one may be cleared by anyone."""
+    require_arbitrator(staff)
+    dispute = locked(dispute)
+    refuse_if_held_elsewhere(dispute, staff=staff)
+    if dispute.taken_by_id is not None:
+        dispute.taken_by = None
+        dispute.taken_at = None
+        dispute.save(update_fields=["taken_by", "taken_at"])
+    return dispute
+
+
 def approval_threshold(dispute: Dispute) -> Decimal:
     """The policy's `second_approval_threshold` for this complaint's product, now."""
     return policy_for(dispute.order.product.kind, at=timezone.now()).second_approval_threshold
@@ -167,6 +260,7 @@ def dispute_rule_propose(
     refuse_if_party(dispute, staff=staff, action="ruling")
     if dispute.status != Status.UNDER_REVIEW:
         raise not_allowed(dispute, _("a ruling"))
+    refuse_if_held_elsewhere(dispute, staff=staff)
     decided = _decided_amount(dispute, outcome, amount)
     _check_replacement_bad(dispute, outcome, replacement_bad)
     summary = _("%(number)s: %(outcome)s, %(amount)s") % {
@@ -236,6 +330,8 @@ def dispute_rule(
     refuse_if_party(dispute, staff=staff, action="ruling")
     if dispute.status != Status.UNDER_REVIEW:
         raise not_allowed(dispute, _("a ruling"))
+    if approval is None:  # a second arbitrator's approval carries out the proposer's ruling
+        refuse_if_held_elsewhere(dispute, staff=staff)
     decided = _decided_amount(dispute, outcome, amount)
     _check_replacement_bad(dispute, outcome, replacement_bad)
     threshold = approval_threshold(dispute)
@@ -329,6 +425,7 @@ def dispute_request_info(*, dispute: Dispute, staff: User, party: str, question:
     refuse_if_party(dispute, staff=staff, action="info_request")
     if dispute.status != Status.UNDER_REVIEW:
         raise not_allowed(dispute, _("a request for information"))
+    refuse_if_held_elsewhere(dispute, staff=staff)
     if dispute.review_paused_at is not None:
         raise DomainError(
             _("The review is already paused for an answer from the %(party)s, due %(due)s.")
@@ -429,6 +526,7 @@ def dispute_decide_recovery(*, dispute: Dispute, staff: User, bears: str, reason
     refuse_if_party(dispute, staff=staff, action="recovery_decision")
     if not dispute.recovery_pending or dispute.status not in (Status.RESOLVED, Status.WITHDRAWN):
         raise not_allowed(dispute, _("a recovery decision"))
+    refuse_if_held_elsewhere(dispute, staff=staff)
     dispute.recovery_pending = False
     touch(dispute, "recovery_pending")
     audit_record(

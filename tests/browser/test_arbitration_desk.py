@@ -25,7 +25,8 @@ def _setup(settings: Any) -> None:
         Policy.objects.create(
             product_kind="",
             effective_from=datetime(1970, 1, 1, tzinfo=UTC),
-            published_at=datetime(1970, 1, 1, tzinfo=UTC),
+            published_at=datetime(2026, 1, 5, 9, 30, tzinfo=UTC),  # as migration 0013 dates it
+            note="Default policy (seeded).",
         )
 
 
@@ -60,7 +61,25 @@ def test_an_arbitrator_rules_from_the_queue_and_the_buyer_sees_it(
     assert page.locator(".desk-head .desk-due").count() == 1
     assert page.locator(".desk-table caption").count() >= 3
     assert page.locator("img.desk-thumb").count() >= 1
+    # The two sides side by side at the top, the ruling form with nothing chosen.
+    assert page.locator(".desk-sides .desk-side-claim").count() == 1
+    assert page.locator(".desk-sides .desk-side-statement img.desk-thumb").count() >= 1
+    assert page.input_value("#rule select[name=outcome]") == ""
+    assert page.locator("#rule input[name=recover_from_merchant]:checked").count() == 0
     page.screenshot(path=str(screenshot_dir / "desk-case.png"), full_page=True)
+
+    # Take the case ("我来处理"): it is the arbitrator's, and the queue says so.
+    page.click("#take button[type=submit]")
+    page.wait_for_url(f"**/{dispute.pk}/case/")
+    assert page.locator(f"#take form[action$='/{dispute.pk}/case/release/']").count() == 1
+    dispute.refresh_from_db()
+    assert dispute.taken_by_id == arbiter.pk
+    page.goto("/admin/disputes/dispute/?taken=mine")
+    assert page.locator(f"#result_list a[href$='/{dispute.pk}/case/']").count() == 1
+    assert page.locator(f"#result_list .field-taken [title='{arbiter.username}']").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.screenshot(path=str(screenshot_dir / "desk-queue-mine.png"), full_page=True)
+    page.goto(f"/admin/disputes/dispute/{dispute.pk}/case/")
 
     # Rule: a full refund recovered from the merchant, with a reason.
     page.select_option("#rule select[name=outcome]", "refunded")
@@ -90,3 +109,24 @@ def test_an_arbitrator_rules_from_the_queue_and_the_buyer_sees_it(
         buyer.screenshot(path=str(screenshot_dir / "desk-buyer-outcome.png"), full_page=True)
     finally:
         buyer_context.close()
+
+    # The audit log and the policy list at 1280 px, as a superuser reads them.
+    chief = StaffFactory(is_superuser=True)
+    desk = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    admin = desk.new_page()
+    try:
+        admin.goto("/admin/login/?next=/admin/kamen_complaints/auditentry/")
+        admin.fill("input[name=username]", chief.username)
+        admin.fill("input[name=password]", PASSWORD)
+        admin.click("form input[type=submit]")
+        admin.wait_for_url("**/admin/kamen_complaints/auditentry/")
+        reason = admin.locator("#result_list td.field-short_reason .cut").first
+        assert reason.get_attribute("title", timeout=2000).startswith("卡密在发货前")
+        assert reason.bounding_box()["width"] > 100  # not one character wide
+        assert "disputes.dispute" not in admin.inner_text("#result_list")
+        admin.screenshot(path=str(screenshot_dir / "desk-audit-log.png"), full_page=True)
+        admin.goto("/admin/disputes/policy/")
+        assert "1970" not in admin.inner_text("#result_list")
+        admin.screenshot(path=str(screenshot_dir / "desk-policy-list.png"), full_page=True)
+    finally:
+        desk.close()

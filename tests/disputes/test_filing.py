@@ -305,6 +305,7 @@ def test_evidence_count_limit_comes_from_the_policy_in_force(time_machine):
         staff=None,
         effective_from=timezone.now() + timedelta(days=7, minutes=1),
         values={"max_evidence_files": 1},
+        note="a reason for the change",
     )
     two = [services.EvidenceUpload(kind="other", file=png()) for _ in range(2)]
     # Not in force yet: two files pass.
@@ -324,6 +325,7 @@ def test_running_clocks_keep_their_deadlines_when_policy_changes(time_machine):
         staff=StaffFactory(),
         effective_from=timezone.now() + timedelta(days=7, minutes=1),
         values={"merchant_response_hours": 1, "complaint_window_hours": 1000},
+        note="a reason for the change",
     )
     time_machine.move_to(timezone.now() + timedelta(days=7, minutes=2), tick=False)
     dispute.refresh_from_db()
@@ -336,6 +338,7 @@ def test_new_policy_applies_to_complaints_filed_after_it_takes_effect(time_machi
         staff=None,
         effective_from=timezone.now() + timedelta(days=7, minutes=1),
         values={"merchant_response_hours": 6},
+        note="a reason for the change",
     )
     time_machine.move_to(timezone.now() + timedelta(days=7, minutes=2), tick=False)
     order = funded_order(product=product)

@@ -44,11 +44,15 @@ def test_publishing_needs_seven_days_notice(frozen):
             staff=None,
             effective_from=timezone.now() + timedelta(days=6, hours=23),
             values={"review_hours": 24},
+            note="a reason for the change",
         )
     assert caught.value.code == "notice_too_short"
     assert "7 days" in caught.value.message
     policy = services.policy_publish(
-        staff=None, effective_from=timezone.now() + timedelta(days=7), values={"review_hours": 24}
+        staff=None,
+        effective_from=timezone.now() + timedelta(days=7),
+        values={"review_hours": 24},
+        note="a reason for the change",
     )
     assert policy.review_hours == 24
 
@@ -56,7 +60,12 @@ def test_publishing_needs_seven_days_notice(frozen):
 def test_a_published_policy_takes_effect_only_at_its_date(frozen):
     staff = StaffFactory()
     start = timezone.now() + timedelta(days=8)
-    services.policy_publish(staff=staff, effective_from=start, values={"review_hours": 36})
+    services.policy_publish(
+        staff=staff,
+        effective_from=start,
+        values={"review_hours": 36},
+        note="a reason for the change",
+    )
     assert policy_for("").review_hours == 48
     frozen.move_to(start, tick=False)
     assert policy_for("").review_hours == 36
@@ -83,6 +92,7 @@ def test_a_kind_override_wins_for_its_kind_only(frozen):
         product_kind="phone_topup",
         effective_from=timezone.now() + timedelta(days=7),
         values={"complaint_window_hours": 24},
+        note="a reason for the change",
     )
     frozen.move_to(timezone.now() + timedelta(days=7, seconds=1), tick=False)
     assert policy_for("phone_topup").complaint_window_hours == 24
@@ -92,12 +102,19 @@ def test_a_kind_override_wins_for_its_kind_only(frozen):
 def test_a_pending_policy_may_be_revised_with_fresh_notice_one_in_force_never(frozen):
     staff = StaffFactory()
     policy = services.policy_publish(
-        staff=staff, effective_from=timezone.now() + timedelta(days=7), values={"review_hours": 40}
+        staff=staff,
+        effective_from=timezone.now() + timedelta(days=7),
+        values={"review_hours": 40},
+        note="a reason for the change",
     )
     frozen.move_to(timezone.now() + timedelta(days=3), tick=False)
     with pytest.raises(DomainError) as caught:
         services.policy_revise(
-            policy=policy, staff=staff, effective_from=policy.effective_from, values={}
+            policy=policy,
+            staff=staff,
+            effective_from=policy.effective_from,
+            values={},
+            note="a reason for the change",
         )
     assert caught.value.code == "notice_too_short"
     revised = services.policy_revise(
@@ -105,6 +122,7 @@ def test_a_pending_policy_may_be_revised_with_fresh_notice_one_in_force_never(fr
         staff=staff,
         effective_from=timezone.now() + timedelta(days=7),
         values={"review_hours": 30},
+        note="a reason for the change",
     )
     assert revised.review_hours == 30
     change = PolicyChange.objects.filter(policy=policy, action="revised").get()
@@ -116,6 +134,7 @@ def test_a_pending_policy_may_be_revised_with_fresh_notice_one_in_force_never(fr
             staff=staff,
             effective_from=timezone.now() + timedelta(days=8),
             values={"review_hours": 1},
+            note="a reason for the change",
         )
     assert caught.value.code == "not_allowed_in_state"
 
@@ -126,10 +145,14 @@ def test_invalid_values_are_refused():
             staff=None,
             effective_from=timezone.now() + timedelta(days=8),
             values={"review_hours": 0},
+            note="a reason for the change",
         )
     assert caught.value.code == "invalid"
     with pytest.raises(DomainError):
         services.policy_publish(
-            staff=None, effective_from=timezone.now() + timedelta(days=8), values={"colour": 1}
+            staff=None,
+            effective_from=timezone.now() + timedelta(days=8),
+            values={"colour": 1},
+            note="a reason for the change",
         )
     assert Policy.objects.count() == 1
