@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import User
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 from knox.models import AuthToken
 
 from accounts.forms import AdminLoginForm
@@ -30,6 +32,13 @@ admin.site.login_form = AdminLoginForm
 
 if admin.site.is_registered(AuthToken):
     admin.site.unregister(AuthToken)
+
+# knox names neither its app nor its model for people: the admin index would read
+# "KNOX / Auth tokens" on a Chinese page. The names below are the admin's own labels
+# (no migration: verbose names set here are not part of the model's migration state).
+apps.get_app_config("knox").verbose_name = gettext_lazy("API tokens")
+AuthToken._meta.verbose_name = gettext_lazy("API token")
+AuthToken._meta.verbose_name_plural = gettext_lazy("API tokens")
 
 
 @admin.register(AuthToken)

@@ -73,7 +73,7 @@ DEFINITIONS: dict[str, Any] = {
     ),
     "decided_automatically": _(
         "Of the complaints resolved in the range, the share decided by the platform's "
-        "automatic check (平台自动核验: the upstream's or the platform's own records proved "
+        "automatic check (the upstream's or the platform's own records proved "
         "it) and not appealed; and their median time from filing to that outcome."
     ),
     "merchant_in_time": _(
@@ -87,7 +87,7 @@ DEFINITIONS: dict[str, Any] = {
         "out is a miss."
     ),
     "paid_first": _(
-        "Complaints the platform paid first (先行赔付: a fast track, or the review clock ran "
+        "Complaints the platform paid first (a fast track, or the review clock ran "
         "out), by the date it paid; what it paid them and what was recovered from the "
         "merchants so far."
     ),

@@ -151,9 +151,17 @@ class MetricsAdmin(admin.ModelAdmin):
             "merchant_id": merchant_id,
             "figures": figures,
             "promise": [
-                (_("24 h 商家答复率"), percent(figures["merchant_in_time"]), d["merchant_in_time"]),
-                (_("48 h 平台裁决率"), percent(figures["review_in_time"]), d["review_in_time"]),
-                (_("先行赔付笔数"), figures["paid_first"], d["paid_first"]),
+                (
+                    _("Merchant answers within 24 h"),
+                    percent(figures["merchant_in_time"]),
+                    d["merchant_in_time"],
+                ),
+                (
+                    _("Platform rulings within 48 h"),
+                    percent(figures["review_in_time"]),
+                    d["review_in_time"],
+                ),
+                (_("Complaints paid first"), figures["paid_first"], d["paid_first"]),
             ],
             "lines": [
                 (_("Complaints filed"), figures["complaints_filed"], d["complaints_filed"]),

@@ -79,7 +79,7 @@ def test_fast_tracked_says_paid_first(client: Client) -> None:
 def test_awaiting_buyer_shows_offer_with_accept_and_reject(client: Client) -> None:
     dispute = offered(Decimal("20.00"))
     body = text_of(page_of(client, dispute))
-    assert "商家提出和解：退款 ¥20.00" in body
+    assert "商家提出协商方案：退款 ¥20.00" in body
     assert f"请在 {short(dispute.buyer_response_due)} 前接受或拒绝" in body
     assert reverse("disputes:complaint_accept_offer", args=[dispute.number]) in body
     assert reverse("disputes:complaint_reject_offer", args=[dispute.number]) in body
@@ -99,16 +99,16 @@ def test_paused_for_information_names_who_was_asked(client: Client) -> None:
         dispute=dispute, staff=staff, party="buyer", question="Send the bank statement."
     )
     body = text_of(page_of(client, dispute))
-    assert "平台需要您补充信息" in body
+    assert "平台需要您补充材料" in body
     other = under_review()
     services.dispute_request_info(dispute=other, staff=staff, party="merchant", question="Logs?")
-    assert "平台正在等待商家补充信息" in text_of(page_of(client, other))
+    assert "平台正在等待商家补充材料" in text_of(page_of(client, other))
 
 
 def test_resolved_states_name_outcome_and_who_decided(client: Client) -> None:
     by_merchant = resolved_by_refund()
     body = text_of(page_of(client, by_merchant))
-    assert "已解决：全额退款 ¥48.00" in body
+    assert "已结案：全额退款 ¥48.00" in body
     assert "商家同意" in body
     assert "如不满意，可在" in body  # the appeal window
 
@@ -116,7 +116,7 @@ def test_resolved_states_name_outcome_and_who_decided(client: Client) -> None:
     services.dispute_accept_offer(dispute=by_buyer, buyer=by_buyer.buyer)
     body = text_of(page_of(client, by_buyer))
     assert "部分退款 ¥20.00" in body
-    assert "您接受了商家的方案" in body
+    assert "您接受了商家的协商方案" in body
 
     by_staff = under_review()
     services.dispute_rule(

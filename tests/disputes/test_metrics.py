@@ -287,7 +287,7 @@ def test_the_page_shows_the_promise_the_figures_and_the_charts(world: World, cli
     response = client.get(METRICS_URL, {"from": "2025-03-01", "to": "2025-03-31"})
     assert response.status_code == 200
     page = response.content.decode()
-    assert "24 h 商家答复率" in page and "48 h 平台裁决率" in page and "先行赔付笔数" in page
+    assert "24 小时商家答复率" in page and "48 小时平台裁决率" in page and "先行赔付笔数" in page
     assert "55.6%" in page  # merchant answers in time, 5 of 9
     assert "66.7%" in page  # reviews in time, 4 of 6
     assert "中位数" in page or "median" in page

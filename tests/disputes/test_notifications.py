@@ -124,7 +124,9 @@ def test_filing_is_told_with_the_claim_and_the_merchants_deadline_in_both_langua
     dispute = file()
     due = _due(dispute.merchant_response_due)
     buyer_note = _inbox(dispute, dispute.buyer, "filed").get()
-    assert _say(buyer_note, "zh-hans") == (f"您的投诉已提交，索赔 ¥48.00。商家须在 {due} 前答复。")
+    assert _say(buyer_note, "zh-hans") == (
+        f"您的投诉已提交，申请金额 ¥48.00。商家须在 {due} 前答复。"
+    )
     assert _say(buyer_note, "en") == (
         f"Your complaint was filed, claiming ¥48.00. The merchant must answer by {due}."
     )
@@ -175,7 +177,7 @@ def test_a_request_for_information_and_a_ruling_are_told_with_their_figures():
     assert _say(note, "en") == (
         f"The platform asks you for information by {due}: “Send the redemption screen”"
     )
-    assert _say(note, "zh-hans") == f"平台请您在 {due} 前补充信息：“Send the redemption screen”"
+    assert _say(note, "zh-hans") == f"平台请您在 {due} 前补充材料：“Send the redemption screen”"
 
     services.dispute_rule(dispute=dispute, staff=judge, outcome="refunded", reason="Valid")
     for user in (dispute.buyer, dispute.merchant.owner):
@@ -235,7 +237,7 @@ def test_each_line_links_to_the_complaint_for_its_reader(client):
 def test_the_same_row_is_chinese_or_english_as_the_reader_chose(client):
     dispute = file()
     client.force_login(dispute.buyer)
-    assert "您的投诉已提交，索赔 ¥48.00" in client.get("/notifications/").content.decode()
+    assert "您的投诉已提交，申请金额 ¥48.00" in client.get("/notifications/").content.decode()
     page = _english(client).get("/notifications/").content.decode()
     assert "Your complaint was filed, claiming ¥48.00" in page
     assert "您的投诉已提交" not in page
