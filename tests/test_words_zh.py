@@ -1,0 +1,134 @@
+"""The Chinese words: 您 throughout, one term per thing, no English label on a Chinese page.
+
+The terms are docs/glossary-zh.md's; the catalogue's completeness and placeholders are
+tests/test_translations.py's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import polib
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.test import Client, override_settings
+
+LOCALE_DIR = Path(settings.LOCALE_PATHS[0]) / "zh_Hans" / "LC_MESSAGES"
+# Quoted text (a party's own words, a product's name) is theirs, not the platform's voice.
+QUOTED = re.compile(r"“[^”]*”|「[^」]*」")
+
+
+def _pairs() -> list[tuple[str, str]]:
+    pairs = []
+    for po_path in sorted(LOCALE_DIR.glob("*.po")):
+        for entry in polib.pofile(str(po_path)):
+            strings = (
+                [entry.msgstr_plural[k] for k in sorted(entry.msgstr_plural)]
+                if entry.msgid_plural
+                else [entry.msgstr]
+            )
+            pairs += [(entry.msgid, msgstr) for msgstr in strings]
+    return pairs
+
+
+PAIRS = _pairs()
+
+
+def _platform_voice(msgstr: str) -> str:
+    return QUOTED.sub("", msgstr)
+
+
+def test_the_catalogue_is_read():
+    assert len(PAIRS) > 1000
+
+
+def test_the_platform_says_nin_never_ni():
+    informal = [(msgid, msgstr) for msgid, msgstr in PAIRS if "你" in _platform_voice(msgstr)]
+    assert informal == []
+
+
+def test_the_nin_check_ignores_quoted_words_only():
+    assert "你" not in _platform_voice("买家留言：“你好，卡密无效”")
+    assert "你" in _platform_voice("已为你自动补发卡密。")
+
+
+CLAIMED = re.compile(r"\bclaim(ed|ing)?\b(?! threshold)|amount you claim", re.IGNORECASE)
+# "claim" here is the complaint itself or the small-claim fast track, not its amount.
+CLAIM_NOT_AMOUNT = re.compile(
+    r"small claim|small-claim|This claim|buyer's claim|holds its claim|nothing left to claim"
+    r"|Claims up to|Claim %\(threshold\)s",
+    re.IGNORECASE,
+)
+
+
+def test_the_claimed_amount_is_shenqing_jine_everywhere():
+    assert not [pair for pair in PAIRS if "索赔" in pair[1]]
+    amounts = [
+        (msgid, msgstr)
+        for msgid, msgstr in PAIRS
+        if CLAIMED.search(msgid) and not CLAIM_NOT_AMOUNT.search(msgid)
+    ]
+    assert len(amounts) >= 8  # the labels, the notices and the form errors
+    assert [pair for pair in amounts if "申请金额" not in pair[1]] == []
+
+
+def test_one_word_per_act():
+    """A party declines an offer: 拒绝. Staff rule against an application, a withdrawal, a
+    proposal: 驳回. A merchant contests: 异议. The merchant's offer: 协商方案."""
+    offers = [pair for pair in PAIRS if re.search(r"\boffer", pair[0], re.IGNORECASE)]
+    declined = [pair for pair in offers if re.search(r"reject", pair[0], re.IGNORECASE)]
+    assert len(declined) >= 6
+    assert [pair for pair in declined if "拒绝" not in pair[1] or "驳回" in pair[1]] == []
+    assert [pair for pair in offers if "和解" in pair[1]] == []
+
+    staff_acts = re.compile(
+        r"withdrawal|application|proposal|second approval|required to re|^Refuse$|^refused$",
+        re.IGNORECASE,
+    )
+    ruled_against = [
+        pair
+        for pair in PAIRS
+        if re.search(r"reject|refus", pair[0], re.IGNORECASE) and staff_acts.search(pair[0])
+    ]
+    assert len(ruled_against) >= 8
+    assert [pair for pair in ruled_against if "驳回" not in pair[1]] == []
+
+    assert [pair for pair in PAIRS if "申辩" in pair[1] or "抗辩" in pair[1]] == []
+
+
+# --- What users see ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled_catalogues() -> Iterator[None]:
+    call_command("compile_translations", verbosity=0)
+    # A fresh LOCALE_PATHS drops the catalogues Django cached before the .mo existed.
+    with override_settings(LOCALE_PATHS=list(settings.LOCALE_PATHS)):
+        yield
+
+
+@pytest.mark.django_db
+def test_the_chinese_admin_index_names_api_tokens_in_chinese(admin_user):
+    staff = Client()
+    staff.force_login(admin_user)
+
+    page = staff.get("/admin/").content.decode()
+
+    assert '<html lang="zh-hans"' in page
+    assert "API 令牌" in page
+    for english in ("KNOX", "Knox", "knox</", "Auth token"):
+        assert english not in page
+
+
+@pytest.mark.django_db
+def test_the_english_admin_index_says_api_tokens(admin_user):
+    staff = Client()
+    staff.force_login(admin_user)
+
+    page = staff.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "API tokens" in page
+    assert "Auth token" not in page
