@@ -17,8 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import logins, tokens
-from accounts.services import buyer_register
+from accounts import logins, tokens, twostep
+from accounts.services import account_must_set_password, buyer_register, twostep_match
 from kamen_complaints.api import TextField, throttles
 from kamen_complaints.errors import DomainError
 
@@ -45,6 +45,7 @@ class RegisterSerializer(serializers.Serializer):
 class TokenSerializer(serializers.Serializer):
     username = TextField(max_length=150)
     password = TextField(max_length=128, write_only=True)
+    otp_token = TextField(max_length=16, required=False, write_only=True)
 
 
 class RegisterView(APIView):
@@ -61,6 +62,31 @@ class RegisterView(APIView):
             password=data.validated_data["password"],
         )
         return Response({"id": user.pk, "username": user.username}, status=201)
+
+
+def _second_step(user: User, otp_token: str) -> None:
+    """What the site's account gate asks (accounts/middleware.py), asked of a token too: an
+    account that must set its own password gets none, and one with two-step login (or staff,
+    when required) needs `otp_token`, a current authenticator code or a recovery code."""
+    if account_must_set_password(user=user):
+        raise DomainError(
+            _("Set your own password on the site first."),
+            code="password_must_be_set",
+            status_code=403,
+        )
+    if twostep.has_device(user):
+        if twostep_match(user=user, token=otp_token) is None:
+            raise DomainError(
+                _("Two-step login is on: give otp_token, the current code or a recovery code."),
+                code="otp_required",
+                status_code=403,
+            )
+    elif twostep.required(user):
+        raise DomainError(
+            _("Set up two-step login on the site first."),
+            code="twostep_setup_required",
+            status_code=403,
+        )
 
 
 class TokenView(APIView):
@@ -96,6 +122,7 @@ class TokenView(APIView):
             raise DomainError(
                 _("Wrong username or password."), code="authentication_failed", status_code=400
             )
+        _second_step(user, str(request.data.get("otp_token") or ""))
         token, expiry = tokens.token_issue(user=user)
         user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         expiry_text = serializers.DateTimeField().to_representation(expiry)

@@ -9,4 +9,7 @@ class AccountsConfig(AppConfig):
     verbose_name = gettext_lazy("Accounts")
 
     def ready(self) -> None:
-        from accounts import logins, tokens  # noqa: F401 (signal receivers)
+        from accounts import logins, security, tokens  # noqa: F401 (signal receivers)
+        from orders.services.team import register_member_account_created
+
+        register_member_account_created(security.member_account_created)

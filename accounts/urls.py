@@ -9,4 +9,30 @@ urlpatterns = [
     path("login/", views.ThrottledLoginView.as_view(), name="login"),
     path("logout/", views.MessageLogoutView.as_view(), name="logout"),
     path("register/", views.register, name="register"),
+    path("password_change/", views.PasswordChangeFirstView.as_view(), name="password_change"),
+    path(
+        "password_change/done/",
+        views.PasswordChangeDoneFrameView.as_view(),
+        name="password_change_done",
+    ),
+    path("password_reset/", views.ThrottledPasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password_reset/done/",
+        views.PasswordResetDoneFrameView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmFrameView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        views.PasswordResetCompleteFrameView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("security/", views.security, name="security"),
+    path("security/sign-out-everywhere/", views.sign_out_everywhere, name="sign_out_everywhere"),
+    path("two-step/", views.twostep_verify, name="twostep_verify"),
+    path("two-step/setup/", views.twostep_setup, name="twostep_setup"),
 ]

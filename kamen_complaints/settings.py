@@ -48,6 +48,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    # Two-step login (TOTP and one-time recovery codes; accounts/twostep.py).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "kamen_complaints",
     "orders",
     "escrow",
@@ -69,6 +73,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(), then the account gate: a password to set, a second step to
+    # pass (accounts/middleware.py).
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.AccountGateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -137,6 +145,14 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "orders:catalogue"
 LOGOUT_REDIRECT_URL = "orders:catalogue"
+# A password-reset link works once and for this many seconds (docs/security/authentication.md).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+# Reset e-mails one address can be sent per hour, whoever asks (accounts/views.py).
+PASSWORD_RESET_PER_EMAIL_PER_HOUR = env.int("PASSWORD_RESET_PER_EMAIL_PER_HOUR", default=3)
+# Two-step login (TOTP) for every staff account: on unless KAMEN_ENV=development, where
+# `make run` leaves it off (README "Accounts and security"); STAFF_REQUIRE_2FA=true turns it on.
+STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=KAMEN_ENV != "development")
+OTP_TOTP_ISSUER = "Kamen Complaints"
 
 # --- Language and time --------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -229,6 +245,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login_user": env.str("THROTTLE_LOGIN_USER", default="10/min"),
         "login_ip": env.str("THROTTLE_LOGIN_IP", default="30/min"),
+        "password_reset_user": env.str("THROTTLE_PASSWORD_RESET_USER", default="5/hour"),
+        "password_reset_ip": env.str("THROTTLE_PASSWORD_RESET_IP", default="20/hour"),
         "reveal_user": env.str("THROTTLE_REVEAL_USER", default="20/min"),
         "reveal_ip": env.str("THROTTLE_REVEAL_IP", default="60/min"),
         "filing_user": env.str("THROTTLE_FILING_USER", default="10/hour"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -20,6 +21,17 @@ logger = logging.getLogger(__name__)
 # Team members answer complaints, manage stock and see orders; only the owner tops up,
 # withdraws and manages the team (docs/rules.md "Shops, teams and deposits"). Each change is
 # logged and written to the audit log (kamen_complaints.audit) in the same transaction.
+
+
+# Called with each account the owner creates for the team, in the same transaction:
+# `accounts` registers one at start-up so the holder must set their own password at the first
+# login (docs/architecture.md, the registration table; orders does not import accounts).
+_member_account_created_hooks: list[Callable[[User], None]] = []
+
+
+def register_member_account_created(hook: Callable[[User], None]) -> None:
+    if hook not in _member_account_created_hooks:
+        _member_account_created_hooks.append(hook)
 
 
 def _require_owner(actor: User, merchant: Merchant, message: str) -> None:
@@ -117,6 +129,8 @@ def merchant_member_add(
             raise DomainError(
                 _("That username is taken."), code="username_taken", status_code=409
             ) from exc
+        for hook in _member_account_created_hooks:
+            hook(user)
     else:
         found = User.objects.filter(username=username).first()
         if found is None:

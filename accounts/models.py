@@ -1,0 +1,47 @@
+"""What accounts keeps beside Django's user: whether the holder must set their own password,
+and which sessions are theirs (for the "account and security" page and "sign out everywhere")."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy
+
+
+class AccountSecurity(models.Model):
+    """One row per account that needs one. `must_set_password`: the account was created by
+    someone else (a shop's owner adding a team member), who knows its password; its holder
+    sets their own before anything else (accounts/middleware.py)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_security"
+    )
+    must_set_password = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = gettext_lazy("account security")
+        verbose_name_plural = gettext_lazy("account security")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class UserSession(models.Model):
+    """A login session of an account, noted at login (Django's session table does not say
+    whose a session is without decoding every row). Listed while its session lives."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_sessions"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField()
+    ip = models.CharField(max_length=45, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = gettext_lazy("login session")
+        verbose_name_plural = gettext_lazy("login sessions")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"

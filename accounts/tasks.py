@@ -1,0 +1,12 @@
+"""Celery tasks: thin shells around services of the same name."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from accounts import services
+
+
+@shared_task
+def password_reset_send(*, email: str, domain: str, use_https: bool, language: str) -> None:
+    services.password_reset_send(email=email, domain=domain, use_https=use_https, language=language)
