@@ -154,6 +154,32 @@ def test_translations_are_chinese():
     assert latin_only == []
 
 
+# A half-width colon or full stop next to a Chinese character or full-width punctuation (spaces
+# between allowed): Chinese writes "：" and "。". Between digits ("14:00", "¥12.50") and inside
+# Latin text ("example.com") they stay half-width, and are not next to CJK.
+CJK_OR_FULL_WIDTH = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
+HALF_WIDTH_STOP = re.compile(rf"{CJK_OR_FULL_WIDTH} *[:.]|[:.] *{CJK_OR_FULL_WIDTH}")
+
+
+def test_chinese_uses_full_width_colons_and_full_stops():
+    wrong = [
+        (entry.msgid, msgstr)
+        for _, entry in ENTRIES
+        for msgstr in _translations(entry)
+        if HALF_WIDTH_STOP.search(msgstr)
+    ]
+    assert wrong == []
+
+
+def test_half_width_stop_check_catches_what_it_should_and_only_that():
+    """The check above would pass vacuously if the pattern matched nothing."""
+    for wrong in ("平台自动核验: %(what)s", "已退款.请查收", "状态 : 已退款", "KNOX:令牌"):
+        assert HALF_WIDTH_STOP.search(wrong), wrong
+    right_ones = ("核验：%(what)s", "请于 14:00 前付款。", "申请金额 ¥12.50", "见 example.com")
+    for right in right_ones:
+        assert not HALF_WIDTH_STOP.search(right), right
+
+
 def test_contexts_keep_their_own_translation():
     assert _msgstr("Order", context="a purchase") == "订单"
 
