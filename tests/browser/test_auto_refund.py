@@ -32,7 +32,7 @@ def _setup(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         Policy.objects.create(
             product_kind="",
             effective_from=datetime(1970, 1, 1, tzinfo=UTC),
-            published_at=datetime(1970, 1, 1, tzinfo=UTC),
+            published_at=datetime(2020, 1, 1, tzinfo=UTC),
         )
     # The checks' task never reaches a worker: the test's sweep does the work.
     monkeypatch.setattr(auto, "_publish_run", lambda dispute_id: None)

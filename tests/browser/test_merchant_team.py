@@ -38,7 +38,7 @@ def _seeded_policy(django_db_setup: Any, django_db_blocker: Any) -> None:
         Policy.objects.create(
             product_kind="",
             effective_from=datetime(1970, 1, 1, tzinfo=UTC),
-            published_at=datetime(1970, 1, 1, tzinfo=UTC),
+            published_at=datetime(2020, 1, 1, tzinfo=UTC),
             note="Default policy (seeded).",
         )
 

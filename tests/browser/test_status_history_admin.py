@@ -30,7 +30,7 @@ def _setup(settings: Any) -> None:
         Policy.objects.create(
             product_kind="",
             effective_from=datetime(1970, 1, 1, tzinfo=UTC),
-            published_at=datetime(1970, 1, 1, tzinfo=UTC),
+            published_at=datetime(2020, 1, 1, tzinfo=UTC),
         )
 
 

@@ -98,9 +98,9 @@ def test_the_claim_and_the_statement_are_side_by_side_at_the_top(client):
     dispute = under_review()
     client.force_login(arbitrator())
     body = client.get(case_url(dispute), HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    claim = body.index("The buyer&#x27;s claim")
-    statement = body.index("The merchant&#x27;s statement")
-    records = body.index("The platform&#x27;s records")
+    claim = body.index("<h2>The buyer's claim</h2>")
+    statement = body.index("<h2>The merchant's statement</h2>")
+    records = body.index("<h2>The platform's records")
     assert claim < statement < records
     buyer_side, merchant_side = body[claim:statement], body[statement:records]
     assert dispute.description in buyer_side
