@@ -351,6 +351,11 @@ def _page(
     for name, form in (bound or {}).items():
         context[name] = form
         context["open_form"] = name
+    # Six forms on one page share field names (message, file, kind): each gets its own ids,
+    # so every <label for> names its own control (docs/style.md, accessibility).
+    for name, value in context.items():
+        if name.endswith("_form") and hasattr(value, "auto_id"):
+            value.auto_id = f"{name.removesuffix('_form')}-%s"
     return render(request, "merchant/complaint.html", context, status=status)
 
 
