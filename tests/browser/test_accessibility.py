@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,12 @@ from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 from PIL import Image
 
-from disputes.models import Dispute, Policy
+from disputes.models import Dispute
 from tests.browser.conftest import TIMEOUT_MS
+from tests.complaint_fixtures import (  # noqa: F401 - autouse fixtures, applied by import
+    _fast_passwords,
+    _seeded_policy,
+)
 from tests.disputes.factories import agent_of, arbitrator, contest, file, fund, funded_order
 from tests.factories import PASSWORD, CardKeyFactory, ProductFactory, UserFactory
 from tests.helpers import paid_order
@@ -36,21 +40,12 @@ BLOCKING = ("critical", "serious")
 
 
 @pytest.fixture(autouse=True)
-def _setup(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _axe_installed() -> None:
     if not AXE.exists():
         message = f"axe-core is not installed ({AXE}): run `npm ci` at the repository root"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    # A transactional test flushes the seeded default policy: put it back.
-    if not Policy.objects.filter(product_kind="").exists():
-        Policy.objects.create(
-            product_kind="",
-            effective_from=datetime(1970, 1, 1, tzinfo=UTC),
-            published_at=datetime(2020, 1, 1, tzinfo=UTC),
-            note="Default policy (seeded).",
-        )
 
 
 def _context_page(chromium: Any, live_server: Any, **options: Any) -> Iterator[Any]:
@@ -192,6 +187,7 @@ def test_the_buyers_pages_at_390_px_and_a_complaint_filed_by_keyboard(
     audit = Audit("buyer's (390 px)", screenshot_dir)
 
     audit.run(phone, "/accounts/login/", "buyer-login")
+    audit.run(phone, "/accounts/password_reset/", "buyer-password-reset")
     log_in(phone, buyer, "/")
     audit.current(phone, "buyer-catalogue")
     audit.run(phone, f"/products/{product.pk}/", "buyer-product")
@@ -204,6 +200,7 @@ def test_the_buyers_pages_at_390_px_and_a_complaint_filed_by_keyboard(
     assert _boxes_beside_their_labels(phone, "main input[type=checkbox]") == []
     audit.run(phone, "/complaints/", "buyer-my-complaints")
     audit.run(phone, "/notifications/", "buyer-notifications")
+    audit.run(phone, "/accounts/security/", "buyer-account-security")
 
     # The keyboard alone files a complaint: no click, no fill.
     phone.goto(f"/orders/{to_file.number}/complain/")
