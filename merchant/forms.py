@@ -134,7 +134,7 @@ class CardKeyImportForm(forms.Form):
 
 class OrderFilterForm(forms.Form):
     q = forms.CharField(
-        label=_("Order number or payment reference"),
+        label=_("Order number (or part of it), payment reference or buyer"),
         required=False,
         max_length=64,
         widget=forms.TextInput(
