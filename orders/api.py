@@ -78,11 +78,17 @@ class OrderSerializer(serializers.ModelSerializer):
             "quantity",
             "unit_price",
             "amount",
+    pay_by = serializers.SerializerMethodField(
+        help_text="Until when the order may be paid (null once paid or cancelled); an order "
+        "still unpaid then is cancelled."
+    )
+
             "refunded_amount",
             "topup_target",
             "created_at",
             "paid_at",
             "delivered_at",
+            "pay_by",
             "payment_channel",
             "payment_reference",
             "card_keys",
@@ -99,6 +105,12 @@ class OrderSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_complaints_barred_until(self, order: Order) -> str | None:
         user = getattr(self.context.get("request"), "user", None)
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_pay_by(self, order: Order) -> str | None:
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            return None
+        return serializers.DateTimeField().to_representation(order.pay_by)
+
         if user is None or order.buyer_id != user.pk:
             return None
         # Once per request, however many orders the page lists.
@@ -263,6 +275,21 @@ class OrderRevealView(APIView):
         ),
     )
     def post(self, request: Request, number: str) -> Response:
+class OrderCancelView(APIView):
+    """The buyer cancels an order they have not paid (orders.services.order_cancel)."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=None, responses=OrderSerializer)
+    def post(self, request: Request, number: str) -> Response:
+        order = _visible_order(request, number)
+        if order.buyer_id != request.user.pk:
+            raise Forbidden(_("Only the buyer cancels an order."))
+        services.order_cancel(order=order, buyer=request_user(request))
+        order = _visible_order(request, number)
+        return Response(OrderSerializer(order, context={"request": request}).data)
+
+
         order = _visible_order(request, number)
         if order.buyer_id != request.user.pk:
             raise Forbidden(_("Only the buyer sees the card keys."))

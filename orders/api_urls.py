@@ -10,6 +10,7 @@ urlpatterns = [
     path("orders/", api.OrderListCreateView.as_view(), name="api-orders"),
     path("orders/<number:number>/", api.OrderDetailView.as_view(), name="api-order"),
     path("orders/<number:number>/pay/", api.OrderPayView.as_view(), name="api-order-pay"),
+    path("orders/<number:number>/cancel/", api.OrderCancelView.as_view(), name="api-order-cancel"),
     path("orders/<number:number>/reveal/", api.OrderRevealView.as_view(), name="api-order-reveal"),
     path("merchant/", api.MerchantView.as_view(), name="api-merchant"),
     path("merchant/apply/", api.MerchantApplyView.as_view(), name="api-merchant-apply"),

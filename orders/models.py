@@ -7,6 +7,7 @@ Workflows live in orders/services/, never in save().
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -299,7 +300,7 @@ class CardKey(models.Model):
         return crypto.mask(self.tail)
 
     def reveal(self) -> str:
-        """Decrypt. Call only from orders.services.order_reveal_keys (which records it)."""
+        """Decrypt. Call only from orders.services, for a recorded reveal (CardKeyReveal)."""
         return crypto.decrypt(self.secret_encrypted)
 
 
@@ -353,6 +354,12 @@ class Order(models.Model):
         Product, on_delete=models.PROTECT, related_name="orders", verbose_name=_("product")
     )
     quantity = models.PositiveIntegerField(_("quantity"))
+    CANCELLED = "cancelled", _("cancelled")
+
+
+# An order not paid within this time of being placed is cancelled (docs/rules.md "Unpaid orders"):
+# by the buyer any time before, by the clock (orders.services.orders_cancel_unpaid) after.
+PAYMENT_WINDOW = timedelta(minutes=30)
     unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     refunded_amount = models.DecimalField(
@@ -442,6 +449,11 @@ class Payment(models.Model):
     order = models.ForeignKey(
         Order,
         on_delete=models.PROTECT,
+    @property
+    def pay_by(self) -> datetime:
+        """Until when the order may be paid (PAYMENT_WINDOW after it was placed)."""
+        return self.created_at + PAYMENT_WINDOW
+
         null=True,
         blank=True,
         related_name="payments",

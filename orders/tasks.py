@@ -16,8 +16,10 @@ def order_topup_deliver(order_id: int) -> None:
 
 @shared_task
 def orders_sweep() -> dict[str, int]:
-    """Periodic: re-send lost top-up deliveries, expire 6-month verifications."""
+    """Periodic: re-send lost top-up deliveries, cancel orders not paid in time, expire
+    6-month verifications."""
     return {
         "topups_requeued": services.orders_retry_pending_topups(),
+        "unpaid_cancelled": services.orders_cancel_unpaid(),
         "verifications_expired": services.merchants_expire_verifications(),
     }

@@ -11,4 +11,5 @@ urlpatterns = [
     path("orders/<number:number>/", views.order_detail, name="order"),
     path("orders/<number:number>/pay/", views.pay, name="pay"),
     path("orders/<number:number>/reveal/", views.reveal, name="reveal"),
+    path("orders/<number:number>/cancel/", views.cancel, name="cancel"),
 ]

@@ -106,6 +106,9 @@ def pay(request: HttpRequest, number: str) -> HttpResponse:
     """The sandbox payment page: confirming charges the buyer and delivers at once."""
     order = _own_order(request, number)
     if request.method == "GET":
+        if order.status == OrderStatus.CANCELLED:
+            messages.info(request, _("Order %(number)s is cancelled.") % {"number": number})
+            return redirect("orders:order", number=number)
         if order.status != OrderStatus.PENDING_PAYMENT:
             messages.info(request, _("Order %(number)s is already paid.") % {"number": number})
             return redirect("orders:order", number=number)
@@ -116,11 +119,11 @@ def pay(request: HttpRequest, number: str) -> HttpResponse:
         order.refresh_from_db()
         context = {"order": order, "error": exc.message}
         return render(request, "orders/pay.html", context, status=exc.status_code)
+    # A top-up on its way gets no flash message: the order page says so in the part it
+    # reloads, so the notice leaves the moment the top-up is credited.
     if paid.status == OrderStatus.DELIVERED:
         messages.success(request, _("Paid. Your order is delivered."))
-    elif paid.status == OrderStatus.DELIVERY_PENDING:
-        messages.info(request, _("Paid. The top-up is on its way; this page updates by itself."))
-    else:
+    elif paid.status != OrderStatus.DELIVERY_PENDING:
         messages.warning(
             request,
             _("Paid, but the shop could not deliver; the payment was refunded in full."),
@@ -141,17 +144,30 @@ def _order_page(
     return render(request, "orders/order_detail.html", context, status=status)
 
 
+def _reveal_session_key(number: str) -> str:
+    return f"orders:revealed:{number}"
+
+
 @login_required
 @require_GET
 def order_detail(request: HttpRequest, number: str) -> HttpResponse:
-    return _order_page(request, _own_order(request, number))
+    """The order; right after a reveal (its record's id is in the session, taken once) the
+    keys in clear, never cached, so a reload shows them masked and records nothing."""
+    order = _own_order(request, number)
+    reveal_id = request.session.pop(_reveal_session_key(number), None)
+    if not isinstance(reveal_id, int):
+        return _order_page(request, order)
+    keys = services.order_revealed_keys(order=order, user=_buyer(request), reveal_id=reveal_id)
+    response = _order_page(request, order, revealed_keys=keys)
+    add_never_cache_headers(response)
+    return response
 
 
 @login_required
 @require_POST
 def reveal(request: HttpRequest, number: str) -> HttpResponse:
-    """Show the delivered keys in clear in this one response (never stored in the page's
-    cache); the service records the reveal (time, IP, user agent) as evidence."""
+    """Record the reveal (time, IP, user agent: evidence) and redirect to the order page,
+    which shows the keys in clear once (POST, redirect, GET: a reload reveals nothing)."""
     order = _own_order(request, number)
     wait = throttle_wait(request, "reveal")
     if wait is not None:
@@ -159,7 +175,7 @@ def reveal(request: HttpRequest, number: str) -> HttpResponse:
         response["Retry-After"] = str(wait)
         return response
     try:
-        keys = services.order_reveal_keys(
+        recorded = services.order_record_reveal(
             order=order,
             user=_buyer(request),
             ip=request.META.get("REMOTE_ADDR"),
@@ -167,9 +183,22 @@ def reveal(request: HttpRequest, number: str) -> HttpResponse:
         )
     except DomainError as exc:
         return _order_page(request, order, status=exc.status_code, reveal_error=exc.message)
-    response = _order_page(request, order, revealed_keys=keys)
-    add_never_cache_headers(response)
-    return response
+    request.session[_reveal_session_key(number)] = recorded.pk
+    return redirect(reverse("orders:order", args=[number]) + "#card-keys")
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, number: str) -> HttpResponse:
+    """The buyer cancels an unpaid order (orders.services.order_cancel)."""
+    order = _own_order(request, number)
+    try:
+        services.order_cancel(order=order, buyer=_buyer(request))
+    except DomainError as exc:
+        order.refresh_from_db()
+        return _order_page(request, order, status=exc.status_code, cancel_error=exc.message)
+    messages.success(request, _("Order %(number)s is cancelled.") % {"number": number})
+    return redirect("orders:order", number=number)
 
 
 @login_required

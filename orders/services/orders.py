@@ -17,8 +17,10 @@ from django.utils.translation import gettext as _
 from kamen_complaints.celery import enqueue
 from kamen_complaints.errors import DomainError, NotFound
 from kamen_complaints.money import MAX_YUAN
+from kamen_complaints.timefmt import shanghai
 from orders import payments
 from orders.models import (
+    PAYMENT_WINDOW,
     CardKey,
     CardKeyReveal,
     CardKeyStatus,
@@ -192,14 +194,16 @@ def order_payment_confirm(*, order: Order, reference: str, amount: Decimal, chan
         status=PaymentStatus.SUCCEEDED,
     )
     if order.status != OrderStatus.PENDING_PAYMENT:
-        # Paid twice through two references: give the second payment back.
+        # Paid twice through two references, or paid after it was cancelled: give it back.
         provider = get_provider(channel)
         key = f"payment:{reference}:duplicate"
         refund_id = provider.refund(reference=reference, amount=amount, idempotency_key=key)
         Refund.objects.create(
             payment=payment,
             amount=amount,
-            reason="duplicate payment",
+            reason=(
+                "order cancelled" if order.status == OrderStatus.CANCELLED else "duplicate payment"
+            ),
             idempotency_key=key,
             provider_refund_id=refund_id,
         )
@@ -236,6 +240,57 @@ def _already_paid(order: Order) -> DomainError:
     )
 
 
+def _cancelled(order: Order) -> DomainError:
+    return DomainError(
+        _("Order %(number)s was cancelled; order the product again.") % {"number": order.number},
+        code="order_cancelled",
+        status_code=409,
+    )
+
+
+def _cancel(order: Order, *, reason: str, actor: User | None = None) -> None:
+    order.status = OrderStatus.CANCELLED
+    order.save(update_fields=["status"])
+    status_changed(order, OrderStatus.PENDING_PAYMENT, reason=reason, actor=actor)
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, buyer: User) -> Order:
+    """The buyer cancels an order they have not paid (nothing was charged, no key was
+    reserved, so nothing is given back)."""
+    if order.buyer_id != buyer.pk:
+        raise NotFound(_("No such order."))
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if order.status == OrderStatus.CANCELLED:
+        raise _cancelled(order)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise DomainError(
+            _("Order %(number)s is paid; a paid order is not cancelled, but you may complain.")
+            % {"number": order.number},
+            code="already_paid",
+            status_code=409,
+        )
+    _cancel(order, reason="cancelled by the buyer", actor=buyer)
+    return order
+
+
+def orders_cancel_unpaid(*, now: datetime | None = None, limit: int = 500) -> int:
+    """The clock: cancel the orders still unpaid at their `pay_by` (PAYMENT_WINDOW after they
+    were placed), each under its row lock, skipping rows a payment holds. Returns how many."""
+    now = now or timezone.now()
+    cancelled = 0
+    with transaction.atomic():
+        due = (
+            Order.objects.select_for_update(skip_locked=True)
+            .filter(status=OrderStatus.PENDING_PAYMENT, created_at__lte=now - PAYMENT_WINDOW)
+            .order_by("created_at")[:limit]
+        )
+        for order in due:
+            _cancel(order, reason="not paid in time")
+            cancelled += 1
+    return cancelled
+
+
 def order_pay(*, order: Order, buyer: User, channel: str = "sandbox") -> Order:
     """Charge the buyer through the provider, then confirm (deliver) in one transaction.
 
@@ -245,8 +300,17 @@ def order_pay(*, order: Order, buyer: User, channel: str = "sandbox") -> Order:
     if order.buyer_id != buyer.pk:
         raise NotFound(_("No such order."))
     order.refresh_from_db()
+    if order.status == OrderStatus.CANCELLED:
+        raise _cancelled(order)
     if order.status != OrderStatus.PENDING_PAYMENT:
         raise _already_paid(order)
+    if timezone.now() > order.pay_by:
+        raise DomainError(
+            _("The time to pay order %(number)s ran out at %(at)s; order the product again.")
+            % {"number": order.number, "at": shanghai(order.pay_by)},
+            code="payment_expired",
+            status_code=409,
+        )
     result = payments.charge(
         channel=channel,
         amount=order.amount,
@@ -312,6 +376,20 @@ def order_reveal_keys(
 ) -> list[str]:
     """The order's card keys in clear, for its buyer only; every reveal is recorded (time, IP,
     user agent) as the platform's own evidence."""
+    reveal = order_record_reveal(order=order, user=user, ip=ip, user_agent=user_agent)
+    return [k.reveal() for k in reveal.card_keys.order_by("id")]
+
+
+# The buyer's page shows the keys of a reveal on the page it redirects to, once, this soon.
+REVEAL_SHOW_WINDOW = timedelta(minutes=2)
+
+
+@transaction.atomic
+def order_record_reveal(
+    *, order: Order, user: User, ip: str | None = None, user_agent: str = ""
+) -> CardKeyReveal:
+    """Record that the buyer is shown the order's keys (time, IP, user agent) and return the
+    record; the buyer's page decrypts them with `order_revealed_keys` after its redirect."""
     if order.buyer_id != user.pk:
         raise NotFound(_("No such order."))
     keys = list(order.card_keys.order_by("id"))
@@ -321,7 +399,21 @@ def order_reveal_keys(
         order=order, user=user, ip=ip, user_agent=user_agent[:400]
     )
     reveal.card_keys.set(keys)
-    return [k.reveal() for k in keys]
+    return reveal
+
+
+def order_revealed_keys(*, order: Order, user: User, reveal_id: int) -> list[str]:
+    """The keys of one recorded reveal of this buyer's order, in clear, if it was recorded in
+    the last REVEAL_SHOW_WINDOW; otherwise none (the page then shows them masked)."""
+    reveal = CardKeyReveal.objects.filter(
+        pk=reveal_id,
+        order=order,
+        user=user,
+        at__gte=timezone.now() - REVEAL_SHOW_WINDOW,
+    ).first()
+    if reveal is None:
+        return []
+    return [k.reveal() for k in reveal.card_keys.order_by("id")]
 
 
 @transaction.atomic

@@ -170,7 +170,7 @@ def test_silent_merchant_card_key_complaint_from_purchase_to_payout_and_recovery
     order = _buy_and_pay(buyer, product)
     assert order.status == OrderStatus.DELIVERED
     assert order.amount == PRICE
-    response = buyer.post(f"/orders/{order.number}/reveal/")
+    response = buyer.post(f"/orders/{order.number}/reveal/", follow=True)
     assert response.status_code == 200
     assert "STEAM-7Q2K-AAAA-0001" in response.content.decode()
 

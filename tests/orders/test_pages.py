@@ -452,8 +452,13 @@ def test_revealing_shows_the_keys_once_and_records_the_reveal(client, buyer):
     order = paid_order(buyer=buyer, quantity=2)
     secrets = [k.reveal() for k in order.card_keys.order_by("id")]
 
-    response = client.post(f"/orders/{order.number}/reveal/", HTTP_USER_AGENT="pytest-browser/1.0")
+    posted = client.post(f"/orders/{order.number}/reveal/", HTTP_USER_AGENT="pytest-browser/1.0")
 
+    # POST, redirect, GET: the POST itself shows nothing, the page it redirects to does.
+    assert posted.status_code == 302
+    assert posted["Location"] == f"/orders/{order.number}/#card-keys"
+    assert not any(secret in _text(posted) for secret in secrets)
+    response = client.get(f"/orders/{order.number}/")
     assert response.status_code == 200
     page = _text(response)
     for secret in secrets:
@@ -465,8 +470,36 @@ def test_revealing_shows_the_keys_once_and_records_the_reveal(client, buyer):
     assert reveal.ip == "127.0.0.1"
     assert reveal.user_agent == "pytest-browser/1.0"
     assert reveal.card_keys.count() == 2
-    # The next plain visit shows them masked again.
-    assert secrets[0] not in _text(client.get(f"/orders/{order.number}/"))
+    # A reload shows them masked again and records no second reveal.
+    reloaded = _text(client.get(f"/orders/{order.number}/"))
+    assert secrets[0] not in reloaded
+    assert order.card_keys.order_by("id")[0].masked in reloaded
+    assert CardKeyReveal.objects.count() == 1
+
+
+def test_a_reveal_left_unfollowed_is_not_shown_minutes_later(client, buyer):
+    order = paid_order(buyer=buyer)
+    secret = order.card_keys.get().reveal()
+    client.post(f"/orders/{order.number}/reveal/")
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=10)):
+        page = _text(client.get(f"/orders/{order.number}/"))
+
+    assert secret not in page
+
+
+def test_a_reveal_of_one_order_is_not_shown_on_another(client, buyer):
+    first = paid_order(buyer=buyer)
+    second = paid_order(buyer=buyer)
+    client.post(f"/orders/{first.number}/reveal/")
+    session = client.session
+    session[f"orders:revealed:{second.number}"] = CardKeyReveal.objects.get().pk
+    session.save()
+
+    page = _text(client.get(f"/orders/{second.number}/"))
+
+    assert second.card_keys.get().reveal() not in page
+    assert first.card_keys.get().reveal() not in page
 
 
 def test_reveal_is_post_only(client, buyer):
@@ -514,7 +547,7 @@ def test_reveal_is_throttled_with_429(english, buyer, monkeypatch):
     secret = order.card_keys.get().reveal()
 
     for _ in range(2):
-        assert english.post(f"/orders/{order.number}/reveal/").status_code == 200
+        assert english.post(f"/orders/{order.number}/reveal/").status_code == 302
     response = english.post(f"/orders/{order.number}/reveal/")
 
     assert response.status_code == 429
