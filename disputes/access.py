@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from disputes import selectors
-from disputes.models import OPEN_STATUSES, Dispute, Evidence, EvidenceKind, Role, Status
+from disputes.models import OPEN_STATUSES, Dispute, Evidence, EvidenceKind, Outcome, Role, Status
 from disputes.permissions import is_arbitrator
 from kamen_complaints.api import request_user
 from orders.selectors import merchant_for_user
@@ -117,13 +117,29 @@ def buyer_may_answer(dispute: Dispute, now: datetime | None = None) -> bool:
     )
 
 
-def may_appeal(dispute: Dispute, now: datetime | None = None) -> bool:
-    """Either party, once, inside the appeal window."""
+def appeal_can_change(dispute: Dispute, role: str) -> bool:
+    """Whether an appeal by this party could bring it a better outcome: not for a buyer
+    refunded the whole claim, nor for a shop the complaint was rejected against."""
+    if role == Role.BUYER:
+        return not (
+            dispute.outcome == Outcome.REFUNDED
+            and (
+                dispute.resolved_amount is None or dispute.resolved_amount >= dispute.claimed_amount
+            )
+        )
+    if role == Role.MERCHANT:
+        return dispute.outcome not in (Outcome.REJECTED, Outcome.REJECTED_MALICIOUS)
+    return False
+
+
+def may_appeal(dispute: Dispute, role: str, now: datetime | None = None) -> bool:
+    """A party, once, inside the appeal window, when the appeal can change its outcome."""
     return (
         dispute.status == Status.RESOLVED
         and dispute.appealed_at is None
         and dispute.appeal_due is not None
         and _now(now) <= dispute.appeal_due
+        and appeal_can_change(dispute, role)
     )
 
 
@@ -158,7 +174,7 @@ def actions(dispute: Dispute, viewer: Viewer) -> list[str]:
             found.append("withdraw")
         if is_open(dispute):
             found.append("evidence")
-        if may_appeal(dispute, now):
+        if may_appeal(dispute, role, now):
             found.append("appeal")
         if dispute.status != Status.WITHDRAWN:
             found.append("messages")
@@ -168,7 +184,7 @@ def actions(dispute: Dispute, viewer: Viewer) -> list[str]:
             found.append("respond")
         if is_open(dispute):
             found.append("evidence")
-        if may_appeal(dispute, now):
+        if may_appeal(dispute, role, now):
             found.append("appeal")
         if dispute.status != Status.WITHDRAWN:
             found.append("messages")

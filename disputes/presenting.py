@@ -11,10 +11,9 @@ from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 from typing import Any
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from disputes import deadlines
+from disputes import access, deadlines
 from disputes.models import (
     DecidedBy,
     Dispute,
@@ -217,11 +216,7 @@ def status_summary(dispute: Dispute) -> StatusSummary:
         )
         if dispute.appeal_final:
             summary.extra.append(_("This ruling was made on appeal and is final."))
-        elif (
-            dispute.appealed_at is None
-            and dispute.appeal_due
-            and timezone.now() <= dispute.appeal_due
-        ):
+        elif dispute.appeal_due and access.may_appeal(dispute, Role.BUYER):
             summary.clock = Clock(
                 dispute.appeal_due,
                 timedelta(days=getattr(dispute.policy, "appeal_window_days", None) or 7),

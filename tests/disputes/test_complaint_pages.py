@@ -110,13 +110,14 @@ def test_resolved_states_name_outcome_and_who_decided(client: Client) -> None:
     body = text_of(page_of(client, by_merchant))
     assert "已结案：全额退款 ¥48.00" in body
     assert "商家同意" in body
-    assert "如不满意，可在" in body  # the appeal window
+    assert "如不满意，可在" not in body  # refunded in full: an appeal could add nothing
 
     by_buyer = offered(Decimal("20.00"))
     services.dispute_accept_offer(dispute=by_buyer, buyer=by_buyer.buyer)
     body = text_of(page_of(client, by_buyer))
     assert "部分退款 ¥20.00" in body
     assert "您接受了商家的协商方案" in body
+    assert "如不满意，可在" in body  # the appeal window
 
     by_staff = under_review()
     services.dispute_rule(
