@@ -404,6 +404,15 @@ def line(notes: Sequence[Notification]) -> Line:
 
 def email(notes: Sequence[Notification]) -> tuple[str, str]:
     """Subject and body of one e-mail reporting these rows (one complaint, one recipient), in
+def about(note: Notification) -> str:
+    """The product and the shop the complaint is about ("" for a row without a complaint);
+    the inbox selector joins them."""
+    dispute = note.dispute if note.dispute_id else None
+    if dispute is None:
+        return ""
+    return f"{dispute.order.product.name} · {dispute.merchant.shop_name}"
+
+
     the platform's language."""
     ordered = sorted(notes, key=lambda n: (n.created_at, n.pk), reverse=True)
     latest = ordered[0]
@@ -411,7 +420,7 @@ def email(notes: Sequence[Notification]) -> tuple[str, str]:
         return latest.subject, latest.body  # a row written before `kind`: its own text
     with translation.override(settings.LANGUAGE_CODE):
         text = summary(ordered)
-        subject = _("Complaint %(number)s: %(headline)s") % {
+        subject = _("Complaint %(number)s (%(about)s): %(headline)s") % {
             "number": number_of(latest),
             "headline": text,
         }
@@ -438,3 +447,8 @@ def email(notes: Sequence[Notification]) -> tuple[str, str]:
         if url:
             lines += ["", _("Open it: %(url)s") % {"url": settings.SITE_URL + url}]
         return str(subject)[:200], "\n".join(str(part) for part in lines).strip()
+    @property
+    def about(self) -> str:
+        return about(self.latest)
+
+            "about": about(latest),

@@ -281,7 +281,7 @@ def inbox_lines(user: User, groups: list[dict[str, Any]]) -> list[Line]:
     rows = (
         Notification.objects.filter(recipient=user, channel=NotificationChannel.INAPP)
         .filter(wanted)
-        .select_related("dispute")
+        .select_related("dispute__order__product", "dispute__merchant")
     )
     buckets: dict[tuple[int, int], list[Notification]] = defaultdict(list)
     for row in rows:

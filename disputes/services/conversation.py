@@ -473,7 +473,7 @@ def dispute_appeal(*, dispute: Dispute, user: User, reason: str) -> Dispute:
     # (`money.settle`), or the review clock keeps it for the recovery decision. A hold still
     # active (a recovery not decided yet) is kept as it is.
     money.hold_place(dispute)
-    # Both sides: the appellant's is the confirmation, with the new review deadline.
+    # Both sides, but not the appellant (notify leaves out whoever acted).
     notify(
         dispute,
         event,

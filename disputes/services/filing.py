@@ -402,6 +402,7 @@ def dispute_file(
             event,
             buyer_recipients(dispute) + merchant_recipients(dispute),
             NotificationKind.FILED,
+            tell_actor=True,  # the buyer's receipt, with the merchant's deadline
             amount=claimed_amount,
         )
         for hook in _after_filing:

@@ -185,16 +185,21 @@ def notify(
     event: DisputeEvent,
     recipients: Iterable[User],
     kind: str,
+    *,
+    tell_actor: bool = False,
     **figures: Any,
 ) -> int:
     """Tell `recipients` about `event` — what happened (`kind`, disputes.models.NotificationKind)
     and its figures, never a sentence: one outbox row per recipient and channel, written in the
-    caller's transaction, delivered after commit. Returns how many rows are to deliver."""
+    caller's transaction, delivered after commit. Returns how many rows are to deliver.
+
+    The person who acted is not told of their own action (their teammates are), unless
+    `tell_actor`: the buyer's receipt of a filing, which names the merchant's deadline."""
     ids = outbox_insert(
         outbox_rows(
             dispute=dispute,
             key=f"dispute:{dispute.pk}:event:{event.pk}",
-            recipients=recipients,
+            recipients=[u for u in recipients if tell_actor or u.pk != event.actor_id],
             kind=kind,
             params=notice_params(dispute, **figures),
             now=timezone.now(),

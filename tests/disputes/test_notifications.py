@@ -445,7 +445,9 @@ def test_an_email_is_in_the_platforms_language_whatever_the_request(
     note = Notification.objects.get(
         dispute=dispute, recipient=dispute.buyer, channel="email", kind="filed"
     )
-    assert note.subject.startswith(f"投诉 {dispute.number}：")  # what was sent is kept
+    # What was sent is kept; it names the product and the shop.
+    product, shop = dispute.order.product.name, dispute.merchant.shop_name
+    assert note.subject.startswith(f"投诉 {dispute.number}（{product} · {shop}）：")
 
 
 def test_an_old_unsent_row_is_sent_with_its_own_text():
