@@ -76,10 +76,21 @@ class AppealForm(forms.Form):
     reason = _text(_("Why do you appeal?"), rows=4)
 
 
+# What each score means, worst first: the choices read 1 (very poor) to 5 (very satisfied),
+# each a radio button with its words as its label (the stars beside it are decoration).
+SCORE_WORDS = {
+    1: _("very poor"),
+    2: _("poor"),
+    3: _("fair"),
+    4: _("satisfied"),
+    5: _("very satisfied"),
+}
+
+
 class RatingForm(forms.Form):
     score = forms.TypedChoiceField(
         label=_("How satisfied are you with how your complaint was handled?"),
-        choices=[(n, str(n)) for n in range(MAX_SCORE, MIN_SCORE - 1, -1)],
+        choices=[(n, SCORE_WORDS[n]) for n in range(MIN_SCORE, MAX_SCORE + 1)],
         coerce=int,
         widget=forms.RadioSelect,
         error_messages={"required": _("Choose a score from 1 to 5.")},
