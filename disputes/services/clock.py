@@ -62,7 +62,7 @@ from disputes.models import (
 from disputes.outcomes import Ending, targets
 from disputes.services import money
 from disputes.services.conversation import resolve
-from disputes.services.formatting import jsonable, local
+from disputes.services.formatting import jsonable, local, yuan
 from disputes.services.outbox import (
     buyer_recipients,
     merchant_recipients,
@@ -88,7 +88,10 @@ __all__ = [
     "dispute_offer_lapse",
     "dispute_review_expire",
     "enforce",
+    "fast_track_buyer_refusals",
     "fast_track_if_eligible",
+    "fast_track_refusal_text",
+    "fast_track_refusals",
     "lock_due",
     "lock_reminders_due",
     "remind",
@@ -742,22 +745,55 @@ def fast_track_refusals(dispute: Dispute, policy: Policy) -> list[str]:
     )
     if not set(CORE_EVIDENCE) <= kinds:
         refusals.append("core_evidence_missing")
+    return refusals + fast_track_buyer_refusals(buyer, policy, now=now, excluding=dispute.pk)
+
+
+def fast_track_buyer_refusals(
+    buyer: User, policy: Policy, *, now: datetime | None = None, excluding: int | None = None
+) -> list[str]:
+    """The fast-track limits that depend on the buyer alone, not on the claim: the account
+    old enough, no malicious ruling within the period, at most N fast tracks in M days. The
+    complaint form asks this before anything is typed (disputes/views/filing.py), so it
+    never promises what filing would refuse."""
+    now = now or timezone.now()
+    refusals: list[str] = []
     if buyer.date_joined > now - timedelta(days=policy.fast_track_min_account_days):
         refusals.append("account_too_new")
     if selectors.malicious_rulings_count(buyer, days=policy.fast_track_clean_days, at=now):
         refusals.append("malicious_ruling")
-    recent = (
-        Dispute.objects.filter(
-            buyer=buyer,
-            fast_track=True,
-            filed_at__gt=now - timedelta(days=policy.fast_track_period_days),
-        )
-        .exclude(pk=dispute.pk)
-        .count()
+    recent = Dispute.objects.filter(
+        buyer=buyer,
+        fast_track=True,
+        filed_at__gt=now - timedelta(days=policy.fast_track_period_days),
     )
-    if recent >= policy.fast_track_max_count:
+    if excluding is not None:
+        recent = recent.exclude(pk=excluding)
+    if recent.count() >= policy.fast_track_max_count:
         refusals.append("too_many_fast_tracks")
     return refusals
+
+
+def fast_track_refusal_text(code: str, policy: Policy) -> str:
+    """One fast-track refusal (`fast_track_refusals`) as the buyer reads it, with the
+    policy's numbers."""
+    if code == "account_too_new":
+        return _("your account is less than %(days)s days old") % {
+            "days": policy.fast_track_min_account_days
+        }
+    if code == "malicious_ruling":
+        return _("a complaint of yours was ruled malicious in the last %(days)s days") % {
+            "days": policy.fast_track_clean_days
+        }
+    if code == "too_many_fast_tracks":
+        return _("you had %(most)s fast-tracked complaints in the last %(days)s days") % {
+            "most": policy.fast_track_max_count,
+            "days": policy.fast_track_period_days,
+        }
+    if code == "above_threshold":
+        return _("the claim is above %(threshold)s") % {
+            "threshold": yuan(policy.small_claim_threshold)
+        }
+    return _("the three core proofs are not all attached")
 
 
 def fast_track_if_eligible(dispute: Dispute, policy: Policy) -> None:

@@ -28,6 +28,7 @@ from disputes.forms import (
     evidence_field,
 )
 from disputes.models import CORE_EVIDENCE, EvidenceKind
+from disputes.services.clock import fast_track_buyer_refusals, fast_track_refusal_text
 from disputes.services.filing import FilingState, filing_state
 from kamen_complaints.api import (
     throttle_peek,
@@ -214,16 +215,28 @@ def _complaint_form_page(
         }
         for kind in EVIDENCE_KINDS
     ]
+    # What the fast-track box promises is the filing rule's own answer for this buyer; the
+    # script only ticks off the proofs still missing (static/js/complaint_form.js).
+    buyer = cast(User, request.user)
+    fast_track_refusals = [
+        fast_track_refusal_text(code, policy) for code in fast_track_buyer_refusals(buyer, policy)
+    ]
     context = {
         "order": order,
         "form": form,
         "state": state,
+        "fast_track_refusals": fast_track_refusals,
         "policy": policy,
         "evidence": evidence,
         "evidence_errors": evidence_errors,
         "reasons": [(radio, REASON_HELP.get(radio.data["value"], "")) for radio in form["reason"]],
         "core_kinds": [(kind, EvidenceKind(kind).label) for kind in CORE_EVIDENCE],
         "core_present": {f.kind for f in draft.files},
+        "core_missing": [
+            EvidenceKind(kind).label
+            for kind in CORE_EVIDENCE
+            if kind not in {f.kind for f in draft.files}
+        ],
         "max_mb": policy.max_evidence_bytes // (1024 * 1024),
         "max_request_bytes": settings.MAX_REQUEST_BODY_SIZE,
     }

@@ -8,8 +8,9 @@
  *   may carry (data-max-request-bytes) are not sent: the form says so and keeps everything.
  *   Without canvas or DataTransfer nothing is scaled and the server answers instead, with the
  *   form and what was typed (disputes/views.py).
- * - The 三证 checklist ticks as files are added or removed, and the fast-track box says
- *   whether the claim qualifies so far (amount within the threshold, three proofs present).
+ * - The 三证 checklist ticks as files are added or removed, and the fast-track box names the
+ *   proofs still missing. Whether the buyer may be fast-tracked at all is the server's answer,
+ *   written into the page (disputes/views/filing.py); the script never promises a payment.
  * Messages come from data attributes the template wrote, so they are already translated. */
 (function () {
   "use strict";
@@ -22,7 +23,6 @@
   var form = document.querySelector("form.cf-form");
   if (!form) return;
   var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10) || 0;
-  var threshold = parseFloat(form.getAttribute("data-threshold")) || 0;
   var canStore = typeof DataTransfer === "function";
   var canScale =
     canStore && typeof createImageBitmap === "function" && !!document.createElement("canvas").toBlob;
@@ -210,11 +210,11 @@
     var box = form.querySelector("[data-too-much]");
     if (box && !box.hidden && !(maxRequestBytes && totalBytes() > maxRequestBytes)) box.hidden = true;
     var list = form.querySelector("[data-checklist]");
-    var complete = true;
+    var missing = [];
     if (list) {
       list.querySelectorAll("[data-check-kind]").forEach(function (item) {
         var done = present(item.getAttribute("data-check-kind"));
-        complete = complete && done;
+        if (!done) missing.push(item.getAttribute("data-check-label"));
         item.classList.toggle("cf-checklist__item--done", done);
         item.querySelector(".cf-checklist__mark").textContent = done ? "✓" : "○";
         var state = item.querySelector("[data-check-state]");
@@ -223,15 +223,17 @@
         }
       });
     }
-    var fast = form.querySelector("[data-fast-state]");
-    var amountInput = form.querySelector("input[name=claimed_amount]");
-    if (fast && amountInput) {
-      var amount = parseFloat(amountInput.value.replace(/[¥￥,\s]/g, ""));
-      var yes = complete && !isNaN(amount) && amount > 0 && amount <= threshold;
-      fast.hidden = false;
-      fast.textContent = fast.getAttribute(yes ? "data-yes" : "data-no");
-      fast.classList.toggle("cf-fast__state--yes", yes);
-      form.querySelector("[data-fast-track]").classList.toggle("cf-fast--yes", yes);
+    var fast = form.querySelector("[data-fast-missing]");
+    if (fast && list) {
+      var names = fast.querySelector("[data-fast-missing-list]");
+      names.textContent = "";
+      missing.forEach(function (label) {
+        var span = document.createElement("span");
+        span.textContent = label;
+        names.appendChild(span);
+      });
+      fast.querySelector("[data-fast-incomplete]").hidden = !missing.length;
+      fast.querySelector("[data-fast-complete]").hidden = !!missing.length;
     }
   }
 
@@ -292,9 +294,6 @@
 
   form.addEventListener("change", function (event) {
     if (event.target.matches("[data-remove-draft]")) update();
-  });
-  form.addEventListener("input", function (event) {
-    if (event.target.name === "claimed_amount") update();
   });
   update();
 })();

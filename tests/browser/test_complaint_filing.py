@@ -182,9 +182,10 @@ def test_a_small_claim_is_explained_then_paid_at_once(
     _log_in(page, buyer, f"/orders/{order.number}/complain/")
     fast = page.locator("[data-fast-track]")
     assert "¥100.00" in fast.inner_text() and "先行赔付" in fast.inner_text()
-    assert "cf-fast--yes" not in (fast.get_attribute("class") or "")
+    missing = page.locator("[data-fast-missing]")
+    assert missing.inner_text().startswith("还缺")
     _attach_three(page, proofs)
-    assert "cf-fast--yes" in (fast.get_attribute("class") or "")
+    assert "还缺" not in missing.inner_text()
     page.screenshot(path=str(screenshot_dir / "complaint-fast-track.png"), full_page=True)
 
     page.click("form.cf-form button[type=submit]")

@@ -384,7 +384,7 @@ def test_order_page_of_an_unpaid_order_has_no_panel():
 def test_the_reveal_box_says_each_reveal_is_recorded_not_shown_once():
     order = funded_order()
     response = _client(order.buyer).post(
-        f"/orders/{order.number}/reveal/", HTTP_ACCEPT_LANGUAGE="en", follow=True
+        f"/orders/{order.number}/reveal/", HTTP_ACCEPT_LANGUAGE="en"
     )
     html = response.content.decode()
     assert "Shown once" not in html
@@ -411,3 +411,58 @@ def test_an_unpaid_order_goes_back_to_its_page():
     order = order_services.order_create(buyer=UserFactory(), product=product, quantity=1)
     response = _client(order.buyer).get(_url(order))
     assert response.status_code == 302 and response["Location"] == f"/orders/{order.number}/"
+
+
+# --- The fast-track box says what the filing rule decides (issue 19) ------------------------
+
+
+def test_a_three_day_old_account_with_the_three_proofs_is_never_promised_the_fast_track():
+    order = funded_order(price=Decimal("48.00"))
+    order.buyer.date_joined = timezone.now() - timedelta(days=3)
+    order.buyer.save()
+    client = _client(order.buyer)
+    html = client.get(_url(order), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    fast = html[html.index("data-fast-track") : html.index("</aside>")]
+    assert "Not eligible for the fast track" in fast
+    assert "<li>your account is less than 7 days old</li>" in fast
+    assert "paid at once when you submit" not in fast and "data-fast-missing" not in fast
+    # The three proofs attached and the amount refused: the form comes back, still no promise.
+    response = client.post(
+        _url(order),
+        {"reason": "other", "claimed_amount": "480.00", **_three_proofs()},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    html = response.content.decode()
+    fast = html[html.index("data-fast-track") : html.index("</aside>")]
+    assert "Not eligible for the fast track" in fast and "paid at once when" not in fast
+    zh = client.get(_url(order)).content.decode()
+    assert "账户注册未满 7 天" in zh[zh.index("data-fast-track") :]
+    # Filed with the three proofs: the server agrees and nothing is paid.
+    client.post(_url(order), {"reason": "other", "claimed_amount": "48.00", **_three_proofs()})
+    dispute = Dispute.objects.get(order=order)
+    assert not dispute.fast_track and dispute.paid_out == Decimal("0")
+
+
+def test_an_eligible_account_is_told_which_proofs_are_still_missing():
+    order = funded_order(price=Decimal("48.00"))
+    order.buyer.date_joined = timezone.now() - timedelta(days=30)
+    order.buyer.save()
+    client = _client(order.buyer)
+    html = client.get(_url(order), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    fast = html[html.index("data-fast-track") : html.index("</aside>")]
+    assert "Your account is eligible" in fast and "Not eligible" not in fast
+    missing = "<span>order screenshot</span><span>payment proof</span><span>chat record</span>"
+    assert "Still missing:" in fast and missing in fast
+    response = client.post(
+        _url(order),
+        {
+            "reason": "other",
+            "claimed_amount": "",
+            "evidence_order_screenshot": png("order.png"),
+        },
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    html = response.content.decode()
+    fast = html[html.index("data-fast-track") : html.index("</aside>")]
+    assert "<span>payment proof</span><span>chat record</span>" in fast
+    assert "<span>order screenshot</span>" not in fast
