@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from disputes.buyer_forms import EvidenceForm, MessageForm, _text
+from disputes.forms import MultipleFileField, MultipleFileInput
 from disputes.models import OPEN_STATUSES, UPLOADABLE_EVIDENCE, EvidenceKind, Reason, Status
 from kamen_complaints.forms import YuanField
 from kamen_complaints.text import validate_visible_text
@@ -244,23 +245,29 @@ class ContestForm(forms.Form):
         choices=[(k, EvidenceKind(k).label) for k in UPLOADABLE_EVIDENCE],
         initial=EvidenceKind.REDEMPTION_RECORD,
     )
-    file = forms.FileField(
-        label=_("Counter-evidence file"),
+    file = MultipleFileField(
+        label=_("Counter-evidence files"),
         required=False,
-        help_text=_("An image (PNG, JPEG, WebP) or a PDF, e.g. the upstream's redemption record."),
-        widget=forms.ClearableFileInput(
+        help_text=_(
+            "Images (PNG, JPEG, WebP) or PDFs, e.g. the upstream's redemption record; choose "
+            "several at once if you have them."
+        ),
+        widget=MultipleFileInput(
             attrs={"accept": "image/png,image/jpeg,image/webp,application/pdf"}
         ),
     )
-    note = forms.CharField(label=_("Note on the file (optional)"), required=False, max_length=500)
+    note = forms.CharField(label=_("Note on the files (optional)"), required=False, max_length=500)
 
     def __init__(self, *args: Any, has_evidence: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.has_evidence = has_evidence
-        if not has_evidence:
-            self.fields["file"].required = True
-            self.fields["file"].error_messages["required"] = _(
-                "Contesting needs at least one piece of counter-evidence: attach a file."
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.has_evidence and "file" not in self.errors and not data.get("file"):
+            self.add_error(
+                "file",
+                _("Contesting needs at least one piece of counter-evidence: attach a file."),
             )
 
 
@@ -284,6 +291,7 @@ class MerchantApplyForm(forms.Form):
         validators=[validate_visible_text],
         help_text=_("Shown to buyers on every product and order."),
     )
+        return data
     legal_name = forms.CharField(
         label=_("Legal name"),
         max_length=120,

@@ -472,11 +472,10 @@ def complaint_contest(request: HttpRequest, number: str) -> HttpResponse:
     )
 
     def contest(d: Dispute, data: dict[str, Any]) -> object:
-        uploads = []
-        if data.get("file"):
-            uploads.append(
-                services.EvidenceUpload(kind=data["kind"], file=data["file"], note=data["note"])
-            )
+        uploads = [
+            services.EvidenceUpload(kind=data["kind"], file=upload, note=data["note"])
+            for upload in data.get("file") or []
+        ]
         return services.dispute_contest(
             dispute=d, merchant_user=user, message=data["message"], evidence=uploads
         )
