@@ -384,7 +384,7 @@ def test_order_page_of_an_unpaid_order_has_no_panel():
 def test_the_reveal_box_says_each_reveal_is_recorded_not_shown_once():
     order = funded_order()
     response = _client(order.buyer).post(
-        f"/orders/{order.number}/reveal/", HTTP_ACCEPT_LANGUAGE="en"
+        f"/orders/{order.number}/reveal/", HTTP_ACCEPT_LANGUAGE="en", follow=True
     )
     html = response.content.decode()
     assert "Shown once" not in html
