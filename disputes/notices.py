@@ -309,6 +309,15 @@ def sentence(note: Notification) -> str:
     return render(note.params or {}, role_of(note))
 
 
+def about(note: Notification) -> str:
+    """The product and the shop the complaint is about ("" for a row without a complaint);
+    the inbox selector joins them."""
+    dispute = note.dispute if note.dispute_id else None
+    if dispute is None:
+        return ""
+    return f"{dispute.order.product.name} · {dispute.merchant.shop_name}"
+
+
 def number_of(note: Notification) -> str:
     return str((note.params or {}).get("number") or note.dispute.number)
 
@@ -351,6 +360,10 @@ class Line:
     @property
     def url(self) -> str | None:
         return link(self.latest)
+
+    @property
+    def about(self) -> str:
+        return about(self.latest)
 
     @property
     def details(self) -> str:
@@ -404,15 +417,6 @@ def line(notes: Sequence[Notification]) -> Line:
 
 def email(notes: Sequence[Notification]) -> tuple[str, str]:
     """Subject and body of one e-mail reporting these rows (one complaint, one recipient), in
-def about(note: Notification) -> str:
-    """The product and the shop the complaint is about ("" for a row without a complaint);
-    the inbox selector joins them."""
-    dispute = note.dispute if note.dispute_id else None
-    if dispute is None:
-        return ""
-    return f"{dispute.order.product.name} · {dispute.merchant.shop_name}"
-
-
     the platform's language."""
     ordered = sorted(notes, key=lambda n: (n.created_at, n.pk), reverse=True)
     latest = ordered[0]
@@ -422,6 +426,7 @@ def about(note: Notification) -> str:
         text = summary(ordered)
         subject = _("Complaint %(number)s (%(about)s): %(headline)s") % {
             "number": number_of(latest),
+            "about": about(latest),
             "headline": text,
         }
         lines: list[str] = []
@@ -447,8 +452,3 @@ def about(note: Notification) -> str:
         if url:
             lines += ["", _("Open it: %(url)s") % {"url": settings.SITE_URL + url}]
         return str(subject)[:200], "\n".join(str(part) for part in lines).strip()
-    @property
-    def about(self) -> str:
-        return about(self.latest)
-
-            "about": about(latest),

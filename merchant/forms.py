@@ -269,6 +269,7 @@ class ContestForm(forms.Form):
                 "file",
                 _("Contesting needs at least one piece of counter-evidence: attach a file."),
             )
+        return data
 
 
 # --- The shop application and the team (merchant/views/application.py, team.py) ----------
@@ -291,7 +292,6 @@ class MerchantApplyForm(forms.Form):
         validators=[validate_visible_text],
         help_text=_("Shown to buyers on every product and order."),
     )
-        return data
     legal_name = forms.CharField(
         label=_("Legal name"),
         max_length=120,

@@ -68,32 +68,38 @@ class OrderSerializer(serializers.ModelSerializer):
         "when nothing bars them."
     )
 
-    class Meta:
-        model = Order
-        fields = [
-            "number",
-            "status",
-            "product",
-            "merchant",
-            "quantity",
-            "unit_price",
-            "amount",
     pay_by = serializers.SerializerMethodField(
         help_text="Until when the order may be paid (null once paid or cancelled); an order "
         "still unpaid then is cancelled."
     )
 
+    class Meta:
+        model = Order
+        fields = [
+            "number",
+            "status",
+            "pay_by",
+            "product",
+            "merchant",
+            "quantity",
+            "unit_price",
+            "amount",
             "refunded_amount",
             "topup_target",
             "created_at",
             "paid_at",
             "delivered_at",
-            "pay_by",
             "payment_channel",
             "payment_reference",
             "card_keys",
             "complaints_barred_until",
         ]
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_pay_by(self, order: Order) -> str | None:
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            return None
+        return serializers.DateTimeField().to_representation(order.pay_by)
 
     def get_product(self, order: Order) -> dict[str, Any]:
         return {"id": order.product_id, "name": order.product.name, "kind": order.product.kind}
@@ -105,12 +111,6 @@ class OrderSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_complaints_barred_until(self, order: Order) -> str | None:
         user = getattr(self.context.get("request"), "user", None)
-    @extend_schema_field(OpenApiTypes.DATETIME)
-    def get_pay_by(self, order: Order) -> str | None:
-        if order.status != OrderStatus.PENDING_PAYMENT:
-            return None
-        return serializers.DateTimeField().to_representation(order.pay_by)
-
         if user is None or order.buyer_id != user.pk:
             return None
         # Once per request, however many orders the page lists.
@@ -265,16 +265,6 @@ class OrderPayView(APIView):
         return Response(OrderSerializer(order, context={"request": request}).data)
 
 
-class OrderRevealView(APIView):
-    throttle_classes = throttles("reveal")
-
-    @extend_schema(
-        request=None,
-        responses=inline_serializer(
-            "RevealedKeys", {"card_keys": serializers.ListField(child=TextField())}
-        ),
-    )
-    def post(self, request: Request, number: str) -> Response:
 class OrderCancelView(APIView):
     """The buyer cancels an order they have not paid (orders.services.order_cancel)."""
 
@@ -290,6 +280,16 @@ class OrderCancelView(APIView):
         return Response(OrderSerializer(order, context={"request": request}).data)
 
 
+class OrderRevealView(APIView):
+    throttle_classes = throttles("reveal")
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "RevealedKeys", {"card_keys": serializers.ListField(child=TextField())}
+        ),
+    )
+    def post(self, request: Request, number: str) -> Response:
         order = _visible_order(request, number)
         if order.buyer_id != request.user.pk:
             raise Forbidden(_("Only the buyer sees the card keys."))

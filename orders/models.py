@@ -337,6 +337,12 @@ class OrderStatus(models.TextChoices):
     DELIVERY_FAILED = "delivery_failed", _("delivery failed")
     REFUNDED = "refunded", _("refunded")
     PARTIALLY_REFUNDED = "partially_refunded", _("partially refunded")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+# An order not paid within this time of being placed is cancelled (docs/rules.md "Unpaid orders"):
+# by the buyer any time before, by the clock (orders.services.orders_cancel_unpaid) after.
+PAYMENT_WINDOW = timedelta(minutes=30)
 
 
 class Order(models.Model):
@@ -354,12 +360,6 @@ class Order(models.Model):
         Product, on_delete=models.PROTECT, related_name="orders", verbose_name=_("product")
     )
     quantity = models.PositiveIntegerField(_("quantity"))
-    CANCELLED = "cancelled", _("cancelled")
-
-
-# An order not paid within this time of being placed is cancelled (docs/rules.md "Unpaid orders"):
-# by the buyer any time before, by the clock (orders.services.orders_cancel_unpaid) after.
-PAYMENT_WINDOW = timedelta(minutes=30)
     unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     refunded_amount = models.DecimalField(
@@ -433,6 +433,11 @@ PAYMENT_WINDOW = timedelta(minutes=30)
         return self.number
 
     @property
+    def pay_by(self) -> datetime:
+        """Until when the order may be paid (PAYMENT_WINDOW after it was placed)."""
+        return self.created_at + PAYMENT_WINDOW
+
+    @property
     def refundable_amount(self) -> Decimal:
         """What may still be given back: the amount paid less every refund sent or booked."""
         return self.amount - self.refunded_amount - self.refund_reserved
@@ -449,11 +454,6 @@ class Payment(models.Model):
     order = models.ForeignKey(
         Order,
         on_delete=models.PROTECT,
-    @property
-    def pay_by(self) -> datetime:
-        """Until when the order may be paid (PAYMENT_WINDOW after it was placed)."""
-        return self.created_at + PAYMENT_WINDOW
-
         null=True,
         blank=True,
         related_name="payments",
