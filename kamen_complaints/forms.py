@@ -1,5 +1,6 @@
 """What every app's forms share: a service's refusal put next to the field it is about
-(`add_domain_error`), and an amount in yuan as a person types it (`YuanField`).
+(`add_domain_error`), an amount in yuan as a person types it (`YuanField`), and ids of its
+own for each of a page's forms (`own_ids`).
 
 Forms check shape; the rules stay in the services (docs/architecture.md), whose DomainError
 carries a code. Each page's forms module keeps its own map from those codes to its fields
@@ -31,6 +32,16 @@ def add_domain_error(form: forms.BaseForm, error: DomainError, *, fields: Fields
             form.add_error(name, error.message)
             return
     form.add_error(None, error.message)
+
+
+def own_ids(context: dict[str, Any]) -> dict[str, Any]:
+    """A page with several forms whose fields share names (message, file, amount): each form
+    in `context` under "<name>_form" gets ids of its own ("<name>-<field>"), so every
+    <label for> names its own control and no id is on the page twice (README, accessibility)."""
+    for key, value in context.items():
+        if key.endswith("_form") and isinstance(value, forms.BaseForm):
+            value.auto_id = f"{key.removesuffix('_form')}-%s"
+    return context
 
 
 class YuanField(forms.CharField):

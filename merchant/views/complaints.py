@@ -41,6 +41,7 @@ from disputes.models import (
 from disputes.page_actions import run_action
 from escrow.selectors import deposit_summary
 from kamen_complaints.files import private_file_response
+from kamen_complaints.forms import own_ids
 from kamen_complaints.money import format_yuan
 from merchant.access import current_merchant, merchant_required
 from merchant.forms import (
@@ -351,12 +352,7 @@ def _page(
     for name, form in (bound or {}).items():
         context[name] = form
         context["open_form"] = name
-    # Six forms on one page share field names (message, file, kind): each gets its own ids,
-    # so every <label for> names its own control (docs/style.md, accessibility).
-    for name, value in context.items():
-        if name.endswith("_form") and hasattr(value, "auto_id"):
-            value.auto_id = f"{name.removesuffix('_form')}-%s"
-    return render(request, "merchant/complaint.html", context, status=status)
+    return render(request, "merchant/complaint.html", own_ids(context), status=status)
 
 
 @merchant_required

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods
 from escrow import selectors, services
 from escrow.models import AccountKind
 from kamen_complaints.errors import DomainError, Forbidden
+from kamen_complaints.forms import own_ids
 from kamen_complaints.money import from_fen
 from merchant.access import (
     MerchantRequest,
@@ -107,7 +108,7 @@ def _page(
             for w in selectors.merchant_withdrawals(merchant)[:WITHDRAWALS_SHOWN]
         ],
     }
-    return render(request, "merchant/deposit.html", context, status=status)
+    return render(request, "merchant/deposit.html", own_ids(context), status=status)
 
 
 @merchant_required

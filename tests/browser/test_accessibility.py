@@ -108,6 +108,16 @@ class Audit:
             if v["impact"] in BLOCKING:
                 where = ", ".join(v["nodes"][:4])
                 self.blocking.append(f"{name}: {v['impact']} {v['id']} ({v['help']}) at {where}")
+        # axe 4.x no longer reports duplicate ids, yet a <label for> names only the first one.
+        duplicates = page.evaluate(
+            """() => { const seen = new Set(), twice = new Set();
+                for (const e of document.querySelectorAll('[id]'))
+                    (seen.has(e.id) ? twice : seen).add(e.id);
+                return [...twice]; }"""
+        )
+        if duplicates:
+            counts["serious"] += len(duplicates)
+            self.blocking.append(f"{name}: serious duplicate ids {duplicates}")
         self.pages[name] = counts
         page.screenshot(path=str(self.screenshots / f"a11y-{name}.png"), full_page=True)
 
@@ -237,6 +247,9 @@ def test_the_merchants_pages_at_1280_px(desk: Any, screenshot_dir: Path) -> None
     audit.current(desk, "merchant-home")
     audit.run(desk, "/merchant/complaints/", "merchant-complaints")
     audit.run(desk, f"/merchant/complaints/{dispute.number}/", "merchant-complaint")
+    for summary in desk.locator("main details > summary").all():  # the four answers, opened
+        summary.click()
+    audit.current(desk, "merchant-complaint-answers")
     audit.run(desk, "/merchant/products/", "merchant-products")
     audit.run(desk, "/merchant/products/new/", "merchant-product-new")
     assert _boxes_beside_their_labels(desk, "main input[name=active]") == []
