@@ -58,6 +58,8 @@ urlpatterns = [
     path("disputes/<number:number>/rating/", api.RatingView.as_view(), name="api-dispute-rating"),
     path("shops/<int:pk>/record/", api.ShopRecordView.as_view(), name="api-shop-record"),
     path("merchant/stats/", api.MerchantStatsView.as_view(), name="api-merchant-stats"),
+    path("notifications/", api.NotificationListView.as_view(), name="api-notifications"),
+    path("notifications/read/", api.NotificationReadView.as_view(), name="api-notifications-read"),
     path("staff/blacklist/", api.BlacklistView.as_view(), name="api-staff-blacklist"),
     path("staff/metrics/", MetricsView.as_view(), name="api-staff-metrics"),
     path(

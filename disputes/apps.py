@@ -50,6 +50,19 @@ class DisputesConfig(AppConfig):
 
         # The buyer is told when a complaint's money reached them (escrow cannot import us).
         payout_sent.connect(notify_payout_sent, dispatch_uid="disputes.notify_payout_sent")
+        # The owner is told what happens to the shop: suspended, reinstated, owing, a
+        # withdrawal decided (orders and escrow cannot import us).
+        from disputes.services import shop_notices
+        from escrow.signals import debt_recorded, withdrawal_decided
+        from orders.signals import shop_status_changed
+
+        shop_status_changed.connect(
+            shop_notices.notify_shop_status, dispatch_uid="disputes.notify_shop_status"
+        )
+        debt_recorded.connect(shop_notices.notify_debt, dispatch_uid="disputes.notify_debt")
+        withdrawal_decided.connect(
+            shop_notices.notify_withdrawal, dispatch_uid="disputes.notify_withdrawal"
+        )
 
         # Small claims are fast tracked inside the filing transaction.
         register_after_filing(fast_track_if_eligible)

@@ -920,6 +920,13 @@ class NotificationKind(models.TextChoices):
     REMINDER_REVIEW = "reminder_review", _("reminder to the arbitrators")
     PAYOUT_SENT = "payout_sent", _("refund sent")
     AUTO_DECIDED = "auto_decided", _("decided by the platform's automatic check")
+    # About the shop, not one complaint (disputes/services/shop_notices.py): no `dispute`.
+    SHOP_SUSPENDED = "shop_suspended", _("shop suspended")
+    SHOP_REINSTATED = "shop_reinstated", _("shop reinstated")
+    DEBT_RECORDED = "debt_recorded", _("money owed to the platform")
+    VERIFICATION_EXPIRING = "verification_expiring", _("verification expiring")
+    WITHDRAWAL_APPROVED = "withdrawal_approved", _("withdrawal approved")
+    WITHDRAWAL_REJECTED = "withdrawal_rejected", _("withdrawal rejected")
 
 
 class Notification(models.Model):
@@ -929,8 +936,14 @@ class Notification(models.Model):
     the clock's sweep — at least once, never twice: the dedupe key keeps one row per event,
     recipient and channel, and a row is marked sent under its lock."""
 
+    # Empty for a notice about the shop itself (suspension, debt, withdrawal, verification).
     dispute = models.ForeignKey(
-        Dispute, on_delete=models.PROTECT, related_name="notifications", verbose_name=_("complaint")
+        Dispute,
+        on_delete=models.PROTECT,
+        related_name="notifications",
+        verbose_name=_("complaint"),
+        null=True,
+        blank=True,
     )
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,

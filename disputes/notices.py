@@ -268,6 +268,92 @@ def _payout_sent(p: Params, role: str) -> str:
     }
 
 
+# --- About the shop (disputes/services/shop_notices.py): no complaint, the owner reads them ---
+
+
+def _suspension_reason(p: Params) -> str:
+    if p.get("reason") == "deposit":
+        return _("the deposit is below its minimum or the shop owes the platform money")
+    if p.get("reason") == "verification_expired":
+        return _("its real-name verification expired")
+    if p.get("note"):
+        return _("the platform suspended it: “%(note)s”") % {"note": p.get("note")}
+    return _("the platform suspended it")
+
+
+def _shop_suspended(p: Params, role: str) -> str:
+    figures = {"shop": p.get("shop", ""), "why": _suspension_reason(p)}
+    if p.get("reason") == "deposit":
+        return _(
+            "Your shop %(shop)s is suspended: %(why)s. Pay %(amount)s on the deposit page "
+            "(you owe %(owed)s; the deposit holds %(balance)s of its %(minimum)s minimum) and it "
+            "sells again at once."
+        ) % {
+            **figures,
+            "amount": _yuan(p.get("amount")),
+            "owed": _yuan(p.get("owed")),
+            "balance": _yuan(p.get("balance")),
+            "minimum": _yuan(p.get("minimum")),
+        }
+    if p.get("reason") == "verification_expired":
+        return (
+            _(
+                "Your shop %(shop)s is suspended: %(why)s. Verify again on the verification page "
+                "to sell again."
+            )
+            % figures
+        )
+    return _("Your shop %(shop)s is suspended: %(why)s.") % figures
+
+
+def _shop_reinstated(p: Params, role: str) -> str:
+    return _("Your shop %(shop)s sells again: the suspension is lifted.") % {
+        "shop": p.get("shop", "")
+    }
+
+
+def _debt_recorded(p: Params, role: str) -> str:
+    return _(
+        "Complaint %(number)s cost %(amount)s more than your deposit could cover: your shop "
+        "%(shop)s now owes the platform %(owed)s. Pay it on the deposit page."
+    ) % {
+        "number": p.get("complaint", ""),
+        "amount": _yuan(p.get("amount")),
+        "shop": p.get("shop", ""),
+        "owed": _yuan(p.get("owed")),
+    }
+
+
+def _verification_expiring(p: Params, role: str) -> str:
+    return _(
+        "The real-name verification of your shop %(shop)s runs out on %(due)s; the shop is "
+        "suspended then. Verify again on the verification page before that date."
+    ) % {"shop": p.get("shop", ""), "due": shanghai(p.get("due"))}
+
+
+def _withdrawal(p: Params, role: str, kind: str) -> str:
+    if kind == K.WITHDRAWAL_APPROVED:
+        return _(
+            "Your withdrawal of %(amount)s from the deposit of %(shop)s was approved; the "
+            "transfer to your bank account follows."
+        ) % {"amount": _yuan(p.get("amount")), "shop": p.get("shop", "")}
+    return _(
+        "Your withdrawal of %(amount)s from the deposit of %(shop)s was rejected: “%(reason)s” "
+        "The money stays in the deposit."
+    ) % {"amount": _yuan(p.get("amount")), "shop": p.get("shop", ""), "reason": p.get("reason")}
+
+
+# Where the owner acts on a notice about the shop (the merchant dashboard's pages).
+SHOP_LINKS: dict[str, str] = {
+    K.SHOP_SUSPENDED: "merchant:deposit",
+    K.SHOP_REINSTATED: "merchant:home",
+    K.DEBT_RECORDED: "merchant:deposit",
+    K.VERIFICATION_EXPIRING: "merchant:verification",
+    K.WITHDRAWAL_APPROVED: "merchant:deposit",
+    K.WITHDRAWAL_REJECTED: "merchant:deposit",
+}
+
+
 _TEXT: dict[str, Callable[[Params, str], str]] = {
     K.FILED: _filed,
     K.FAST_TRACKED: _fast_tracked,
@@ -291,6 +377,12 @@ _TEXT: dict[str, Callable[[Params, str], str]] = {
     K.REMINDER_REVIEW: lambda p, r: _reminder(p, r, K.REMINDER_REVIEW),
     K.PAYOUT_SENT: _payout_sent,
     K.AUTO_DECIDED: _auto_decided,
+    K.SHOP_SUSPENDED: _shop_suspended,
+    K.SHOP_REINSTATED: _shop_reinstated,
+    K.DEBT_RECORDED: _debt_recorded,
+    K.VERIFICATION_EXPIRING: _verification_expiring,
+    K.WITHDRAWAL_APPROVED: lambda p, r: _withdrawal(p, r, K.WITHDRAWAL_APPROVED),
+    K.WITHDRAWAL_REJECTED: lambda p, r: _withdrawal(p, r, K.WITHDRAWAL_REJECTED),
 }
 
 
@@ -298,7 +390,10 @@ def role_of(note: Notification) -> str:
     """The recipient's side of the complaint (inferred for rows that did not store it)."""
     if note.role:
         return note.role
-    return Role.BUYER if note.recipient_id == note.dispute.buyer_id else Role.MERCHANT
+    dispute = note.dispute
+    if dispute is None:  # a notice about the shop
+        return Role.MERCHANT
+    return Role.BUYER if note.recipient_id == dispute.buyer_id else Role.MERCHANT
 
 
 def sentence(note: Notification) -> str:
@@ -319,11 +414,32 @@ def about(note: Notification) -> str:
 
 
 def number_of(note: Notification) -> str:
-    return str((note.params or {}).get("number") or note.dispute.number)
+    """The complaint's number ("" for a notice about the shop)."""
+    number = (note.params or {}).get("number")
+    if number or note.dispute_id is None:
+        return str(number or "")
+    return str(note.dispute.number if note.dispute else "")
+
+
+def title(note: Notification) -> str:
+    """What the notice is about: the complaint, or the shop."""
+    if note.dispute_id is None:
+        return _("Shop %(shop)s") % {"shop": (note.params or {}).get("shop", "")}
+    return _("Complaint %(number)s") % {"number": number_of(note)}
 
 
 def link(note: Notification) -> str | None:
-    """The page of the complaint for this reader (None: no page for their side yet)."""
+    """The page of the complaint for this reader (None: no page for their side yet); for a
+    notice about the shop, the page to act on it."""
+    if note.dispute_id is None:
+        shop_page = SHOP_LINKS.get(note.kind)
+        if note.kind == K.SHOP_SUSPENDED:
+            reason = (note.params or {}).get("reason")
+            shop_page = {
+                "deposit": "merchant:deposit",
+                "verification_expired": "merchant:verification",
+            }.get(str(reason), "merchant:home")
+        return reverse(shop_page) if shop_page else None
     name = LINK_URL_NAMES.get(role_of(note))
     if name is None:
         return None
@@ -352,6 +468,10 @@ class Line:
     @property
     def number(self) -> str:
         return number_of(self.latest)
+
+    @property
+    def title(self) -> str:
+        return title(self.latest)
 
     @property
     def created_at(self) -> datetime:
@@ -429,6 +549,11 @@ def email(notes: Sequence[Notification]) -> tuple[str, str]:
             "about": about(latest),
             "headline": text,
         }
+        if latest.dispute_id is None:  # a notice about the shop
+            subject = _("Shop %(shop)s: %(headline)s") % {
+                "shop": (latest.params or {}).get("shop", ""),
+                "headline": text,
+            }
         lines: list[str] = []
         for note in ordered:
             if note.kind:

@@ -283,7 +283,7 @@ def inbox_lines(user: User, groups: list[dict[str, Any]]) -> list[Line]:
         .filter(wanted)
         .select_related("dispute__order__product", "dispute__merchant")
     )
-    buckets: dict[tuple[int, int], list[Notification]] = defaultdict(list)
+    buckets: dict[tuple[int | None, int], list[Notification]] = defaultdict(list)
     for row in rows:
         minute = int(row.created_at.timestamp()) // 60
         buckets[(row.dispute_id, minute)].append(row)

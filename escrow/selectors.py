@@ -80,6 +80,13 @@ def deposit_summary(merchant: Merchant) -> DepositSummary:
     )
 
 
+def deposit_cure_amount(summary: DepositSummary) -> Decimal:
+    """What a top-up must bring to lift a `deposit` suspension: the debt first (a top-up
+    pays the receivable before the deposit), then the deposit up to its minimum."""
+    short = max(summary.minimum - summary.balance, Decimal("0"))
+    return summary.receivable + short
+
+
 def withdrawable_fen(*, balance: int, held: int, pending: int, minimum: int, owed: int) -> int:
     """The one rule of docs/rules.md "Shops, teams and deposits": what the owner may still
     withdraw, in fen — the balance less every open complaint's hold, the withdrawals still

@@ -31,6 +31,12 @@ from disputes.api.merchant import (
     RespondSerializer,
     RespondView,
 )
+from disputes.api.notifications import (
+    MarkReadSerializer,
+    NotificationListView,
+    NotificationReadView,
+    NotificationSerializer,
+)
 from disputes.api.parties import (
     ORDERINGS,
     AppealView,
@@ -62,6 +68,10 @@ from disputes.api.staff import (
 )
 
 __all__ = [
+    "MarkReadSerializer",
+    "NotificationListView",
+    "NotificationReadView",
+    "NotificationSerializer",
     "AcceptOfferView",
     "AppealView",
     "BlacklistAddSerializer",

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,12 +42,19 @@ COALESCE_WINDOW = timedelta(minutes=1)
 MAX_ATTEMPTS = 10
 
 
+def _same_subject(note: Notification) -> Q:
+    """The rows about what `note` is about: its complaint, or the shop (no complaint)."""
+    if note.dispute_id is None:
+        return Q(dispute__isnull=True)
+    return Q(dispute_id=note.dispute_id)
+
+
 def _sent_recently(note: Notification, now: datetime) -> bool:
     """Whether this recipient got a message about this complaint on this channel less than
     COALESCE_WINDOW ago."""
     return Notification.objects.filter(
+        _same_subject(note),
         recipient_id=note.recipient_id,
-        dispute_id=note.dispute_id,
         channel=note.channel,
         sent_at__gte=now - COALESCE_WINDOW,
     ).exists()
@@ -80,8 +88,8 @@ def notification_send(*, notification_id: int) -> bool:
             *Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("dispute")
             .filter(
+                _same_subject(note),
                 recipient_id=note.recipient_id,
-                dispute_id=note.dispute_id,
                 channel=note.channel,
                 sent_at__isnull=True,
                 attempts__lt=MAX_ATTEMPTS,

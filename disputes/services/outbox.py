@@ -21,14 +21,14 @@ from disputes.deadlines import running_deadline
 from disputes.models import Dispute, DisputeEvent, Notification, Role
 from disputes.services.formatting import jsonable
 from kamen_complaints.celery import enqueue
-from orders.models import MerchantMember
+from orders.models import Merchant, MerchantMember
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
-    dispute_id: int
+    dispute_id: int | None  # None: a notice about the shop (notify_shop)
     recipient_id: int
     channel: str
     dedupe_key: str
@@ -205,5 +205,34 @@ def notify(
             now=timezone.now(),
         )
     )
+    publish_notifications(ids)
+    return len(ids)
+
+
+def notify_shop(merchant: Merchant, *, key: str, kind: str, **figures: Any) -> int:
+    """Tell the shop's owner about the shop itself — suspended, reinstated, owing, its
+    verification running out, a withdrawal decided (disputes/services/shop_notices.py): one
+    row per channel, no complaint, written in the caller's transaction and delivered after
+    commit like `notify`. `key` names the event once (the dedupe key adds the recipient and
+    channel). Returns how many rows are to deliver."""
+    owner = merchant.owner
+    now = timezone.now()
+    text = render(jsonable({"shop": merchant.shop_name, **figures}))
+    rows = [
+        OutboxRow(
+            dispute_id=None,
+            recipient_id=owner.pk,
+            channel=chan.name,
+            dedupe_key=f"{key}:user:{owner.pk}:{chan.name}",
+            kind=str(kind),
+            params=text,
+            role=str(Role.MERCHANT),
+            created_at=now,
+            sent_at=now if chan.immediate else None,
+        )
+        for chan in channels()
+        if chan.address(owner) is not None
+    ]
+    ids = outbox_insert(rows)
     publish_notifications(ids)
     return len(ids)

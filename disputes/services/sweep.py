@@ -35,6 +35,7 @@ from disputes.models import ClockRun
 from disputes.services import clock as clocks
 from disputes.services.auto import auto_checks_sweep
 from disputes.services.notifications import notifications_send_pending
+from disputes.services.shop_notices import shops_warn_verification_expiring
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +226,13 @@ def deadlines_sweep(
         for clock in clocks.REMINDER_LEAD:
             report.reminded.setdefault(clock, 0)
             _sweep_reminders(clock, now=moment, size=size, deadline=deadline, report=report)
+    if reminders and not _out_of_time(deadline):
+        # Shops whose real-name verification runs out soon are told once (shop_notices).
+        try:
+            report.reminded["verification_expiring"] = shops_warn_verification_expiring(now=moment)
+        except Exception:
+            logger.exception("verification warnings failed; the next sweep tries again")
+            report.failed += 1
     if drain and not _out_of_time(deadline):
         report.notifications_sent = notifications_send_pending(now=timezone.now())
     report.finished_at = timezone.now()

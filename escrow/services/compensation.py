@@ -30,6 +30,7 @@ from escrow.services.ledger import (
     sync_suspension,
     yuan,
 )
+from escrow.signals import debt_recorded
 from kamen_complaints.celery import enqueue
 from kamen_complaints.errors import DomainError
 from kamen_complaints.money import format_yuan
@@ -233,6 +234,14 @@ def _recover(*, dispute_id: int, merchant: Merchant, fen: int) -> LedgerTransact
         hold.closed_at = tx.created_at
         hold.save(update_fields=["status", "consumed", "closed_at"])
     sync_suspension(deposit, receivable, lowered=True)
+    if shortfall:
+        debt_recorded.send(
+            sender=Merchant,
+            merchant=merchant,
+            dispute_id=dispute_id,
+            shortfall=shortfall,
+            owed=-receivable.balance,
+        )
     return tx
 
 

@@ -19,6 +19,7 @@ from escrow.services.ledger import (
     sync_suspension,
     yuan,
 )
+from escrow.signals import withdrawal_decided
 from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError, Forbidden
 from kamen_complaints.models import AuditAction
@@ -139,6 +140,7 @@ def withdrawal_approve(*, withdrawal: Withdrawal, staff: User) -> Withdrawal:
         before={"status": WithdrawalStatus.PENDING, "deposit": deposit.balance + withdrawal.amount},
         after={"status": withdrawal.status, "deposit": deposit.balance, "transaction": tx.key},
     )
+    withdrawal_decided.send(sender=Withdrawal, withdrawal=withdrawal)
     return withdrawal
 
 
@@ -165,4 +167,5 @@ def withdrawal_reject(*, withdrawal: Withdrawal, staff: User, reason: str) -> Wi
         before={"status": WithdrawalStatus.PENDING},
         after={"status": withdrawal.status},
     )
+    withdrawal_decided.send(sender=Withdrawal, withdrawal=withdrawal)
     return withdrawal

@@ -43,10 +43,8 @@ WITHDRAWALS_SHOWN = 10
 
 
 def cure_amount(merchant: Merchant, summary: selectors.DepositSummary) -> Decimal:
-    """What a top-up must bring to lift a `deposit` suspension: the debt first (a top-up
-    pays the receivable before the deposit), then the deposit up to its minimum."""
-    short = max(summary.minimum - summary.balance, Decimal("0"))
-    return summary.receivable + short
+    """What a top-up must bring to lift a `deposit` suspension (escrow's rule)."""
+    return selectors.deposit_cure_amount(summary)
 
 
 def _is_owner(request: HttpRequest) -> bool:

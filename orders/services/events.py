@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 
 from orders.models import Merchant, MerchantStatus, Order, StatusEvent
+from orders.signals import shop_status_changed
 
 
 def status_changed(
@@ -30,6 +31,9 @@ def status_changed(
             to_status=subject.status,
             reason=why[:500],
             actor=actor,
+        )
+        shop_status_changed.send(
+            sender=Merchant, merchant=subject, before=before, before_reason=before_reason
         )
     elif subject.status != before:
         StatusEvent.objects.create(

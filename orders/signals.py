@@ -1,0 +1,10 @@
+"""What the marketplace tells the apps above it, without importing them (dependencies point to
+orders, never from it; docs/architecture.md "The dependency direction")."""
+
+from django.dispatch import Signal
+
+# Sent inside the transaction that changes a shop's status or its suspension reason
+# (orders.services.events.status_changed), once per change: `merchant` (orders.models.Merchant,
+# already saved), `before` (its status before), `before_reason` (its suspension reason before).
+# The complaints app connects to it and tells the owner (disputes.services.shop_notices).
+shop_status_changed = Signal()
