@@ -89,6 +89,7 @@ def test_buy_reveal_then_file_with_three_images_from_the_order_page(
     page.wait_for_url(f"**/orders/{order.number}/complain/")
     assert page.locator("input[name=reason][value=invalid_card_key]").is_checked()
     assert page.input_value("input[name=claimed_amount]") == "12.50"
+    assert page.locator("[data-drop-hint]").first.is_visible()  # a mouse can drop files
     assert page.locator(".cf-checklist__item--done").count() == 0
     page.fill("textarea[name=description]", "兑换时提示：该卡密已被使用。")
     _attach_three(page, proofs)
@@ -214,6 +215,9 @@ def test_the_form_fits_a_360_px_phone(
     phone_page.click(f'#complaint-panel a[href="/orders/{order.number}/complain/"]')
     phone_page.wait_for_url(f"**/orders/{order.number}/complain/")
     assert phone_page.locator("input[name=card_keys]").count() == 2
+    # A touch screen has nothing to drag from: the "drop files here" hint is not shown.
+    assert phone_page.locator("[data-drop-hint]").count() > 0
+    assert not phone_page.locator("[data-drop-hint]").first.is_visible()
     _attach_three(phone_page, proofs)
     assert _no_horizontal_scroll(phone_page, 360)
     phone_page.screenshot(path=str(screenshot_dir / "complaint-form-phone.png"), full_page=True)
