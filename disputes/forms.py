@@ -129,6 +129,18 @@ class ComplaintForm(forms.Form):
         self.fields["claimed_amount"].help_text = _(
             "At most %(max)s: what this order may still give back."
         ) % {"max": format_yuan(max(refundable, Decimal(0)))}
+        # "Delivered late" names what the shop promised for this product (Product.delivery_minutes).
+        reason = cast(forms.ChoiceField, self.fields["reason"])
+        reason.choices = [
+            (
+                value,
+                _("%(reason)s (promised: %(promise)s)")
+                % {"reason": label, "promise": order.product.delivery_promise}
+                if value == Reason.LATE_DELIVERY
+                else label,
+            )
+            for value, label in Reason.choices
+        ]
         if order.product.delivers_card_keys:
             self.fields["reason"].initial = Reason.INVALID_CARD_KEY
         else:

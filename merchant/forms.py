@@ -18,7 +18,7 @@ from disputes.models import OPEN_STATUSES, UPLOADABLE_EVIDENCE, EvidenceKind, Re
 from kamen_complaints.forms import YuanField
 from kamen_complaints.text import validate_visible_text
 from orders.models import OrderStatus, Product, ProductKind
-from orders.services import MAX_IMPORT_BYTES
+from orders.services import MAX_DELIVERY_MINUTES, MAX_IMPORT_BYTES
 
 __all__ = [
     "AcceptRefundForm",
@@ -45,6 +45,7 @@ FIELD_OF_CODE = {
     "source_required": "source",
     "name_invalid": "name",
     "amount_invalid": "price",
+    "delivery_minutes_invalid": "delivery_minutes",
     "import_too_large": "keys",
     "import_not_text": "file",
     # The shop application and the team (orders.services).
@@ -88,6 +89,27 @@ class ProductForm(forms.Form):
             "Arbitrators read it when a buyer complains."
         ),
     )
+    description = forms.CharField(
+        label=_("Description (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("What the buyer gets and how to use it; shown on the product page."),
+    )
+    delivery_minutes = forms.IntegerField(
+        label=_("Promised delivery time (minutes)"),
+        required=False,
+        min_value=0,
+        max_value=MAX_DELIVERY_MINUTES,
+        initial=0,
+        help_text=_(
+            "0: at once, automatically. A complaint that the order was delivered late is "
+            "judged against this promise."
+        ),
+    )
+
+    def clean_delivery_minutes(self) -> int:
+        return self.cleaned_data.get("delivery_minutes") or 0
     active = forms.BooleanField(
         label=_("On sale"),
         required=False,

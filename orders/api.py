@@ -47,7 +47,17 @@ class ProductSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Product
-        fields = ["id", "name", "kind", "face_value", "price", "merchant", "in_stock"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "face_value",
+            "price",
+            "merchant",
+            "in_stock",
+            "description",
+            "delivery_minutes",
+        ]
 
 
 class MerchantProductSerializer(ProductSerializer):
@@ -453,6 +463,8 @@ class MerchantProductListCreateView(generics.ListAPIView):
             price=values["price"],
             source=values.get("source", ""),
             active=values.get("active", True),
+            description=values.get("description", ""),
+            delivery_minutes=values.get("delivery_minutes", 0),
         )
         product = selectors.merchant_products(merchant).get(pk=product.pk)
         return Response(MerchantProductSerializer(product).data, status=201)

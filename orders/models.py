@@ -20,6 +20,7 @@ from django.db.models.functions import Round
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from kamen_complaints.text import name_key, validate_visible_text
 from orders import crypto
@@ -221,6 +222,10 @@ class Product(models.Model):
     price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
     # Where the goods come from (upstream supplier, proof of origin): a court will ask.
     source = models.TextField(_("source"))
+    # What the buyer reads before buying, and what the shop promises about delivery: 0 is at
+    # once (automatic); a complaint "delivered late" is measured against it.
+    description = models.TextField(_("description"), blank=True, default="")
+    delivery_minutes = models.PositiveIntegerField(_("promised delivery time (minutes)"), default=0)
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
@@ -242,6 +247,18 @@ class Product(models.Model):
     @property
     def delivers_card_keys(self) -> bool:
         return self.kind != ProductKind.PHONE_TOPUP
+
+    @property
+    def delivery_promise(self) -> str:
+        """The promised delivery time in words ("at once", "within 30 minutes", "within 2 h")."""
+        minutes = self.delivery_minutes
+        if not minutes:
+            return str(_("at once, automatically"))
+        if minutes % 60 == 0:
+            return ngettext("within %(n)s hour", "within %(n)s hours", minutes // 60) % {
+                "n": minutes // 60
+            }
+        return ngettext("within %(n)s minute", "within %(n)s minutes", minutes) % {"n": minutes}
 
 
 class CardKeyStatus(models.TextChoices):

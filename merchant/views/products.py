@@ -81,6 +81,8 @@ def product_new(request: HttpRequest) -> HttpResponse:
                     price=values["price"],
                     source=values["source"],
                     active=values["active"],
+                    description=values["description"],
+                    delivery_minutes=values["delivery_minutes"],
                 )
             except DomainError as exc:
                 add_domain_error(form, exc, fields=FIELD_OF_CODE)
@@ -125,6 +127,8 @@ def product_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 "face_value": f"{product.face_value:.2f}",
                 "price": f"{product.price:.2f}",
                 "source": product.source,
+                "description": product.description,
+                "delivery_minutes": product.delivery_minutes,
                 "active": product.active,
             }
         )

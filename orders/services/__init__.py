@@ -13,6 +13,7 @@ One module per subdomain (docs/architecture.md); callers import the names from h
 """
 
 from orders.services.catalogue import (
+    MAX_DELIVERY_MINUTES,
     MAX_IMPORT_BYTES,
     MAX_IMPORT_LINES,
     MAX_KEY_LENGTH,
@@ -64,6 +65,7 @@ from orders.services.validation import check_visible_name, validate_id_number, v
 __all__ = [
     "AUDIT_TEAM_MEMBER_ADDED",
     "AUDIT_TEAM_MEMBER_REMOVED",
+    "MAX_DELIVERY_MINUTES",
     "MAX_IMPORT_BYTES",
     "MAX_IMPORT_LINES",
     "MAX_KEY_LENGTH",

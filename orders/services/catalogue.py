@@ -30,7 +30,19 @@ _KEY_RE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
 # --- Products and card keys ---------------------------------------------------------------
 
 
-def _check_product_fields(*, face_value: Decimal, price: Decimal, kind: str, source: str) -> None:
+# The longest delivery a shop may promise: a week.
+MAX_DELIVERY_MINUTES = 7 * 24 * 60
+
+
+def _check_product_fields(
+    *, face_value: Decimal, price: Decimal, kind: str, source: str, delivery_minutes: int = 0
+) -> None:
+    if not isinstance(delivery_minutes, int) or not (0 <= delivery_minutes <= MAX_DELIVERY_MINUTES):
+        raise DomainError(
+            _("The promised delivery time is 0 (at once) to %(max)s minutes.")
+            % {"max": MAX_DELIVERY_MINUTES},
+            code="delivery_minutes_invalid",
+        )
     if kind not in ProductKind.values:
         raise DomainError(_("Unknown product kind."), code="invalid")
     if face_value <= 0 or price <= 0:
@@ -52,9 +64,17 @@ def product_create(
     price: Decimal,
     source: str,
     active: bool = True,
+    description: str = "",
+    delivery_minutes: int = 0,
 ) -> Product:
     check_visible_name(name, code="name_invalid")
-    _check_product_fields(face_value=face_value, price=price, kind=kind, source=source)
+    _check_product_fields(
+        face_value=face_value,
+        price=price,
+        kind=kind,
+        source=source,
+        delivery_minutes=delivery_minutes,
+    )
     return Product.objects.create(
         merchant=merchant,
         name=name.strip(),
@@ -63,6 +83,8 @@ def product_create(
         price=price,
         source=source.strip(),
         active=active,
+        description=description.strip(),
+        delivery_minutes=delivery_minutes,
     )
 
 
@@ -70,12 +92,25 @@ def product_create(
 def product_update(*, product: Product, **changes: object) -> Product:
     product = Product.objects.select_for_update().get(pk=product.pk)
     for name, value in changes.items():
-        if name not in {"name", "kind", "face_value", "price", "source", "active"}:
+        if name not in {
+            "name",
+            "kind",
+            "face_value",
+            "price",
+            "source",
+            "active",
+            "description",
+            "delivery_minutes",
+        }:
             raise ValueError(name)
         setattr(product, name, value)
     check_visible_name(product.name, code="name_invalid")
     _check_product_fields(
-        face_value=product.face_value, price=product.price, kind=product.kind, source=product.source
+        face_value=product.face_value,
+        price=product.price,
+        kind=product.kind,
+        source=product.source,
+        delivery_minutes=product.delivery_minutes,
     )
     product.save()
     return product

@@ -163,6 +163,8 @@ def test_the_catalogue_lists_active_products_of_active_shops_with_their_stock():
         "price": "48.00",
         "merchant": {"id": listed.merchant_id, "shop_name": listed.merchant.shop_name},
         "in_stock": 3,
+        "description": "",
+        "delivery_minutes": 0,
     }
 
 
