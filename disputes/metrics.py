@@ -42,10 +42,12 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, RowNumber, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from disputes.models import Dispute, DisputeEvent, EventType, Status
 from disputes.outcomes import IN_BUYERS_FAVOUR
 from disputes.selectors import SHOP_RECORD_MIN_ORDERS, _shop_stats_sql
+from kamen_complaints.text import name_key
 
 # The longest range one request may ask for (the daily chart has one bar per day).
 MAX_RANGE_DAYS = 366
@@ -492,7 +494,7 @@ class RangeForm(forms.Form):
 
     start = forms.DateField(label=_("from"), required=False)
     end = forms.DateField(label=_("to"), required=False)
-    merchant = forms.IntegerField(label=_("shop number"), required=False, min_value=1)
+    merchant = forms.CharField(label=_("shop (name or number)"), required=False, max_length=120)
 
     FIELD_NAMES = {"start": "from", "end": "to"}
 
@@ -525,13 +527,41 @@ class RangeForm(forms.Form):
     def clean_end(self) -> date | None:
         return self._in_bounds("end")
 
-    def clean_merchant(self) -> Any:
+    # A part of a name matching more shops than this is asked again, naming a few of them.
+    SHOPS_NAMED = 5
+
+    def clean_merchant(self) -> int | None:
+        """The shop's number: typed as its number, its whole name (as people read it:
+        kamen_complaints.text.name_key) or a part of its name that only it has."""
         from orders.models import Merchant
 
-        value = self.cleaned_data.get("merchant")
-        if value is not None and not Merchant.objects.filter(pk=value).exists():
-            raise forms.ValidationError(_("No shop has this number."))
-        return value
+        raw = (self.cleaned_data.get("merchant") or "").strip()
+        if not raw:
+            return None
+        shops = Merchant.objects.order_by("shop_name")
+        if raw.isdigit():
+            if not shops.filter(pk=int(raw)).exists():
+                raise forms.ValidationError(_("No shop has this number."))
+            return int(raw)
+        exact = shops.filter(shop_name_key=name_key(raw)).values_list("pk", flat=True).first()
+        if exact is not None:
+            return int(exact)
+        found = list(
+            shops.filter(shop_name__icontains=raw).values_list("pk", "shop_name")[
+                : self.SHOPS_NAMED + 1
+            ]
+        )
+        if not found:
+            raise forms.ValidationError(_("No shop has this name or number."))
+        if len(found) > 1:
+            separator = pgettext("separator of listed items", ", ")
+            names = separator.join(name for _pk, name in found[: self.SHOPS_NAMED])
+            more = "…" if len(found) > self.SHOPS_NAMED else ""
+            raise forms.ValidationError(
+                _("Several shops match “%(text)s”: %(names)s%(more)s. Type more of the name.")
+                % {"text": raw, "names": names, "more": more}
+            )
+        return int(found[0][0])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

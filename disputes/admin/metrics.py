@@ -4,6 +4,7 @@ disputes/metrics.py; the charts are SVG drawn on the server (no script, no libra
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -23,11 +24,27 @@ CHART_HEIGHT = 180
 BAR_ROW = 24
 
 
+# What a label needs across (SVG units at the chart's font size): a day "03-14" and a count
+# of up to three digits. Labels are left out rather than drawn over each other.
+DAY_LABEL_WIDTH = 44
+COUNT_LABEL_WIDTH = 22
+
+
+def _day_label_step(count: int, slot: float) -> int:
+    """Label every n-th day: at least every 7th, and far enough apart not to touch."""
+    return max(7 if count > 14 else 1, math.ceil(DAY_LABEL_WIDTH / slot))
+
+
 def daily_chart(days: list[tuple[date, int]]) -> dict[str, Any]:
-    """Vertical bars, one per day, each with its count; labels every 7th day."""
+    """Vertical bars, one per day, each with its count when a bar is wide enough for it; a
+    day label every few days (the last day always), never two labels on top of each other;
+    each bar's day and count are in its tooltip whatever the range."""
     top = max((n for _d, n in days), default=0) or 1
     slot = CHART_WIDTH / max(len(days), 1)
     plot = CHART_HEIGHT - 40
+    step = _day_label_step(len(days), slot)
+    last = len(days) - 1
+    show_counts = slot >= COUNT_LABEL_WIDTH
     bars = []
     for i, (day, n) in enumerate(days):
         height = round(plot * n / top, 1)
@@ -42,7 +59,9 @@ def daily_chart(days: list[tuple[date, int]]) -> dict[str, Any]:
                 "label_x": round(x + slot * 0.35, 1),
                 "label_y": round(16 + plot - height, 1),
                 "day": day,
-                "show_day": i % 7 == 0 or i == len(days) - 1,
+                "show_count": show_counts and n > 0,
+                # The last day is always labelled; a step label too close before it is not.
+                "show_day": i == last or (i % step == 0 and last - i >= step),
             }
         )
     return {"width": CHART_WIDTH, "height": CHART_HEIGHT, "bars": bars, "axis_y": 20 + plot}
