@@ -628,6 +628,8 @@ class CheckLine:
     text: str
     decided: bool  # the line of a check that decided the complaint
     sha256: str
+    # When the answer came ("checked at 11-25 14:00"): what it showed then, not now.
+    checked_at: str = ""
 
 
 def auto_check_lines(checks: list[Any], dispute: Dispute) -> list[CheckLine]:
@@ -638,12 +640,15 @@ def auto_check_lines(checks: list[Any], dispute: Dispute) -> list[CheckLine]:
     lines = []
     for check in checks:
         if check.status == CheckStatus.PENDING:
-            what = (
-                _("asking the top-up supplier")
-                if check.kind == "topup"
-                else _("asking the card issuer about %(key)s")
-                % {"key": check.card_key.masked if check.card_key else ""}
-            )
+            # One line per check, each saying what it asks: a key's issuer check and its
+            # deliveries check never read as the same line twice.
+            key = {"key": check.card_key.masked if check.card_key else ""}
+            if check.kind == "topup":
+                what = _("asking the top-up supplier")
+            elif check.kind == "delivered_twice":
+                what = _("checking whether card key %(key)s was delivered to another order") % key
+            else:
+                what = _("asking the card issuer about %(key)s") % key
             text = _("Platform automatic check: %(what)s (attempt %(count)s)…") % {
                 "what": what,
                 "count": max(check.attempts, 1),
@@ -654,5 +659,76 @@ def auto_check_lines(checks: list[Any], dispute: Dispute) -> list[CheckLine]:
             "shows": check_shows(check),
             "decision": check_decision(check, dispute.outcome),
         }
-        lines.append(CheckLine(text, check.decision == CheckDecision.APPLIED, check.sha256))
+        checked = check.answered_at or check.decided_at
+        lines.append(
+            CheckLine(
+                text,
+                check.decision == CheckDecision.APPLIED,
+                check.sha256,
+                _("checked at %(at)s") % {"at": short_time(checked)} if checked else "",
+            )
+        )
     return lines
+
+
+# --- Platform records as evidence ---------------------------------------------------------------
+
+
+@dataclass
+class RecordSummary:
+    """A platform-record evidence file (JSON the platform stored) as a person reads it: what
+    was checked, the answer, when — instead of a file to download."""
+
+    title: str
+    answer: str
+    checked_at: str
+
+
+def record_summaries(dispute: Dispute, evidence: list[Any]) -> dict[int, RecordSummary]:
+    """The summaries of the platform's own JSON records among `evidence`, by evidence id (one
+    query for the automatic checks that stored them; none when there is no such record)."""
+    from disputes.models import AutoCheck, CheckKind
+
+    records = [
+        e for e in evidence if e.content_type == "application/json" and e.role == Role.SYSTEM
+    ]
+    if not records:
+        return {}
+    checks = {
+        c.evidence_id: c
+        for c in AutoCheck.objects.filter(
+            dispute_id=dispute.pk, evidence_id__in=[e.pk for e in records]
+        ).select_related("card_key")
+    }
+    summaries: dict[int, RecordSummary] = {}
+    for e in records:
+        at = _("checked at %(at)s") % {"at": short_time(e.uploaded_at)}
+        check = checks.get(e.pk)
+        if check is not None:
+            summaries[e.pk] = RecordSummary(
+                title=_("Platform automatic check: %(what)s")
+                % {"what": _label_of(CheckKind, check.kind)},
+                answer=check_shows(check) or e.note,
+                checked_at=at,
+            )
+        elif e.kind == EvidenceKind.PLATFORM_RECORD:
+            summaries[e.pk] = RecordSummary(
+                title=_("Platform records at filing"),
+                answer=_(
+                    "The order, its payment, its delivery and the card-key reveals as the "
+                    "platform recorded them when the complaint was filed."
+                ),
+                checked_at=_("recorded at %(at)s") % {"at": short_time(e.uploaded_at)},
+            )
+        else:
+            summaries[e.pk] = RecordSummary(
+                title=str(e.get_kind_display()), answer=e.note, checked_at=at
+            )
+    return summaries
+
+
+def _label_of(choices: Any, value: str) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value

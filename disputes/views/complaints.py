@@ -146,6 +146,7 @@ def _page(
 ) -> HttpResponse:
     evidence = list(dispute.evidence.all())
     present = {e.kind for e in evidence if e.role == Role.BUYER}
+    records = presenting.record_summaries(dispute, evidence)
     context: dict[str, Any] = {
         **_status_context(request, dispute),
         **_thread_context(dispute),
@@ -157,6 +158,7 @@ def _page(
                 "item": e,
                 "image": e.content_type in IMAGE_TYPES,
                 "who": presenting.who(e.role),
+                "record": records.get(e.pk),
             }
             for e in evidence
         ],

@@ -296,6 +296,7 @@ def _page(
     # the merchant sees delivery and reveal times below instead (disputes.access).
     evidence = access.visible_evidence(dispute, Role.MERCHANT)
     has_own_evidence = any(e.role == Role.MERCHANT for e in evidence)
+    records = presenting.record_summaries(dispute, list(evidence))
     can_answer = access.merchant_may_answer(dispute, now)
     is_open = access.is_open(dispute)
     keyless = dispute.order.product.kind == ProductKind.PHONE_TOPUP
@@ -317,6 +318,7 @@ def _page(
                 "item": e,
                 "image": e.content_type in IMAGE_TYPES,
                 "who": presenting.who(e.role, Role.MERCHANT),
+                "record": records.get(e.pk),
             }
             for e in evidence
         ],

@@ -474,7 +474,7 @@ def test_filing_through_the_api_is_decided_by_the_task(django_capture_on_commit_
         "topup_not_credited",
         "applied",
     )
-    assert check["text"] == "平台自动核验: 上游充值记录显示未到账 → 已自动退款"
+    assert check["text"] == "平台自动核验：上游充值记录显示未到账 → 已自动退款"
     english = client.get(f"/api/v1/disputes/{number}/", HTTP_ACCEPT_LANGUAGE="en").json()
     assert english["auto_checks"][0]["text"] == (
         "Platform automatic check: the upstream's top-up record shows it was not credited "

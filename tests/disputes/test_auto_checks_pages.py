@@ -36,7 +36,7 @@ def decided(django_capture_on_commit_callbacks: Any) -> Any:
 
 
 def test_the_three_pages_say_it_was_refunded_automatically(decided):
-    line = "平台自动核验: 上游充值记录显示未到账 → 已自动退款"
+    line = "平台自动核验：上游充值记录显示未到账 → 已自动退款"
     buyer = _get(decided.buyer, f"/complaints/{decided.number}/")
     assert line in buyer and "由平台自动核验裁决" in buyer
     merchant = _get(decided.merchant.owner, f"/merchant/complaints/{decided.number}/")
@@ -58,7 +58,7 @@ def test_in_english(decided):
 def test_a_check_waiting_for_its_upstream_says_so():
     dispute = file(key_order("GAME-NOREPLY-0001"))  # the task not run yet
     page = _get(dispute.buyer, f"/complaints/{dispute.number}/")
-    assert "平台自动核验: 正在向发卡方核验卡密 ****0001" in page
+    assert "平台自动核验：正在向发卡方核验卡密 ****0001" in page
 
 
 def test_evidence_only_reads_as_evidence(django_capture_on_commit_callbacks):
@@ -109,3 +109,43 @@ def test_the_complaint_form_asks_the_remedy_for_keys_only(django_capture_on_comm
     assert (dispute.remedy_wanted, dispute.outcome) == ("replace", "replaced")
     topup = topup_order("13912345678")
     assert 'name="remedy_wanted"' not in _get(topup.buyer, f"/orders/{topup.number}/complain/")
+
+
+# --- When each check answered, one line per check, records as summaries (issue 19) ------------
+
+
+def test_each_answer_says_when_it_was_checked(decided):
+    check = decided.auto_checks.get()
+    at = timezone.localtime(check.answered_at).strftime("%m-%d %H:%M")
+    for user, url in (
+        (decided.buyer, f"/complaints/{decided.number}/"),
+        (decided.merchant.owner, f"/merchant/complaints/{decided.number}/"),
+    ):
+        assert f"核验时间 {at}" in _get(user, url)
+    assert f"checked at {at}" in _get(decided.buyer, f"/complaints/{decided.number}/", "en")
+
+
+def test_checks_still_running_are_one_line_each():
+    dispute = file(key_order("GAME-NOREPLY-0003"))  # the tasks not run yet
+    page = _get(dispute.buyer, f"/complaints/{dispute.number}/", "en")
+    panel = page[page.index('id="auto-checks"') :]
+    panel = panel[: panel.index("</section>")]
+    lines = [part.split("</li>")[0] for part in panel.split("<li")[1:]]
+    assert len(lines) == dispute.auto_checks.count() >= 1
+    assert len(set(lines)) == len(lines)
+
+
+def test_platform_records_read_as_titled_summaries_not_files(decided):
+    buyer = _get(decided.buyer, f"/complaints/{decided.number}/")
+    evidence = buyer[buyer.index('id="evidence"') :]
+    evidence = evidence[: evidence.index("</section>")]
+    assert "投诉提交时的平台记录" in evidence
+    assert "平台自动核验：" in evidence and "上游充值记录显示未到账" in evidence
+    assert "核验时间" in evidence
+    assert "application/json" not in evidence and "/evidence/" not in evidence.split("<img")[0]
+    assert ">文件<" not in evidence
+    merchant = _get(decided.merchant.owner, f"/merchant/complaints/{decided.number}/", "en")
+    evidence = merchant[merchant.index('id="evidence"') :]
+    evidence = evidence[: evidence.index("</section>")]
+    assert "Platform automatic check: top-up with the upstream supplier" in evidence
+    assert ">File<" not in evidence
