@@ -374,7 +374,8 @@ class TeamAddForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=_(
             "Leave e-mail and password empty to add an existing account. Give both to create "
-            "a new account; tell its holder the password to change after the first login."
+            "a new account; tell its holder this first password: at the first login they must "
+            "set their own before anything else."
         ),
     )
 

@@ -188,3 +188,11 @@ def test_held_account_gets_no_api_token(api_client) -> None:  # type: ignore[no-
         "/api/v1/auth/token/", {"username": "kefu01", "password": PASSWORD}, format="json"
     )
     assert answer.status_code == 403 and answer.json()["code"] == "password_must_be_set"
+
+
+def test_team_page_tells_the_owner_the_truth(client: Client) -> None:
+    shop = MerchantFactory()
+    client.force_login(shop.owner)
+    page = client.get(reverse("merchant:team"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "必须先设置自己的密码" in page
+    assert "首次登录后修改" not in page
