@@ -99,6 +99,15 @@ def _run(bench_db: str) -> None:
             _report(what, f"{SMALL} rows", t_small, "10k/200k rows", t_big)
         else:
             print(f"{what:14}: small shop {t_small:7.2f} ms | big shop {t_big:7.2f} ms (median)")
+    # The search by a part of the order number (its last six characters: a trigram index
+    # scan on PostgreSQL, orders/migrations/0007) and by the buyer's username.
+    for what, term in (("orders search", lambda d: d.order.number[-6:]), ("buyer search", None)):
+        times = []
+        for shop in (small, big):
+            client.force_login(shop.merchant.owner)
+            q = term(shop) if term else shop.buyer.username
+            times.append(_median_ms(_get(client, f"/merchant/orders/?q={q}"), REQUESTS))
+        _report(what, f"{SMALL} rows", times[0], "200k rows", times[1])
 
 
 def _url(name: str, fallback: str) -> tuple[str, str]:
