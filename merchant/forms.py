@@ -110,6 +110,7 @@ class ProductForm(forms.Form):
 
     def clean_delivery_minutes(self) -> int:
         return self.cleaned_data.get("delivery_minutes") or 0
+
     active = forms.BooleanField(
         label=_("On sale"),
         required=False,
