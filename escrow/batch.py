@@ -42,7 +42,9 @@ from escrow.models import (
     TransactionKind,
 )
 from escrow.services import ledger
+from escrow.signals import debt_recorded
 from orders import services as order_services
+from orders.models import Merchant
 
 _TX = LedgerTransaction._meta.db_table
 _LEG = LedgerEntry._meta.db_table
@@ -246,6 +248,9 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
     consumed: list[tuple[int, int]] = []  # (hold id, consumed fen)
     released: list[int] = []
     short: dict[int, tuple[Account, Account]] = {}
+    # (merchant id, dispute id, shortfall, owed after it): told after the suspension is
+    # synced, as escrow.services.compensation_recover tells each one (signals.debt_recorded).
+    debts: list[tuple[int, int, int, int]] = []
 
     def leg(tx_id: int, account: Account, amount: int) -> None:
         if amount:
@@ -301,6 +306,8 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
             leg(tx_id, fund, item.recover)
             posted.recoveries[item.dispute_id] = (from_hold, from_free, shortfall)
             short[item.merchant_id] = (deposit, receivable)
+            if shortfall:
+                debts.append((item.merchant_id, item.dispute_id, shortfall, -receivable.balance))
         elif item.release_hold and hold is not None and accounts is not None:
             deposit = accounts[AccountKind.DEPOSIT]
             if hold.amount:
@@ -341,4 +348,14 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
         )
     for deposit, receivable in short.values():
         ledger.sync_suspension(deposit, receivable, lowered=True)
+    if debts:
+        shops = Merchant.objects.in_bulk({merchant_id for merchant_id, *_rest in debts})
+        for merchant_id, dispute_id, shortfall, owed in debts:
+            debt_recorded.send(
+                sender=Merchant,
+                merchant=shops[merchant_id],
+                dispute_id=dispute_id,
+                shortfall=shortfall,
+                owed=owed,
+            )
     return posted
