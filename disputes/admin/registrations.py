@@ -70,11 +70,13 @@ class PolicyForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Every change of the rules says why (the service refuses a blank one too).
-        note = self.fields["note"]
-        note.required = True
-        note.label = _("reason for this change (shown in the history and the audit log)")
-        note.initial = ""
+        # Every change of the rules says why (the service refuses a blank one too). A policy
+        # in force is read-only: its form has no fields to change, the note included.
+        note = self.fields.get("note")
+        if note is not None:
+            note.required = True
+            note.label = _("reason for this change (shown in the history and the audit log)")
+            note.initial = ""
 
     def clean_effective_from(self) -> Any:
         value = self.cleaned_data["effective_from"]
