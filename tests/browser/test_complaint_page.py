@@ -17,7 +17,7 @@ from django.core.management import call_command
 
 from disputes import services
 from disputes.models import Dispute, Policy, Status
-from tests.disputes.factories import file, png, resolved_by_refund
+from tests.disputes.factories import file, png
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -120,9 +120,14 @@ def test_withdrawal_asks_for_confirmation(page: Any) -> None:
 
 
 def test_appeal_and_evidence_package(page: Any, tmp_path: Path, screenshot_dir: Path) -> None:
-    dispute = resolved_by_refund()
+    # An appeal is offered where it can change the outcome: the buyer took a partial offer.
+    dispute = file(evidence=[services.EvidenceUpload(kind="order_screenshot", file=png())])
+    dispute = services.dispute_respond(
+        dispute=dispute, merchant_user=dispute.merchant.owner, action="offer", amount=Decimal("9")
+    )
+    dispute = services.dispute_accept_offer(dispute=dispute, buyer=dispute.buyer)
     log_in(page, dispute.buyer, complaint_url(dispute))
-    page.fill("#appeal textarea[name=reason]", "The refund is not the whole story.")
+    page.fill("#appeal textarea[name=reason]", "¥9 is not the whole story.")
     page.click("#appeal button[type=submit]")
     page.wait_for_selector(".messages")
     dispute.refresh_from_db()
