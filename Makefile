@@ -36,6 +36,9 @@ typecheck: venv
 
 test: venv lint typecheck
 	mkdir -p "$${KAMEN_VAR_DIR:-var}"
+	# axe-core for the accessibility browser test (package-lock.json pins it); skipped, with a
+	# reason, where npm is absent — .ci/run installs Debian's nodejs and npm.
+	if [ ! -f node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error; fi
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py compile_translations --check
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0

@@ -54,7 +54,7 @@ def test_an_upstream_failed_topup_shows_refunded_automatically(
 
     page.locator("#auto-checks", has_text="已自动退款").wait_for()  # htmx's next poll
     text = page.locator("#auto-checks").inner_text()
-    assert "平台自动核验: 上游充值记录显示未到账 → 已自动退款" in text
+    assert "平台自动核验：上游充值记录显示未到账 → 已自动退款" in text
     assert page.evaluate("window.__sameDocument") is True
     assert page.locator("#complaint-status .badge").first.inner_text()
     # The timeline changed with the status (swapped out of band), still without a reload.
