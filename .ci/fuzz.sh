@@ -109,6 +109,22 @@ log "migrate, seed_demo"
   fail "seed_demo failed"
 }
 
+# Staff need two-step login in production (STAFF_REQUIRE_2FA): the arbiter sets up an
+# authenticator through the same services as the security page, and the run logs in with one
+# of the recovery codes it returns (a TOTP code could not be used twice in one 30 s window).
+log "two-step login for the arbiter (staff in production)"
+ARBITER_OTP="$("$BIN/python" manage.py shell -c '
+from django.contrib.auth.models import User
+from django_otp.oath import totp
+from accounts import services
+user = User.objects.get(username="arbiter")
+device = services.totp_setup_start(user=user)
+code = str(totp(device.bin_key, device.step, device.t0, device.digits, device.drift))
+_device, recovery = services.totp_setup_confirm(user=user, token=code.zfill(device.digits))
+print(recovery[0])
+')" || fail "could not set up the arbiter's two-step login"
+ARBITER_OTP="${ARBITER_OTP##*$'\n'}" # the last line: the code
+
 PORT="$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
 log "start gunicorn (2 workers) on $BASE"
@@ -123,15 +139,18 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/schema/")" = 200 ];
 done
 
 token_for() {
-  "$BIN/python" - "$BASE" "$1" "$PASSWORD" <<'EOF'
+  "$BIN/python" - "$BASE" "$1" "$PASSWORD" "${2:-}" <<'EOF'
 import json
 import sys
 import urllib.request
 
-base, username, password = sys.argv[1:]
+base, username, password, otp_token = sys.argv[1:]
+body = {"username": username, "password": password}
+if otp_token:
+    body["otp_token"] = otp_token
 request = urllib.request.Request(
     base + "/api/v1/auth/token/",
-    data=json.dumps({"username": username, "password": password}).encode(),
+    data=json.dumps(body).encode(),
     headers={"Content-Type": "application/json"},
     method="POST",
 )
@@ -148,7 +167,9 @@ status=0
 for entry in "${ROLES[@]}"; do
   role="${entry%%:*}"
   username="${entry#*:}"
-  token="$(token_for "$username")" || fail "no API token for $username"
+  otp=""
+  [ "$username" = arbiter ] && otp="$ARBITER_OTP"
+  token="$(token_for "$username" "$otp")" || fail "no API token for $username"
   before=$(api_requests)
   log "schemathesis as $role ($username): up to $FUZZ_EXAMPLES examples per operation, ${FUZZ_SECONDS}s"
   # Excluded: logout and logout-all would revoke the very token this run fuzzes with (their
