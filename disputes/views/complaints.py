@@ -14,7 +14,6 @@ anonymous visitor the login page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, cast
 
 from django import forms
@@ -40,7 +39,7 @@ from disputes.buyer_forms import (
     WithdrawForm,
 )
 from disputes.models import CORE_EVIDENCE, Dispute, EvidenceKind, Party, Role, Status
-from disputes.page_actions import run_action
+from disputes.page_actions import ComplaintPage
 from disputes.services.rating import can_rate
 from kamen_complaints.errors import DomainError
 from kamen_complaints.files import private_file_response
@@ -204,36 +203,11 @@ def complaint_status_part(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_GET
 def complaint_thread_part(request: HttpRequest, number: str) -> HttpResponse:
-    dispute = _own(request, number)
-    if request.GET.get("v") == presenting.thread_version(dispute):
-        return HttpResponse(status=204)
-    return render(request, "disputes/_thread.html", _thread_context(dispute))
+    return _complaint.thread_part(request, number, _thread_context)
 
 
-def _act(
-    request: HttpRequest,
-    number: str,
-    form: forms.Form,
-    name: str,
-    call: Callable[[Dispute, dict[str, Any]], object],
-    done: str,
-    anchor: str = "",
-    throttle: str | None = None,
-) -> HttpResponse:
-    """disputes.page_actions.run_action on this page (its loader, its page, its URL)."""
-    return run_action(
-        request,
-        number,
-        load=_own,
-        page=_page,
-        url_name="disputes:complaint",
-        form=form,
-        name=name,
-        call=call,
-        done=done,
-        anchor=anchor,
-        throttle=throttle,
-    )
+_complaint = ComplaintPage(load=_own, page=_page, url_name="disputes:complaint")
+_act = _complaint.act
 
 
 @login_required

@@ -13,7 +13,6 @@ complaint of another shop is the 404 page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -38,7 +37,7 @@ from disputes.models import (
     Role,
     Status,
 )
-from disputes.page_actions import run_action
+from disputes.page_actions import ComplaintPage
 from escrow.selectors import deposit_summary
 from kamen_complaints.files import private_file_response
 from kamen_complaints.forms import own_ids
@@ -366,37 +365,11 @@ def complaint(request: HttpRequest, number: str) -> HttpResponse:
 @merchant_required
 @require_GET
 def complaint_thread_part(request: HttpRequest, number: str) -> HttpResponse:
-    """The thread, for htmx polling: 204 while no new message since the version shown."""
-    dispute = _own(request, number)
-    if request.GET.get("v") == presenting.thread_version(dispute):
-        return HttpResponse(status=204)
-    return render(request, "disputes/_thread.html", _thread_context(dispute))
+    return _complaint.thread_part(request, number, _thread_context)
 
 
-def _act(
-    request: HttpRequest,
-    number: str,
-    form: forms.Form,
-    name: str,
-    call: Callable[[Dispute, dict[str, Any]], object],
-    done: str,
-    anchor: str = "",
-    throttle: str | None = None,
-) -> HttpResponse:
-    """disputes.page_actions.run_action on this page (its loader, its page, its URL)."""
-    return run_action(
-        request,
-        number,
-        load=_own,
-        page=_page,
-        url_name="merchant:complaint",
-        form=form,
-        name=name,
-        call=call,
-        done=done,
-        anchor=anchor,
-        throttle=throttle,
-    )
+_complaint = ComplaintPage(load=_own, page=_page, url_name="merchant:complaint")
+_act = _complaint.act
 
 
 @merchant_required
