@@ -8,3 +8,8 @@ from django.dispatch import Signal
 # already saved), `before` (its status before), `before_reason` (its suspension reason before).
 # The complaints app connects to it and tells the owner (disputes.services.shop_notices).
 shop_status_changed = Signal()
+
+# Sent after the transaction that posted a message on an order's buyer–shop thread commits
+# (orders.services.chat), once per message: `message` (orders.models.OrderMessage). The
+# integrations app connects to it and sends the shop's `order.message` webhook event.
+order_message_posted = Signal()
