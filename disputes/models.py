@@ -927,6 +927,12 @@ class NotificationKind(models.TextChoices):
     VERIFICATION_EXPIRING = "verification_expiring", _("verification expiring")
     WITHDRAWAL_APPROVED = "withdrawal_approved", _("withdrawal approved")
     WITHDRAWAL_REJECTED = "withdrawal_rejected", _("withdrawal rejected")
+    # Reach (docs/integrations.md): a message on an order's buyer–shop thread (no complaint),
+    # the merchant's daily digest of open complaints, a webhook endpoint disabled after
+    # failing for a day.
+    ORDER_MESSAGE = "order_message", _("message about an order")
+    DAILY_DIGEST = "daily_digest", _("daily digest of open complaints")
+    WEBHOOK_DISABLED = "webhook_disabled", _("webhook endpoint disabled")
 
 
 class Notification(models.Model):
