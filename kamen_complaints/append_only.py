@@ -1,10 +1,11 @@
 """The append-only tables and the one door through which they may be emptied (docs/admin.md
 "The audit log").
 
-The audit log, the complaint timeline, the shops' and orders' status events and the ledger
-refuse UPDATE and DELETE in the database (row triggers, each app's migrations). Row triggers
-do not see TRUNCATE, so PostgreSQL also refuses TRUNCATE of these tables (a statement trigger,
-kamen_complaints/migrations/0003), and SQLite refuses DELETE of an audit entry too.
+The audit log, the complaint timeline, the shops' and orders' status events, the order chat's
+messages and the ledger refuse UPDATE and DELETE in the database (row triggers, each app's
+migrations). Row triggers do not see TRUNCATE, so PostgreSQL also refuses TRUNCATE of these
+tables (a statement trigger, kamen_complaints/migrations/0003 and orders/0010), and SQLite
+refuses DELETE of an audit entry too.
 
 One thing must still empty them: the test suite's flush between transactional tests (Django's
 `flush`: TRUNCATE on PostgreSQL, DELETE on SQLite). It does so inside `purge_allowed`, which
@@ -26,6 +27,8 @@ APPEND_ONLY_TABLES = (
     "kamen_complaints_auditentry",
     "disputes_disputeevent",
     "orders_statusevent",
+    "orders_ordermessage",
+    "orders_ordermessagefile",
     "escrow_ledgertransaction",
     "escrow_ledgerentry",
 )

@@ -628,3 +628,153 @@ class StatusEvent(models.Model):
     @property
     def to_label(self) -> str:
         return self._label(self.to_status)
+
+
+# --- The buyer–shop chat on an order (联系商家, docs/order-chat.md) ---------------------------
+
+
+class MessageSide(models.TextChoices):
+    BUYER = "buyer", _("buyer")
+    SHOP = "shop", _("shop")
+
+
+class OrderThread(models.Model):
+    """The state of an order's buyer–shop chat: what the messages themselves (append-only)
+    cannot hold. Written by orders.services.chat only, in the transaction of each message or
+    read mark.
+
+    - `waiting_since`: the oldest buyer message the shop has not answered yet (None when the
+      shop spoke last) — the merchant's inbox, oldest first;
+    - `first_asked_at` / `first_answered_at`: the buyer's first message and the shop's first
+      answer after it — the shop's first-answer time on its public record;
+    - `buyer_read_at` / `shop_read_at`: until when each side has read the thread."""
+
+    order = models.OneToOneField(
+        Order, on_delete=models.PROTECT, related_name="thread", verbose_name=_("order")
+    )
+    # The order's shop, kept here so the inbox is one index range.
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="+", verbose_name=_("merchant")
+    )
+    last_message_at = models.DateTimeField(_("last message at"))
+    waiting_since = models.DateTimeField(_("buyer waiting since"), null=True, blank=True)
+    first_asked_at = models.DateTimeField(_("buyer first wrote at"), null=True, blank=True)
+    first_answered_at = models.DateTimeField(_("shop first answered at"), null=True, blank=True)
+    buyer_read_at = models.DateTimeField(_("read by the buyer until"), null=True, blank=True)
+    shop_read_at = models.DateTimeField(_("read by the shop until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("order chat")
+        verbose_name_plural = _("order chats")
+        indexes = [
+            models.Index(
+                fields=["merchant", "waiting_since"],
+                condition=Q(waiting_since__isnull=False),
+                name="thread_shop_waiting_idx",
+            ),
+            models.Index(
+                fields=["merchant", "first_answered_at"],
+                condition=Q(first_answered_at__isnull=False),
+                name="thread_shop_answered_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.order_id)
+
+
+class OrderMessageQuerySet(models.QuerySet):
+    """Chat messages are written once: no bulk update or delete through the application."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("order messages are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("order messages are append-only")
+
+
+class AppendOnly(models.Model):
+    """Saved once, never changed or deleted (and a database trigger says so too:
+    orders/migrations/0010_order_messages.py)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("order messages are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("order messages are append-only")
+
+
+class OrderMessage(AppendOnly):
+    """One message on an order's buyer–shop chat, by the buyer or a member of the shop. Kept
+    like the complaint timeline (append-only): when a complaint follows, the thread is its
+    chat-record proof."""
+
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="messages", verbose_name=_("order")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    side = models.CharField(_("side"), max_length=8, choices=MessageSide.choices)
+    body = models.TextField(_("message"), blank=True)
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+
+    objects = OrderMessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("order message")
+        verbose_name_plural = _("order messages")
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["order", "created_at", "id"], name="order_message_thread_idx"),
+            models.Index(fields=["author", "-created_at"], name="order_message_author_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(side__in=MessageSide.values), name="order_message_side_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.side} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class OrderMessageFile(AppendOnly):
+    """An image or PDF sent with a chat message, checked by content like complaint evidence
+    (the same rules and limits), stored under a generated name, its SHA-256 recorded."""
+
+    message = models.ForeignKey(
+        OrderMessage, on_delete=models.PROTECT, related_name="files", verbose_name=_("message")
+    )
+    stored_name = models.CharField(_("stored name"), max_length=255, unique=True, editable=False)
+    original_name = models.CharField(_("original file name"), max_length=255, blank=True)
+    content_type = models.CharField(_("content type"), max_length=64)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+
+    objects = OrderMessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("order message file")
+        verbose_name_plural = _("order message files")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} {self.sha256[:12]}"
+
+    @property
+    def file_name(self) -> str:
+        """The name the file is served under: generated, never the uploader's."""
+        return self.stored_name.rsplit("/", 1)[-1]
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
