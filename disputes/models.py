@@ -425,7 +425,8 @@ class Dispute(models.Model):
     appeal_final = models.BooleanField(_("final after appeal"), default=False)
 
     # The arbitrator working the case ("take it", docs/admin.md): a hold that lapses after
-    # CASE_TAKE_MINUTES (disputes/services/staff.py; read against taken_at, no sweep needed).
+    # settings.CASE_TAKE_MINUTES (disputes/services/staff.py reads it against taken_at; no
+    # sweep needed).
     taken_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

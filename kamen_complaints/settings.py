@@ -13,6 +13,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from kamen_complaints.deployment import DEVELOPMENT_SECRETS
@@ -397,6 +398,11 @@ UPSTREAM_CHECK_TIMEOUT_SECONDS = env.float("UPSTREAM_CHECK_TIMEOUT_SECONDS", def
 AUTO_CHECK_MAX_ATTEMPTS = env.int("AUTO_CHECK_MAX_ATTEMPTS", default=10)
 # Seconds every sandbox issuer answer takes (the benchmark's slow verifier).
 SANDBOX_VERIFIER_DELAY_SECONDS = env.float("SANDBOX_VERIFIER_DELAY_SECONDS", default=0.0)
+# The desk (docs/admin.md "Taking a case"): minutes a case an arbitrator took ("我来处理") stays
+# theirs; then it counts as nobody's again.
+CASE_TAKE_MINUTES = env.int("CASE_TAKE_MINUTES", default=120)
+if CASE_TAKE_MINUTES < 1:
+    raise ImproperlyConfigured("CASE_TAKE_MINUTES must be a whole number of minutes, 1 or more.")
 
 # --- E-mail -------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -105,12 +105,10 @@ def refuse_if_party(dispute: Dispute, *, staff: User, action: str) -> None:
 # --- Taking a case (docs/admin.md "Taking a case") ---------------------------------------
 
 
-# How long a taken case stays with its arbitrator (a setting may override it).
-CASE_TAKE_MINUTES = 120
-
-
 def take_minutes() -> int:
-    return int(getattr(settings, "CASE_TAKE_MINUTES", CASE_TAKE_MINUTES))
+    """How long a taken case stays with its arbitrator: settings.CASE_TAKE_MINUTES (from the
+    environment, README "Settings")."""
+    return int(settings.CASE_TAKE_MINUTES)
 
 
 def take_cutoff(at: datetime | None = None) -> datetime:

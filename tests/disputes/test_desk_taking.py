@@ -5,10 +5,14 @@ policy list with real publication times and a reason for every change."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from django.utils import timezone
@@ -156,11 +160,52 @@ def test_another_arbitrator_is_refused_until_the_hold_lapses(client):
         with pytest.raises(DomainError):  # nor can they put it back for the holder
             services.dispute_release(dispute=dispute, staff=colleague)
         # The holder is abandoned: after CASE_TAKE_MINUTES the case is back in the queue.
-        clock.shift(timedelta(minutes=services.staff.CASE_TAKE_MINUTES, seconds=1))
+        clock.shift(timedelta(minutes=django_settings.CASE_TAKE_MINUTES, seconds=1))
         assert dispute.number in client.get(QUEUE + "?taken=free").content.decode()
         assert client.post(case_url(dispute, "rule"), RULING).status_code == 302
     dispute.refresh_from_db()
     assert dispute.status == Status.RESOLVED and dispute.decided_by_user == colleague
+
+
+def test_the_hold_lasts_what_the_setting_says(client, settings):
+    settings.CASE_TAKE_MINUTES = 30
+    dispute = under_review()
+    client.force_login(arbitrator())
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        services.dispute_take(dispute=dispute, staff=arbitrator("ms_li"))
+        clock.shift(timedelta(minutes=29))
+        assert dispute.number not in client.get(QUEUE + "?taken=free").content.decode()
+        clock.shift(timedelta(minutes=1, seconds=1))
+        assert dispute.number in client.get(QUEUE + "?taken=free").content.decode()
+        dispute.refresh_from_db()
+        lapses = services.staff.take_lapses_at(dispute)
+        assert lapses is not None and lapses < timezone.now()
+
+
+def _settings_in_a_process(minutes: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings;"
+            " print(settings.CASE_TAKE_MINUTES)",
+        ],
+        env={**os.environ, "KAMEN_ENV": "development", "CASE_TAKE_MINUTES": minutes},
+        cwd=django_settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_environment_sets_the_hold_and_refuses_less_than_a_minute():
+    read = _settings_in_a_process("45")
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == "45"
+    refused = _settings_in_a_process("0")
+    assert refused.returncode != 0
+    assert "CASE_TAKE_MINUTES must be a whole number of minutes, 1 or more." in refused.stderr
 
 
 def test_the_holder_rules_and_releases(client):
