@@ -479,6 +479,28 @@ def verify(plan_path: str) -> None:
     print("VERIFY " + json.dumps(summary))
 
 
+def settled(plan_path: str) -> None:
+    """Exit 0 once a sweep that began after the last armed deadline fell due has finished
+    (ClockRun keeps the last sweep's start and end), else 1 — printing what it waits for.
+    Whatever the beat interval and however long a sweep takes, every armed deadline was due
+    when that sweep looked, so `verify` after it does not depend on where the clock stands."""
+    _setup()
+    from datetime import datetime
+
+    from disputes.models import ClockRun
+
+    plan = json.loads(Path(plan_path).read_text())
+    last_due = max(datetime.fromisoformat(row["due"]) for row in plan["armed"])
+    run = ClockRun.objects.filter(pk=1).first()
+    if run is not None and run.started_at > last_due and run.finished_at >= run.started_at:
+        began = run.started_at.isoformat()
+        print(f"settled: the sweep of {began} began after {last_due.isoformat()}")
+        raise SystemExit(0)
+    began = run.started_at.isoformat() if run else "never"
+    print(f"waiting: last due {last_due.isoformat()}, last sweep began {began}")
+    raise SystemExit(1)
+
+
 def _sizes() -> str:
     from django.db.models import Count
 
@@ -502,6 +524,8 @@ def main(argv: list[str]) -> None:
         arm(plan, int(argv[3]))
     elif command == "verify":
         verify(plan)
+    elif command == "settled":
+        settled(plan)
     else:
         raise SystemExit(f"unknown command {command}")
 
