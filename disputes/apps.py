@@ -64,6 +64,12 @@ class DisputesConfig(AppConfig):
             shop_notices.notify_withdrawal, dispatch_uid="disputes.notify_withdrawal"
         )
 
+        # The order chat's files follow the evidence rules (orders cannot import us).
+        from disputes.services.order_chat import chat_files_check
+        from orders.services.chat import register_file_check
+
+        register_file_check(chat_files_check)
+
         # Small claims are fast tracked inside the filing transaction.
         register_after_filing(fast_track_if_eligible)
         # The automatic checks: their rows at filing, the upstreams asked on commit.

@@ -673,9 +673,9 @@ class OrderThread(models.Model):
                 name="thread_shop_waiting_idx",
             ),
             models.Index(
-                fields=["merchant", "first_answered_at"],
-                condition=Q(first_answered_at__isnull=False),
-                name="thread_shop_answered_idx",
+                fields=["merchant", "first_asked_at"],
+                condition=Q(first_asked_at__isnull=False),
+                name="thread_shop_asked_idx",
             ),
         ]
 

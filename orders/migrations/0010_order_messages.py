@@ -242,9 +242,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="orderthread",
             index=models.Index(
-                condition=models.Q(("first_answered_at__isnull", False)),
-                fields=["merchant", "first_answered_at"],
-                name="thread_shop_answered_idx",
+                condition=models.Q(("first_asked_at__isnull", False)),
+                fields=["merchant", "first_asked_at"],
+                name="thread_shop_asked_idx",
             ),
         ),
         migrations.RunPython(triggers_forward, triggers_backward),
