@@ -36,7 +36,7 @@ from escrow.models import (
 )
 from kamen_complaints.errors import DomainError
 from kamen_complaints.money import format_yuan, from_fen
-from orders.models import Merchant
+from orders.forms import ShopField
 
 
 def _yuan(fen: int) -> str:
@@ -76,11 +76,7 @@ class AdjustmentForm(forms.Form):
             (TARGET_FUND, gettext_lazy("platform compensation fund (from the bank)")),
         ],
     )
-    merchant = forms.ModelChoiceField(
-        label=gettext_lazy("merchant"),
-        queryset=Merchant.objects.order_by("shop_name"),
-        required=False,
-    )
+    merchant = ShopField(label=gettext_lazy("merchant"), required=False)
     amount = forms.DecimalField(
         label=gettext_lazy("amount (yuan, signed: + raises the account)"),
         max_digits=12,
@@ -107,9 +103,7 @@ class AdjustmentForm(forms.Form):
 
 
 class MinimumDepositForm(forms.Form):
-    merchant = forms.ModelChoiceField(
-        label=gettext_lazy("merchant"), queryset=Merchant.objects.order_by("shop_name")
-    )
+    merchant = ShopField(label=gettext_lazy("merchant"))
     amount = forms.DecimalField(
         label=gettext_lazy("new minimum deposit (yuan)"),
         max_digits=12,

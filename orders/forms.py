@@ -9,7 +9,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import Product, ProductKind
+from kamen_complaints.text import name_key
+from orders.models import Merchant, Product, ProductKind
 from orders.services import MAX_QUANTITY
 
 # Service error codes that belong to one field of the form; any other is a form-wide error.
@@ -70,3 +71,40 @@ class BuyForm(forms.Form):
                     params={"count": self.in_stock},
                 )
         return quantity
+
+
+class ShopField(forms.CharField):
+    """A shop chosen by typing it — its number (id) or its name, compared as names are
+    (kamen_complaints.text.name_key, the unique shop_name_key) — instead of a drop-down of
+    every shop, which grows with the platform (the finance forms of the escrow admin). One
+    indexed look-up whatever the number of shops; works without JavaScript."""
+
+    default_error_messages = {
+        "unknown": _("No shop has this name or number."),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 100)
+        kwargs.setdefault(
+            "help_text", _("Type the shop's name exactly as it is registered, or its number.")
+        )
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, Merchant):
+            return value.shop_name
+        return value
+
+    def clean(self, value: Any) -> Merchant | None:
+        text = super().clean(value)
+        if not text:
+            return None
+        text = str(text).strip()
+        shop = None
+        if text.isdigit():
+            shop = Merchant.objects.filter(pk=int(text)).first()
+        if shop is None:
+            shop = Merchant.objects.filter(shop_name_key=name_key(text)).first()
+        if shop is None:
+            raise forms.ValidationError(self.error_messages["unknown"], code="unknown")
+        return shop

@@ -226,3 +226,32 @@ def test_staff_without_the_retry_permission_cannot_send_a_payout(client):
     _action(client, "payout", "retry_now", [payout.pk])
     payout.refresh_from_db()
     assert (payout.status, payout.attempts) == (PayoutStatus.FAILED, 0)
+
+
+def test_the_finance_forms_find_a_shop_by_name_not_by_a_drop_down_of_every_shop(finance_client):
+    """The adjustment and minimum-deposit forms grow with the platform if they list every
+    shop: the shop is typed (its name as names compare, or its number) and looked up."""
+    from tests.factories import MerchantFactory
+
+    merchant = funded_merchant("1000.00")
+    merchant.shop_name = "Ｓｔａｒ 卡铺"  # full-width, as a shop may register
+    merchant.save()
+    others = MerchantFactory.create_batch(3)
+    for url in (reverse("admin:escrow_account_adjust"), reverse("admin:escrow_account_minimum")):
+        page = finance_client.get(url).content.decode()
+        assert '<select name="merchant"' not in page
+        assert not any(other.shop_name in page for other in others)
+    url = reverse("admin:escrow_account_minimum")
+    unknown = finance_client.post(url, {"merchant": "no such shop", "amount": "10", "reason": "r"})
+    assert unknown.status_code == 200
+    assert unknown.context["form"].errors["merchant"]
+    by_name = finance_client.post(url, {"merchant": " star 卡铺 ", "amount": "10", "reason": "r"})
+    assert by_name.status_code == 302
+    merchant.refresh_from_db()
+    assert merchant.minimum_deposit == Decimal("10")
+    by_number = finance_client.post(
+        url, {"merchant": str(merchant.pk), "amount": "20", "reason": "r"}
+    )
+    assert by_number.status_code == 302
+    merchant.refresh_from_db()
+    assert merchant.minimum_deposit == Decimal("20")
