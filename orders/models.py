@@ -778,3 +778,121 @@ class OrderMessageFile(AppendOnly):
     @property
     def is_image(self) -> bool:
         return self.content_type.startswith("image/")
+
+
+class PaymentIntentStatus(models.TextChoices):
+    PENDING = "pending", _("awaiting payment")
+    PAID = "paid", _("paid")
+
+
+class PaymentIntent(models.Model):
+    """One payment asked of a real channel (Alipay, WeChat Pay): what is paid for, how much,
+    and where the payer was sent. It becomes paid only by the channel's verified notice or by
+    the sweep's verified query (orders/services/payments.py, docs/payments.md); until then the
+    order (or the deposit top-up) waits."""
+
+    channel = models.CharField(_("payment channel"), max_length=24)
+    out_trade_no = models.CharField(_("our trade number"), max_length=32)
+    purpose = models.CharField(_("purpose"), max_length=16)  # "order" or "topup"
+    order = models.ForeignKey(
+        Order,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payment_intents",
+        verbose_name=_("order"),
+    )
+    # A deposit top-up's shop (escrow credits it once the channel confirms).
+    merchant = models.ForeignKey(
+        Merchant,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("merchant"),
+    )
+    payer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("payer"),
+    )
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    scene = models.CharField(_("scene"), max_length=16)
+    pay_url = models.TextField(_("payment page"), blank=True)
+    code_url = models.CharField(_("payment code"), max_length=255, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=12,
+        choices=PaymentIntentStatus.choices,
+        default=PaymentIntentStatus.PENDING,
+    )
+    reference = models.CharField(_("channel's trade number"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    queried_at = models.DateTimeField(_("last asked the channel"), null=True, blank=True)
+    query_attempts = models.PositiveIntegerField(_("times asked"), default=0)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("channel payment")
+        verbose_name_plural = _("channel payments")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "out_trade_no"], name="payment_intent_trade_unique"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_intent_amount_pos"),
+        ]
+        indexes = [
+            # The sweep asks the channels about the pending ones.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="pending"),
+                name="payment_intent_pending_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.out_trade_no}"
+
+
+class PaymentNoticeOutcome(models.TextChoices):
+    APPLIED = "applied", _("applied: the payment is confirmed")
+    DUPLICATE = "duplicate", _("already known: nothing changed")
+    SECOND_PAYMENT = "second_payment", _("a second payment: refunded at once")
+    UNKNOWN = "unknown", _("no such payment here: for finance")
+    NOT_PAID = "not_paid", _("not a payment (closed or waiting)")
+    REFUSED = "refused", _("refused: amount, app or merchant do not match")
+
+
+class PaymentNotice(models.Model):
+    """A payment notice a channel signed (a forged one is never stored), once per notice id,
+    with what it changed. Finance reads here the notices the platform did not act on: for an
+    unknown payment, a wrong amount or app, an order already refunded."""
+
+    channel = models.CharField(_("payment channel"), max_length=24)
+    notice_id = models.CharField(_("notice id"), max_length=128)
+    out_trade_no = models.CharField(_("our trade number"), max_length=64, blank=True)
+    reference = models.CharField(_("channel's trade number"), max_length=64, blank=True)
+    amount = models.DecimalField(
+        _("amount"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    state = models.CharField(_("channel's state"), max_length=32, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=PaymentNoticeOutcome.choices)
+    detail = models.CharField(_("detail"), max_length=255, blank=True)
+    payload = models.JSONField(_("verified content"), default=dict)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    times_received = models.PositiveIntegerField(_("times received"), default=1)
+    last_received_at = models.DateTimeField(_("last received at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("payment notice")
+        verbose_name_plural = _("payment notices")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "notice_id"], name="payment_notice_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.notice_id}"
