@@ -234,7 +234,7 @@ class PasswordResetCompleteFrameView(PasswordResetCompleteView):
 
 @login_required
 def security(request: HttpRequest) -> HttpResponse:
-    """账户与安全: this account's live sessions and API tokens, sign out everywhere, two-step
+    """账号与安全: this account's live sessions and API tokens, sign out everywhere, two-step
     login."""
     user = request.user
     assert isinstance(user, User)  # noqa: S101 (login_required)

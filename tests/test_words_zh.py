@@ -99,6 +99,121 @@ def test_one_word_per_act():
     assert [pair for pair in PAIRS if "申辩" in pair[1] or "抗辩" in pair[1]] == []
 
 
+# A ledger's or a bank's account is 账户 (保证金账户, 银行账户, the ledger's own records in
+# escrow/); a person's login is 账号 (注册账号, 账号安全), docs/glossary-zh.md.
+LEDGER_ACCOUNT = re.compile(r"保证金账户|银行账户|对方账户|商家账户|账户余额")
+
+
+def _of_the_ledger(entry: polib.POEntry) -> bool:
+    return any(path.startswith("escrow/") for path, _line in entry.occurrences)
+
+
+def _login_called_zhanghu(entries: list[polib.POEntry]) -> list[tuple[str, str]]:
+    return [
+        (entry.msgid, entry.msgstr or entry.msgstr_plural.get(0, ""))
+        for entry in entries
+        if not _of_the_ledger(entry)
+        and any(
+            "账户" in LEDGER_ACCOUNT.sub("", msgstr)
+            for msgstr in [entry.msgstr, *entry.msgstr_plural.values()]
+        )
+    ]
+
+
+def test_a_persons_account_is_zhanghao_a_ledgers_is_zhanghu():
+    entries = [e for po in sorted(LOCALE_DIR.glob("*.po")) for e in polib.pofile(str(po))]
+    assert _login_called_zhanghu(entries) == []
+    assert [e.msgstr for e in entries if e.msgid == "Account and security"] == ["账号与安全"]
+
+
+def test_the_zhanghu_check_tells_a_login_from_a_ledger():
+    login = polib.POEntry(msgid="Account and security", msgstr="账户与安全")
+    login.occurrences = [("accounts/views.py", "1")]
+    bank = polib.POEntry(msgid="Paid to your bank", msgstr="款项将转入您的银行账户。")
+    ledger = polib.POEntry(msgid="account", msgstr="账户")
+    ledger.occurrences = [("escrow/models.py", "86")]
+    assert _login_called_zhanghu([login, bank, ledger]) == [("Account and security", "账户与安全")]
+
+
+# --- The templates ---------------------------------------------------------------------------
+# The catalogue's Chinese is checked above and in tests/test_translations.py; what a template
+# puts beside a translated string is not in the catalogue. "{% translate "Outcome" %}:" reads
+# "处理结果:" on a Chinese page: the colon, a bracket around a translation or a full stop after
+# one belongs inside the msgid ("Outcome:"), so each language writes its own.
+
+BASE = Path(settings.BASE_DIR)
+TEMPLATE_FILES = sorted(
+    path
+    for root in [BASE / "templates", *BASE.glob("*/templates")]
+    for path in root.rglob("*")
+    if path.suffix in {".html", ".txt"}
+)
+CJK = r"[\u3400-\u9fff]"
+_TRANSLATED = r"""\{%\s*translate\s+(?:"[^"]*"|'[^']*')[^%]*%\}|\{%\s*endblocktranslate\s*%\}"""
+# A translated string, then (past closing or opening tags and spaces) a half-width mark.
+MARK_AFTER = re.compile(rf"(?:{_TRANSLATED})(?:\s*</?[a-zA-Z][^>]*>)*\s*[:;,.?!()]")
+# A half-width opening bracket right before a translated string.
+BRACKET_BEFORE = re.compile(r"\(\s*(?:<[^>]*>\s*)*\{%\s*(?:block)?translate\b")
+# Chinese written in the template itself, beside a half-width mark.
+CJK_BESIDE_MARK = re.compile(rf"{CJK}[:;,.?!()]|[:;,.?!()]{CJK}")
+COMMENTS = re.compile(r"\{#.*?#\}|\{%\s*comment\s*%\}.*?\{%\s*endcomment\s*%\}", re.DOTALL)
+
+
+def _half_width_beside_chinese(name: str, source: str) -> list[str]:
+    source = COMMENTS.sub("", source)
+    found = []
+    for pattern in (MARK_AFTER, BRACKET_BEFORE, CJK_BESIDE_MARK):
+        for match in pattern.finditer(source):
+            line = source.count("\n", 0, match.start()) + 1
+            found.append(f"{name}:{line}: {match.group(0)[-60:]}")
+    return found
+
+
+def test_the_templates_are_read():
+    names = {path.name for path in TEMPLATE_FILES}
+    assert {"base.html", "case.html", "change_list.html", "_desk_evidence.html"} <= names
+
+
+def test_templates_put_no_half_width_mark_beside_chinese():
+    found = [
+        hit
+        for path in TEMPLATE_FILES
+        for hit in _half_width_beside_chinese(
+            str(path.relative_to(BASE)), path.read_text(encoding="utf-8")
+        )
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '<strong>{% translate "The clock" %}:</strong>',
+        '{% translate "Outcome" %}: <strong>',
+        "{% blocktranslate %}Generated at {{ at }}{% endblocktranslate %}.",
+        '{{ score }} ({% translate "given" %})',
+        "<p>已退款 (部分)</p>",
+        "<span>卡密:</span>",
+    ],
+)
+def test_the_template_check_catches_a_half_width_mark(source):
+    assert _half_width_beside_chinese("t.html", source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '<strong>{% translate "The clock:" %}</strong>',
+        '{% translate "Timeline" %} <small>{% translate "(Asia/Shanghai)" %}</small>',
+        "{% translate 'Search' %}\">",
+        "{{ day }}: {{ count }}",
+        '{# 账号: a comment #}<p>{% translate "Outcome:" %} {{ x }}</p>',
+    ],
+)
+def test_the_template_check_passes_what_each_language_writes(source):
+    assert _half_width_beside_chinese("t.html", source) == []
+
+
 # --- What users see ---------------------------------------------------------------------------
 
 

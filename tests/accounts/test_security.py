@@ -25,7 +25,7 @@ def test_page_lists_sessions_and_tokens(client: Client) -> None:
     assert len(page.context["sessions"]) == 2
     assert len(page.context["tokens"]) == 1
     text = page.content.decode()
-    assert "Phone Browser 1.0" in text and "账户与安全" in text
+    assert "Phone Browser 1.0" in text and "账号与安全" in text
 
 
 def test_page_needs_a_login(client: Client) -> None:

@@ -436,7 +436,7 @@ def test_a_three_day_old_account_with_the_three_proofs_is_never_promised_the_fas
     fast = html[html.index("data-fast-track") : html.index("</aside>")]
     assert "Not eligible for the fast track" in fast and "paid at once when" not in fast
     zh = client.get(_url(order)).content.decode()
-    assert "账户注册未满 7 天" in zh[zh.index("data-fast-track") :]
+    assert "账号注册未满 7 天" in zh[zh.index("data-fast-track") :]
     # Filed with the three proofs: the server agrees and nothing is paid.
     client.post(_url(order), {"reason": "other", "claimed_amount": "48.00", **_three_proofs()})
     dispute = Dispute.objects.get(order=order)
