@@ -1,0 +1,162 @@
+"""Recording an event for systems outside the platform: the one call the apps above make.
+
+    emit(merchant_id=…, type="complaint.updated", data={…}, key="dispute:12:event:345")
+
+writes one delivery row per enabled endpoint and robot of the shop that wants `type`, in the
+caller's transaction, and hands them to Celery after commit; the clock's sweep retries what
+failed (docs/integrations.md). `key` names the event once: the same key recorded again is the
+same event (its `id` is derived from the key), so a retried transaction or a sweep that runs
+twice sends nothing twice."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.models import STAFF_TARGET, Delivery, DeliveryStatus, Endpoint
+from kamen_complaints.celery import enqueue
+
+logger = logging.getLogger(__name__)
+
+# The event types (docs/integrations.md): what a shop may subscribe an endpoint to.
+COMPLAINT_FILED = "complaint.filed"
+COMPLAINT_UPDATED = "complaint.updated"
+COMPLAINT_DEADLINE_REMINDER = "complaint.deadline_reminder"
+COMPLAINT_DIGEST = "complaint.digest"
+ORDER_MESSAGE = "order.message"
+SHOP_SUSPENDED = "shop.suspended"
+SHOP_REINSTATED = "shop.reinstated"
+PING = "ping"
+
+EVENT_TYPES: tuple[str, ...] = (
+    COMPLAINT_FILED,
+    COMPLAINT_UPDATED,
+    COMPLAINT_DEADLINE_REMINDER,
+    COMPLAINT_DIGEST,
+    ORDER_MESSAGE,
+    SHOP_SUSPENDED,
+    SHOP_REINSTATED,
+)
+
+
+def event_id(key: str) -> str:
+    """The event's public id, the same for the same key on every try and every recording."""
+    return "evt_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` as it is stored and sent: dates as ISO text, decimals as strings."""
+    import json
+
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False))
+
+
+def emit(*, merchant_id: int, type: str, data: dict[str, Any], key: str) -> int:
+    """Record the event for the shop `merchant_id` in the caller's transaction: one delivery row
+    per enabled endpoint and robot of the shop subscribed to `type` (a key already recorded
+    for a target adds nothing), sent after commit. Returns how many rows it wrote."""
+    targets = [
+        e
+        for e in Endpoint.objects.filter(merchant_id=merchant_id, enabled=True).order_by("id")
+        if e.wants(type)
+    ]
+    return _record(
+        type=type,
+        data=data,
+        key=key,
+        merchant_id=merchant_id,
+        targets=[(e.pk, f"endpoint:{e.pk}") for e in targets],
+    )
+
+
+def emit_staff(*, type: str, data: dict[str, Any], key: str) -> int:
+    """Record the event for the arbitration team's group robot (settings ARBITRATION_ROBOT_*),
+    like `emit`. Nothing is recorded when no robot is configured. Returns rows written."""
+    if not (settings.ARBITRATION_ROBOT_KIND and settings.ARBITRATION_ROBOT_URL):
+        return 0
+    return _record(type=type, data=data, key=key, merchant_id=None, targets=[(None, STAFF_TARGET)])
+
+
+def record_for_endpoint(endpoint: Endpoint, *, type: str, data: dict[str, Any], key: str) -> int:
+    """One event for one endpoint whatever it subscribed to (the owner's "send a test event")."""
+    return _record(
+        type=type,
+        data=data,
+        key=key,
+        merchant_id=endpoint.merchant_id,
+        targets=[(endpoint.pk, f"endpoint:{endpoint.pk}")],
+    )
+
+
+def _record(
+    *,
+    type: str,
+    data: dict[str, Any],
+    key: str,
+    merchant_id: int | None,
+    targets: list[tuple[int | None, str]],
+    now: datetime | None = None,
+) -> int:
+    if not targets:
+        return 0
+    eid = event_id(key)
+    moment = now or timezone.now()
+    existing = set(
+        Delivery.objects.filter(event_id=eid, target__in=[t for _, t in targets]).values_list(
+            "target", flat=True
+        )
+    )
+    payload = jsonable(data)
+    rows = [
+        Delivery(
+            event_id=eid,
+            type=type,
+            data=payload,
+            created_at=moment,
+            merchant_id=merchant_id,
+            endpoint_id=endpoint_id,
+            target=target,
+            status=DeliveryStatus.PENDING,
+            next_try_at=moment,
+        )
+        for endpoint_id, target in targets
+        if target not in existing
+    ]
+    if not rows:
+        return 0
+    # A concurrent recording of the same key loses quietly to the unique (event_id, target).
+    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    publish_after_commit([eid])
+    return len(rows)
+
+
+# A broker that failed is not asked again for a while (the rows wait for the sweep), so an
+# outage costs one request the publish timeout, not every request (disputes.services.outbox).
+BROKER_BACKOFF_SECONDS = 30.0
+_broker_down_until = 0.0
+
+
+def publish(event_ids: list[str]) -> bool:
+    """Hand the events' deliveries to a worker now if the broker seems up (never raises)."""
+    global _broker_down_until
+    from integrations.tasks import deliveries_send
+
+    if time.monotonic() < _broker_down_until:
+        logger.info("broker marked down; deliveries left to the sweep")
+        return False
+    if enqueue(deliveries_send, event_ids):
+        return True
+    _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+    return False
+
+
+def publish_after_commit(event_ids: list[str]) -> None:
+    transaction.on_commit(lambda: publish(event_ids), robust=True)
