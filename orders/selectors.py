@@ -59,6 +59,20 @@ def complaints_barred_until(user: User) -> datetime | None:
     return max(ends, default=None)
 
 
+# --- Service accounts -------------------------------------------------------------------
+# An account that acts for a shop without being a person: each merchant API key signs in as
+# one (docs/api-keys.md). It is a team member with the agent's role, so a service that asks
+# "does this account act for the shop?" answers as for the team and an owner-only one
+# (top-ups, withdrawals, the team) refuses it. This group marks it, so it is left out where
+# the shop's people are listed, told something or removed (orders.services.team).
+SERVICE_ACCOUNTS_GROUP = "shop service accounts"
+
+
+def people_only(members: QuerySet[MerchantMember]) -> QuerySet[MerchantMember]:
+    """`members` without the shops' service accounts (the same query, one subquery more)."""
+    return members.exclude(user__groups__name=SERVICE_ACCOUNTS_GROUP)
+
+
 def merchant_for_user(user: User | AnonymousUser) -> Merchant | None:
     """The shop this account acts for (owner or team member), or None."""
     if not user.is_authenticated:
@@ -255,7 +269,7 @@ def merchant_team(merchant: Merchant) -> QuerySet[MerchantMember]:
     from django.db.models import Case, IntegerField, Value, When
 
     return (
-        MerchantMember.objects.filter(merchant=merchant)
+        people_only(MerchantMember.objects.filter(merchant=merchant))
         .select_related("user")
         .annotate(
             owner_first=Case(

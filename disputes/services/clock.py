@@ -78,6 +78,7 @@ from disputes.services.state_machine import check_transition, locked, record, to
 from escrow.batch import Compensation, compensations_post
 from kamen_complaints.money import from_fen, to_fen
 from orders.models import MerchantMember
+from orders.selectors import people_only
 
 __all__ = [
     "CLOCKS",
@@ -368,7 +369,7 @@ def _insert_events(events: list[list[Any]]) -> list[int]:
 def _team(merchant_ids: set[int]) -> dict[int, list[User]]:
     team: dict[int, list[User]] = defaultdict(list)
     members = (
-        MerchantMember.objects.filter(merchant_id__in=merchant_ids)
+        people_only(MerchantMember.objects.filter(merchant_id__in=merchant_ids))
         .select_related("user")
         .only("merchant_id", "user__id", "user__email", "user__username")
         .order_by("id")

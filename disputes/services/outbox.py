@@ -22,6 +22,7 @@ from disputes.models import Dispute, DisputeEvent, Notification, Role
 from disputes.services.formatting import jsonable
 from kamen_complaints.celery import enqueue
 from orders.models import Merchant, MerchantMember
+from orders.selectors import people_only
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,11 @@ def buyer_recipients(dispute: Dispute) -> list[User]:
 
 
 def merchant_recipients(dispute: Dispute) -> list[User]:
-    """The shop's whole team: any member may answer a complaint."""
+    """The shop's whole team: any member may answer a complaint (its API keys' service
+    accounts are no one to tell: people_only)."""
     return [
         m.user
-        for m in MerchantMember.objects.filter(merchant_id=dispute.merchant_id)
+        for m in people_only(MerchantMember.objects.filter(merchant_id=dispute.merchant_id))
         .select_related("user")
         .order_by("id")
     ]

@@ -59,6 +59,8 @@ from orders.services.team import (
     AUDIT_TEAM_MEMBER_REMOVED,
     merchant_member_add,
     merchant_member_remove,
+    merchant_service_account_add,
+    merchant_service_account_disable,
 )
 from orders.services.validation import check_visible_name, validate_id_number, validate_phone
 
@@ -84,6 +86,8 @@ __all__ = [
     "merchant_member_remove",
     "merchant_reject",
     "merchant_reveal_identity",
+    "merchant_service_account_add",
+    "merchant_service_account_disable",
     "merchant_set_minimum_deposit",
     "merchant_suspend",
     "merchant_unsuspend",

@@ -185,8 +185,9 @@ def merchant_member_remove(*, merchant: Merchant, actor: User, member_id: int) -
     did stays on the complaints' timelines under their name. The owner cannot remove
     themselves (a shop always has its owner). Another shop's member is a NotFound."""
     _require_owner(actor, merchant, _("Only the shop's owner manages the team."))
+    # A service account (an API key's) is not a team member to remove: the key is revoked.
     member = (
-        MerchantMember.objects.select_for_update()
+        selectors.people_only(MerchantMember.objects.select_for_update())
         .select_related("user")
         .filter(pk=member_id, merchant=merchant)
         .first()
@@ -201,3 +202,34 @@ def merchant_member_remove(*, merchant: Merchant, actor: User, member_id: int) -
         )
     _audit_member(actor=actor, member=member, action=AUDIT_TEAM_MEMBER_REMOVED, new_account=False)
     member.delete()
+
+
+# --- Service accounts -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def merchant_service_account_add(*, merchant: Merchant, actor: User, username: str) -> User:
+    """A new account that acts for the shop without being a person (each merchant API key
+    signs in as its own, docs/api-keys.md), made by the owner only (Forbidden for anyone
+    else).
+
+    It has no usable password and no e-mail, so it never logs in, gets a token or resets a
+    password; it is a member with the agent's role, so the owner-only services (top-ups,
+    withdrawals, the team) refuse it; and it is in the service accounts group
+    (orders.selectors.people_only), so it is never listed, told or removed as a person."""
+    from django.contrib.auth.models import Group
+
+    _require_owner(actor, merchant, _("Only the shop's owner manages the shop's API keys."))
+    user = User(username=username)
+    user.set_unusable_password()
+    user.save()
+    group, _created = Group.objects.get_or_create(name=selectors.SERVICE_ACCOUNTS_GROUP)
+    user.groups.add(group)
+    MerchantMember.objects.create(merchant=merchant, user=user, role=MemberRole.AGENT)
+    return user
+
+
+def merchant_service_account_disable(*, user: User) -> None:
+    """A service account that will never act again (its key was revoked): disabled, in the
+    caller's transaction. It stays on the shop, and its name on what it did."""
+    User.objects.filter(pk=user.pk).update(is_active=False)
