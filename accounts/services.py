@@ -4,8 +4,11 @@ The register page and the API both call these (docs/architecture.md "one path pe
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import cast
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
@@ -70,16 +73,36 @@ def session_note(*, user: User, session_key: str, ip: str, user_agent: str) -> N
     )
 
 
+def _sessions_of(user: User) -> set[str]:
+    """The keys of every live session logged in as `user`, noted or not: a session opened
+    before logins were noted (UserSession) is found by reading the session itself. Decodes
+    each live session once, in chunks; a session that does not decode is nobody's."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    pk = str(user.pk)
+    live = Session.objects.filter(expire_date__gt=timezone.now()).values_list(
+        "session_key", "session_data"
+    )
+    return {
+        key
+        for key, data in live.iterator(chunk_size=2000)
+        if str(store().decode(data).get(SESSION_KEY)) == pk
+    }
+
+
 @transaction.atomic
 def sign_out_everywhere(*, user: User, keep_session_key: str | None) -> tuple[int, int]:
-    """End every session of `user` but the one asking (`keep_session_key`), and revoke every
-    API token. Returns (sessions ended, tokens revoked)."""
-    others = UserSession.objects.filter(user=user).exclude(session_key=keep_session_key or "")
-    keys = list(others.values_list("session_key", flat=True))
-    Session.objects.filter(session_key__in=keys).delete()
-    others.delete()
+    """End every session of `user` but the one asking (`keep_session_key`) — the ones noted
+    at login and any opened before logins were noted — and revoke every API token. Returns
+    (sessions ended, tokens revoked)."""
+    keep = keep_session_key or ""
+    live = _sessions_of(user) - {keep}
+    noted = UserSession.objects.filter(user=user).exclude(session_key=keep)
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in live | set(noted.values_list("session_key", flat=True)):
+        store(session_key=key).delete()  # through the engine: a cached copy goes too
+    noted.delete()
     revoked = tokens.tokens_revoke_all(user=user)
-    return len(keys), revoked
+    return len(live), revoked
 
 
 # --- Two-step login (TOTP and recovery codes; accounts/twostep.py) ------------------------
