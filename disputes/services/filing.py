@@ -27,6 +27,7 @@ from disputes.services.evidence import (
     stored_files,
 )
 from disputes.services.formatting import local, yuan
+from disputes.services.order_chat import attach_chat_record
 from disputes.services.outbox import buyer_recipients, merchant_recipients, notify
 from disputes.services.state_machine import record
 from kamen_complaints.errors import DomainError, NotFound
@@ -394,6 +395,8 @@ def dispute_file(
         store_platform_record(dispute, records, files=files)
         for item in checked:
             store_evidence(dispute, item, user=buyer, role=Role.BUYER, files=files)
+        # The order's chat with the shop, when the buyer wrote there: the chat-record proof.
+        attach_chat_record(dispute, files=files)
         money.hold_place(dispute)
         # The buyer and the shop's team are told before the hooks, so a fast track's payment
         # is reported after (and above) the filing.
