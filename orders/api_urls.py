@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.urls import path
 
-from orders import api
+from orders import api, api_chat, api_payments
 from orders.payments import SANDBOX_PROVIDER
 
 urlpatterns = [
@@ -12,6 +12,16 @@ urlpatterns = [
     path("orders/<number:number>/pay/", api.OrderPayView.as_view(), name="api-order-pay"),
     path("orders/<number:number>/cancel/", api.OrderCancelView.as_view(), name="api-order-cancel"),
     path("orders/<number:number>/reveal/", api.OrderRevealView.as_view(), name="api-order-reveal"),
+    path(
+        "orders/<number:number>/messages/",
+        api_chat.OrderMessagesView.as_view(),
+        name="api-order-messages",
+    ),
+    path(
+        "orders/<number:number>/messages/files/<int:file_id>/",
+        api_chat.OrderMessageFileView.as_view(),
+        name="api-order-message-file",
+    ),
     path("merchant/", api.MerchantView.as_view(), name="api-merchant"),
     path("merchant/apply/", api.MerchantApplyView.as_view(), name="api-merchant-apply"),
     path("merchant/team/", api.MerchantTeamView.as_view(), name="api-merchant-team"),
@@ -31,6 +41,18 @@ urlpatterns = [
         name="api-merchant-card-keys",
     ),
     path("merchant/orders/", api.MerchantOrderListView.as_view(), name="api-merchant-orders"),
+    # The real channels' payment notices (docs/payments.md): a 404 while the channel is not
+    # in PAYMENT_CHANNELS.
+    path(
+        "payments/alipay/notify/",
+        api_payments.alipay_notify,
+        name="api-payments-alipay-notify",
+    ),
+    path(
+        "payments/wechatpay/notify/",
+        api_payments.wechatpay_notify,
+        name="api-payments-wechatpay-notify",
+    ),
     path(
         "staff/merchants/<int:pk>/verify/",
         api.StaffMerchantVerifyView.as_view(),
