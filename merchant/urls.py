@@ -6,6 +6,7 @@ from django.urls import URLPattern, URLResolver, path
 
 from merchant.views import (
     application,
+    chat,
     complaints,
     deposit,
     home,
@@ -61,6 +62,13 @@ urlpatterns += [
         complaints.complaint_evidence_image,
         name="complaint_evidence_image",
     ),
+]
+
+# Buyers' messages on orders: the inbox of unanswered ones and a thread (merchant/views/chat.py).
+urlpatterns += [
+    path("chat/", chat.chat_inbox, name="chat"),
+    path("chat/<number:number>/", chat.chat_thread, name="chat_thread"),
+    path("chat/<number:number>/files/<int:file_id>/", chat.chat_thread_file, name="chat_file"),
 ]
 
 # The shop record over 7 / 30 / 90 days beside the median (merchant/views/performance.py).

@@ -18,6 +18,7 @@ register = template.Library()
 SECTIONS: tuple[tuple[str, Any, tuple[str, ...], bool], ...] = (
     ("home", _("Overview"), ("home",), False),
     ("complaints", _("Complaints"), ("complaints", "complaint"), False),
+    ("chat", _("Buyers' messages"), ("chat", "chat_thread"), False),
     (
         "products",
         _("Products and stock"),
