@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.urls import path
 
-from orders import api, api_chat
+from orders import api, api_chat, api_payments
 from orders.payments import SANDBOX_PROVIDER
 
 urlpatterns = [
@@ -41,6 +41,18 @@ urlpatterns = [
         name="api-merchant-card-keys",
     ),
     path("merchant/orders/", api.MerchantOrderListView.as_view(), name="api-merchant-orders"),
+    # The real channels' payment notices (docs/payments.md): a 404 while the channel is not
+    # in PAYMENT_CHANNELS.
+    path(
+        "payments/alipay/notify/",
+        api_payments.alipay_notify,
+        name="api-payments-alipay-notify",
+    ),
+    path(
+        "payments/wechatpay/notify/",
+        api_payments.wechatpay_notify,
+        name="api-payments-wechatpay-notify",
+    ),
     path(
         "staff/merchants/<int:pk>/verify/",
         api.StaffMerchantVerifyView.as_view(),

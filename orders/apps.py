@@ -17,3 +17,13 @@ class OrdersConfig(AppConfig):
         # After a restore, every card key and identity number must decrypt (the project
         # package imports no app: docs/architecture.md).
         register_restore_check(RestoreCheck("orders.secrets", restore_check))
+
+        # No sandbox outside development unless it is a demo; every channel named loads.
+        from django.core import checks
+
+        from orders.checks import check_payment_setup
+
+        checks.register(check_payment_setup)
+
+        # The "order" payment purpose registers itself with the channel payments.
+        import orders.services.payments  # noqa: F401

@@ -1,9 +1,11 @@
 """Payment providers and top-up upstreams behind small interfaces.
 
-The sandbox implementations are what `make run` and the tests use. A real gateway (Alipay,
-WeChat Pay) implements `PaymentProvider` and is named in the PAYMENT_PROVIDER setting; orders
-never change. Both calls are idempotent on the key the caller passes, as real gateways are
-(out_trade_no / out_refund_no), so a retried task never charges or refunds twice.
+The sandbox implementations are what `make run` and the tests use: the sandbox charges at
+once (`charge`). The real channels (orders/channels/: Alipay, WeChat Pay API v3) are
+asynchronous (`ChannelProvider`): the payer is sent to the channel, and the payment counts only
+when the channel's signed notice or the sweep's query says so (docs/payments.md). They are
+named in PAYMENT_CHANNELS. Refunds are idempotent on the key the caller passes, as real
+gateways are (out_refund_no / out_request_no), so a retried task never refunds twice.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.utils.crypto import salted_hmac
@@ -40,10 +43,102 @@ class PaymentProvider(Protocol):
         """Take `amount` from the payer. Same key → same result, charged once."""
         ...
 
-    def refund(self, *, reference: str, amount: Decimal, idempotency_key: str) -> str:
-        """Send `amount` of payment `reference` back; return the provider's refund id.
-        Same key → same refund id, refunded once."""
+    def refund(
+        self, *, reference: str, amount: Decimal, idempotency_key: str, total: Decimal | None = None
+    ) -> str:
+        """Send `amount` of payment `reference` (of `total`, what was paid) back; return the
+        provider's refund id. Same key → same refund id, refunded once."""
         ...
+
+
+# --- Asynchronous channels (Alipay, WeChat Pay) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class PayStart:
+    """Where the payer goes to pay: a page to redirect to (Alipay page and mobile-web pay,
+    WeChat Pay H5), or a code to scan (WeChat Pay Native's code_url)."""
+
+    pay_url: str = ""
+    code_url: str = ""
+
+
+@dataclass(frozen=True)
+class TradeState:
+    """What a channel says of one trade, from a verified notice or a verified query answer."""
+
+    out_trade_no: str
+    reference: str  # the channel's own trade number (trade_no / transaction_id)
+    amount: Decimal | None
+    paid: bool
+    state: str  # the channel's own word: TRADE_SUCCESS, SUCCESS, NOTPAY, …
+    app_id: str = ""
+    merchant_id: str = ""
+    notice_id: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class NoticeRefused(Exception):
+    """A notice that is not the channel's (bad signature, stale, undecryptable) or not ours
+    (another app or merchant). `state` is set when the notice was genuine but not ours."""
+
+    def __init__(self, reason: str, state: TradeState | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.state = state
+
+
+@dataclass(frozen=True)
+class NoticeAnswer:
+    """What the channel must read back (Alipay: the text "success"; WeChat Pay: 204, or a
+    4xx with its JSON fail shape)."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+
+class ChannelProvider(Protocol):
+    """A real, asynchronous payment channel (orders/channels/). Every call that leaves the
+    process raises PaymentError when the channel fails or does not answer in time."""
+
+    channel: str
+    # Scenes the channel offers, first the one for a desktop browser, then for a phone.
+    scenes: tuple[str, str]
+
+    def start(
+        self,
+        *,
+        out_trade_no: str,
+        amount: Decimal,
+        description: str,
+        scene: str,
+        return_url: str,
+        client_ip: str,
+    ) -> PayStart: ...
+
+    def query(self, *, out_trade_no: str) -> TradeState: ...
+
+    def parse_notice(self, *, headers: Any, body: bytes) -> TradeState: ...
+
+    def answer(self, *, ok: bool, message: str = "") -> NoticeAnswer: ...
+
+    def refund(
+        self, *, reference: str, amount: Decimal, idempotency_key: str, total: Decimal | None = None
+    ) -> str: ...
+
+    def bill_download_url(self, *, day: date) -> str: ...
+
+
+def out_refund_number(idempotency_key: str) -> str:
+    """The channel's refund number for one of our idempotency keys (`payout:12`,
+    `order:KM…:delivery-failed`): WeChat Pay allows only letters, digits and `_-|*@`, at most
+    64 characters, so `:` becomes `|` (no key holds a `|`); a longer key becomes its digest.
+    The same key always gives the same number, so a retried refund is the same refund."""
+    number = idempotency_key.replace(":", "|")
+    if len(number) > 64 or not all(c.isascii() and (c.isalnum() or c in "_-|*@") for c in number):
+        number = "K" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+    return number
 
 
 # The PAYMENT_PROVIDER value that means "the sandbox" (orders/api_urls.py mounts its callback).
@@ -64,7 +159,9 @@ class SandboxProvider:
         digest = hashlib.sha256(f"charge:{idempotency_key}".encode()).hexdigest()[:20].upper()
         return ChargeResult(reference=f"SBX{digest}", succeeded=True)
 
-    def refund(self, *, reference: str, amount: Decimal, idempotency_key: str) -> str:
+    def refund(
+        self, *, reference: str, amount: Decimal, idempotency_key: str, total: Decimal | None = None
+    ) -> str:
         if amount <= 0:
             raise PaymentError("amount must be positive")
         digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:20].upper()
@@ -172,10 +269,69 @@ class SandboxTopupUpstream:
         return TopupAnswer(TopupStatus.CREDITED, {**record, "state": "credited"})
 
 
-def get_provider(channel: str = "sandbox") -> PaymentProvider:
-    provider: PaymentProvider = import_string(settings.PAYMENT_PROVIDER)()
-    if provider.channel != channel:
-        raise PaymentError(f"unknown payment channel {channel!r}")
+# The real channels by name (PAYMENT_CHANNELS); each reads its own settings.
+CHANNEL_CLASSES = {
+    "alipay": "orders.channels.alipay.AlipayProvider",
+    "wechatpay": "orders.channels.wechatpay.WechatPayProvider",
+}
+_channel_cache: dict[tuple[str, str], Any] = {}
+
+
+def channel_settings(channel: str) -> dict[str, Any]:
+    """The settings a channel reads (its cache key: tests and a changed setting get a new
+    client, a running process keeps the one it built, keys loaded once)."""
+    prefix = channel.upper() + "_"
+    names = [n for n in dir(settings) if n.startswith(prefix)]
+    names += ["PAYMENT_HTTP_TIMEOUT_SECONDS", "PAYMENT_NOTIFY_BASE_URL", "SITE_URL"]
+    return {n: getattr(settings, n) for n in sorted(names)}
+
+
+def get_provider(channel: str = "sandbox") -> Any:
+    """The provider of `channel`: the PAYMENT_PROVIDER class when it is that channel (the
+    sandbox), else a configured real channel (PAYMENT_CHANNELS). PaymentError otherwise."""
+    if settings.PAYMENT_PROVIDER:
+        provider = import_string(settings.PAYMENT_PROVIDER)()
+        if provider.channel == channel:
+            return provider
+    if channel in settings.PAYMENT_CHANNELS and channel in CHANNEL_CLASSES:
+        key = (channel, repr(channel_settings(channel)))
+        if key not in _channel_cache:
+            _channel_cache.clear()
+            _channel_cache[key] = import_string(CHANNEL_CLASSES[channel])()
+        return _channel_cache[key]
+    raise PaymentError(f"unknown payment channel {channel!r}")
+
+
+def available_channels() -> list[str]:
+    """The channels a payer may choose, the sandbox first when it is on."""
+    names = []
+    if settings.PAYMENT_PROVIDER:
+        names.append(import_string(settings.PAYMENT_PROVIDER).channel)
+    names += [c for c in settings.PAYMENT_CHANNELS if c in CHANNEL_CLASSES and c not in names]
+    return names
+
+
+def is_redirect_channel(channel: str) -> bool:
+    """True for a real channel: the payer pays there, and the payment counts only when the
+    channel says so (notice or query)."""
+    return channel in CHANNEL_CLASSES and channel in settings.PAYMENT_CHANNELS
+
+
+def get_channel(channel: str) -> ChannelProvider:
+    """A configured real channel, or DomainError `channel_invalid`."""
+    if not is_redirect_channel(channel):
+        raise DomainError(
+            _("Unknown payment channel %(channel)s.") % {"channel": channel},
+            code="channel_invalid",
+        )
+    try:
+        provider: ChannelProvider = get_provider(channel)
+    except PaymentError as exc:  # misconfigured: the system check says which setting
+        raise DomainError(
+            _("Payment through %(channel)s is not available at the moment.") % {"channel": channel},
+            code="channel_unavailable",
+            status_code=503,
+        ) from exc
     return provider
 
 
@@ -193,6 +349,12 @@ def charge(
             _("Unknown payment channel %(channel)s.") % {"channel": channel},
             code="channel_invalid",
         ) from exc
+    if not hasattr(provider, "charge"):  # a real channel: the payer pays on its own page
+        raise DomainError(
+            _("Payment through %(channel)s is made on its own page; start it from the order.")
+            % {"channel": channel},
+            code="channel_invalid",
+        )
     try:
         result = provider.charge(
             amount=amount, description=description, idempotency_key=idempotency_key

@@ -16,9 +16,13 @@ def order_topup_deliver(order_id: int) -> None:
 
 @shared_task
 def orders_sweep() -> dict[str, int]:
-    """Periodic: re-send lost top-up deliveries, cancel orders not paid in time, expire
-    6-month verifications."""
+    """Periodic: ask the payment channels about payments still pending (before cancelling
+    what was not paid in time), re-send lost top-up deliveries, cancel orders not paid in
+    time, expire 6-month verifications."""
+    from orders.services.payments import payments_query_pending
+
     return {
+        "channel_payments_confirmed": payments_query_pending(),
         "topups_requeued": services.orders_retry_pending_topups(),
         "unpaid_cancelled": services.orders_cancel_unpaid(),
         "verifications_expired": services.merchants_expire_verifications(),

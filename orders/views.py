@@ -1,4 +1,5 @@
-"""The buyer's pages: catalogue, product (buy), pay (sandbox), order (reveal), my orders.
+"""The buyer's pages: catalogue, product (buy), pay (sandbox or a real channel), order
+(reveal), my orders.
 
 Reads go through orders.selectors, every write through orders.services; a service's
 DomainError is shown next to the form with its status code, never a 500. An order the caller
@@ -24,9 +25,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kamen_complaints.api import throttle_wait, throttled_message
 from kamen_complaints.errors import DomainError
 from kamen_complaints.forms import add_domain_error
-from orders import selectors, services
+from orders import payments, selectors, services
 from orders.forms import FIELD_OF_CODE, BuyForm, KindFilterForm
-from orders.models import Order, OrderStatus, Product
+from orders.models import Order, OrderStatus, PaymentIntentStatus, Product
+from orders.services import payments as payment_services
 
 CATALOGUE_PAGE_SIZE = 24
 ORDERS_PAGE_SIZE = 20
@@ -100,10 +102,33 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "orders/product_detail.html", context, status=status)
 
 
+def _is_phone(request: HttpRequest) -> bool:
+    """A phone's browser gets the channel's mobile scene (Alipay mobile-web pay, WeChat Pay
+    H5); a computer's the desktop one (Alipay page pay, WeChat Pay's code to scan)."""
+    agent = request.META.get("HTTP_USER_AGENT", "")
+    return any(word in agent for word in ("Mobile", "Android", "iPhone"))
+
+
+def _pay_page(
+    request: HttpRequest, order: Order, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    channels = payments.available_channels()
+    context = {
+        "order": order,
+        "channels": [(c, payment_services.channel_label(c)) for c in channels],
+        "sandbox_only": channels == [payments.SandboxProvider.channel],
+        "intent": payment_services.order_pending_intent(order),
+        **extra,
+    }
+    return render(request, "orders/pay.html", context, status=status)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def pay(request: HttpRequest, number: str) -> HttpResponse:
-    """The sandbox payment page: confirming charges the buyer and delivers at once."""
+    """The payment page. The sandbox charges and delivers at once; a real channel (Alipay,
+    WeChat Pay) sends the buyer to pay there, or shows WeChat Pay's code, and the order is
+    paid when the channel confirms (its notice, the sweep, or "I have paid" asking it now)."""
     order = _own_order(request, number)
     if request.method == "GET":
         if order.status == OrderStatus.CANCELLED:
@@ -112,13 +137,36 @@ def pay(request: HttpRequest, number: str) -> HttpResponse:
         if order.status != OrderStatus.PENDING_PAYMENT:
             messages.info(request, _("Order %(number)s is already paid.") % {"number": number})
             return redirect("orders:order", number=number)
-        return render(request, "orders/pay.html", {"order": order})
+        return _pay_page(request, order)
+    if request.POST.get("action") == "check":
+        checked = payment_services.order_payment_check(order=order, buyer=_buyer(request))
+        if checked.status == OrderStatus.PENDING_PAYMENT:
+            messages.info(
+                request,
+                _("The payment channel has not confirmed it yet; check again in a moment."),
+            )
+            return redirect("orders:pay", number=number)
+        return redirect("orders:order", number=number)
+    available = payments.available_channels()
+    channel = request.POST.get("channel") or (available[0] if available else "")
     try:
-        paid = services.order_pay(order=order, buyer=_buyer(request))
+        if payments.is_redirect_channel(channel):
+            intent = payment_services.order_pay_start(
+                order=order,
+                buyer=_buyer(request),
+                channel=channel,
+                scene=payment_services.scene_for(channel, mobile=_is_phone(request)),
+                return_url=request.build_absolute_uri(reverse("orders:pay", args=[number])),
+                client_ip=request.META.get("REMOTE_ADDR", ""),
+            )
+            if intent.status == PaymentIntentStatus.PAID or not intent.pay_url:
+                # WeChat Pay's code: shown on this page (and paid or not, it says so).
+                return redirect("orders:pay", number=number)
+            return redirect(intent.pay_url)
+        paid = services.order_pay(order=order, buyer=_buyer(request), channel=channel)
     except DomainError as exc:
         order.refresh_from_db()
-        context = {"order": order, "error": exc.message}
-        return render(request, "orders/pay.html", context, status=exc.status_code)
+        return _pay_page(request, order, status=exc.status_code, error=exc.message)
     # A top-up on its way gets no flash message: the order page says so in the part it
     # reloads, so the notice leaves the moment the top-up is credited.
     if paid.status == OrderStatus.DELIVERED:

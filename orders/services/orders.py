@@ -197,7 +197,9 @@ def order_payment_confirm(*, order: Order, reference: str, amount: Decimal, chan
         # Paid twice through two references, or paid after it was cancelled: give it back.
         provider = get_provider(channel)
         key = f"payment:{reference}:duplicate"
-        refund_id = provider.refund(reference=reference, amount=amount, idempotency_key=key)
+        refund_id = provider.refund(
+            reference=reference, amount=amount, idempotency_key=key, total=amount
+        )
         Refund.objects.create(
             payment=payment,
             amount=amount,

@@ -36,7 +36,12 @@ def channel_refund(
         return existing
     payment = Payment.objects.get(reference=order.payment_reference)
     provider = get_provider(payment.channel)
-    refund_id = provider.refund(reference=payment.reference, amount=amount, idempotency_key=key)
+    # The original route (原路退回): the channel the buyer paid through, that payment, and the
+    # key as the channel's refund number (out_refund_no / out_request_no), so a retry after a
+    # timeout is the same refund at the channel.
+    refund_id = provider.refund(
+        reference=payment.reference, amount=amount, idempotency_key=key, total=payment.amount
+    )
     refund = Refund.objects.create(
         payment=payment,
         amount=amount,

@@ -1,0 +1,35 @@
+"""The real payment channels' notices (docs/payments.md): POST /api/v1/payments/alipay/notify/
+and /api/v1/payments/wechatpay/notify/.
+
+No session, token or CSRF: the channel's signature is the authentication, checked with
+everything else by orders.services.payments. Each is answered in the channel's own words
+(Alipay the text `success`; WeChat Pay 204, or its JSON fail shape), and is a 404 while its
+channel is not in PAYMENT_CHANNELS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from orders.services import payments as payment_services
+
+
+def _notice_view(channel: str) -> Callable[[HttpRequest], HttpResponse]:
+    @csrf_exempt
+    @require_POST
+    def view(request: HttpRequest) -> HttpResponse:
+        answer = payment_services.payment_notice_receive(
+            channel=channel, headers=request.headers, body=request.body
+        )
+        return HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
+
+    view.__name__ = f"{channel}_notify"
+    return view
+
+
+alipay_notify = _notice_view("alipay")
+wechatpay_notify = _notice_view("wechatpay")

@@ -1,0 +1,550 @@
+"""Gateway emulators for Alipay and WeChat Pay API v3, on tests/loopback.py servers.
+
+Each one signs, verifies and encrypts exactly as its channel documents, with keys made here
+(never a real key), so the adapters' real verification and parsing run against it:
+
+- Alipay (https://opendocs.alipay.com/common/02mse7): requests arrive as GET query strings
+  signed RSA2 (SHA256withRSA) by the app's key over the sorted `k=v` pairs without `sign`;
+  answers are `{"<method>_response": {…}, "sign": "…"}`, the signature over the response
+  object's exact JSON text, by Alipay's key; notices are forms signed by Alipay's key over the
+  sorted pairs without `sign` and `sign_type`.
+- WeChat Pay v3 (https://pay.weixin.qq.com/docs/merchant/development/interface-rules/
+  signature-verification.html): requests carry `Authorization: WECHATPAY2-SHA256-RSA2048
+  mchid=…,nonce_str=…,signature=…,timestamp=…,serial_no=…` over
+  "METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nBODY\\n" by the merchant key; answers and notices carry
+  Wechatpay-Timestamp/-Nonce/-Signature/-Serial by the platform key over
+  "TIMESTAMP\\nNONCE\\nBODY\\n", the platform certificate self-signed here; notices' resource
+  is AEAD_AES_256_GCM under the APIv3 key.
+
+Every request is recorded with its decoded shape (`calls`), so the tests can hold each call to
+the documented fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.x509.oid import NameOID
+
+from tests.loopback import Answer, Recorded
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    private: rsa.RSAPrivateKey
+
+    @property
+    def private_pem(self) -> str:
+        return self.private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+
+    @property
+    def public_pem(self) -> str:
+        return (
+            self.private.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+
+    def sign(self, message: str) -> str:
+        signature = self.private.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return base64.b64encode(signature).decode()
+
+    def verify(self, message: str, signature: str) -> bool:
+        try:
+            self.private.public_key().verify(
+                base64.b64decode(signature), message.encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def new_key() -> KeyPair:
+    return KeyPair(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
+def self_signed_certificate(key: KeyPair, common_name: str) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=3650))
+        .sign(key.private, hashes.SHA256())
+    )
+
+
+def _amount(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+# --- Alipay -------------------------------------------------------------------------------
+
+
+@dataclass
+class AlipayGateway:
+    """Alipay's gateway (openapi.alipay.com/gateway.do) as far as the platform uses it."""
+
+    app_id: str
+    app_key: KeyPair  # the app's key: Alipay knows its public half
+    alipay_key: KeyPair  # Alipay's own key: the app knows its public half
+    url: str = ""
+    trades: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunds: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    # Seconds the next refund answer waits AFTER the refund is made (a client timeout then).
+    refund_delay: float = 0.0
+    down: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # The app signs every request; Alipay checks it (sign_type included, sign excluded).
+    def _request_valid(self, params: dict[str, str]) -> bool:
+        unsigned = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "sign" and v)
+        return self.app_key.verify(unsigned, params.get("sign", ""))
+
+    def handle(self, request: Recorded) -> Answer:
+        if self.down:
+            return 502, b"<html>Bad Gateway</html>", {"Content-Type": "text/html"}
+        params = dict(parse_qsl(urlsplit(request.path).query, keep_blank_values=True))
+        method = params.get("method", "")
+        biz = json.loads(params.get("biz_content") or "{}")
+        self.calls.append({"http": request.method, "params": params, "biz_content": biz})
+        key = method.replace(".", "_") + "_response"
+        if not self._request_valid(params) or params.get("app_id") != self.app_id:
+            body = {
+                "code": "40002",
+                "msg": "Invalid Arguments",
+                "sub_code": "isv.invalid-signature",
+            }
+            return self._answer(key, body, signed=False)
+        if params.get("sign_type") != "RSA2" or params.get("charset") != "utf-8":
+            return self._answer(key, {"code": "40002", "sub_code": "isv.invalid-signature-type"})
+        handler = {
+            "alipay.trade.page.pay": self._page,
+            "alipay.trade.wap.pay": self._page,
+            "alipay.trade.query": self._query,
+            "alipay.trade.refund": self._refund,
+            "alipay.data.dataservice.bill.downloadurl.query": self._bill,
+        }.get(method)
+        if handler is None:
+            return self._answer(key, {"code": "40004", "sub_code": "isv.invalid-method"})
+        return handler(key, biz, params)
+
+    def _answer(self, key: str, body: dict[str, Any], *, signed: bool = True) -> Answer:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        if signed:
+            raw = f'{{"{key}":{text},"sign":"{self.alipay_key.sign(text)}"}}'
+        else:
+            raw = f'{{"error_response":{text}}}'
+        return 200, raw.encode(), {"Content-Type": "text/html;charset=utf-8"}
+
+    def _page(self, key: str, biz: dict[str, Any], params: dict[str, str]) -> Answer:
+        # What the payer's browser opens: the cashier page. The trade now exists, unpaid.
+        with self._lock:
+            self.trades.setdefault(
+                biz["out_trade_no"],
+                {
+                    "total_amount": biz["total_amount"],
+                    "trade_no": "2026" + secrets.token_hex(12)[:24],
+                    "status": "WAIT_BUYER_PAY",
+                    "notify_url": params.get("notify_url", ""),
+                },
+            )
+        return 200, b"<html>Alipay cashier</html>", {"Content-Type": "text/html"}
+
+    def _query(self, key: str, biz: dict[str, Any], params: dict[str, str]) -> Answer:
+        trade = self.trades.get(biz.get("out_trade_no", ""))
+        if trade is None:
+            return self._answer(
+                key,
+                {
+                    "code": "40004",
+                    "msg": "Business Failed",
+                    "sub_code": "ACQ.TRADE_NOT_EXIST",
+                    "sub_msg": "交易不存在",
+                },
+            )
+        return self._answer(
+            key,
+            {
+                "code": "10000",
+                "msg": "Success",
+                "trade_no": trade["trade_no"],
+                "out_trade_no": biz["out_trade_no"],
+                "trade_status": trade["status"],
+                "total_amount": trade["total_amount"],
+                "buyer_logon_id": "kam***@example.com",
+            },
+        )
+
+    def _refund(self, key: str, biz: dict[str, Any], params: dict[str, str]) -> Answer:
+        trade = next(
+            ((no, t) for no, t in self.trades.items() if t["trade_no"] == biz.get("trade_no")),
+            None,
+        )
+        if trade is None:
+            return self._answer(key, {"code": "40004", "sub_code": "ACQ.TRADE_NOT_EXIST"})
+        out_trade_no, info = trade
+        number = biz["out_request_no"]
+        with self._lock:
+            known = (info["trade_no"], number) in self.refunds
+            if not known:
+                refunded = sum(
+                    Decimal(r["refund_amount"])
+                    for (trade_no, _n), r in self.refunds.items()
+                    if trade_no == info["trade_no"]
+                )
+                if refunded + Decimal(biz["refund_amount"]) > Decimal(info["total_amount"]):
+                    return self._answer(
+                        key, {"code": "40004", "sub_code": "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL"}
+                    )
+                self.refunds[(info["trade_no"], number)] = {"refund_amount": biz["refund_amount"]}
+        answer = self._answer(
+            key,
+            {
+                "code": "10000",
+                "msg": "Success",
+                "trade_no": info["trade_no"],
+                "out_trade_no": out_trade_no,
+                "buyer_logon_id": "kam***@example.com",
+                # "N": this out_request_no was refunded before; nothing moved now.
+                "fund_change": "N" if known else "Y",
+                "refund_fee": self.refunds[(info["trade_no"], number)]["refund_amount"],
+            },
+        )
+        if self.refund_delay:
+            delay, self.refund_delay = self.refund_delay, 0.0
+            time.sleep(delay)
+        return answer
+
+    def _bill(self, key: str, biz: dict[str, Any], params: dict[str, str]) -> Answer:
+        return self._answer(
+            key,
+            {
+                "code": "10000",
+                "msg": "Success",
+                "bill_download_url": (
+                    f"{self.url}/bills/{biz['bill_type']}_{biz['bill_date']}.csv.zip"
+                ),
+            },
+        )
+
+    # --- What Alipay does by itself ---------------------------------------------------
+
+    def pay(self, out_trade_no: str) -> dict[str, Any]:
+        """The payer pays at the cashier."""
+        trade = self.trades[out_trade_no]
+        trade["status"] = "TRADE_SUCCESS"
+        return trade
+
+    def notice(
+        self,
+        out_trade_no: str,
+        *,
+        app_id: str | None = None,
+        amount: str | None = None,
+        status: str = "TRADE_SUCCESS",
+        notify_id: str | None = None,
+        key: KeyPair | None = None,
+    ) -> bytes:
+        """The asynchronous notice Alipay posts to notify_url, signed (by `key` to forge)."""
+        trade = self.trades[out_trade_no]
+        fields = {
+            "notify_time": "2026-12-07 17:00:00",
+            "notify_type": "trade_status_sync",
+            "notify_id": notify_id or secrets.token_hex(16),
+            "charset": "utf-8",
+            "version": "1.0",
+            "app_id": app_id or self.app_id,
+            "trade_no": trade["trade_no"],
+            "out_trade_no": out_trade_no,
+            "trade_status": status,
+            "total_amount": amount or trade["total_amount"],
+            "receipt_amount": amount or trade["total_amount"],
+            "buyer_id": "2088102177846880",
+            "seller_id": "2088101117955611",
+            "subject": "卡密",
+            "gmt_payment": "2026-12-07 16:59:58",
+        }
+        unsigned = "&".join(f"{k}={v}" for k, v in sorted(fields.items()))
+        fields["sign"] = (key or self.alipay_key).sign(unsigned)
+        fields["sign_type"] = "RSA2"
+        return urlencode(fields, quote_via=quote_plus).encode()
+
+
+# --- WeChat Pay API v3 --------------------------------------------------------------------
+
+
+@dataclass
+class WechatPayGateway:
+    """api.mch.weixin.qq.com as far as the platform uses it."""
+
+    app_id: str
+    mch_id: str
+    apiv3_key: str
+    merchant_key: KeyPair  # the merchant API certificate's key: WeChat Pay knows its public half
+    merchant_serial: str
+    platform_key: KeyPair
+    platform_cert: x509.Certificate
+    url: str = ""
+    trades: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    refund_delay: float = 0.0
+    down: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def platform_serial(self) -> str:
+        return format(self.platform_cert.serial_number, "X")
+
+    def _signed_headers(
+        self, body: str, *, key: KeyPair | None = None, stamp: int | None = None
+    ) -> dict[str, str]:
+        timestamp = str(stamp if stamp is not None else int(time.time()))
+        nonce = secrets.token_hex(16)
+        return {
+            "Wechatpay-Timestamp": timestamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": (key or self.platform_key).sign(
+                f"{timestamp}\n{nonce}\n{body}\n"
+            ),
+            "Wechatpay-Serial": self.platform_serial,
+            "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
+        }
+
+    def _answer(self, status: int, body: dict[str, Any] | None) -> Answer:
+        text = json.dumps(body, ensure_ascii=False) if body is not None else ""
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Request-ID": secrets.token_hex(8),
+        }
+        headers.update(self._signed_headers(text))
+        return status, text.encode(), headers
+
+    def _authorized(self, request: Recorded) -> bool:
+        header = request.headers.get("Authorization", "")
+        scheme, _, rest = header.partition(" ")
+        if scheme != "WECHATPAY2-SHA256-RSA2048":
+            return False
+        parts = dict(p.split("=", 1) for p in rest.split(",") if "=" in p)
+        parts = {k.strip(): v.strip().strip('"') for k, v in parts.items()}
+        if parts.get("mchid") != self.mch_id or parts.get("serial_no") != self.merchant_serial:
+            return False
+        message = (
+            f"{request.method}\n{request.path}\n{parts.get('timestamp')}\n"
+            f"{parts.get('nonce_str')}\n{request.body.decode()}\n"
+        )
+        return self.merchant_key.verify(message, parts.get("signature", ""))
+
+    def handle(self, request: Recorded) -> Answer:
+        if self.down:
+            return 502, b"Bad Gateway", {"Content-Type": "text/html"}
+        body = json.loads(request.body) if request.body else {}
+        self.calls.append({"http": request.method, "path": request.path, "body": body})
+        if not self._authorized(request):
+            return self._answer(401, {"code": "SIGN_ERROR", "message": "签名错误"})
+        path = urlsplit(request.path).path
+        query = dict(parse_qsl(urlsplit(request.path).query))
+        if request.method == "POST" and path in (
+            "/v3/pay/transactions/native",
+            "/v3/pay/transactions/h5",
+        ):
+            return self._prepay(path, body)
+        if request.method == "GET" and path.startswith("/v3/pay/transactions/out-trade-no/"):
+            return self._query(path.rsplit("/", 1)[-1], query)
+        if request.method == "POST" and path == "/v3/refund/domestic/refunds":
+            return self._refund(body)
+        if request.method == "GET" and path == "/v3/bill/tradebill":
+            return self._answer(
+                200,
+                {
+                    "hash_type": "SHA1",
+                    "hash_value": hashlib.sha1(query["bill_date"].encode()).hexdigest(),  # noqa: S324
+                    "download_url": f"{self.url}/v3/billdownload/file?token={secrets.token_hex(8)}",
+                },
+            )
+        return self._answer(404, {"code": "NOT_FOUND", "message": path})
+
+    def _prepay(self, path: str, body: dict[str, Any]) -> Answer:
+        required = {"appid", "mchid", "description", "out_trade_no", "notify_url", "amount"}
+        if (
+            not required <= body.keys()
+            or body["appid"] != self.app_id
+            or body["mchid"] != self.mch_id
+        ):
+            return self._answer(400, {"code": "PARAM_ERROR", "message": "参数错误"})
+        h5 = path.endswith("/h5")
+        if h5 and not (body.get("scene_info") or {}).get("payer_client_ip"):
+            return self._answer(400, {"code": "PARAM_ERROR", "message": "scene_info"})
+        with self._lock:
+            trade = self.trades.setdefault(
+                body["out_trade_no"],
+                {
+                    "total": body["amount"]["total"],
+                    "transaction_id": "4200" + secrets.token_hex(12)[:24],
+                    "trade_state": "NOTPAY",
+                    "trade_type": "MWEB" if h5 else "NATIVE",
+                    "prepay": secrets.token_hex(8),
+                },
+            )
+        if h5:
+            return self._answer(
+                200,
+                {
+                    "h5_url": f"https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx{trade['prepay']}"
+                },
+            )
+        return self._answer(200, {"code_url": f"weixin://wxpay/bizpayurl?pr={trade['prepay']}"})
+
+    def _transaction(
+        self,
+        out_trade_no: str,
+        *,
+        total: int | None = None,
+        app_id: str | None = None,
+        mch_id: str | None = None,
+    ) -> dict[str, Any]:
+        trade = self.trades[out_trade_no]
+        return {
+            "appid": app_id or self.app_id,
+            "mchid": mch_id or self.mch_id,
+            "out_trade_no": out_trade_no,
+            "transaction_id": trade["transaction_id"],
+            "trade_type": trade["trade_type"],
+            "trade_state": trade["trade_state"],
+            "trade_state_desc": "支付成功" if trade["trade_state"] == "SUCCESS" else "未支付",
+            "bank_type": "OTHERS",
+            "attach": "",
+            "success_time": "2026-12-07T17:00:00+08:00",
+            "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+            "amount": {
+                "total": total if total is not None else trade["total"],
+                "payer_total": total if total is not None else trade["total"],
+                "currency": "CNY",
+                "payer_currency": "CNY",
+            },
+        }
+
+    def _query(self, out_trade_no: str, query: dict[str, str]) -> Answer:
+        if query.get("mchid") != self.mch_id:
+            return self._answer(400, {"code": "PARAM_ERROR", "message": "mchid"})
+        if out_trade_no not in self.trades:
+            return self._answer(404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"})
+        return self._answer(200, self._transaction(out_trade_no))
+
+    def _refund(self, body: dict[str, Any]) -> Answer:
+        number = body.get("out_refund_no", "")
+        trade = next(
+            (t for t in self.trades.values() if t["transaction_id"] == body.get("transaction_id")),
+            None,
+        )
+        if trade is None or trade["trade_state"] != "SUCCESS":
+            return self._answer(404, {"code": "RESOURCE_NOT_EXISTS", "message": "订单不存在"})
+        amount = body["amount"]
+        if amount["total"] != trade["total"]:
+            return self._answer(400, {"code": "PARAM_ERROR", "message": "订单金额不一致"})
+        with self._lock:
+            if number not in self.refunds:
+                refunded = sum(
+                    r["refund"]
+                    for r in self.refunds.values()
+                    if r["transaction_id"] == trade["transaction_id"]
+                )
+                if refunded + amount["refund"] > trade["total"]:
+                    return self._answer(
+                        403, {"code": "NOT_ENOUGH", "message": "退款金额超过可退金额"}
+                    )
+                self.refunds[number] = {
+                    "refund_id": "5030" + secrets.token_hex(12)[:24],
+                    "refund": amount["refund"],
+                    "transaction_id": trade["transaction_id"],
+                }
+            refund = self.refunds[number]
+        answer = self._answer(
+            200,
+            {
+                "refund_id": refund["refund_id"],
+                "out_refund_no": number,
+                "transaction_id": refund["transaction_id"],
+                "channel": "ORIGINAL",
+                "status": "PROCESSING",
+                "amount": {"refund": refund["refund"], "total": trade["total"], "currency": "CNY"},
+            },
+        )
+        if self.refund_delay:
+            delay, self.refund_delay = self.refund_delay, 0.0
+            time.sleep(delay)
+        return answer
+
+    # --- What WeChat Pay does by itself -----------------------------------------------
+
+    def pay(self, out_trade_no: str) -> dict[str, Any]:
+        trade = self.trades[out_trade_no]
+        trade["trade_state"] = "SUCCESS"
+        return trade
+
+    def notice(
+        self,
+        out_trade_no: str,
+        *,
+        notice_id: str | None = None,
+        total: int | None = None,
+        app_id: str | None = None,
+        mch_id: str | None = None,
+        key: KeyPair | None = None,
+        stamp: int | None = None,
+        apiv3_key: str | None = None,
+    ) -> tuple[dict[str, str], bytes]:
+        """The payment notice WeChat Pay posts to notify_url: (headers, body)."""
+        resource = json.dumps(
+            self._transaction(out_trade_no, total=total, app_id=app_id, mch_id=mch_id),
+            ensure_ascii=False,
+        )
+        nonce = secrets.token_hex(6)  # 12 characters
+        ciphertext = AESGCM((apiv3_key or self.apiv3_key).encode()).encrypt(
+            nonce.encode(), resource.encode(), b"transaction"
+        )
+        body = json.dumps(
+            {
+                "id": notice_id or f"EV-{secrets.token_hex(10)}",
+                "create_time": "2026-12-07T17:00:01+08:00",
+                "resource_type": "encrypt-resource",
+                "event_type": "TRANSACTION.SUCCESS",
+                "summary": "支付成功",
+                "resource": {
+                    "original_type": "transaction",
+                    "algorithm": "AEAD_AES_256_GCM",
+                    "ciphertext": base64.b64encode(ciphertext).decode(),
+                    "associated_data": "transaction",
+                    "nonce": nonce,
+                },
+            },
+            ensure_ascii=False,
+        )
+        return self._signed_headers(body, key=key, stamp=stamp), body.encode()
