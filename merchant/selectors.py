@@ -4,7 +4,10 @@ app's). The domain apps never import this module: it imports them."""
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
+
 from disputes.models import Dispute
+from merchant.models import MerchantAPIKey
 from orders.models import Merchant
 
 
@@ -15,3 +18,9 @@ def complaint_numbers(dispute_ids: set[int], merchant: Merchant) -> dict[int, st
         return {}
     rows = Dispute.objects.filter(pk__in=dispute_ids, merchant_id=merchant.pk)
     return dict(rows.values_list("pk", "number"))
+
+
+def shop_api_keys(merchant: Merchant) -> QuerySet[MerchantAPIKey]:
+    """The shop's API keys, newest first, revoked ones included (the API and the page list
+    them without their secret, which nobody holds after it was shown); one query."""
+    return MerchantAPIKey.objects.filter(merchant=merchant).order_by("-created", "prefix")

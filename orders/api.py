@@ -218,6 +218,8 @@ class ProductDetailView(generics.RetrieveAPIView):
 
 
 class OrderListCreateView(generics.ListAPIView):
+    # A merchant API key reads its shop's orders; placing one is a buyer's (docs/api-keys.md).
+    key_scope = {"GET": "orders:read"}
     serializer_class = OrderSerializer
     filterset_fields = ["status"]
 
@@ -250,6 +252,8 @@ def _visible_order(request: Request, number: str) -> Order:
 
 
 class OrderDetailView(APIView):
+    key_scope = {"GET": "orders:read"}
+
     @extend_schema(responses=OrderSerializer)
     def get(self, request: Request, number: str) -> Response:
         order = _visible_order(request, number)
@@ -440,6 +444,7 @@ class MerchantTeamMemberView(APIView):
 
 
 class MerchantProductListCreateView(generics.ListAPIView):
+    key_scope = {"GET": "products:write", "POST": "products:write"}
     serializer_class = MerchantProductSerializer
 
     def get_queryset(self) -> Any:
@@ -475,6 +480,7 @@ class CardKeyImportView(APIView):
     # The report says which keys are already on the platform: rate-limited, so an import
     # is not a fast way to ask about other shops' keys.
     throttle_classes = throttles("import")
+    key_scope = {"POST": "products:write"}
 
     @extend_schema(
         request=CardKeyImportSerializer,
@@ -564,6 +570,8 @@ class MerchantOrderFilter(django_filters.FilterSet):
 class MerchantOrderListView(generics.ListAPIView):
     """The shop's sales orders, newest first, for its owner and team members (a caller
     without a shop: 404). Keys are masked."""
+
+    key_scope = {"GET": "orders:read"}
 
     serializer_class = MerchantOrderSerializer
     filterset_class = MerchantOrderFilter

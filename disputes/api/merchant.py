@@ -24,6 +24,9 @@ class RespondSerializer(serializers.Serializer):
 
 
 class RespondView(DisputeBaseView):
+    # A merchant API key answers with this scope (docs/api-keys.md).
+    key_scope = {"POST": "complaints:answer"}
+
     @extend_schema(request=RespondSerializer, responses=DisputeSerializer)
     def post(self, request: Request, number: str) -> Response:
         dispute = self.dispute(request, number)
@@ -65,6 +68,8 @@ class MerchantStatsView(APIView):
     share of resolved complaints lost (`lost_share`) and the compensation recovered from the
     deposit (`paid_out`). The shop's own figures are given even under the minimum number of
     orders (`enough_data` false). The same selector as /merchant/performance/."""
+
+    key_scope = {"GET": "complaints:read"}
 
     @extend_schema(
         parameters=[OpenApiParameter("days", int, enum=list(selectors.SHOP_RECORD_DAYS))],

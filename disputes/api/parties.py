@@ -44,6 +44,8 @@ ORDERINGS = ("deadline", "-filed_at", "filed_at")
 
 
 class DisputeListCreateView(DisputeBaseView):
+    # A merchant API key lists its shop's complaints; filing is the buyer's (docs/api-keys.md).
+    key_scope = {"GET": "complaints:read"}
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_throttles(self) -> list[Any]:
@@ -137,12 +139,15 @@ class DisputeListCreateView(DisputeBaseView):
 
 
 class DisputeDetailView(DisputeBaseView):
+    key_scope = {"GET": "complaints:read"}
+
     @extend_schema(responses=DisputeSerializer)
     def get(self, request: Request, number: str) -> Response:
         return self.answer(request, number)
 
 
 class EvidenceUploadView(DisputeBaseView):
+    key_scope = {"POST": "complaints:answer"}
     parser_classes = [MultiPartParser, FormParser]
     # Every attempt counts: each one reads and decodes a file (the pages share the counters).
     throttle_classes = throttles("evidence")
@@ -163,6 +168,8 @@ class EvidenceUploadView(DisputeBaseView):
 
 
 class EvidenceFileView(DisputeBaseView):
+    key_scope = {"GET": "complaints:read"}
+
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request: Request, number: str, pk: int) -> FileResponse:
         dispute = self.dispute(request, number)
@@ -197,6 +204,8 @@ class EvidencePackageView(DisputeBaseView):
 
 
 class MessageView(DisputeBaseView):
+    key_scope = {"POST": "complaints:answer"}
+
     @extend_schema(request=BodySerializer, responses={201: DisputeSerializer})
     def post(self, request: Request, number: str) -> Response:
         dispute = self.dispute(request, number)
@@ -209,6 +218,8 @@ class MessageView(DisputeBaseView):
 
 
 class AppealView(DisputeBaseView):
+    key_scope = {"POST": "complaints:answer"}
+
     @extend_schema(request=ReasonSerializer, responses=DisputeSerializer)
     def post(self, request: Request, number: str) -> Response:
         dispute = self.dispute(request, number)
