@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     # API tokens, stored as digests, expiring (accounts/tokens.py). Before accounts, whose
     # admin.py replaces knox's token admin.
     "knox",
+    # The merchant API keys' base model and hashing (merchant/api_keys.py; its own table stays
+    # empty: the shop's keys are merchant.MerchantAPIKey).
+    "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -224,9 +227,15 @@ LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",
+        # `Authorization: Api-Key <key>`: a shop's key, reaching only the views that declare
+        # the scope it needs (`key_scope`), default-deny (docs/api-keys.md).
+        "merchant.api_keys.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "merchant.api_keys.HasKeyScope",
+    ],
     "DEFAULT_PAGINATION_CLASS": "kamen_complaints.api.PageNumberPagination",
     "PAGE_SIZE": 20,
     # django-filter, refusing empty filter values (`?status=`) with a 400.
