@@ -548,6 +548,29 @@ def _shop_figures(merchant_id: int, now: datetime) -> dict[int, dict[str, Any]]:
     return figures
 
 
+def _chat_figures(merchant_id: int, now: datetime) -> dict[int, dict[str, Any]]:
+    """The order chat's figures over each window of SHOP_RECORD_DAYS, as of `now` (one
+    query): how many buyers wrote to the shop first in the window (`chat_questions`), and the
+    median time to the shop's first answer (`chat_first_answer_seconds`; a question not
+    answered yet counts with the time it has waited so far — orders.services.chat)."""
+    from statistics import median
+
+    from orders.services.chat import shop_first_answer_times
+
+    times = shop_first_answer_times(
+        merchant_id, since=now - timedelta(days=max(SHOP_RECORD_DAYS)), now=now
+    )
+    figures = {}
+    for days in SHOP_RECORD_DAYS:
+        since = now - timedelta(days=days)
+        waits = [seconds for asked, seconds in times if asked >= since]
+        figures[days] = {
+            "chat_questions": len(waits),
+            "chat_first_answer_seconds": round(median(waits)) if waits else None,
+        }
+    return figures
+
+
 def _medians_as_of(*, fresh: bool) -> tuple[datetime, dict[int, dict[str, Any]]]:
     """The marketplace medians of every window and the moment they were computed at (cached
     SHOP_RECORD_CACHE_SECONDS): that moment is the `now` of every shop record served with
@@ -572,19 +595,22 @@ def shop_records(merchant_id: int, *, fresh: bool = False) -> dict[int, dict[str
     from django.core.cache import cache
 
     now, medians = _medians_as_of(fresh=fresh)
-    # v3: one entry for every window, as of the medians' moment (v2 held one window each).
-    key = f"disputes:shop_record:v3:{merchant_id}:{now.timestamp():.6f}"
+    # v4: one entry for every window, as of the medians' moment, with the chat's first-answer
+    # time (v3 had no chat figures, v2 held one window each).
+    key = f"disputes:shop_record:v4:{merchant_id}:{now.timestamp():.6f}"
     if not fresh:
         cached = cache.get(key)
         if cached is not None:
             return {days: dict(record) for days, record in cached.items()}
     figures = _shop_figures(merchant_id, now)
+    chats = _chat_figures(merchant_id, now)
     records = {}
     for days in SHOP_RECORD_DAYS:
         record = {
             "merchant_id": merchant_id,
             "window_days": days,
             **figures[days],
+            **chats[days],
             "marketplace_median": medians[days],
             "computed_at": now,
         }
@@ -601,10 +627,11 @@ def shop_record(merchant_id: int, days: int = 90, *, fresh: bool = False) -> dic
     resolved, the share of resolved complaints the shop lost (decided for the buyer by staff
     or the clock), the money recovered from the shop for them (`paid_out`, yuan), and the
     average satisfaction rating (not counting complaints ruled malicious) — each beside the
-    marketplace median over the shops with at least SHOP_RECORD_MIN_ORDERS orders. Under that
-    minimum `enough_data` is False and the pages say "not enough data". The one source of
-    these figures for the shop page, the product pages, the API and the dashboards; aggregate
-    SQL, cached SHOP_RECORD_CACHE_SECONDS (`computed_at` says as of when; `fresh=True`
+    marketplace median over the shops with at least SHOP_RECORD_MIN_ORDERS orders —, and the
+    median time the shop took to first answer a buyer on the order chat (`_chat_figures`).
+    Under that minimum `enough_data` is False and the pages say "not enough data". The one
+    source of these figures for the shop page, the product pages, the API and the dashboards;
+    aggregate SQL, cached SHOP_RECORD_CACHE_SECONDS (`computed_at` says as of when; `fresh=True`
     recomputes). One window of `shop_records`: a page showing several asks that once."""
     if days not in SHOP_RECORD_DAYS:
         raise ValueError(f"days must be one of {SHOP_RECORD_DAYS}, not {days!r}")

@@ -28,6 +28,14 @@ class ShopRecordSerializer(ShopMedianSerializer):
     marketplace_median = ShopMedianSerializer()
     enough_data = serializers.BooleanField()
     computed_at = serializers.DateTimeField()
+    chat_questions = serializers.IntegerField(
+        help_text="Buyers who first wrote to the shop on the order chat in the window."
+    )
+    chat_first_answer_seconds = serializers.IntegerField(
+        allow_null=True,
+        help_text="The median seconds to the shop's first answer on the order chat (a question "
+        "not answered yet counts with the time it has waited so far); null when nobody wrote.",
+    )
 
 
 class ShopRecordView(APIView):
