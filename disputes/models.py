@@ -9,6 +9,7 @@ disputes/services/, never in save().
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -289,6 +290,33 @@ class Party(models.TextChoices):
 REMEDIES = [("refund", _("refund")), ("replace", _("replacement key"))]
 
 
+class ReminderStage(models.TextChoices):
+    """The escalating reminders before a merchant's or the review deadline: how long is left
+    when each goes (disputes/services/reminders.py)."""
+
+    H12 = "12h", _("12 hours left")
+    H4 = "4h", _("4 hours left")
+    H1 = "1h", _("1 hour left")
+
+
+def _stages_unstarted(due: str, marker: str) -> Q:
+    """The deadline in `due` has no stage marker of its own yet: a new clock, or one that
+    moved. Written as three comparisons rather than a negation so the query and the partial
+    index it uses say exactly the same SQL (PostgreSQL proves the index applies by matching
+    it)."""
+    return (
+        Q(**{f"{marker}__isnull": True})
+        | Q(**{f"{marker}__lt": F(due)})
+        | Q(**{f"{marker}__gt": F(due)})
+    )
+
+
+STAGES_UNSTARTED: dict[str, Q] = {
+    "merchant": _stages_unstarted("merchant_response_due", "merchant_reminder_due"),
+    "review": _stages_unstarted("review_due", "review_reminder_due"),
+}
+
+
 class Dispute(models.Model):
     """A complaint about one order. One non-withdrawn complaint per order (a new one only
     after a withdrawal). Deadlines are stored on the row, computed when each clock starts, so
@@ -351,16 +379,43 @@ class Dispute(models.Model):
         default="",
     )
     info_due = models.DateTimeField(_("information due by"), null=True, blank=True)
-    # Reminders before a clock runs out, each sent once per clock (an appeal's review clock
-    # is a new clock: the appeal clears review_reminded_at).
-    merchant_reminded_at = models.DateTimeField(
-        _("merchant reminded at"), null=True, blank=True, editable=False
-    )
+    # Reminders before a clock runs out (disputes/services/reminders.py). The buyer's offer
+    # clock has one, sent once. The merchant's and the review clock escalate in stages (12 h,
+    # 4 h, 1 h left): `*_reminder_due` is the deadline the stage marker belongs to — a deadline
+    # that moves (the review resumed after a request for information, an appeal) no longer
+    # matches it and starts its stages again —, `*_reminder_stage` the last stage sent for it,
+    # `*_reminder_next` when the sweep looks again (the next stage, or the end of the shop's
+    # quiet hours).
     buyer_reminded_at = models.DateTimeField(
         _("buyer reminded at"), null=True, blank=True, editable=False
     )
-    review_reminded_at = models.DateTimeField(
-        _("review reminder sent at"), null=True, blank=True, editable=False
+    merchant_reminder_due = models.DateTimeField(
+        _("merchant reminders are for the deadline"), null=True, blank=True, editable=False
+    )
+    merchant_reminder_stage = models.CharField(
+        _("last merchant reminder sent"),
+        max_length=4,
+        choices=ReminderStage.choices,
+        blank=True,
+        default="",
+        editable=False,
+    )
+    merchant_reminder_next = models.DateTimeField(
+        _("next merchant reminder at"), null=True, blank=True, editable=False
+    )
+    review_reminder_due = models.DateTimeField(
+        _("review reminders are for the deadline"), null=True, blank=True, editable=False
+    )
+    review_reminder_stage = models.CharField(
+        _("last review reminder sent"),
+        max_length=4,
+        choices=ReminderStage.choices,
+        blank=True,
+        default="",
+        editable=False,
+    )
+    review_reminder_next = models.DateTimeField(
+        _("next review reminder at"), null=True, blank=True, editable=False
     )
 
     offer_amount = models.DecimalField(
@@ -499,11 +554,18 @@ class Dispute(models.Model):
                 condition=Q(status="under_review", review_paused_at__isnull=False),
                 name="dispute_info_due_idx",
             ),
-            # The reminders' sweeps: only clocks still running and not yet reminded.
+            # The reminders' sweeps: only clocks still running and not yet reminded — for the
+            # staged clocks, a deadline without its stage marker (new or moved, *_stage_idx) or
+            # a stage marker whose next look is set (*_next_idx).
             models.Index(
                 fields=["merchant_response_due"],
-                condition=Q(status="awaiting_merchant", merchant_reminded_at__isnull=True),
-                name="dispute_merchant_remind_idx",
+                condition=Q(status="awaiting_merchant") & STAGES_UNSTARTED["merchant"],
+                name="dispute_merchant_stage_idx",
+            ),
+            models.Index(
+                fields=["merchant_reminder_next"],
+                condition=Q(status="awaiting_merchant", merchant_reminder_next__isnull=False),
+                name="dispute_merchant_next_idx",
             ),
             models.Index(
                 fields=["buyer_response_due"],
@@ -512,12 +574,18 @@ class Dispute(models.Model):
             ),
             models.Index(
                 fields=["review_due"],
+                condition=Q(status="under_review", review_paused_at__isnull=True)
+                & STAGES_UNSTARTED["review"],
+                name="dispute_review_stage_idx",
+            ),
+            models.Index(
+                fields=["review_reminder_next"],
                 condition=Q(
                     status="under_review",
                     review_paused_at__isnull=True,
-                    review_reminded_at__isnull=True,
+                    review_reminder_next__isnull=False,
                 ),
-                name="dispute_review_remind_idx",
+                name="dispute_review_next_idx",
             ),
         ]
         constraints = [
@@ -1016,6 +1084,58 @@ class ClockRun(models.Model):
 
     def __str__(self) -> str:
         return f"sweep at {self.finished_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ReminderSettings(models.Model):
+    """A shop's choices for its reminders (disputes/services/reminders.py), set by the owner on
+    /merchant/reminders/: quiet hours in Asia/Shanghai wall-clock time — the 12 h and 4 h
+    reminders wait until they end, the 1 h one goes regardless — and whether the daily 10:00
+    digest of open complaints goes. A shop without a row has the defaults."""
+
+    merchant = models.OneToOneField(
+        Merchant,
+        on_delete=models.CASCADE,
+        related_name="reminder_settings",
+        verbose_name=_("shop"),
+    )
+    quiet_hours = models.BooleanField(_("quiet hours"), default=True)
+    quiet_start = models.TimeField(_("quiet hours start"), default=time(23, 0))
+    quiet_end = models.TimeField(_("quiet hours end"), default=time(8, 0))
+    digest = models.BooleanField(_("daily digest"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("updated by"),
+    )
+
+    class Meta:
+        verbose_name = _("reminder settings")
+        verbose_name_plural = _("reminder settings")
+
+    def __str__(self) -> str:
+        return f"reminders of merchant {self.merchant_id}"
+
+
+class DigestRun(models.Model):
+    """The daily digest of one day (Asia/Shanghai) was sent: the sweep that claims the day
+    (INSERT … ON CONFLICT DO NOTHING) writes every shop's digest in the same transaction, so a
+    second sweeper, a second beat or a rerun finds the day taken and sends nothing."""
+
+    day = models.DateField(_("day"), unique=True)
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    shops = models.PositiveIntegerField(_("shops told"), default=0)
+
+    class Meta:
+        verbose_name = _("daily digest run")
+        verbose_name_plural = _("daily digest runs")
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"digest of {self.day}"
 
 
 # --- Automatic checks ------------------------------------------------------------------------

@@ -48,3 +48,13 @@ def complaint_drafts_purge() -> int:
     from disputes.drafts import purge_expired_drafts
 
     return purge_expired_drafts()
+
+
+@shared_task(acks_late=True)
+def shops_send_digest() -> int:
+    """Beat, hourly from 10:00 to 23:00 Asia/Shanghai: the daily digest of open complaints,
+    sent by the first run of the day (a missed hour is caught up by the next; a second run
+    finds the day taken — disputes/services/reminders.py)."""
+    from disputes.services.reminders import shops_send_digest as send
+
+    return send()

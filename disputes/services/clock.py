@@ -22,15 +22,15 @@ both paths are the same code. Every action is idempotent: the caller re-checks s
 deadline under the row lock, the UPDATE is conditional on the status it saw, and money moves
 under escrow's idempotency keys.
 
-Reminders (`remind`) go once per clock before it runs out: to the merchant's team 4 h before
-its deadline, to the buyer 12 h before an offer lapses, to the arbitrators 8 h before the
-review deadline.
+The reminders before a clock runs out are disputes/services/reminders.py: the merchant's team
+and the arbitrators at 12 h, 4 h and 1 h left (with the shop's integrations and the
+arbitration team's robot), the buyer 12 h before an offer lapses, and each shop's daily
+digest.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,10 +38,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -82,7 +82,6 @@ from orders.selectors import people_only
 
 __all__ = [
     "CLOCKS",
-    "REMINDER_LEAD",
     "dispute_default_judgment",
     "dispute_fast_track",
     "dispute_info_lapse",
@@ -94,8 +93,6 @@ __all__ = [
     "fast_track_refusal_text",
     "fast_track_refusals",
     "lock_due",
-    "lock_reminders_due",
-    "remind",
 ]
 
 MERCHANT = "merchant"
@@ -109,13 +106,6 @@ OVERDUE: dict[str, Callable[[datetime], QuerySet[Dispute]]] = {
     BUYER: selectors.disputes_buyer_overdue,
     REVIEW: selectors.disputes_review_overdue,
     INFO: selectors.disputes_info_overdue,
-}
-
-# How long before a deadline its reminder goes out (the issue's figures).
-REMINDER_LEAD = {
-    MERCHANT: timedelta(hours=4),
-    REVIEW: timedelta(hours=8),
-    BUYER: timedelta(hours=12),
 }
 
 # What a batch reads of each complaint: never the description or the platform records.
@@ -615,116 +605,6 @@ def enforce_one(clock: str, pk: int, *, skip_locked: bool = False) -> bool:
     """One complaint in its own transaction (the sweep's fallback after a failed batch)."""
     with transaction.atomic():
         return _enforce_one(clock, pk, skip_locked=skip_locked)
-
-
-# --- Reminders ------------------------------------------------------------------------------
-
-_DUE = {
-    MERCHANT: "merchant_response_due",
-    BUYER: "buyer_response_due",
-    REVIEW: "review_due",
-    INFO: "info_due",
-}
-_REMINDED = {
-    MERCHANT: "merchant_reminded_at",
-    BUYER: "buyer_reminded_at",
-    REVIEW: "review_reminded_at",
-}
-
-
-def reminders_due(clock: str, now: datetime) -> QuerySet[Dispute]:
-    """Running clocks that end within their reminder's lead and were not reminded yet (the
-    partial indexes `dispute_*_remind_idx`)."""
-    horizon = now + REMINDER_LEAD[clock]
-    if clock == MERCHANT:
-        return Dispute.objects.filter(
-            status=Status.AWAITING_MERCHANT,
-            merchant_reminded_at__isnull=True,
-            merchant_response_due__gt=now,
-            merchant_response_due__lte=horizon,
-        ).order_by("merchant_response_due")
-    if clock == BUYER:
-        return Dispute.objects.filter(
-            status=Status.AWAITING_BUYER,
-            buyer_reminded_at__isnull=True,
-            buyer_response_due__gt=now,
-            buyer_response_due__lte=horizon,
-        ).order_by("buyer_response_due")
-    if clock == REVIEW:
-        return Dispute.objects.filter(
-            status=Status.UNDER_REVIEW,
-            review_paused_at__isnull=True,
-            review_reminded_at__isnull=True,
-            review_due__gt=now,
-            review_due__lte=horizon,
-        ).order_by("review_due")
-    raise ValueError(clock)
-
-
-def lock_reminders_due(clock: str, *, now: datetime, limit: int) -> list[Dispute]:
-    qs = reminders_due(clock, now).select_related("order", "order__product").only(*_FIELDS)
-    return list(qs.select_for_update(skip_locked=True, of=("self",))[:limit])
-
-
-def arbitrators() -> list[User]:
-    """Active staff who may decide complaints (the review reminder's recipients)."""
-    perm = Permission.objects.filter(
-        content_type__app_label="disputes", codename="arbitrate"
-    ).first()
-    condition = Q(is_superuser=True)
-    if perm is not None:
-        condition |= Q(user_permissions=perm) | Q(groups__permissions=perm)
-    return list(
-        User.objects.filter(condition, is_active=True, is_staff=True).distinct().order_by("id")
-    )
-
-
-_REMINDER_KIND = {
-    MERCHANT: NotificationKind.REMINDER_MERCHANT,
-    BUYER: NotificationKind.REMINDER_BUYER,
-    REVIEW: NotificationKind.REMINDER_REVIEW,
-}
-
-
-def remind(clock: str, disputes: Sequence[Dispute], *, now: datetime | None = None) -> int:
-    """Send each complaint's reminder for `clock` (the caller locked them, `lock_reminders_due`):
-    e-mail and in-app, once — the complaint remembers it (`<clock>_reminded_at`) and the
-    dedupe key names the deadline."""
-    moment = now or timezone.now()
-    if not disputes:
-        return 0
-    staff = arbitrators() if clock == REVIEW else []
-    buyers = _users({d.buyer_id for d in disputes}) if clock == BUYER else {}
-    team = _team({d.merchant_id for d in disputes}) if clock == MERCHANT else {}
-    rows = []
-    for d in disputes:
-        due = getattr(d, _DUE[clock])
-        recipients = (
-            team.get(d.merchant_id, [])
-            if clock == MERCHANT
-            else [buyers[d.buyer_id]]
-            if clock == BUYER
-            else staff
-        )
-        rows += outbox_rows(
-            dispute=d,
-            key=f"dispute:{d.pk}:reminder:{clock}:{int(due.timestamp())}",
-            recipients=recipients,
-            kind=_REMINDER_KIND[clock],
-            params=notice_params(
-                d,
-                due=due,
-                hours=max(1, math.ceil((due - moment).total_seconds() / 3600)),
-                amount=d.offer_amount if clock == BUYER else None,
-            ),
-            now=timezone.now(),
-            role=Role.STAFF if clock == REVIEW else None,
-        )
-    Dispute.objects.filter(pk__in=[d.pk for d in disputes]).update(
-        **{_REMINDED[clock]: timezone.now()}
-    )
-    publish_notifications(outbox_insert(rows))
-    return len(disputes)
 
 
 # --- Fast track -----------------------------------------------------------------------------

@@ -455,7 +455,8 @@ def dispute_appeal(*, dispute: Dispute, user: User, reason: str) -> Dispute:
     dispute.appealed_by_user = user
     dispute.appeal_reason = reason
     dispute.appealed_at = now
-    dispute.review_reminded_at = None  # the appeal's review is a new clock, reminded anew
+    # The appeal's review is a new deadline: its reminders start again (the stage marker is
+    # for the old one, disputes/services/reminders.py).
     dispute.review_due = now + timedelta(
         hours=policy_for(dispute.order.product.kind, at=now).review_hours
     )

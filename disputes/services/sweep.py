@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from disputes.models import ClockRun
 from disputes.services import clock as clocks
+from disputes.services import reminders as reminding
 from disputes.services.auto import auto_checks_sweep
 from disputes.services.notifications import notifications_send_pending
 from disputes.services.shop_notices import shops_warn_verification_expiring
@@ -173,10 +174,10 @@ def _sweep_reminders(
     while not _out_of_time(deadline):
         try:
             with transaction.atomic():
-                rows = clocks.lock_reminders_due(clock, now=now, limit=size)
+                rows = reminding.lock_due(clock, now=now, limit=size)
                 if not rows:
                     return
-                sent = clocks.remind(clock, rows, now=now)
+                sent = reminding.remind(clock, rows, now=now)
         except Exception:
             logger.exception("%s reminders failed; the next sweep tries again", clock)
             report.failed += 1
@@ -223,7 +224,7 @@ def deadlines_sweep(
             logger.exception("automatic checks failed; the next sweep tries again")
             report.failed += 1
     if reminders:
-        for clock in clocks.REMINDER_LEAD:
+        for clock in reminding.CLOCKS:
             report.reminded.setdefault(clock, 0)
             _sweep_reminders(clock, now=moment, size=size, deadline=deadline, report=report)
     if reminders and not _out_of_time(deadline):

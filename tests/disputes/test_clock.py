@@ -4,7 +4,7 @@ command — crossing the deadline with time-machine, never sleep."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from unittest import mock
 
@@ -449,16 +449,21 @@ def _reminders(dispute: Dispute, clock_name: str):
     )
 
 
-def test_the_merchant_is_reminded_once_4h_before_its_deadline(
+def test_the_merchant_is_reminded_once_per_stage_12h_before_its_deadline_first(
     time_machine, django_capture_on_commit_callbacks
 ):
+    """The first of the escalating reminders (all of them: tests/disputes/test_reminders.py).
+    Filed at 20:00 Beijing time: the 12 h stage falls at 08:00, as the quiet hours end."""
+    time_machine.move_to(datetime(2026, 12, 9, 12, 0, tzinfo=UTC), tick=False)
     order = funded_order()
     agent = agent_of(order.merchant)
     dispute = file(order)
-    time_machine.move_to(dispute.merchant_response_due - timedelta(hours=4, minutes=1), tick=False)
+    time_machine.move_to(dispute.merchant_response_due - timedelta(hours=12, minutes=1), tick=False)
     assert _task()["reminded"]["merchant"] == 0
     services.notifications_send(notification_ids=Notification.objects.values_list("pk", flat=True))
-    time_machine.move_to(dispute.merchant_response_due - timedelta(hours=3, minutes=59), tick=False)
+    time_machine.move_to(
+        dispute.merchant_response_due - timedelta(hours=11, minutes=59), tick=False
+    )
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         assert _task()["reminded"]["merchant"] == 1
@@ -469,8 +474,8 @@ def test_the_merchant_is_reminded_once_4h_before_its_deadline(
         (agent.pk, "email"),
         (agent.pk, "inapp"),
     }
-    assert len(mail.outbox) == 2 and " 4 " in mail.outbox[0].subject
-    time_machine.move_to(dispute.merchant_response_due - timedelta(hours=1), tick=False)
+    assert len(mail.outbox) == 2 and " 12 " in mail.outbox[0].subject
+    time_machine.move_to(dispute.merchant_response_due - timedelta(hours=5), tick=False)
     assert _task()["reminded"]["merchant"] == 0
     assert _reminders(dispute, "merchant").count() == 4
 
@@ -486,7 +491,7 @@ def test_the_buyer_is_reminded_12h_before_an_offer_lapses(time_machine):
     assert _task()["reminded"]["buyer"] == 0
 
 
-def test_arbitrators_are_reminded_8h_before_the_review_deadline_and_again_on_appeal(
+def test_arbitrators_are_reminded_before_the_review_deadline_and_again_on_appeal(
     time_machine,
 ):
     judge = arbitrator()
@@ -508,7 +513,8 @@ def test_arbitrators_are_reminded_8h_before_the_review_deadline_and_again_on_app
     dispute = services.dispute_appeal(dispute=dispute, user=dispute.buyer, reason="Again")
     time_machine.move_to(dispute.review_due - timedelta(hours=7), tick=False)
     assert _task()["reminded"]["review"] == 1
-    assert _reminders(dispute, "review").count() == 2 * 2 * 2  # 2 clocks, 2 staff, 2 channels
+    # The 12 h stage of 2 clocks, to 2 staff on 2 channels.
+    assert _reminders(dispute, "review").count() == 2 * 2 * 2
 
 
 def test_the_user_sees_their_notifications_in_the_app(client, time_machine):
