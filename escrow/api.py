@@ -20,6 +20,7 @@ from escrow.models import LedgerEntry, Withdrawal
 from kamen_complaints.api import MoneyField, TextField, request_user
 from kamen_complaints.errors import Forbidden
 from kamen_complaints.money import from_fen
+from orders import payments
 from orders.api import own_merchant
 from orders.models import Merchant
 from orders.selectors import is_merchant_owner
@@ -92,7 +93,28 @@ class EntrySerializer(serializers.Serializer):
 
 class TopupSerializer(serializers.Serializer):
     amount = MoneyField()
-    channel = serializers.ChoiceField(choices=["sandbox"], default="sandbox")
+    channel = serializers.ChoiceField(
+        choices=["sandbox", "alipay", "wechatpay"],
+        default="sandbox",
+        help_text="`sandbox` credits at once (development and demos); `alipay` and `wechatpay` "
+        "(when configured) answer 202 with where to pay, and credit the deposit when the "
+        "channel confirms the payment.",
+    )
+    scene = serializers.ChoiceField(
+        choices=["page", "wap", "native", "h5"],
+        required=False,
+        help_text="The channel's scene: Alipay `page` (computer) or `wap` (phone); WeChat Pay "
+        "`native` (a code to scan) or `h5` (phone). Default: the computer one.",
+    )
+
+
+class ChannelPaymentSerializer(serializers.Serializer):
+    channel = TextField()
+    out_trade_no = TextField()
+    amount = MoneyField()
+    status = TextField()
+    pay_url = TextField(help_text="Send the payer here (Alipay, WeChat Pay H5); may be empty.")
+    code_url = TextField(help_text="WeChat Pay Native: the code to show; may be empty.")
 
 
 class TopupResultSerializer(serializers.Serializer):
@@ -142,11 +164,25 @@ class DepositEntryListView(generics.ListAPIView):
 
 
 class DepositTopupView(APIView):
-    @extend_schema(request=TopupSerializer, responses={201: TopupResultSerializer})
+    @extend_schema(
+        request=TopupSerializer,
+        responses={201: TopupResultSerializer, 202: ChannelPaymentSerializer},
+    )
     def post(self, request: Request) -> Response:
         merchant = _owned_merchant(request, _("Only the shop's owner tops up the deposit."))
         data = TopupSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        channel = data.validated_data["channel"]
+        if payments.is_redirect_channel(channel):
+            intent = services.deposit_topup_start(
+                merchant=merchant,
+                amount=data.validated_data["amount"],
+                user=request_user(request),
+                channel=channel,
+                scene=data.validated_data.get("scene", ""),
+                client_ip=request.META.get("REMOTE_ADDR", ""),
+            )
+            return Response(ChannelPaymentSerializer(intent).data, status=202)
         tx = services.deposit_topup(
             merchant=merchant,
             amount=data.validated_data["amount"],

@@ -16,6 +16,13 @@ class EscrowConfig(AppConfig):
 
         register_activation_guard(deposit_activation_guard)
 
+        # A deposit top-up paid through a real channel is credited when the channel confirms
+        # it (orders.services.payments calls the purpose's handler).
+        from escrow.services.deposits import deposit_topup_paid
+        from orders.services.payments import register_payment_purpose
+
+        register_payment_purpose("topup", deposit_topup_paid)
+
         # The ledger postings' four-eyes approvals (the project package imports no app).
         from escrow import approvals
 

@@ -26,6 +26,7 @@ from kamen_complaints.parsers import FormParser, JSONParser, MultiPartParser
 from kamen_complaints.text import validate_visible_text
 from orders import payments, selectors, services
 from orders.models import Merchant, MerchantMember, Order, OrderStatus, Product, ProductKind
+from orders.services import payments as payment_services
 
 # Primary keys are 64-bit: a bigger number is a field error, not a database overflow.
 MAX_PK = 2**63 - 1
@@ -138,7 +139,28 @@ class OrderCreateSerializer(serializers.Serializer):
 
 
 class PaySerializer(serializers.Serializer):
-    channel = serializers.ChoiceField(choices=["sandbox"], default="sandbox")
+    channel = serializers.ChoiceField(
+        choices=["sandbox", "alipay", "wechatpay"],
+        default="sandbox",
+        help_text="`sandbox` pays at once (development and demos). `alipay` and `wechatpay` "
+        "(when configured) answer 202 with `payment`: where the buyer pays; the order stays "
+        "`pending_payment` until the channel confirms (docs/payments.md).",
+    )
+    scene = serializers.ChoiceField(
+        choices=["page", "wap", "native", "h5"],
+        required=False,
+        help_text="The channel's scene: Alipay `page` (computer) or `wap` (phone); WeChat Pay "
+        "`native` (a code to scan) or `h5` (phone). Default: the computer one.",
+    )
+
+
+class ChannelPaymentSerializer(serializers.Serializer):
+    channel = TextField()
+    out_trade_no = TextField()
+    amount = MoneyField()
+    status = TextField()
+    pay_url = TextField(help_text="Send the buyer here (Alipay, WeChat Pay H5); may be empty.")
+    code_url = TextField(help_text="WeChat Pay Native: the code to show; may be empty.")
 
 
 class SandboxCallbackSerializer(serializers.Serializer):
@@ -265,16 +287,27 @@ class OrderPayView(APIView):
     # which the defaults would then accept: the CI fuzz found exactly that.
     parser_classes = [JSONParser]
 
-    @extend_schema(request=PaySerializer, responses=OrderSerializer)
+    @extend_schema(request=PaySerializer, responses={200: OrderSerializer, 202: OrderSerializer})
     def post(self, request: Request, number: str) -> Response:
         order = _visible_order(request, number)
         if order.buyer_id != request.user.pk:
             raise Forbidden(_("Only the buyer pays an order."))
         data = PaySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.order_pay(
-            order=order, buyer=request_user(request), channel=data.validated_data["channel"]
-        )
+        channel = data.validated_data["channel"]
+        if payments.is_redirect_channel(channel):
+            intent = payment_services.order_pay_start(
+                order=order,
+                buyer=request_user(request),
+                channel=channel,
+                scene=data.validated_data.get("scene", ""),
+                client_ip=request.META.get("REMOTE_ADDR", ""),
+            )
+            order = _visible_order(request, number)
+            body = dict(OrderSerializer(order, context={"request": request}).data)
+            body["payment"] = ChannelPaymentSerializer(intent).data
+            return Response(body, status=status.HTTP_202_ACCEPTED)
+        services.order_pay(order=order, buyer=request_user(request), channel=channel)
         order = _visible_order(request, number)
         return Response(OrderSerializer(order, context={"request": request}).data)
 

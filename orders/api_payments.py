@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from orders import payments
 from orders.services import payments as payment_services
 
 
@@ -22,6 +23,8 @@ def _notice_view(channel: str) -> Callable[[HttpRequest], HttpResponse]:
     @csrf_exempt
     @require_POST
     def view(request: HttpRequest) -> HttpResponse:
+        if not payments.is_redirect_channel(channel):
+            raise Http404("no such payment channel")
         answer = payment_services.payment_notice_receive(
             channel=channel, headers=request.headers, body=request.body
         )

@@ -50,7 +50,12 @@ from escrow.services.compensation import (
     paid_out,
     recovery_split,
 )
-from escrow.services.deposits import deposit_set_minimum, deposit_topup, deposit_topup_confirm
+from escrow.services.deposits import (
+    deposit_set_minimum,
+    deposit_topup,
+    deposit_topup_confirm,
+    deposit_topup_start,
+)
 from escrow.services.holds import deposit_hold, hold_release
 from escrow.services.payouts import (
     PAYOUT_RETRY_BASE,
@@ -78,6 +83,7 @@ __all__ = [
     "deposit_set_minimum",
     "deposit_topup",
     "deposit_topup_confirm",
+    "deposit_topup_start",
     "hold_release",
     "paid_out",
     "payout_send",

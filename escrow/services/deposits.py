@@ -18,8 +18,10 @@ from kamen_complaints.models import AuditAction
 from kamen_complaints.money import from_fen, to_fen
 from orders import payments
 from orders import services as order_services
-from orders.models import Merchant, Payment, PaymentStatus
+from orders.models import Merchant, Payment, PaymentIntent, PaymentStatus
+from orders.payments import TradeState
 from orders.selectors import is_merchant_owner
+from orders.services import payments as payment_services
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,51 @@ def deposit_topup(
         channel=channel,
         user=user,
     )
+
+
+def deposit_topup_start(
+    *,
+    merchant: Merchant,
+    amount: Decimal,
+    user: User,
+    channel: str,
+    scene: str = "",
+    return_url: str = "",
+    client_ip: str = "",
+) -> PaymentIntent:
+    """The owner tops up through a real channel (Alipay, WeChat Pay): a payment is asked and
+    nothing is credited until the channel confirms it (its notice or the sweep's query), when
+    `deposit_topup_paid` credits it once, as `deposit_topup_confirm`."""
+    if not is_merchant_owner(user, merchant):
+        raise Forbidden(_("Only the shop's owner tops up the deposit."))
+    fen = amount_fen(amount)
+    return payment_services.payment_start(
+        channel=channel,
+        purpose="topup",
+        # At most 32 characters, letters and digits (WeChat Pay's out_trade_no).
+        out_trade_no=f"TU{merchant.pk}X{uuid.uuid4().hex}"[:32],
+        amount=from_fen(fen),
+        description=f"deposit top-up {merchant.shop_name}",
+        payer=user,
+        scene=scene,
+        return_url=return_url,
+        client_ip=client_ip,
+        merchant=merchant,
+    )
+
+
+def deposit_topup_paid(intent: PaymentIntent, state: TradeState) -> bool:
+    """A channel confirmed a top-up (registered with orders as the `topup` payment purpose;
+    called in the transaction that marks the payment paid): credited once per reference."""
+    assert intent.merchant is not None  # noqa: S101 - a top-up always names its shop
+    deposit_topup_confirm(
+        merchant=intent.merchant,
+        reference=state.reference,
+        amount=intent.amount,
+        channel=intent.channel,
+        user=intent.payer,
+    )
+    return True
 
 
 @transaction.atomic

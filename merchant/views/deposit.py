@@ -3,7 +3,8 @@ dashboard"): balance, held, available, receivable, minimum and the shop's status
 banner saying why a suspended shop is suspended and what lifts it —, what may be withdrawn
 and why (selectors.deposit_withdrawable), which complaint holds how much, the ledger entries with
 the balance after each (linked to their complaint), the withdrawals, and the two owner-only
-forms: a top-up through the (sandbox) payment provider and a withdrawal request.
+forms: a top-up through a payment channel (the sandbox at once; Alipay or WeChat Pay when the
+channel confirms it) and a withdrawal request.
 
 Team members see the page; instead of the forms they read that only the owner tops up and
 withdraws. A POST from a team member still reaches the service, which refuses it (Forbidden):
@@ -20,6 +21,7 @@ from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -36,7 +38,9 @@ from merchant.access import (
 )
 from merchant.forms import TopupForm, WithdrawalForm
 from merchant.selectors import complaint_numbers
-from orders.models import Merchant, MerchantStatus, SuspensionReason
+from orders import payments
+from orders.models import Merchant, MerchantStatus, PaymentIntent, SuspensionReason
+from orders.services import payments as payment_services
 
 ENTRIES_PAGE_SIZE = 25
 WITHDRAWALS_SHOWN = 10
@@ -45,6 +49,11 @@ WITHDRAWALS_SHOWN = 10
 def cure_amount(merchant: Merchant, summary: selectors.DepositSummary) -> Decimal:
     """What a top-up must bring to lift a `deposit` suspension (escrow's rule)."""
     return selectors.deposit_cure_amount(summary)
+
+
+def _is_phone(request: HttpRequest) -> bool:
+    agent = request.META.get("HTTP_USER_AGENT", "")
+    return any(word in agent for word in ("Mobile", "Android", "iPhone"))
 
 
 def _is_owner(request: HttpRequest) -> bool:
@@ -56,6 +65,7 @@ def _page(
     *,
     topup_form: TopupForm | None = None,
     withdrawal_form: WithdrawalForm | None = None,
+    topup_intent: PaymentIntent | None = None,
     status: int = 200,
 ) -> HttpResponse:
     merchant = current_merchant(request)
@@ -70,6 +80,7 @@ def _page(
         if cure > 0:
             initial["amount"] = f"{cure:.2f}"
         topup_form = TopupForm(initial=initial)
+    channels = payments.available_channels()
     page = Paginator(selectors.merchant_entries(merchant), ENTRIES_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -99,6 +110,9 @@ def _page(
         "is_owner": _is_owner(request),
         "topup_form": topup_form,
         "withdrawal_form": withdrawal_form or WithdrawalForm(),
+        "topup_channels": [(c, payment_services.channel_label(c)) for c in channels],
+        "sandbox_only": channels == [payments.SandboxProvider.channel],
+        "topup_intent": topup_intent,
         "page": page,
         "rows": rows,
         "withdrawals": [
@@ -124,8 +138,27 @@ def deposit(request: HttpRequest) -> HttpResponse:
                 return owner_forbidden(request)
             return _page(request, topup_form=topup_form, status=400)
         amount = topup_form.cleaned_data["amount"]
+        available = payments.available_channels()
+        channel = request.POST.get("channel") or (available[0] if available else "")
         try:
-            tx = services.deposit_topup(merchant=merchant, amount=amount, user=user)
+            if payments.is_redirect_channel(channel):
+                # A real channel: the owner pays there; the deposit is credited when the
+                # channel confirms it (its notice, or the sweep asking it).
+                intent = services.deposit_topup_start(
+                    merchant=merchant,
+                    amount=amount,
+                    user=user,
+                    channel=channel,
+                    scene=payment_services.scene_for(channel, mobile=_is_phone(request)),
+                    return_url=request.build_absolute_uri(reverse("merchant:deposit")),
+                    client_ip=request.META.get("REMOTE_ADDR", ""),
+                )
+                if intent.pay_url:
+                    return redirect(intent.pay_url)
+                return _page(request, topup_intent=intent)
+            tx = services.deposit_topup(
+                merchant=merchant, amount=amount, user=user, channel=channel
+            )
         except Forbidden:
             return owner_forbidden(request)
         except DomainError as exc:
