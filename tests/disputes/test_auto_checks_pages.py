@@ -149,3 +149,36 @@ def test_platform_records_read_as_titled_summaries_not_files(decided):
     evidence = evidence[: evidence.index("</section>")]
     assert "Platform automatic check: top-up with the upstream supplier" in evidence
     assert ">File<" not in evidence
+
+
+def _desk_evidence(dispute: Any, language: str = "zh-hans") -> str:
+    staff = StaffFactory()
+    staff.groups.add(Group.objects.get(name="arbitrator"))
+    page = _get(staff, f"/admin/disputes/dispute/{dispute.pk}/case/", language)
+    section = page[page.index('<ul class="desk-evidence">', page.index("desk-main")) :]
+    return section[: section.index("</section>")]
+
+
+def test_the_desk_shows_platform_records_as_summaries_with_their_figures(decided):
+    evidence = _desk_evidence(decided)
+    record = decided.evidence.get(kind="platform_record")
+    check = decided.auto_checks.get()
+    # The records at filing: what it is, the amount, payment and delivery, its hash.
+    assert "投诉提交时的平台记录" in evidence
+    assert f"¥{decided.order.amount}" in evidence and "已发卡密数" in evidence
+    assert record.sha256[:16] in evidence
+    # The automatic check's answer: which check, what it showed, its attempts, its hash.
+    assert "平台自动核验：" in evidence and "上游充值记录显示未到账" in evidence
+    assert "尝试次数" in evidence and check.sha256[:16] in evidence
+    # Never a bare file tile of JSON with its generated name.
+    assert "desk-pdf" not in evidence and ".json" not in evidence
+    assert record.file_name not in evidence and check.evidence.file_name not in evidence
+
+
+def test_the_desk_names_the_key_an_issuer_check_asked_about(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        dispute = file(key_order("GAME-PREUSED-0007"))
+    evidence = _desk_evidence(dispute, "en")
+    assert "card key" in evidence and "****0007" in evidence
+    assert "Platform automatic check:" in evidence and "attempts" in evidence
+    assert "desk-pdf" not in evidence
