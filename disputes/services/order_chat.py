@@ -95,6 +95,13 @@ def render_transcript(dispute: Dispute, messages: Sequence[OrderMessage]) -> str
     return "\n".join(lines)
 
 
+def chat_record_messages(order: Order) -> int:
+    """How many messages filing would attach as the chat record now (0: none — the buyer
+    never wrote, so they upload a screenshot). What the complaint form tells the buyer."""
+    buyer_wrote = OrderMessage.objects.filter(order=order, side=MessageSide.BUYER).exists()
+    return OrderMessage.objects.filter(order=order).count() if buyer_wrote else 0
+
+
 def attach_chat_record(dispute: Dispute, *, files: StoredFiles) -> list[Evidence]:
     """In the filing transaction: the order's chat as the buyer's chat-record proof, when the
     buyer wrote at least one message (a thread only the shop wrote in proves nothing the

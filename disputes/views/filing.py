@@ -30,6 +30,7 @@ from disputes.forms import (
 from disputes.models import CORE_EVIDENCE, EvidenceKind
 from disputes.services.clock import fast_track_buyer_refusals, fast_track_refusal_text
 from disputes.services.filing import FilingState, filing_state
+from disputes.services.order_chat import chat_record_messages
 from kamen_complaints.api import (
     throttle_peek,
     throttle_record,
@@ -206,15 +207,21 @@ def _complaint_form_page(
     evidence_errors: list[str],
 ) -> HttpResponse:
     policy = state.policy
+    # The order chat filing attaches as the chat record (disputes.services.order_chat).
+    chat_messages = chat_record_messages(order)
     evidence = [
         {
             "field": form[evidence_field(kind)],
             "kind": kind,
             "core": kind in CORE_EVIDENCE,
             "drafts": draft.of_kind(kind),
+            "chat_messages": chat_messages if kind == EvidenceKind.CHAT_RECORD else 0,
         }
         for kind in EVIDENCE_KINDS
     ]
+    attached = {f.kind for f in draft.files} | (
+        {EvidenceKind.CHAT_RECORD} if chat_messages else set()
+    )
     # What the fast-track box promises is the filing rule's own answer for this buyer; the
     # script only ticks off the proofs still missing (static/js/complaint_form.js).
     buyer = cast(User, request.user)
@@ -231,11 +238,9 @@ def _complaint_form_page(
         "evidence_errors": evidence_errors,
         "reasons": [(radio, REASON_HELP.get(radio.data["value"], "")) for radio in form["reason"]],
         "core_kinds": [(kind, EvidenceKind(kind).label) for kind in CORE_EVIDENCE],
-        "core_present": {f.kind for f in draft.files},
+        "core_present": attached,
         "core_missing": [
-            EvidenceKind(kind).label
-            for kind in CORE_EVIDENCE
-            if kind not in {f.kind for f in draft.files}
+            EvidenceKind(kind).label for kind in CORE_EVIDENCE if kind not in attached
         ],
         "max_mb": policy.max_evidence_bytes // (1024 * 1024),
         "max_request_bytes": settings.MAX_REQUEST_BODY_SIZE,

@@ -92,3 +92,20 @@ def test_a_buyer_who_never_wrote_gets_no_chat_record():
     order2 = funded_order()
     dispute2 = file(order2, evidence=[EvidenceUpload(kind="chat_record", file=png())])
     assert dispute2.evidence.get(kind="chat_record").role == Role.BUYER
+
+
+def test_the_complaint_form_says_the_chat_will_be_attached():
+    from django.test import Client
+    from django.urls import reverse
+
+    order = funded_order()
+    client = Client()
+    client.force_login(order.buyer)
+    url = reverse("disputes:complaint_file", args=[order.number])
+    before = client.get(url).content.decode()
+    assert "cf-files--chat" not in before
+    _talk(order)
+    page = client.get(url).content.decode()
+    assert "cf-files--chat" in page and 'data-draft-kind="chat_record"' in page
+    item = page.split('data-check-kind="chat_record"')[0].rsplit("<li", 1)[1]
+    assert "cf-checklist__item--done" in item
