@@ -42,6 +42,8 @@ from orders.models import (
     MerchantMember,
     Order,
     Payment,
+    PaymentIntent,
+    PaymentNotice,
     Product,
     Refund,
     StatusEvent,
@@ -692,6 +694,49 @@ class RefundAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description=gettext_lazy("order"))
     def order_number(self, refund: Refund) -> str:
         return refund.payment.order.number if refund.payment.order else "-"
+
+
+@admin.register(PaymentIntent)
+class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Payments asked of Alipay and WeChat Pay: pending until the channel confirms (its notice
+    or the sweep's query, docs/payments.md); the sweep's last error when it could not ask."""
+
+    list_display = [
+        "created_at",
+        "channel",
+        "out_trade_no",
+        "purpose",
+        "amount",
+        "status",
+        "reference",
+        "query_attempts",
+        "last_error",
+    ]
+    list_filter = ["channel", "status", "purpose"]
+    search_fields = ["=out_trade_no", "=reference", "=order__number"]
+    list_select_related = ["order"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(PaymentNotice)
+class PaymentNoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Every notice a channel signed, once, with what it changed. Finance works through the
+    ones not applied: a payment unknown here, a wrong amount or app, a second payment refunded."""
+
+    list_display = [
+        "received_at",
+        "channel",
+        "out_trade_no",
+        "reference",
+        "amount",
+        "state",
+        "outcome",
+        "detail",
+        "times_received",
+    ]
+    list_filter = ["channel", "outcome"]
+    search_fields = ["=out_trade_no", "=reference", "=notice_id"]
+    date_hierarchy = "received_at"
 
 
 @admin.register(CardKeyReveal)
