@@ -109,3 +109,8 @@ class DisputesConfig(AppConfig):
 
         backups.register_public_key_id("package_public_key_id", _package_public_key_id)
         backups.register_restore_check(backups.RestoreCheck("disputes.clock", _clock_after_restore))
+        # The platform's gauges on /metrics: the promise and its queues, read at scrape time
+        # (disputes/gauges.py; kamen_complaints.metrics_endpoint imports no app).
+        from disputes import gauges
+
+        gauges.register()

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import import_modules
+from celery.signals import before_task_publish, import_modules, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kamen_complaints.settings")
 
@@ -32,6 +32,43 @@ def _refuse_development_secrets(**kwargs: Any) -> None:
     from kamen_complaints.deployment import refuse_development_secrets
 
     refuse_development_secrets()
+
+
+# The web request's id travels with each task it publishes (a message header) and is the
+# worker's while the task runs, so the task's log lines carry it (kamen_complaints/
+# request_context.py, docs/operations.md "Logs"). Eager tasks run inside the request and
+# keep its id as they are.
+REQUEST_ID_HEADER = "kamen_request_id"
+_task_request_ids: dict[str, Any] = {}
+
+
+@before_task_publish.connect
+def _publish_request_id(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    from kamen_complaints.request_context import current_request_id
+
+    request_id = current_request_id()
+    if request_id and headers is not None:
+        headers.setdefault(REQUEST_ID_HEADER, request_id)
+
+
+@task_prerun.connect
+def _task_request_id(task_id: str | None = None, task: Any = None, **kwargs: Any) -> None:
+    from kamen_complaints.request_context import SANE_ID, request_id_var
+
+    request_id = getattr(task.request, REQUEST_ID_HEADER, None) if task is not None else None
+    if not task_id or not isinstance(request_id, str) or not SANE_ID.fullmatch(request_id):
+        return
+    _task_request_ids[task_id] = request_id_var.set(request_id)
+    logger.info("task %s started", task.name, extra={"task_id": task_id})
+
+
+@task_postrun.connect
+def _task_request_id_done(task_id: str | None = None, **kwargs: Any) -> None:
+    from kamen_complaints.request_context import request_id_var
+
+    token = _task_request_ids.pop(task_id, None) if task_id else None
+    if token is not None:
+        request_id_var.reset(token)
 
 
 def _ensure_filesystem_broker_dirs() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 
 import environ
@@ -17,6 +18,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from kamen_complaints.deployment import DEVELOPMENT_SECRETS
+from kamen_complaints.error_reporting import init_sentry
+from kamen_complaints.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("KAMEN_VAR_DIR", BASE_DIR / "var"))
@@ -67,6 +70,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request counts and latencies for /metrics (django-prometheus: this pair brackets the rest).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # The request id every log line and enqueued task carries (kamen_complaints/request_context.py).
+    "kamen_complaints.request_context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -83,6 +90,7 @@ MIDDLEWARE = [
     "accounts.middleware.AccountGateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "kamen_complaints.urls"
@@ -135,6 +143,15 @@ else:
         options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+# django-prometheus's backends: Django's own (same OPTIONS, psycopg2, vendor) with each query
+# counted and timed for /metrics. METRICS_DB_WRAPPER=false keeps Django's engine.
+_METRICS_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+if env.bool("METRICS_DB_WRAPPER", default=True):
+    _engine = DATABASES["default"]["ENGINE"]
+    DATABASES["default"]["ENGINE"] = _METRICS_ENGINES.get(_engine, _engine)
 
 CACHES = {
     "default": env.cache("CACHE_URL", default="locmemcache://kamen-complaints"),
@@ -363,6 +380,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.2,
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# The worker logs through LOGGING below (JSON lines with the request id), not Celery's format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -440,7 +459,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROX
 # HTTPS only, in production (README "Settings"); off by default so `make run` works on http://.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 # The container healthchecks ask http://127.0.0.1:8000/healthz directly, past the TLS proxy.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
@@ -464,14 +483,36 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Logging ------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "pikepdf": {"level": "WARNING"},  # an INFO line at import, nothing worth reading
-    },
-}
+# To stderr, one line per record with the request id (kamen_complaints/logs.py): JSON objects
+# (time, level, logger, message, request_id, user_id, path) unless LOG_FORMAT=console, which
+# development (`make run`, the tests) uses by default.
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if KAMEN_ENV == "development" else "json")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+
+# --- Metrics and error reporting (docs/operations.md) ---------------------------------------
+# /metrics answers a bearer token (`Authorization: Bearer <METRICS_TOKEN>`; empty: no token
+# accepted) or a direct request from these networks (CIDR, comma-separated); anyone else 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        'METRICS_TOKEN must be at least 32 characters: python -c "import secrets; '
+        'print(secrets.token_urlsafe(32))"'
+    )
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ip_network(_network.strip(), strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not an address or a CIDR network."
+        ) from _exc
+# Sentry, only when SENTRY_DSN is set: errors of web and worker, scrubbed of card keys,
+# identity numbers, tokens and secrets before they leave (kamen_complaints/error_reporting.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+init_sentry(
+    dsn=SENTRY_DSN,
+    environment=env.str("SENTRY_ENVIRONMENT", default=KAMEN_ENV),
+    release=env.str("SENTRY_RELEASE", default=""),
+    traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    send_locals=env.bool("SENTRY_SEND_LOCALS", default=False),
+)

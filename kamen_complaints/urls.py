@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from kamen_complaints.health import healthz
+from kamen_complaints.metrics_endpoint import metrics
 
 api_v1 = [
     path("", include("accounts.api_urls")),
@@ -14,6 +15,8 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Prometheus, for the bearer token or the allowed networks only (docs/operations.md).
+    path("metrics", metrics, name="metrics"),
     # Before admin.site.urls: the admin's login answers 429 when throttled or locked out.
     path("admin/", include("accounts.admin_urls")),
     path("admin/", admin.site.urls),
