@@ -45,3 +45,52 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AccountPhone(models.Model):
+    """An account's verified mobile number, E.164 (+86 and 11 digits), proved by a code sent
+    to it (accounts/phones.py). One account per number: SMS notices and password reset by SMS
+    find the account by it. A number typed but not yet proved is only in its PhoneCode."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_phone"
+    )
+    phone = models.CharField(gettext_lazy("mobile number"), max_length=16, unique=True)
+    verified_at = models.DateTimeField(gettext_lazy("verified at"))
+
+    class Meta:
+        verbose_name = gettext_lazy("account phone")
+        verbose_name_plural = gettext_lazy("account phones")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.phone}"
+
+
+class PhoneCodePurpose(models.TextChoices):
+    VERIFY = "verify", gettext_lazy("verify the number")
+    RESET = "reset", gettext_lazy("reset the password")
+
+
+class PhoneCode(models.Model):
+    """A 6-digit code sent by SMS: stored as a keyed hash, valid SMS_CODE_MINUTES, refused
+    after SMS_CODE_TRIES wrong tries, used once. A new code of the same purpose replaces the
+    account's earlier ones."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="phone_codes"
+    )
+    purpose = models.CharField(max_length=8, choices=PhoneCodePurpose.choices)
+    phone = models.CharField(max_length=16)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = gettext_lazy("SMS code")
+        verbose_name_plural = gettext_lazy("SMS codes")
+        indexes = [models.Index(fields=["phone", "purpose"], name="accounts_phonecode_phone")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.purpose} {self.created_at:%Y-%m-%d %H:%M}"
