@@ -12,6 +12,9 @@ export ALLOWED_HOSTS=127.0.0.1,localhost
 # Production, as on a server (KAMEN_ENV unset means the same; set explicitly so a `make` or a
 # shell that exported development cannot leak in).
 export KAMEN_ENV=production
+# It pays through the sandbox (no real channel is reachable here), which a production process
+# refuses unless the deployment says it is a demo (orders/checks.py): this one is.
+export KAMEN_DEMO_DEPLOYMENT=true
 SECRET_KEY="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(50))')"
 CARD_KEY_KEYS="$("$BIN/python" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
 FINGERPRINT_KEY="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))')"

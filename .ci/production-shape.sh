@@ -119,6 +119,14 @@ grep -q "SECRET_KEY is the development default" "$REFUSED/gunicorn.log" \
   || fail "gunicorn stopped without naming SECRET_KEY: $(tail -n 5 "$REFUSED/gunicorn.log")"
 log "  manage.py check and gunicorn (status $status) refused it, naming SECRET_KEY"
 
+log "refused: the sandbox payment provider outside development, unless it says it is a demo"
+if KAMEN_DEMO_DEPLOYMENT=false "$BIN/python" manage.py check >"$REFUSED/sandbox.log" 2>&1; then
+  fail "manage.py check accepted the sandbox payment provider in production"
+fi
+grep -q "(orders.E001) PAYMENT_PROVIDER is the sandbox" "$REFUSED/sandbox.log" \
+  || fail "manage.py check failed without naming the sandbox: $(tail -n 5 "$REFUSED/sandbox.log")"
+log "  manage.py check refused it (orders.E001); this run says KAMEN_DEMO_DEPLOYMENT=true"
+
 log "migrate, collectstatic, seed_demo"
 "$BIN/python" manage.py migrate --noinput -v 0
 "$BIN/python" manage.py collectstatic --noinput -v 0

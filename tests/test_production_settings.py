@@ -168,6 +168,8 @@ def production_process_env(tmp_path: Path) -> dict[str, str]:
         "CELERY_BROKER_URL": "redis://redis:6379/0",
         "CACHE_URL": "rediscache://redis:6379/1",
         "DEBUG": "false",
+        # docker-compose.yml's default: it pays through the sandbox, so it says it is a demo.
+        "KAMEN_DEMO_DEPLOYMENT": "true",
     }
     env.update(readme_production_env())
     env.pop("KAMEN_ENV", None)  # unset: production
