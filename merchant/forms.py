@@ -17,11 +17,13 @@ from disputes.forms import MultipleFileField, MultipleFileInput
 from disputes.models import OPEN_STATUSES, UPLOADABLE_EVIDENCE, EvidenceKind, Reason, Status
 from kamen_complaints.forms import YuanField
 from kamen_complaints.text import validate_visible_text
+from merchant.models import Scope
 from orders.models import OrderStatus, Product, ProductKind
 from orders.services import MAX_DELIVERY_MINUTES, MAX_IMPORT_BYTES
 
 __all__ = [
     "AcceptRefundForm",
+    "ApiKeyForm",
     "AcceptReplaceForm",
     "CardKeyImportForm",
     "ContestForm",
@@ -399,3 +401,37 @@ class WithdrawalForm(forms.Form):
             "debt leave free (below). Finance staff then pay it out."
         ),
     )
+
+
+# --- The API keys page (merchant/views/api_keys.py): merchant.services.api_key_create's
+# refusals are mapped to their field there. ------------------------------------------------
+
+
+class ApiKeyForm(forms.Form):
+    """A new key: its name, its scopes and, if it should stop working by itself, the last day
+    it works (Asia/Shanghai)."""
+
+    name = forms.CharField(
+        label=_("Key name"),
+        max_length=50,
+        help_text=_('What uses the key, e.g. "ERP sync". Its actions show this name.'),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"),
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Give a key only what its system needs."),
+    )
+    expires_on = forms.DateField(
+        label=_("Last day it works (optional)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Leave empty for a key that works until you revoke it."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.MultipleChoiceField, self.fields["scopes"]).choices = [
+            (value, f"{value} — {label}") for value, label in Scope.choices
+        ]

@@ -5,6 +5,7 @@ merchant/views/."""
 from django.urls import URLPattern, URLResolver, path
 
 from merchant.views import (
+    api_keys,
     application,
     chat,
     complaints,
@@ -94,3 +95,9 @@ urlpatterns += [
 
 # The deposit page: summary, ledger, top-up and withdrawal (merchant/views/deposit.py).
 urlpatterns += [path("deposit/", deposit.deposit, name="deposit")]
+
+# The shop's API keys, owner only (merchant/views/api_keys.py).
+urlpatterns += [
+    path("api-keys/", api_keys.api_keys, name="api_keys"),
+    path("api-keys/<str:prefix>/revoke/", api_keys.api_key_revoke, name="api_key_revoke"),
+]

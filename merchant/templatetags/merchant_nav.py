@@ -30,6 +30,7 @@ SECTIONS: tuple[tuple[str, Any, tuple[str, ...], bool], ...] = (
     ("performance", _("Performance"), ("performance",), False),
     # Everyone on the team sees the list; only the owner gets its forms (merchant/views/team.py).
     ("team", _("Team"), ("team",), False),
+    ("api_keys", _("API keys"), ("api_keys",), True),
 )
 
 
