@@ -63,6 +63,12 @@ class DisputesConfig(AppConfig):
         withdrawal_decided.connect(
             shop_notices.notify_withdrawal, dispatch_uid="disputes.notify_withdrawal"
         )
+        # …and when a webhook or robot failing for a day is turned off (integrations is below).
+        from integrations.signals import endpoint_disabled
+
+        endpoint_disabled.connect(
+            shop_notices.notify_webhook_disabled, dispatch_uid="disputes.notify_webhook_disabled"
+        )
 
         # The order chat's files follow the evidence rules (orders cannot import us).
         from disputes.services.order_chat import chat_files_check

@@ -11,6 +11,7 @@ twice sends nothing twice."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from datetime import datetime
@@ -47,16 +48,36 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 
 
+def event_labels() -> list[tuple[str, str]]:
+    """The event types with what each means, for the page's choices."""
+    from django.utils.translation import gettext as _
+
+    return [
+        (COMPLAINT_FILED, _("a complaint is filed against the shop")),
+        (COMPLAINT_UPDATED, _("a complaint changes: status, offer, message, request, ruling")),
+        (COMPLAINT_DEADLINE_REMINDER, _("a complaint's deadline is near")),
+        (COMPLAINT_DIGEST, _("the daily digest of open complaints")),
+        (ORDER_MESSAGE, _("a buyer writes about an order")),
+        (SHOP_SUSPENDED, _("the shop is suspended")),
+        (SHOP_REINSTATED, _("the shop sells again")),
+    ]
+
+
 def event_id(key: str) -> str:
     """The event's public id, the same for the same key on every try and every recording."""
     return "evt_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
-def jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    """`data` as it is stored and sent: dates as ISO text, decimals as strings."""
-    import json
-
-    return json.loads(json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False))
+def jsonable(value: Any) -> Any:
+    """`data` as it is stored and sent: times as ISO 8601 with the platform's offset (+08:00,
+    like the API), decimals as strings (2 places as given)."""
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False))
 
 
 def emit(*, merchant_id: int, type: str, data: dict[str, Any], key: str) -> int:

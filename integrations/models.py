@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -154,6 +155,6 @@ class Delivery(models.Model):
         return {
             "id": self.event_id,
             "type": self.type,
-            "created": int(self.created_at.timestamp()),
+            "created": timezone.localtime(self.created_at).isoformat(),
             "data": self.data,
         }

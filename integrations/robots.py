@@ -41,6 +41,12 @@ from django.utils.translation import gettext as _
 from integrations import events
 from integrations.models import EndpointKind
 
+# WeChat Work's limits (markdown 4096 bytes, text 2048), kept for all three; a digest lists
+# at most this many complaints (the link shows the rest).
+MAX_MARKDOWN_BYTES = 4000
+MAX_TEXT_BYTES = 2000
+MAX_LIST = 20
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -78,8 +84,8 @@ def _time_left(due: datetime, now: datetime) -> str:
         return _("the deadline has passed")
     hours, minutes = seconds // 3600, (seconds % 3600) // 60
     if hours:
-        return _("%(hours)d h %(minutes)d min left") % {"hours": hours, "minutes": minutes}
-    return _("%(minutes)d min left") % {"minutes": max(minutes, 1)}
+        return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
+    return _("%(minutes)d min") % {"minutes": max(minutes, 1)}
 
 
 def _amount(value: Any) -> str | None:
@@ -136,12 +142,12 @@ def message(
             )
         if data.get("excerpt"):
             lines.append(_("Message: %(text)s") % {"text": str(data["excerpt"])[:200]})
-        for item in data.get("complaints") or []:
+        for item in (data.get("complaints") or [])[:MAX_LIST]:
             if isinstance(item, dict) and item.get("complaint"):
                 line = str(item["complaint"])
                 item_due = parse_datetime(str(item["due"])) if item.get("due") else None
                 if item_due is not None:
-                    line += " · " + _time_left(item_due, moment)
+                    line += " · " + _("%(left)s left") % {"left": _time_left(item_due, moment)}
                 lines.append(line)
         url = str(data.get("url") or "")
         if url:
@@ -151,9 +157,17 @@ def message(
             markdown_lines[-1] = "[" + _("Open it on the platform") + f"]({url})"
     return {
         "title": title,
-        "markdown": "\n\n".join(markdown_lines),
-        "text": "\n".join([title, *lines]),
+        "markdown": _cap("\n\n".join(markdown_lines), MAX_MARKDOWN_BYTES),
+        "text": _cap("\n".join([title, *lines]), MAX_TEXT_BYTES),
     }
+
+
+def _cap(text: str, limit: int) -> str:
+    """At most `limit` bytes of UTF-8 (WeChat Work refuses a longer markdown or text)."""
+    raw = text.encode("utf-8")
+    if len(raw) <= limit:
+        return text
+    return raw[: limit - 3].decode("utf-8", errors="ignore") + "…"
 
 
 # --- Each robot's request and verdict -------------------------------------------------------

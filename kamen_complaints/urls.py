@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("orders.api_urls")),
     path("", include("escrow.api_urls")),
+    path("", include("integrations.api_urls")),
     path("", include("disputes.api_urls")),
     path("", include("merchant.api_urls")),
 ]

@@ -1,6 +1,7 @@
 """What the shop's owner is told about the shop itself (issue 19): suspended — with the reason
 and, for the deposit, the exact amount to pay —, reinstated, owing money after a recovery,
-its real-name verification running out, a withdrawal approved or rejected. Each is a
+its real-name verification running out, a withdrawal approved or rejected, a webhook or group
+robot turned off after failing for a day (integrations.signals). Each is a
 notification (in the app and by e-mail, disputes.services.outbox.notify_shop) whose text
 (disputes/notices.py) carries the amount and links to the page to act on it.
 
@@ -17,9 +18,12 @@ from typing import Any
 from django.utils import timezone
 
 from disputes.models import Notification, NotificationKind
+from disputes.services.formatting import jsonable
 from disputes.services.outbox import notify_shop
+from disputes.services.shop_events import shop_event
 from escrow.models import Withdrawal, WithdrawalStatus
 from escrow.selectors import deposit_cure_amount, deposit_summary
+from integrations.models import Endpoint
 from kamen_complaints.money import from_fen
 from orders.models import Merchant, MerchantStatus, SuspensionReason
 
@@ -48,20 +52,47 @@ def notify_shop_status(
             )
         elif merchant.status_note:
             figures["note"] = merchant.status_note[:200]
-        return notify_shop(
+        return _tell_with_event(
             merchant,
             key=f"shop:{merchant.pk}:suspended:{merchant.suspension_reason}:{stamp}",
             kind=K.SHOP_SUSPENDED,
             **figures,
         )
     if before == MerchantStatus.SUSPENDED and merchant.status == MerchantStatus.ACTIVE:
-        return notify_shop(
+        return _tell_with_event(
             merchant,
             key=f"shop:{merchant.pk}:reinstated:{stamp}",
             kind=K.SHOP_REINSTATED,
             reason=str(before_reason),
         )
     return 0
+
+
+def _tell_with_event(merchant: Merchant, *, key: str, kind: str, **figures: Any) -> int:
+    """The owner's notice, and the same news as the shop's webhook and robot event
+    (shop.suspended / shop.reinstated, disputes.services.shop_events) under the same key."""
+    told = notify_shop(merchant, key=key, kind=kind, **figures)
+    shop_event(
+        merchant.pk, key=key, kind=kind, params=jsonable({"shop": merchant.shop_name, **figures})
+    )
+    return told
+
+
+def notify_webhook_disabled(
+    sender: object, *, endpoint: Endpoint, failing_since: datetime, last_error: str, **kw: Any
+) -> int:
+    """integrations.signals.endpoint_disabled: a webhook or robot failed for 24 h and was
+    turned off; the owner is told which one, since when and the last error, once per streak."""
+    return notify_shop(
+        endpoint.merchant,
+        key=f"shop:{endpoint.merchant_id}:endpoint:{endpoint.pk}:disabled:"
+        f"{int(failing_since.timestamp())}",
+        kind=K.WEBHOOK_DISABLED,
+        url=endpoint.url_hint,
+        endpoint_kind=str(endpoint.kind),
+        since=failing_since,
+        error=last_error[:200],
+    )
 
 
 def notify_debt(
