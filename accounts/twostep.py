@@ -4,7 +4,9 @@ through (accounts/middleware.py).
 - A staff account must, when settings.STAFF_REQUIRE_2FA is on (every environment but
   development): without an authenticator it is sent to set one up before anything else.
 - Any other account (a shop's owner, typically) may turn it on from the "account and security"
-  page; from then on it passes the second step at every login.
+  page; from then on it passes the second step at every login. It may turn it off again with
+  its password and a current code (accounts.services.twostep_turn_off): so may a staff account
+  while STAFF_REQUIRE_2FA is off, never while it is on.
 
 The second step takes the authenticator's current code or one of the ten one-time recovery
 codes given at set-up. Design: docs/security/authentication.md.
@@ -27,11 +29,19 @@ def required(user: Any) -> bool:
     return bool(user.is_staff and settings.STAFF_REQUIRE_2FA)
 
 
+def may_turn_off(user: Any) -> bool:
+    """`user` has two-step login on and may turn it off: it is not required of them."""
+    return has_device(user) and not required(user)
+
+
 def otpauth_uri(device: Any) -> str:
     return str(device.config_url)
 
 
 def base32_secret(device: Any) -> str:
+    """The key in groups of four ("4GD2 7HEJ …"), as a person copies it into an
+    authenticator app (which ignores the spaces)."""
     from base64 import b32encode
 
-    return b32encode(device.bin_key).decode()
+    key = b32encode(device.bin_key).decode().rstrip("=")
+    return " ".join(key[i : i + 4] for i in range(0, len(key), 4))
