@@ -343,8 +343,61 @@ def _withdrawal(p: Params, role: str, kind: str) -> str:
     ) % {"amount": _yuan(p.get("amount")), "shop": p.get("shop", ""), "reason": p.get("reason")}
 
 
+def _daily_digest(p: Params, role: str) -> str:
+    """The shop's open complaints at 10:00 (disputes/services/reminders.py): how many, and the
+    one whose deadline comes first (the e-mail lists them all, `digest_lines`)."""
+    count = int(p.get("count") or 0)
+    first = (p.get("complaints") or [{}])[0]
+    return ngettext(
+        "%(count)s open complaint at %(shop)s; the first deadline: %(number)s by %(due)s.",
+        "%(count)s open complaints at %(shop)s; the first deadline: %(number)s by %(due)s.",
+        count,
+    ) % {
+        "count": count,
+        "shop": p.get("shop", ""),
+        "number": first.get("number", ""),
+        "due": shanghai(first.get("due")),
+    }
+
+
+def digest_lines(p: Params) -> list[str]:
+    """The digest's complaints, one line each, by deadline (the e-mail's body)."""
+    items = p.get("complaints") or []
+    lines = [
+        _("%(number)s (order %(order)s), %(status)s, %(amount)s: by %(due)s")
+        % {
+            "number": item.get("number", ""),
+            "order": item.get("order", ""),
+            "status": _label(Status, item.get("status")),
+            "amount": _yuan(item.get("amount")),
+            "due": shanghai(item.get("due")),
+        }
+        for item in items
+    ]
+    more = int(p.get("count") or 0) - len(items)
+    if more > 0:
+        lines.append(
+            ngettext(
+                "and %(more)s more on the complaints page",
+                "and %(more)s more on the complaints page",
+                more,
+            )
+            % {"more": more}
+        )
+    return lines
+
+
+def _webhook_disabled(p: Params, role: str) -> str:
+    return _(
+        "Your webhook or group robot %(url)s failed for 24 hours (last error: %(error)s) and "
+        "was turned off. Check it, then turn it on again on the integrations page."
+    ) % {"url": p.get("url", ""), "error": p.get("error") or _("no answer")}
+
+
 # Where the owner acts on a notice about the shop (the merchant dashboard's pages).
 SHOP_LINKS: dict[str, str] = {
+    K.WEBHOOK_DISABLED: "merchant:integrations",
+    K.DAILY_DIGEST: "merchant:complaints",
     K.SHOP_SUSPENDED: "merchant:deposit",
     K.SHOP_REINSTATED: "merchant:home",
     K.DEBT_RECORDED: "merchant:deposit",
@@ -383,6 +436,8 @@ _TEXT: dict[str, Callable[[Params, str], str]] = {
     K.VERIFICATION_EXPIRING: _verification_expiring,
     K.WITHDRAWAL_APPROVED: lambda p, r: _withdrawal(p, r, K.WITHDRAWAL_APPROVED),
     K.WITHDRAWAL_REJECTED: lambda p, r: _withdrawal(p, r, K.WITHDRAWAL_REJECTED),
+    K.WEBHOOK_DISABLED: _webhook_disabled,
+    K.DAILY_DIGEST: _daily_digest,
 }
 
 
@@ -561,6 +616,8 @@ def email(notes: Sequence[Notification]) -> tuple[str, str]:
             else:
                 lines += [note.subject, note.body]
         params = latest.params or {}
+        if latest.kind == K.DAILY_DIGEST:
+            lines += ["", *digest_lines(params)]
         lines.append("")
         if params.get("order"):
             lines.append(

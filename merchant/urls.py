@@ -11,8 +11,10 @@ from merchant.views import (
     complaints,
     deposit,
     home,
+    integrations,
     performance,
     products,
+    reminders,
     sales,
     team,
 )
@@ -96,8 +98,35 @@ urlpatterns += [
 # The deposit page: summary, ledger, top-up and withdrawal (merchant/views/deposit.py).
 urlpatterns += [path("deposit/", deposit.deposit, name="deposit")]
 
+# When the shop is reminded of its deadlines: quiet hours and the daily digest
+# (merchant/views/reminders.py).
+urlpatterns += [path("reminders/", reminders.reminders_page, name="reminders")]
+
 # The shop's API keys, owner only (merchant/views/api_keys.py).
 urlpatterns += [
     path("api-keys/", api_keys.api_keys, name="api_keys"),
     path("api-keys/<str:prefix>/revoke/", api_keys.api_key_revoke, name="api_key_revoke"),
+]
+
+# The shop's webhooks and group robots, owner only (merchant/views/integrations.py).
+urlpatterns += [
+    path("integrations/", integrations.integrations, name="integrations"),
+    path("integrations/webhooks/", integrations.webhook_add, name="integrations_webhook_add"),
+    path("integrations/robots/", integrations.robot_add, name="integrations_robot_add"),
+    path("integrations/<int:pk>/test/", integrations.endpoint_test, name="integrations_test"),
+    path(
+        "integrations/<int:pk>/enabled/",
+        integrations.endpoint_enabled,
+        name="integrations_enabled",
+    ),
+    path(
+        "integrations/<int:pk>/rotate/",
+        integrations.endpoint_rotate,
+        name="integrations_rotate",
+    ),
+    path(
+        "integrations/<int:pk>/delete/",
+        integrations.endpoint_delete,
+        name="integrations_delete",
+    ),
 ]

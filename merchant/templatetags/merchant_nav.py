@@ -30,7 +30,22 @@ SECTIONS: tuple[tuple[str, Any, tuple[str, ...], bool], ...] = (
     ("performance", _("Performance"), ("performance",), False),
     # Everyone on the team sees the list; only the owner gets its forms (merchant/views/team.py).
     ("team", _("Team"), ("team",), False),
+    # Everyone on the team sees the settings; only the owner gets the form
+    # (merchant/views/reminders.py).
+    ("reminders", _("Reminders"), ("reminders",), False),
     ("api_keys", _("API keys"), ("api_keys",), True),
+    # Webhooks and group robots, owner only (merchant/views/integrations.py).
+    (
+        "integrations",
+        _("Webhooks and robots"),
+        (
+            "integrations",
+            "integrations_webhook_add",
+            "integrations_robot_add",
+            "integrations_rotate",
+        ),
+        True,
+    ),
 )
 
 
