@@ -242,6 +242,21 @@ def demo_card_key(prefix: str, product_name: str, index: int) -> str:
 
 
 # Everyday top-ups of 速达 that went through without a complaint, so its shop record has
+# 联系商家: short order chats (orders.services.chat) on two of the orders above, by (buyer,
+# product): one the shop answered, one still waiting in the shop's inbox.
+ORDER_CHATS: list[tuple[str, str, list[tuple[str, str]]]] = [
+    (
+        "buyer1",
+        "王者荣耀点券 60元",
+        [
+            ("buyer", "您好，充值时提示“卡密已被使用”，麻烦帮忙查一下。"),
+            ("shop", "您好，已查到这张卡密在发货前是正常的，请截个图发给我们，我们向上游核实。"),
+        ],
+    ),
+    ("buyer2", "网易一卡通 100元", [("buyer", "请问这张一卡通可以在哪个游戏里用？")]),
+]
+
+
 # enough orders to show figures (disputes.selectors.SHOP_RECORD_MIN_ORDERS).
 SALES_SHOP_PRODUCT = "中国移动话费 50元"
 SALES_TARGET_PREFIX = "1355500"

@@ -19,6 +19,7 @@ from disputes.demo.catalogue import (
     ARBITER_PERMISSIONS,
     BUYERS,
     DEMO_EMAIL_DOMAIN,
+    ORDER_CHATS,
     ORDERS,
     PRODUCTS,
     RATINGS,
@@ -39,7 +40,16 @@ from disputes.services.evidence import EvidenceUpload
 from escrow.selectors import deposit_summary
 from escrow.services import deposit_topup
 from orders import services
-from orders.models import Merchant, MerchantMember, MerchantStatus, Order, OrderStatus, Product
+from orders.models import (
+    Merchant,
+    MerchantMember,
+    MerchantStatus,
+    Order,
+    OrderMessage,
+    OrderStatus,
+    Product,
+)
+from orders.services import chat
 
 # --- Steps: each returns how many objects it created --------------------------------------
 
@@ -217,6 +227,26 @@ def seed_orders() -> int:
                 topup_target=spec.topup_target,
             )
         created += 1
+    return created
+
+
+def seed_order_chats() -> int:
+    """The order chats of ORDER_CHATS, written by the buyer and the shop's owner through the
+    chat service (what the pages and the API call)."""
+    created = 0
+    for buyer_name, product_name, lines in ORDER_CHATS:
+        order = (
+            Order.objects.filter(buyer__username=buyer_name, product__name=product_name)
+            .select_related("merchant__owner", "buyer")
+            .order_by("id")
+            .first()
+        )
+        if order is None or OrderMessage.objects.filter(order=order).exists():
+            continue
+        for side, text in lines:
+            author = order.buyer if side == "buyer" else order.merchant.owner
+            chat.order_message_post(order=order, user=author, body=text)
+            created += 1
     return created
 
 
@@ -407,6 +437,7 @@ def seed_all() -> int:
         created += seed_products()
         created += seed_team()
         created += seed_orders()
+        created += seed_order_chats()
         created += seed_sales()
         created += seed_complaints()
         created += seed_ratings()
