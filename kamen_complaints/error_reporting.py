@@ -7,8 +7,9 @@ address or name), and every event and breadcrumb passes `scrub` first, which bla
   every stack frame, breadcrumb data): card keys, identity numbers, phone numbers, tokens and
   API keys, passwords, secrets and signing keys, verification codes, the Authorization and
   Cookie headers;
-- by value, in every string (messages, exception values, SQL in breadcrumbs): an 18-character
-  identity number, and whatever follows `Token `, `Bearer ` or `Api-Key `.
+- by value, in every string (messages, exception values, SQL in breadcrumbs, a request's repr
+  in a frame): an 18-character identity number, whatever follows `Token `, `Bearer ` or
+  `Api-Key `, and the value of a query parameter with a sensitive name (`?token=…`).
 
 A card key has no fixed shape, so only its name gives it away (`keys`, `secret`, `card_key`,
 …), and a local variable may hold one under any name. So by default neither request bodies nor
@@ -75,7 +76,13 @@ SENSITIVE_FRAGMENTS = (
 # A mainland identity number (17 digits and a digit or X); a credential after its scheme.
 VALUE_PATTERNS = (
     re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])"),
-    re.compile(r"(?i)\b(token|bearer|api-key)(\s+)[^\s'\",;]+"),
+    # The header schemes as written (not `token = …` in a line of source code).
+    re.compile(r"\b(Token|Bearer|bearer|Api-Key)(\s+)[^\s'\",;]+"),
+    # A sensitive name in a query string inside any text (a request's repr in a frame).
+    re.compile(
+        r"(?i)([?&;][a-z0-9_.-]*(?:token|key|secret|password|passwd|code|id_number|phone|auth)"
+        r"[a-z0-9_.-]*=)[^&\s'\"<>]*"
+    ),
 )
 
 
@@ -88,7 +95,8 @@ def is_sensitive_key(key: Any) -> bool:
 
 def scrub_text(value: str) -> str:
     value = VALUE_PATTERNS[0].sub(FILTERED, value)
-    return VALUE_PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}{FILTERED}", value)
+    value = VALUE_PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}{FILTERED}", value)
+    return VALUE_PATTERNS[2].sub(lambda m: f"{m.group(1)}{FILTERED}", value)
 
 
 def scrub(value: Any) -> Any:
