@@ -9,7 +9,9 @@ class AccountsConfig(AppConfig):
     verbose_name = gettext_lazy("Accounts")
 
     def ready(self) -> None:
-        from accounts import logins, security, tokens  # noqa: F401 (signal receivers)
+        from accounts import logins, phones, security, tokens  # noqa: F401 (signal receivers)
+        from kamen_complaints.sms import register_phone_lookup
         from orders.services.team import register_member_account_created
 
         register_member_account_created(security.member_account_created)
+        register_phone_lookup(phones.verified_phone)

@@ -13,6 +13,7 @@ from ipaddress import ip_network
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -62,6 +63,9 @@ INSTALLED_APPS = [
     "kamen_complaints",
     "orders",
     "escrow",
+    # Webhooks and group robots for shops and staff, below the complaints app that emits the
+    # events (docs/integrations.md).
+    "integrations",
     "disputes",
     # The merchant dashboard, above the domain apps (docs/architecture.md).
     "merchant",
@@ -407,6 +411,20 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "escrow.tasks.payouts_sweep",
         "schedule": timedelta(seconds=SWEEP_INTERVAL_SECONDS),
     },
+    # Webhook and robot deliveries due (retries, and new ones the broker lost): a beat entry of
+    # its own, so a slow receiver never holds up the deadlines (docs/integrations.md).
+    "integrations-deliveries-sweep": {
+        "task": "integrations.tasks.deliveries_sweep",
+        "schedule": timedelta(seconds=SWEEP_INTERVAL_SECONDS),
+        "options": {"expires": SWEEP_INTERVAL_SECONDS, "expire_seconds": SWEEP_INTERVAL_SECONDS},
+    },
+    # Each shop's daily digest of open complaints (disputes/services/reminders.py): sent by the
+    # first run at or after 10:00 Asia/Shanghai (CELERY_TIMEZONE); the later hourly runs catch
+    # up a missed one and otherwise find the day taken.
+    "disputes-daily-digest": {
+        "task": "disputes.tasks.shops_send_digest",
+        "schedule": crontab(minute=0, hour="10-23"),
+    },
     # Complaint-form drafts a buyer left behind (disputes/drafts.py): deleted after 24 h.
     "disputes-drafts-purge": {
         "task": "disputes.tasks.complaint_drafts_purge",
@@ -415,7 +433,38 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 
 # --- Payments -----------------------------------------------------------------------------
-PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="orders.payments.SandboxProvider")
+# The real payment channels (docs/payments.md): "alipay", "wechatpay" or both, each configured
+# below. With none, the sandbox is the payment provider; naming a channel turns the sandbox off
+# unless PAYMENT_PROVIDER names it explicitly.
+PAYMENT_CHANNELS = env.list("PAYMENT_CHANNELS", default=[])
+PAYMENT_PROVIDER = env.str(
+    "PAYMENT_PROVIDER", default="" if PAYMENT_CHANNELS else "orders.payments.SandboxProvider"
+)
+# Outside development the sandbox provider, top-up upstream and card-key verifier are a system
+# check error (orders/checks.py) unless this says the deployment is a demo.
+KAMEN_DEMO_DEPLOYMENT = env.bool("KAMEN_DEMO_DEPLOYMENT", default=False)
+# Seconds one call to a payment channel may take before it counts as failed (then retried).
+PAYMENT_HTTP_TIMEOUT_SECONDS = env.float("PAYMENT_HTTP_TIMEOUT_SECONDS", default=10.0)
+# The public https address the channels post their notices to (…/api/v1/payments/<channel>/
+# notify/) and send the payer back to; SITE_URL when empty.
+PAYMENT_NOTIFY_BASE_URL = env.str("PAYMENT_NOTIFY_BASE_URL", default="").rstrip("/")
+# Alipay (open platform, RSA2 public-key mode): the app id, the app's private key and Alipay's
+# public key as PEM files, never in the repository.
+ALIPAY_APP_ID = env.str("ALIPAY_APP_ID", default="")
+ALIPAY_APP_PRIVATE_KEY_FILE = env.str("ALIPAY_APP_PRIVATE_KEY_FILE", default="")
+ALIPAY_PUBLIC_KEY_FILE = env.str("ALIPAY_PUBLIC_KEY_FILE", default="")
+ALIPAY_GATEWAY = env.str("ALIPAY_GATEWAY", default="https://openapi.alipay.com/gateway.do")
+# WeChat Pay API v3: app id, merchant id, the merchant API certificate's private key (file) and
+# serial number, the APIv3 key (in the environment or a file) and the directory of the
+# platform certificates (PEM; new ones are downloaded into it when WeChat Pay rotates).
+WECHATPAY_APP_ID = env.str("WECHATPAY_APP_ID", default="")
+WECHATPAY_MCH_ID = env.str("WECHATPAY_MCH_ID", default="")
+WECHATPAY_PRIVATE_KEY_FILE = env.str("WECHATPAY_PRIVATE_KEY_FILE", default="")
+WECHATPAY_CERT_SERIAL_NO = env.str("WECHATPAY_CERT_SERIAL_NO", default="")
+WECHATPAY_APIV3_KEY = env.str("WECHATPAY_APIV3_KEY", default="")
+WECHATPAY_APIV3_KEY_FILE = env.str("WECHATPAY_APIV3_KEY_FILE", default="")
+WECHATPAY_PLATFORM_CERT_DIR = env.str("WECHATPAY_PLATFORM_CERT_DIR", default="")
+WECHATPAY_GATEWAY = env.str("WECHATPAY_GATEWAY", default="https://api.mch.weixin.qq.com")
 TOPUP_UPSTREAM = env.str("TOPUP_UPSTREAM", default="orders.payments.SandboxTopupUpstream")
 # Seconds the sandbox top-up upstream waits when asked to be slow (targets ending in 8888).
 SANDBOX_TOPUP_SLOW_SECONDS = env.float("SANDBOX_TOPUP_SLOW_SECONDS", default=5.0)
@@ -444,10 +493,69 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Kamen Complaints <no
 # template messages are one more class with the same interface.
 NOTIFICATION_CHANNELS = env.list(
     "NOTIFICATION_CHANNELS",
-    default=["disputes.channels.InAppChannel", "disputes.channels.EmailChannel"],
+    default=[
+        "disputes.channels.InAppChannel",
+        "disputes.channels.EmailChannel",
+        # Only a merchant's new complaint and last reminder, and a buyer's outcome, to a
+        # verified phone (disputes/channels.py SmsChannel).
+        "disputes.channels.SmsChannel",
+    ],
 )
 # The site's address as e-mails link to it ("https://kamen.example"; empty: links are paths).
 SITE_URL = env.str("SITE_URL", default="").rstrip("/")
+
+# --- SMS (kamen_complaints/sms/, docs/sms.md) ---------------------------------------------
+# "sandbox" (development): each message goes to the log and to var/sms/outbox.jsonl; "aliyun"
+# or "tencent": sent through that provider's SDK with the credentials below, from the
+# environment only.
+SMS_PROVIDER = env.str("SMS_PROVIDER", default="sandbox")
+SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="")
+# Our message kinds to the provider's approved template codes: "verify_code=SMS_1,…".
+SMS_TEMPLATES = env.dict(
+    "SMS_TEMPLATES",
+    default={
+        "verify_code": "SANDBOX_VERIFY_CODE",
+        "reset_code": "SANDBOX_RESET_CODE",
+        "complaint_filed": "SANDBOX_COMPLAINT_FILED",
+        "last_reminder": "SANDBOX_LAST_REMINDER",
+        "complaint_outcome": "SANDBOX_COMPLAINT_OUTCOME",
+    },
+)
+SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=5.0)
+ALIYUN_SMS_ACCESS_KEY_ID = env.str("ALIYUN_SMS_ACCESS_KEY_ID", default="")
+ALIYUN_SMS_ACCESS_KEY_SECRET = env.str("ALIYUN_SMS_ACCESS_KEY_SECRET", default="")
+ALIYUN_SMS_ENDPOINT = env.str("ALIYUN_SMS_ENDPOINT", default="https://dysmsapi.aliyuncs.com")
+TENCENT_SMS_SECRET_ID = env.str("TENCENT_SMS_SECRET_ID", default="")
+TENCENT_SMS_SECRET_KEY = env.str("TENCENT_SMS_SECRET_KEY", default="")
+TENCENT_SMS_SDK_APP_ID = env.str("TENCENT_SMS_SDK_APP_ID", default="")
+TENCENT_SMS_REGION = env.str("TENCENT_SMS_REGION", default="ap-guangzhou")
+TENCENT_SMS_ENDPOINT = env.str("TENCENT_SMS_ENDPOINT", default="https://sms.tencentcloudapi.com")
+# Messages one number may get, whoever asks (kamen_complaints/sms/limits.py): codes per
+# minute, hour and day; notices per hour and day.
+SMS_RATE_LIMITS = {
+    "code": {
+        60: env.int("SMS_CODES_PER_MINUTE", default=1),
+        3600: env.int("SMS_CODES_PER_HOUR", default=5),
+        86400: env.int("SMS_CODES_PER_DAY", default=10),
+    },
+    "notice": {
+        3600: env.int("SMS_NOTICES_PER_HOUR", default=10),
+        86400: env.int("SMS_NOTICES_PER_DAY", default=30),
+    },
+}
+# A phone-verification or reset code: valid this many minutes, this many wrong tries.
+SMS_CODE_MINUTES = env.int("SMS_CODE_MINUTES", default=10)
+SMS_CODE_TRIES = env.int("SMS_CODE_TRIES", default=5)
+
+# --- Integrations (docs/integrations.md) ----------------------------------------------------
+# Webhooks and robots may reach loopback and private addresses: development and tests only.
+# Link-local addresses (169.254.0.0/16, the cloud metadata address) are refused regardless.
+INTEGRATIONS_ALLOW_PRIVATE_TARGETS = env.bool("INTEGRATIONS_ALLOW_PRIVATE_TARGETS", default=False)
+# The arbitration team's group robot (staff reminders): wecom, dingtalk or feishu, its webhook
+# URL and, for DingTalk and Feishu, its signing secret. Empty kind or URL: no robot.
+ARBITRATION_ROBOT_KIND = env.str("ARBITRATION_ROBOT_KIND", default="")
+ARBITRATION_ROBOT_URL = env.str("ARBITRATION_ROBOT_URL", default="")
+ARBITRATION_ROBOT_SECRET = env.str("ARBITRATION_ROBOT_SECRET", default="")
 
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -20,6 +20,7 @@ from disputes.channels import channels
 from disputes.deadlines import running_deadline
 from disputes.models import Dispute, DisputeEvent, Notification, Role
 from disputes.services.formatting import jsonable
+from disputes.services.shop_events import complaint_event
 from kamen_complaints.celery import enqueue
 from orders.models import Merchant, MerchantMember
 from orders.selectors import people_only
@@ -85,10 +86,15 @@ def outbox_rows(
     now: datetime,
     role: str | None = None,
 ) -> list[OutboxRow]:
-    """One row per recipient and channel that reaches them (duplicates dropped). `key` names
+    """One row per recipient and channel that carries `kind` to their side and reaches them
+    (duplicates dropped; disputes/channels.py `accepts`, `address`). `key` names
     what is reported (an event, a reminder); the dedupe key adds recipient and channel. The
     recipient's role (for the link) is the buyer's or, unless `role` says otherwise, the
-    merchant's."""
+    merchant's.
+
+    Every notice about a complaint passes here, so here the shop's own systems hear of it too:
+    its webhook and robot event, recorded under the same key (disputes.services.shop_events)."""
+    complaint_event(dispute, key=key, kind=kind, params=params)
     rows: list[OutboxRow] = []
     seen: set[int] = set()
     text = render(params)
@@ -98,7 +104,7 @@ def outbox_rows(
         seen.add(user.pk)
         side = str(Role.BUYER) if user.pk == dispute.buyer_id else str(role or Role.MERCHANT)
         for chan in channels():
-            if chan.address(user) is None:
+            if not chan.accepts(str(kind), side, params) or chan.address(user) is None:
                 continue
             rows.append(
                 OutboxRow(
@@ -233,7 +239,7 @@ def notify_shop(merchant: Merchant, *, key: str, kind: str, **figures: Any) -> i
             sent_at=now if chan.immediate else None,
         )
         for chan in channels()
-        if chan.address(owner) is not None
+        if chan.accepts(str(kind), str(Role.MERCHANT), figures) and chan.address(owner) is not None
     ]
     ids = outbox_insert(rows)
     publish_notifications(ids)

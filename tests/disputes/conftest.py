@@ -5,3 +5,4 @@ from tests.complaint_fixtures import (  # noqa: F401 - autouse fixtures, applied
     _fast_passwords,
     _seeded_policy,
 )
+from tests.sms_outbox import sms_outbox  # noqa: F401 - a fixture (SMS tests)
