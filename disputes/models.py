@@ -20,6 +20,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from orders.models import CardKey, Merchant, Order, ProductKind
 
@@ -860,7 +861,8 @@ class BlacklistEntry(models.Model):
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="blacklist_entries",
-        verbose_name=_("account"),
+        # A person's login (账号), not the ledger's account (账户) escrow names "account".
+        verbose_name=pgettext_lazy("a person's login", "account"),
     )
     reason = models.TextField(_("reason"))
     # Its own label: "source" is the product's (货源), which this is not.

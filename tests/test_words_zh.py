@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.test import Client, override_settings
+from django.utils import translation
 
 LOCALE_DIR = Path(settings.LOCALE_PATHS[0]) / "zh_Hans" / "LC_MESSAGES"
 # Quoted text (a party's own words, a product's name) is theirs, not the platform's voice.
@@ -247,3 +248,12 @@ def test_the_english_admin_index_says_api_tokens(admin_user):
 
     assert "API tokens" in page
     assert "Auth token" not in page
+
+
+def test_the_blacklist_calls_a_persons_login_zhanghao_and_the_ledger_keeps_zhanghu():
+    from disputes.models import BlacklistEntry
+    from escrow.models import Account
+
+    with translation.override("zh-hans"):
+        assert str(BlacklistEntry._meta.get_field("user").verbose_name) == "账号"
+        assert str(Account._meta.verbose_name) == "账户"
