@@ -28,7 +28,7 @@ from orders.services import chat
 POLL_SECONDS = 15
 
 # Service refusals that belong to a field of the form.
-FIELD_OF_CODE = {"evidence_invalid": "files"}
+FIELD_OF_CODE = {"evidence_invalid": "attachments"}
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -54,7 +54,7 @@ class ChatForm(forms.Form):
         strip=False,
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": chat.BODY_MAX_CHARS}),
     )
-    files = MultipleFileField(
+    attachments = MultipleFileField(
         label=gettext_lazy("Images"),
         required=False,
         help_text=gettext_lazy(
@@ -66,7 +66,7 @@ class ChatForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["files"].widget.attrs["accept"] = "image/*,application/pdf"
+        self.fields["attachments"].widget.attrs["accept"] = "image/*,application/pdf"
 
 
 def chat_page(
@@ -92,7 +92,7 @@ def chat_page(
                     order=order,
                     user=user,
                     body=form.cleaned_data["body"],
-                    files=form.cleaned_data["files"],
+                    files=form.cleaned_data["attachments"],
                 )
             except DomainError as exc:
                 add_domain_error(form, exc, fields=FIELD_OF_CODE)

@@ -322,8 +322,10 @@ def shop_first_answer_times(
     rows = OrderThread.objects.filter(
         merchant_id=merchant_id, first_asked_at__gte=since, first_asked_at__lte=now
     ).values_list("first_asked_at", "first_answered_at")
-    times = []
+    times: list[tuple[datetime, float]] = []
     for asked, answered in rows:
+        if asked is None:  # pragma: no cover - the filter above excludes it
+            continue
         end = answered if answered is not None and answered <= now else now
         times.append((asked, (end - asked).total_seconds()))
     return times

@@ -92,7 +92,7 @@ def test_buyer_writes_on_a_phone_shop_answers_and_the_complaint_carries_the_thre
     card.locator(f'a[href="/orders/{order.number}/chat/"]').click()
     phone.wait_for_url(f"**/orders/{order.number}/chat/")
     phone.fill("textarea[name=body]", "兑换时提示该卡密已被使用，请帮忙处理。")
-    phone.set_input_files("input[name=files]", str(screenshot_png))
+    phone.set_input_files("input[name=attachments]", str(screenshot_png))
     phone.click("form.chat-form button[type=submit]")
     phone.wait_for_url(f"**/orders/{order.number}/chat/#latest")
     mine = phone.locator("#chat-messages .chat-message--mine")

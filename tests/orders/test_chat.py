@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from kamen_complaints.errors import DomainError, Forbidden, NotFound
 from orders.models import OrderMessage, OrderMessageFile, OrderThread
@@ -20,6 +20,13 @@ from tests.disputes.factories import agent_of, png, png_bytes
 from tests.factories import MerchantFactory, OrderFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Any:
+    """The refusals are read in English here (the catalogue's Chinese is checked elsewhere)."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def test_the_buyer_writes_without_javascript_and_lands_on_the_thread():
     order = OrderFactory()
     client = logged_in(order.buyer)
     url = reverse("orders:chat", args=[order.number])
-    response = client.post(url, {"body": "卡密提示已使用", "files": [png("proof.png")]})
+    response = client.post(url, {"body": "卡密提示已使用", "attachments": [png("proof.png")]})
     assert response.status_code == 302 and response["Location"] == f"{url}#latest"
     page = client.get(url).content.decode()
     assert "卡密提示已使用" in page and 'id="latest"' in page
@@ -64,7 +64,7 @@ def test_a_refusal_is_shown_in_the_page_and_keeps_the_text():
     client = logged_in(order.buyer)
     url = reverse("orders:chat", args=[order.number])
     fake = SimpleUploadedFile("x.png", b"not an image", content_type="image/png")
-    response = client.post(url, {"body": "我写了很长一段话", "files": [fake]})
+    response = client.post(url, {"body": "我写了很长一段话", "attachments": [fake]})
     assert response.status_code == 400
     page = response.content.decode()
     assert "我写了很长一段话" in page and "field__error" in page
