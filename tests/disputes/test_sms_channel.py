@@ -6,6 +6,7 @@ a card key, an identity number or free text. Delivered through the outbox like e
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -196,3 +197,32 @@ def test_a_number_removed_before_delivery_sends_nothing(sms_outbox):
     _deliver(dispute)
     assert Notification.objects.get(dispute=dispute, channel="sms").sent_at is not None
     assert sms_outbox() == []
+
+
+def test_of_the_merchants_reminders_only_the_1h_one_goes_by_sms(sms_outbox, time_machine):
+    from disputes.services import sweep
+
+    # Filed at 20:00: the stages fall at 08:00, 16:00 and 19:00, outside the quiet hours.
+    time_machine.move_to("2026-11-02 20:00:00 +08:00", tick=False)
+    order = funded_order()
+    _phone(order.product.merchant.owner, "+8613700137000")
+    dispute = file(order=order)
+    due = dispute.merchant_response_due
+    sms_reminders = Notification.objects.filter(
+        dispute=dispute, channel="sms", kind=K.REMINDER_MERCHANT
+    )
+    for lead in (12, 4):
+        time_machine.move_to(due - timedelta(hours=lead), tick=False)
+        sweep.deadlines_sweep()
+        assert Notification.objects.filter(
+            dispute=dispute, kind=K.REMINDER_MERCHANT, params__stage=f"{lead}h"
+        ).exists()
+        assert not sms_reminders.exists()
+    time_machine.move_to(due - timedelta(hours=1), tick=False)
+    sweep.deadlines_sweep()
+    (row,) = sms_reminders
+    assert row.params["stage"] == "1h" and row.recipient_id == order.product.merchant.owner_id
+    _deliver(dispute)
+    (message,) = [m for m in sms_outbox() if m["kind"] == "last_reminder"]
+    assert message["params"]["number"] == dispute.number
+    assert message["text"].startswith(f"最后提醒：投诉 {dispute.number} 须在")
