@@ -514,7 +514,7 @@ def shops_send_digest(*, now: datetime | None = None) -> int:
         }
         text = render(jsonable(figures))
         for user in team.get(merchant_id, []):
-            rows += _shop_rows(key=key, user=user, text=text, now=moment)
+            rows += _shop_rows(key=key, user=user, figures=figures, text=text, now=moment)
         if merchant_id not in listening:
             continue
         events.emit(
@@ -540,23 +540,28 @@ def shops_send_digest(*, now: datetime | None = None) -> int:
     return len(shops)
 
 
-def _shop_rows(*, key: str, user: User, text: str, now: datetime) -> list[OutboxRow]:
+def _shop_rows(
+    *, key: str, user: User, figures: dict[str, Any], text: str, now: datetime
+) -> list[OutboxRow]:
+    """One digest row per channel that carries a digest and reaches `user` (the SMS channel
+    carries none: disputes/channels.py `accepts`)."""
     from disputes.channels import channels
 
+    kind = str(NotificationKind.DAILY_DIGEST)
     return [
         OutboxRow(
             dispute_id=None,
             recipient_id=user.pk,
             channel=chan.name,
             dedupe_key=f"{key}:user:{user.pk}:{chan.name}",
-            kind=str(NotificationKind.DAILY_DIGEST),
+            kind=kind,
             params=text,
             role=str(Role.MERCHANT),
             created_at=now,
             sent_at=now if chan.immediate else None,
         )
         for chan in channels()
-        if chan.address(user) is not None
+        if chan.accepts(kind, str(Role.MERCHANT), figures) and chan.address(user) is not None
     ]
 
 
