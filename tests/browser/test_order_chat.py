@@ -98,12 +98,9 @@ def test_buyer_writes_on_a_phone_shop_answers_and_the_complaint_carries_the_thre
     mine = phone.locator("#chat-messages .chat-message--mine")
     assert mine.count() == 1 and "卡密已被使用" in mine.inner_text()
     assert phone.locator("#chat-messages img.chat-files__image").count() == 1
-    assert (
-        phone.evaluate(
-            "document.querySelector('#chat-messages img.chat-files__image').naturalWidth"
-        )
-        == 360
-    )
+    # The image the platform re-encoded loads for the buyer (lazy: wait for it).
+    image = phone.locator("#chat-messages img.chat-files__image")
+    assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") == 360
     assert _fits(phone, 390)
     phone.screenshot(path=str(screenshot_dir / "chat-buyer-wrote-390.png"), full_page=True)
 
