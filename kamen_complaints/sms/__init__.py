@@ -22,7 +22,7 @@ from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 
 from kamen_complaints.errors import DomainError
-from kamen_complaints.sms import limits, messages, providers
+from kamen_complaints.sms import checks, limits, messages, providers  # noqa: F401 (checks)
 from kamen_complaints.sms.limits import CODE, NOTICE
 from kamen_complaints.sms.messages import (
     COMPLAINT_FILED,

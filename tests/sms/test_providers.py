@@ -389,3 +389,27 @@ def test_a_variable_must_have_its_shape():
         sms.COMPLAINT_OUTCOME, {"number": "TS261102ABCDEFGH23", "outcome": "partially refunded"}
     )
     assert ok.params["outcome"] == "partially refunded"
+
+
+# --- System checks --------------------------------------------------------------------------
+
+
+def test_system_checks_of_the_sms_setup(settings):
+    from kamen_complaints.sms.checks import sms_errors
+
+    assert sms_errors(settings) == []  # the sandbox, in development
+    settings.KAMEN_ENV = "production"
+    assert [e.id for e in sms_errors(settings)] == ["kamen_complaints.W101"]
+    settings.KAMEN_DEMO_DEPLOYMENT = True
+    assert sms_errors(settings) == []
+    settings.SMS_PROVIDER = "tencent"
+    settings.TENCENT_SMS_SECRET_ID = ""
+    found = {e.id: e.msg for e in sms_errors(settings)}
+    assert set(found) == {"kamen_complaints.E101", "kamen_complaints.E102"}
+    assert "TENCENT_SMS_SECRET_ID" in found["kamen_complaints.E101"]
+    settings.SMS_SIGN_NAME = "卡门投诉"
+    settings.TENCENT_SMS_SECRET_ID = "id"
+    settings.TENCENT_SMS_SECRET_KEY = "key"
+    settings.TENCENT_SMS_SDK_APP_ID = "1400006666"
+    settings.SMS_TEMPLATES = {kind: f"4497{n}" for n, kind in enumerate(messages.TEMPLATES)}
+    assert sms_errors(settings) == []
