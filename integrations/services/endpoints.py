@@ -30,7 +30,7 @@ MAX_SECRET_LENGTH = 200
 
 AUDIT_CREATED = "integration_endpoint_created"
 AUDIT_DELETED = "integration_endpoint_deleted"
-AUDIT_SECRET_ROTATED = "integration_endpoint_secret_rotated"  # noqa: S105 (an action name)
+AUDIT_SECRET_ROTATED = "integration_secret_rotated"  # noqa: S105 (an action name)
 AUDIT_ENABLED = "integration_endpoint_enabled"
 AUDIT_DISABLED = "integration_endpoint_disabled"
 

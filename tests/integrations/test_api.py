@@ -84,7 +84,16 @@ def test_the_owner_registers_lists_tests_rotates_disables_and_deletes(
         assert api.delete(f"{URL}{pk}/").status_code == 204
         assert api.get(f"{URL}{pk}/").status_code == 404
     actions = set(AuditEntry.objects.values_list("action", flat=True))
-    assert {"integration_endpoint_created", "integration_endpoint_deleted"} <= actions
+    assert {
+        "integration_endpoint_created",
+        "integration_secret_rotated",
+        "integration_endpoint_disabled",
+        "integration_endpoint_enabled",
+        "integration_endpoint_deleted",
+    } <= actions
+    # SQLite does not enforce the column's length; PostgreSQL does.
+    longest = AuditEntry._meta.get_field("action").max_length
+    assert all(len(action) <= longest for action in actions)
 
 
 def test_events_omitted_mean_all_and_unknown_events_are_refused(shop):
