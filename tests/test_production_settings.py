@@ -60,7 +60,8 @@ def test_every_environment_setting_is_documented_in_the_readme_table():
 
 def test_compose_runs_postgres_redis_web_worker_and_exactly_one_beat(compose):
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+    # …and the example Prometheus (prometheus/, tests/ops/test_prometheus_files.py).
+    assert set(services) == {"postgres", "redis", "web", "worker", "beat", "prometheus"}
     assert services["postgres"]["image"] == "postgres:15"
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
     redis = services["redis"]
