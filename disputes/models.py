@@ -143,6 +143,16 @@ class Policy(models.Model):
     auto_key_delivered_twice = models.BooleanField(
         _("automatic refund: card key delivered to two orders (the later buyer)"), default=True
     )
+    # Collective cases (docs/collective-cases.md): this many complaints upheld within this many
+    # hours against one card-key import, or one top-up product and upstream, open a case.
+    collective_threshold = models.PositiveIntegerField(
+        _("collective case: complaints upheld against one batch or channel"),
+        default=3,
+        validators=[MinValueValidator(2)],
+    )
+    collective_window_hours = models.PositiveIntegerField(
+        _("collective case: counted within (hours)"), default=24, validators=[MinValueValidator(1)]
+    )
     note = models.TextField(_("what changed and why"), blank=True)
 
     VALUE_FIELDS = (
@@ -167,6 +177,8 @@ class Policy(models.Model):
         "auto_key_redeemed_before_delivery",
         "auto_key_unknown",
         "auto_key_delivered_twice",
+        "collective_threshold",
+        "collective_window_hours",
     )
 
     class Meta:
@@ -492,6 +504,16 @@ class Dispute(models.Model):
         verbose_name=_("taken by"),
     )
     taken_at = models.DateTimeField(_("taken at"), null=True, blank=True)
+    # The collective case this complaint is part of (it counted towards opening it, was on an
+    # order of the batch when it opened, or the buyer joined it: docs/collective-cases.md).
+    collective_case = models.ForeignKey(
+        "CollectiveCase",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("collective case"),
+    )
 
     # The platform's own records at filing (order, payment, delivery, key reveals).
     platform_records = models.JSONField(
@@ -730,6 +752,7 @@ class EventType(models.TextChoices):
     BLACKLISTED = "blacklisted", _("filer blacklisted")
     AUTO_CHECK = "auto_check", _("platform automatic check")
     AUTO_DECIDED = "auto_decided", _("decided by the platform's automatic check")
+    COLLECTIVE = "collective", _("part of a collective case")
 
 
 class Visibility(models.TextChoices):
@@ -1004,6 +1027,10 @@ class NotificationKind(models.TextChoices):
     ORDER_MESSAGE = "order_message", _("message about an order")
     DAILY_DIGEST = "daily_digest", _("daily digest of open complaints")
     WEBHOOK_DISABLED = "webhook_disabled", _("webhook endpoint disabled")
+    # Collective cases (docs/collective-cases.md): the shop is told a case opened on one of
+    # its batches or channels; each buyer of it what was found about their order.
+    COLLECTIVE_OPENED = "collective_opened", _("collective case opened")
+    COLLECTIVE_FINDING = "collective_finding", _("collective case: what was found")
 
 
 class Notification(models.Model):
@@ -1302,3 +1329,261 @@ class Metrics(Dispute):
         default_permissions = ()
         verbose_name = _("complaint metrics")
         verbose_name_plural = _("complaint metrics")
+
+
+# --- Collective cases (docs/collective-cases.md) ---------------------------------------------
+
+
+class CollectiveKind(models.TextChoices):
+    KEY_BATCH = "key_batch", _("card-key import")
+    TOPUP_CHANNEL = "topup_channel", _("top-up channel")
+
+
+class CollectiveStatus(models.TextChoices):
+    CHECKING = "checking", _("asking the issuer")
+    SETTLED = "settled", _("checked and settled")
+    CLOSED = "closed", _("closed")
+
+
+class CollectiveCase(models.Model):
+    """Complaints upheld against one card-key import (a batch) or one top-up product and
+    upstream (a channel) reached the policy's threshold within its window: the platform stops
+    the sale, asks the issuer about every order of it, refunds every buyer of a bad key (a
+    `CollectiveOrder` row each) and tells them all. One case open per batch or channel (the
+    partial unique constraints), so two sweepers and a task delivered twice open one.
+
+    The figures are kept on the row, written set-based as the checks and the settlement go."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=CollectiveKind.choices)
+    merchant = models.ForeignKey(
+        Merchant,
+        on_delete=models.PROTECT,
+        related_name="collective_cases",
+        verbose_name=_("merchant"),
+    )
+    product = models.ForeignKey(
+        "orders.Product", on_delete=models.PROTECT, related_name="+", verbose_name=_("product")
+    )
+    batch = models.ForeignKey(
+        "orders.KeyBatch",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="collective_cases",
+        verbose_name=_("card-key import"),
+    )
+    upstream = models.CharField(_("top-up upstream"), max_length=64, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=12,
+        choices=CollectiveStatus.choices,
+        default=CollectiveStatus.CHECKING,
+    )
+    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
+    # The policy values that opened it (the policy in force for the product's kind).
+    policy = models.ForeignKey(
+        Policy, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("policy")
+    )
+    threshold = models.PositiveIntegerField(_("complaints upheld that opened it"))
+    window_hours = models.PositiveIntegerField(_("within (hours)"))
+    # The figures (kept): keys of the batch (orders of the channel), delivered, found bad,
+    # orders refunded by the case, the money paid and recovered.
+    keys_count = models.PositiveIntegerField(_("keys"), default=0)
+    delivered_count = models.PositiveIntegerField(_("delivered"), default=0)
+    bad_count = models.PositiveIntegerField(_("found bad"), default=0)
+    refunded_count = models.PositiveIntegerField(_("orders refunded"), default=0)
+    refunded_amount = models.DecimalField(
+        _("refunded"), max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
+    recovered_amount = models.DecimalField(
+        _("recovered from the deposit"), max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
+    # What finance is told before the platform pays: the refunds due, the deposit available
+    # then, and what the deposit will not cover (owed by the shop, which is suspended).
+    at_risk_amount = models.DecimalField(
+        _("money at risk"), max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
+    deposit_available = models.DecimalField(
+        _("deposit available before paying"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0.00"),
+    )
+    shortfall_amount = models.DecimalField(
+        _("not covered by the deposit"), max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
+    withdrawn_count = models.PositiveIntegerField(_("keys withdrawn from sale"), default=0)
+    product_off_sale = models.BooleanField(_("product taken off sale"), default=False)
+    checked_at = models.DateTimeField(_("every order checked at"), null=True, blank=True)
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
+    # The shop's one answer for the batch.
+    supplier = models.CharField(_("supplier"), max_length=120, blank=True)
+    lot = models.CharField(_("supplier's lot"), max_length=120, blank=True)
+    merchant_note = models.TextField(_("the shop's answer"), blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
+    replaced_count = models.PositiveIntegerField(_("keys replaced by the shop"), default=0)
+    # Staff decide what the rule left open, then close it.
+    staff_note = models.TextField(_("staff decision"), blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("closed by"),
+    )
+
+    class Meta:
+        verbose_name = _("collective case")
+        verbose_name_plural = _("collective cases")
+        ordering = ["-opened_at", "-id"]
+        indexes = [
+            models.Index(fields=["merchant", "-opened_at"], name="collective_shop_idx"),
+            models.Index(fields=["status", "-opened_at"], name="collective_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=CollectiveKind.values), name="collective_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CollectiveStatus.values), name="collective_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="key_batch") & Q(batch__isnull=False) & Q(upstream=""))
+                | (Q(kind="topup_channel") & Q(batch__isnull=True) & ~Q(upstream="")),
+                name="collective_batch_or_channel",
+            ),
+            models.UniqueConstraint(
+                fields=["batch"],
+                condition=Q(kind="key_batch") & ~Q(status="closed"),
+                name="collective_one_open_per_batch",
+            ),
+            models.UniqueConstraint(
+                fields=["product", "upstream"],
+                condition=Q(kind="topup_channel") & ~Q(status="closed"),
+                name="collective_one_open_per_channel",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"JT{self.pk:06d}" if self.pk else "JT"
+
+    @property
+    def number(self) -> str:
+        """How people name the case (集体案件 JT000012)."""
+        return str(self)
+
+
+class CollectiveOrderStatus(models.TextChoices):
+    PENDING = "pending", _("waiting for the answer")
+    ANSWERED = "answered", _("answered")
+    GAVE_UP = "gave_up", _("no answer; left to people")
+
+
+class Finding(models.TextChoices):
+    """What the issuer (or the upstream) said about an order of the case."""
+
+    PENDING = "", _("not asked yet")
+    KEY_UNKNOWN = "key_unknown", _("card key unknown to its issuer")
+    KEY_REDEEMED_BEFORE_DELIVERY = (
+        "key_redeemed_before_delivery",
+        _("card key redeemed before it was delivered"),
+    )
+    KEY_REDEEMED_AFTER_DELIVERY = (
+        "key_redeemed_after_delivery",
+        _("card key redeemed after it was delivered"),
+    )
+    KEY_VALID = "key_valid", _("card key valid and not redeemed")
+    TOPUP_NOT_CREDITED = "topup_not_credited", _("top-up failed or not credited upstream")
+    TOPUP_CREDITED = "topup_credited", _("top-up credited upstream")
+    NO_ANSWER = "no_answer", _("the upstream did not answer")
+
+
+# The findings that make the platform refund the buyer without a complaint.
+BAD_FINDINGS = (
+    Finding.KEY_UNKNOWN,
+    Finding.KEY_REDEEMED_BEFORE_DELIVERY,
+    Finding.TOPUP_NOT_CREDITED,
+)
+
+
+class CollectiveOrder(models.Model):
+    """One delivered order of a collective case's batch or channel: what the issuer said of
+    its keys (or the upstream of its top-up), what the case refunded for it and why, and
+    whether its buyer was told. A refund here is the platform's, made without a complaint,
+    through the settlement every complaint uses (escrow.batch, key
+    `collective:<case>:<order>:payout`); `dispute` is the order's complaint when it had one,
+    whose own outcome pays it instead (an order is never paid twice)."""
+
+    case = models.ForeignKey(
+        CollectiveCase,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        verbose_name=_("collective case"),
+    )
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="collective_rows", verbose_name=_("order")
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=12,
+        choices=CollectiveOrderStatus.choices,
+        default=CollectiveOrderStatus.PENDING,
+    )
+    attempts = models.PositiveIntegerField(_("times asked"), default=0)
+    next_attempt_at = models.DateTimeField(_("ask next at"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    keys = models.PositiveIntegerField(_("keys of the batch"), default=0)
+    bad_keys = models.PositiveIntegerField(_("bad keys"), default=0)
+    finding = models.CharField(
+        _("finding"), max_length=32, choices=Finding.choices, blank=True, default=""
+    )
+    result = models.JSONField(_("the issuer's records"), encoder=DjangoJSONEncoder, default=list)
+    dispute = models.ForeignKey(
+        Dispute,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("complaint"),
+    )
+    refund_amount = models.DecimalField(
+        _("refunded by the case"), max_digits=12, decimal_places=2, default=Decimal("0.00")
+    )
+    refund_reason = models.CharField(
+        _("refund reason"), max_length=32, choices=Finding.choices, blank=True, default=""
+    )
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    notified_at = models.DateTimeField(_("buyer told at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("order of a collective case")
+        verbose_name_plural = _("orders of a collective case")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "order"], name="collective_order_once"),
+            models.CheckConstraint(
+                condition=Q(status__in=CollectiveOrderStatus.values),
+                name="collective_order_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["case", "next_attempt_at"],
+                condition=Q(status="pending"),
+                name="collective_order_pending_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.order_id} {self.finding or self.status}"

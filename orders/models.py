@@ -261,6 +261,43 @@ class Product(models.Model):
         return ngettext("within %(n)s minute", "within %(n)s minutes", minutes) % {"n": minutes}
 
 
+class KeyBatch(models.Model):
+    """One card-key import (a batch): the keys a shop added for a product in one go. Keys of
+    one import usually come from one supplier's lot, so when several of them prove bad the
+    platform acts on the whole batch (a collective case, docs/collective-cases.md). The shop
+    may name the supplier and the lot later."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="key_batches", verbose_name=_("merchant")
+    )
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="key_batches", verbose_name=_("product")
+    )
+    imported_at = models.DateTimeField(_("imported at"), default=timezone.now)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("imported by"),
+    )
+    count = models.PositiveIntegerField(_("keys imported"), default=0)
+    supplier = models.CharField(_("supplier"), max_length=120, blank=True)
+    lot = models.CharField(_("supplier's lot"), max_length=120, blank=True)
+
+    class Meta:
+        verbose_name = _("card-key import")
+        verbose_name_plural = _("card-key imports")
+        ordering = ["-imported_at", "-id"]
+        indexes = [
+            models.Index(fields=["product", "-imported_at"], name="keybatch_product_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} #{self.pk} ({self.count})"
+
+
 class CardKeyStatus(models.TextChoices):
     AVAILABLE = "available", _("in stock")
     DELIVERED = "delivered", _("delivered")
@@ -288,6 +325,15 @@ class CardKey(models.Model):
         verbose_name=_("order"),
     )
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    # The import it came in (None only for keys a migration could not place).
+    batch = models.ForeignKey(
+        KeyBatch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="card_keys",
+        verbose_name=_("import"),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
@@ -300,6 +346,8 @@ class CardKey(models.Model):
                 condition=Q(status="available"),
                 name="cardkey_available_idx",
             ),
+            # A batch's keys by status (a collective case withdraws and checks them).
+            models.Index(fields=["batch", "status"], name="cardkey_batch_status_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -400,6 +448,9 @@ class Order(models.Model):
         db_index=True,
     )
     topup_target = models.CharField(_("top-up phone number"), max_length=32, blank=True)
+    # Which upstream the top-up went through (its name, orders.payments.topup_upstream_name):
+    # with the product, the channel a collective case looks at.
+    topup_upstream = models.CharField(_("top-up upstream"), max_length=64, blank=True)
     payment_channel = models.CharField(_("payment channel"), max_length=24, blank=True)
     payment_reference = models.CharField(
         _("payment reference"), max_length=64, unique=True, null=True, blank=True

@@ -204,7 +204,9 @@ def product_import(request: HttpRequest, pk: int) -> HttpResponse:
         response["Retry-After"] = str(wait)
         return response
     try:
-        result = services.card_keys_import(product=product, data=form.payload())
+        result = services.card_keys_import(
+            product=product, data=form.payload(), imported_by=request.user
+        )
     except DomainError as exc:
         add_domain_error(form, exc, fields=FIELD_OF_CODE)
         return _import_page(request, product, form, status=exc.status_code)

@@ -7,12 +7,21 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from kamen_complaints.errors import DomainError
 from orders import crypto
-from orders.models import CardKey, DuplicateKeyFlag, Merchant, MerchantStatus, Product, ProductKind
+from orders.models import (
+    CardKey,
+    DuplicateKeyFlag,
+    KeyBatch,
+    Merchant,
+    MerchantStatus,
+    Product,
+    ProductKind,
+)
 from orders.services.validation import check_visible_name
 
 logger = logging.getLogger(__name__)
@@ -122,9 +131,11 @@ class ImportReport:
     duplicates: int = 0
     rejected: int = 0
     problems: list[dict[str, object]] = field(default_factory=list)
+    batch_id: int | None = None  # the import's KeyBatch (None when nothing was imported)
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "batch": self.batch_id,
             "imported": self.imported,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
@@ -163,9 +174,13 @@ def _decode_import(data: bytes | str) -> str:
 
 
 @transaction.atomic
-def card_keys_import(*, product: Product, data: bytes | str) -> ImportReport:
-    """Import one key per line. Blank lines are skipped; a key already on the platform (by
-    fingerprint, any shop) is a duplicate and flagged to staff; a malformed one is rejected
+def card_keys_import(
+    *, product: Product, data: bytes | str, imported_by: User | None = None
+) -> ImportReport:
+    """Import one key per line, as one batch (`KeyBatch`: the keys of one import, which a
+    collective case acts on together; docs/collective-cases.md). Blank lines are skipped; a
+    key already on the platform (by fingerprint, any shop) is a duplicate and flagged to
+    staff; a malformed one is rejected
     with its line number. Keys are encrypted before they touch the database.
 
     Only an active (verified) shop imports: the report tells whether a key is already on the
@@ -232,6 +247,7 @@ def card_keys_import(*, product: Product, data: bytes | str) -> ImportReport:
     }
     new_keys: list[CardKey] = []
     flags: list[DuplicateKeyFlag] = []
+    batch: KeyBatch | None = None
     for number, key, fp in candidates:
         if fp in existing:
             other = existing[fp]
@@ -254,9 +270,16 @@ def card_keys_import(*, product: Product, data: bytes | str) -> ImportReport:
                 )
             )
             continue
+        if batch is None:
+            batch = KeyBatch.objects.create(
+                merchant_id=product.merchant_id,
+                product=product,
+                imported_by=imported_by if imported_by and imported_by.pk else None,
+            )
         new_keys.append(
             CardKey(
                 product=product,
+                batch=batch,
                 secret_encrypted=crypto.encrypt(key),
                 fingerprint=fp,
                 tail=key[-4:],
@@ -274,6 +297,9 @@ def card_keys_import(*, product: Product, data: bytes | str) -> ImportReport:
         ) from exc
     DuplicateKeyFlag.objects.bulk_create(flags)
     report.imported = len(new_keys)
+    if batch is not None:
+        KeyBatch.objects.filter(pk=batch.pk).update(count=len(new_keys))
+        report.batch_id = batch.pk
     # Counts only: a key never reaches a log line.
     logger.info(
         "card keys imported for product %s: %s imported, %s duplicates, %s rejected",

@@ -327,6 +327,13 @@ def order_pay(*, order: Order, buyer: User, channel: str = "sandbox") -> Order:
     return confirmed
 
 
+def topup_upstream_name() -> str:
+    """The name of the upstream top-ups go through now (its `name`, else its class): with the
+    product, the channel a collective case looks at (docs/collective-cases.md)."""
+    upstream = get_topup_upstream()
+    return str(getattr(upstream, "name", "") or type(upstream).__name__)[:64]
+
+
 def order_topup_deliver(*, order_id: int) -> Order | None:
     """Deliver a paid phone top-up through the upstream, exactly once.
 
@@ -335,7 +342,9 @@ def order_topup_deliver(*, order_id: int) -> Order | None:
     order = Order.objects.filter(pk=order_id, status=OrderStatus.DELIVERY_PENDING).first()
     if order is None:
         return None
-    Order.objects.filter(pk=order_id).update(delivery_attempts=F("delivery_attempts") + 1)
+    Order.objects.filter(pk=order_id).update(
+        delivery_attempts=F("delivery_attempts") + 1, topup_upstream=topup_upstream_name()
+    )
     ok = get_topup_upstream().deliver(
         reference=order.number, target=order.topup_target, amount=order.amount
     )
