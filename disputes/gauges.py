@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Count, Min, Q
@@ -32,6 +31,7 @@ from disputes.models import OPEN_STATUSES, AutoCheck, CheckStatus, ClockRun, Dis
 from disputes.selectors import deadlines_overdue
 from disputes.services.notifications import MAX_ATTEMPTS as NOTIFICATION_MAX_ATTEMPTS
 from escrow.models import Payout, PayoutStatus
+from integrations.models import Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,12 @@ def platform_figures(now: datetime) -> dict[str, Any]:
             oldest=Min("created_at"),
         )
     )
-    webhooks = _webhook_backlog()
+    # Deliveries still to make: new or retrying ("failed" is final, the endpoint disabled).
+    webhooks = (
+        Delivery.objects.filter(status=DeliveryStatus.PENDING)
+        .order_by()
+        .aggregate(n=Count("pk"), oldest=Min("created_at"))
+    )
     checks = (
         AutoCheck.objects.filter(status=CheckStatus.PENDING)
         .order_by()
@@ -94,20 +99,6 @@ def platform_figures(now: datetime) -> dict[str, Any]:
         "auto_checks": checks["n"],
         "auto_checks_oldest_seconds": _age(now, checks["oldest"]),
     }
-
-
-def _webhook_backlog() -> dict[str, Any]:
-    """Deliveries still to make (integrations.Delivery pending: new or retrying; "failed" is
-    final). Read through the app registry while the integrations app is being wired in, so
-    this module loads without it (its gauge then reads 0)."""
-    if not apps.is_installed("integrations"):
-        return {"n": 0, "oldest": None}
-    delivery = apps.get_model("integrations", "Delivery")
-    return (
-        delivery.objects.filter(status="pending")
-        .order_by()
-        .aggregate(n=Count("pk"), oldest=Min("created_at"))
-    )
 
 
 class PlatformCollector(Collector):

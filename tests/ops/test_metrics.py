@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.apps import apps
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -17,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from disputes.models import AutoCheck, ClockRun, Dispute, Notification, Status
 from disputes.services.notifications import MAX_ATTEMPTS
 from escrow.models import Payout
+from integrations.models import Delivery
 from tests.complaint_fixtures import (  # noqa: F401 - autouse fixtures, applied by import
     _broker_assumed_up,
     _fast_passwords,
@@ -182,7 +182,6 @@ def test_platform_gauges_read_the_rows(client):
                 created_at=now - timedelta(seconds=age),
             )
         # Webhook deliveries: one pending (3 min), one delivered, one failed for good.
-        Delivery = apps.get_model("integrations", "Delivery")  # noqa: N806
         Delivery.objects.all().delete()
         for key, age, status in (
             ("1", 180, "pending"),
