@@ -105,6 +105,8 @@ def _title(event_type: str, data: dict[str, Any]) -> str:
         events.COMPLAINT_FILED: _("New complaint %(complaint)s"),
         events.COMPLAINT_UPDATED: _("Complaint %(complaint)s has news"),
         events.COMPLAINT_DEADLINE_REMINDER: _("Complaint %(complaint)s: the deadline is near"),
+        # The arbitration team's robot (disputes/services/reminders.py, emit_staff).
+        "complaint.review_reminder": _("Complaint %(complaint)s: the review deadline is near"),
         events.COMPLAINT_DIGEST: _("Open complaints by deadline"),
         events.ORDER_MESSAGE: _("New message on order %(order)s"),
         events.SHOP_SUSPENDED: _("Your shop was suspended"),
@@ -143,8 +145,11 @@ def message(
         if data.get("excerpt"):
             lines.append(_("Message: %(text)s") % {"text": str(data["excerpt"])[:200]})
         for item in (data.get("complaints") or [])[:MAX_LIST]:
-            if isinstance(item, dict) and item.get("complaint"):
-                line = str(item["complaint"])
+            if not isinstance(item, dict):
+                continue
+            number = item.get("complaint") or item.get("number")
+            if number:
+                line = str(number)
                 item_due = parse_datetime(str(item["due"])) if item.get("due") else None
                 if item_due is not None:
                     line += " · " + _("%(left)s left") % {"left": _time_left(item_due, moment)}

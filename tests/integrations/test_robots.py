@@ -86,6 +86,18 @@ def test_the_message_names_the_complaint_the_amount_the_time_left_and_the_link()
     )
 
 
+def test_the_digest_lists_the_complaints_and_the_staff_reminder_has_its_title():
+    with time_machine.travel(timezone.now(), tick=False):
+        due = (timezone.now() + timedelta(hours=2)).isoformat()
+        digest = robots.message(
+            "complaint.digest",
+            {"complaints": [{"number": "TS1", "due": due}, {"number": "TS2", "due": None}]},
+        )["text"]
+        review = robots.message("complaint.review_reminder", {"complaint": "TS3"})["title"]
+    assert digest.splitlines() == ["未结投诉（按截止时间）", "TS1 · 剩余 2 小时 0 分钟", "TS2"]
+    assert review == "投诉 TS3 的审核即将到期"
+
+
 def _dingtalk_handler(request: Recorded):
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.path).query)
     stamp = query["timestamp"][0]
