@@ -317,6 +317,12 @@ def is_redirect_channel(channel: str) -> bool:
     return channel in CHANNEL_CLASSES and channel in settings.PAYMENT_CHANNELS
 
 
+def channel_label(channel: str) -> str:
+    """The channel's name as people read it."""
+    labels = {"alipay": _("Alipay"), "wechatpay": _("WeChat Pay"), "sandbox": _("Sandbox")}
+    return labels.get(channel, channel)
+
+
 def get_channel(channel: str) -> ChannelProvider:
     """A configured real channel, or DomainError `channel_invalid`."""
     if not is_redirect_channel(channel):
@@ -328,7 +334,8 @@ def get_channel(channel: str) -> ChannelProvider:
         provider: ChannelProvider = get_provider(channel)
     except PaymentError as exc:  # misconfigured: the system check says which setting
         raise DomainError(
-            _("Payment through %(channel)s is not available at the moment.") % {"channel": channel},
+            _("Payment through %(channel)s is not available at the moment.")
+            % {"channel": channel_label(channel)},
             code="channel_unavailable",
             status_code=503,
         ) from exc

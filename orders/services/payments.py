@@ -133,9 +133,7 @@ def payment_start(
 
 
 def channel_label(channel: str) -> str:
-    return {"alipay": _("Alipay"), "wechatpay": _("WeChat Pay"), "sandbox": _("Sandbox")}.get(
-        channel, channel
-    )
+    return payments.channel_label(channel)
 
 
 def order_pay_start(
@@ -218,7 +216,7 @@ def payment_settle(*, channel: str, state: TradeState) -> tuple[str, str]:
     same notice twice, make one payment."""
     with transaction.atomic():
         intent = (
-            PaymentIntent.objects.select_for_update()
+            PaymentIntent.objects.select_for_update(of=("self",))
             .select_related("order")
             .filter(channel=channel, out_trade_no=state.out_trade_no)
             .first()
