@@ -58,6 +58,10 @@ class AccountGateMiddleware:
         if HAS_DEVICE not in session:
             session[HAS_DEVICE] = twostep.has_device(user)
         if not user.is_verified():  # type: ignore[union-attr]
+            if session[HAS_DEVICE] and not twostep.has_device(user):
+                # Turned off meanwhile (accounts.services.twostep_turn_off, in another
+                # session): no code could pass this one, so it is not held.
+                session[HAS_DEVICE] = False
             if session[HAS_DEVICE]:
                 return "twostep_verify"
             if twostep.required(user):

@@ -19,9 +19,14 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import tokens
+from accounts import tokens, twostep
 from accounts.models import AccountSecurity, UserSession
+from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError
+
+# The audit log's action for a holder turning two-step login off (its words:
+# kamen_complaints.audit.OTHER_ACTIONS).
+TWOSTEP_TURNED_OFF = "twostep_turned_off"
 
 
 def buyer_register(*, username: str, email: str, password: str) -> User:
@@ -151,6 +156,39 @@ def twostep_match(*, user: User, token: str) -> Device | None:
     if not token:
         return None
     return cast(Device | None, match_token(user, token))
+
+
+def twostep_turn_off(*, user: User, password: str, token: str) -> None:
+    """Turn two-step login off for `user`, who confirms it with their password and a code of
+    the authenticator (or a recovery code): the authenticator and the recovery codes are
+    deleted, and the audit log notes it. Refused when it is required of them (staff while
+    STAFF_REQUIRE_2FA is on, accounts/twostep.py) or already off. The checks run before the
+    transaction, so a wrong code counts against django-otp's per-device throttle."""
+    if not twostep.may_turn_off(user):
+        if twostep.required(user):
+            raise DomainError(
+                _("Staff accounts must keep two-step login on; it cannot be turned off."),
+                code="twostep_required",
+                status_code=403,
+            )
+        raise DomainError(_("Two-step login is already off."), code="twostep_off")
+    if not user.check_password(password):
+        raise DomainError(_("That password is wrong."), code="wrong_password")
+    if twostep_match(user=user, token=token) is None:
+        raise DomainError(
+            _("That code is wrong or has expired; enter the current 6-digit code."),
+            code="twostep_wrong_code",
+        )
+    with transaction.atomic():
+        totp, _per_model = TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+        audit_record(
+            actor=user,
+            action=TWOSTEP_TURNED_OFF,
+            obj=user,
+            before={"two_step": True},
+            after={"two_step": False, "authenticators_deleted": totp},
+        )
 
 
 # --- Password reset -----------------------------------------------------------------------

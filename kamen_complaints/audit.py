@@ -18,6 +18,7 @@ OTHER_ACTIONS = {
     "conflict_refused": gettext_lazy("refused: staff on both sides of the case"),
     "team_member_added": gettext_lazy("team member added"),
     "team_member_removed": gettext_lazy("team member removed"),
+    "twostep_turned_off": gettext_lazy("two-step login turned off by the account's holder"),
     "api_key_created": gettext_lazy("API key created"),
     "api_key_revoked": gettext_lazy("API key revoked"),
     "api_key_refused": gettext_lazy("API key refused"),
