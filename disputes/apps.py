@@ -75,6 +75,13 @@ class DisputesConfig(AppConfig):
         from orders.services.chat import register_file_check
 
         register_file_check(chat_files_check)
+        # …and the other side of the chat is told of a new message.
+        from disputes.services.order_chat import notify_order_message
+        from orders.signals import order_message_posted
+
+        order_message_posted.connect(
+            notify_order_message, dispatch_uid="disputes.notify_order_message"
+        )
 
         # Small claims are fast tracked inside the filing transaction.
         register_after_filing(fast_track_if_eligible)

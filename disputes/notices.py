@@ -387,11 +387,103 @@ def digest_lines(p: Params) -> list[str]:
     return lines
 
 
+def _order_message(p: Params, role: str) -> str:
+    """A message on an order's buyer–shop chat (disputes/services/order_chat.py)."""
+    excerpt = p.get("excerpt") or _("(an image)")
+    if role == Role.BUYER:
+        return _("%(shop)s answered about your order %(order)s (%(product)s): “%(excerpt)s”") % {
+            "shop": p.get("shop", ""),
+            "order": p.get("order", ""),
+            "product": p.get("product", ""),
+            "excerpt": excerpt,
+        }
+    return _(
+        "A buyer wrote about order %(order)s (%(product)s): “%(excerpt)s” Answer in the order "
+        "chat; the median time to a first answer is on your shop's public record."
+    ) % {"order": p.get("order", ""), "product": p.get("product", ""), "excerpt": excerpt}
+
+
 def _webhook_disabled(p: Params, role: str) -> str:
     return _(
         "Your webhook or group robot %(url)s failed for 24 hours (last error: %(error)s) and "
         "was turned off. Check it, then turn it on again on the integrations page."
     ) % {"url": p.get("url", ""), "error": p.get("error") or _("no answer")}
+
+
+def _collective_opened(p: Params, role: str) -> str:
+    """A collective case opened on one of the shop's imports or top-up channels."""
+    figures = {
+        "case": p.get("case", ""),
+        "product": p.get("product", ""),
+        "threshold": p.get("threshold", ""),
+        "hours": p.get("window_hours", ""),
+        "withdrawn": p.get("withdrawn", 0),
+    }
+    if p.get("kind") == "topup_channel":
+        return (
+            _(
+                "Collective case %(case)s: %(threshold)s complaints about top-ups of %(product)s "
+                "were upheld within %(hours)s h. The product is off sale; the platform asks the "
+                "upstream about every recent top-up, refunds each one not credited and recovers it "
+                "from your deposit. Answer once for the channel on the case's page."
+            )
+            % figures
+        )
+    return (
+        _(
+            "Collective case %(case)s: %(threshold)s complaints about keys of one import of "
+            "%(product)s were upheld within %(hours)s h. Its %(withdrawn)s keys still in stock are "
+            "withdrawn; the platform asks the issuer about every key it delivered, refunds each "
+            "bad one and recovers it from your deposit. Name the supplier and the lot on the case's "
+            "page."
+        )
+        % figures
+    )
+
+
+def _collective_finding(p: Params, role: str) -> str:
+    """What a collective case found about a buyer's order, and what happens next."""
+    figures = {
+        "case": p.get("case", ""),
+        "order": p.get("order", ""),
+        "product": p.get("product", ""),
+        "amount": _yuan(p.get("amount")),
+    }
+    finding = str(p.get("finding") or "")
+    amount = Decimal(str(p.get("amount") or "0"))
+    if finding in ("key_unknown", "key_redeemed_before_delivery", "topup_not_credited"):
+        if amount > 0:
+            return (
+                _(
+                    "Collective case %(case)s: the issuer says your order %(order)s (%(product)s) "
+                    "was bad before it reached you. The platform refunds you %(amount)s; you need "
+                    "not file a complaint."
+                )
+                % figures
+            )
+        return (
+            _(
+                "Collective case %(case)s: the issuer says your order %(order)s (%(product)s) was "
+                "bad before it reached you. It was already refunded, so nothing more is paid."
+            )
+            % figures
+        )
+    if finding == "no_answer":
+        return (
+            _(
+                "Collective case %(case)s: the issuer did not answer about your order %(order)s "
+                "(%(product)s); the platform's staff decide. If it does not work, you can join the "
+                "case from the order page."
+            )
+            % figures
+        )
+    return (
+        _(
+            "Collective case %(case)s: the issuer says your order %(order)s (%(product)s) is "
+            "fine. If it does not work for you, join the case from the order page."
+        )
+        % figures
+    )
 
 
 # Where the owner acts on a notice about the shop (the merchant dashboard's pages).
@@ -404,6 +496,7 @@ SHOP_LINKS: dict[str, str] = {
     K.VERIFICATION_EXPIRING: "merchant:verification",
     K.WITHDRAWAL_APPROVED: "merchant:deposit",
     K.WITHDRAWAL_REJECTED: "merchant:deposit",
+    K.COLLECTIVE_OPENED: "merchant:home",
 }
 
 
@@ -438,6 +531,9 @@ _TEXT: dict[str, Callable[[Params, str], str]] = {
     K.WITHDRAWAL_REJECTED: lambda p, r: _withdrawal(p, r, K.WITHDRAWAL_REJECTED),
     K.WEBHOOK_DISABLED: _webhook_disabled,
     K.DAILY_DIGEST: _daily_digest,
+    K.COLLECTIVE_OPENED: _collective_opened,
+    K.COLLECTIVE_FINDING: _collective_finding,
+    K.ORDER_MESSAGE: _order_message,
 }
 
 
@@ -478,6 +574,8 @@ def number_of(note: Notification) -> str:
 
 def title(note: Notification) -> str:
     """What the notice is about: the complaint, or the shop."""
+    if note.kind == K.ORDER_MESSAGE:
+        return _("Order %(order)s") % {"order": (note.params or {}).get("order", "")}
     if note.dispute_id is None:
         return _("Shop %(shop)s") % {"shop": (note.params or {}).get("shop", "")}
     return _("Complaint %(number)s") % {"number": number_of(note)}
@@ -486,7 +584,17 @@ def title(note: Notification) -> str:
 def link(note: Notification) -> str | None:
     """The page of the complaint for this reader (None: no page for their side yet); for a
     notice about the shop, the page to act on it."""
+    if note.kind == K.ORDER_MESSAGE:  # the order's chat, on the reader's side
+        order = str((note.params or {}).get("order") or "")
+        name = "orders:chat" if role_of(note) == Role.BUYER else "merchant:chat_thread"
+        try:
+            return reverse(name, kwargs={"number": order}) if order else None
+        except NoReverseMatch:
+            return None
     if note.dispute_id is None:
+        if note.kind == K.COLLECTIVE_FINDING:  # the buyer's order page, to join the case
+            order = (note.params or {}).get("order")
+            return reverse("orders:order", kwargs={"number": order}) if order else None
         shop_page = SHOP_LINKS.get(note.kind)
         if note.kind == K.SHOP_SUSPENDED:
             reason = (note.params or {}).get("reason")

@@ -116,6 +116,8 @@ class OrderMessagesView(APIView):
     `body` and `files`."""
 
     parser_classes = [JSONParser, MultiPartParser]
+    # A shop's API key reads its orders' chats and answers them (docs/api-keys.md).
+    key_scope = {"GET": "orders:read", "POST": "complaints:answer"}
 
     @extend_schema(responses=THREAD)
     def get(self, request: Request, number: str) -> Response:
@@ -162,6 +164,8 @@ class OrderMessagesView(APIView):
 class OrderMessageFileView(APIView):
     """A file sent in the order's chat, to the buyer and the shop: images inline (pixels the
     platform re-encoded), PDFs as a download; sandboxed and private."""
+
+    key_scope = {"GET": "orders:read"}
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request: Request, number: str, file_id: int) -> FileResponse:

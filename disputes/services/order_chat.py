@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from disputes.evidence_files import CleanFile, check_declared_size, clean_evidence_file
-from disputes.models import Dispute, Evidence, EvidenceKind, Role
+from disputes.models import Dispute, Evidence, EvidenceKind, NotificationKind, Role
 from disputes.selectors import policy_for
 from disputes.services.evidence import StoredFiles
 from orders.models import MessageSide, Order, OrderMessage
@@ -149,3 +149,73 @@ def attach_chat_record(dispute: Dispute, *, files: StoredFiles) -> list[Evidence
                 )
             )
     return attached
+
+
+# --- Telling the other side -----------------------------------------------------------------
+
+# How much of a chat message a notification quotes (the rest is on the thread page).
+EXCERPT_CHARS = 60
+
+
+def notify_order_message(sender: object, *, message: OrderMessage, **kwargs: object) -> int:
+    """orders.signals.order_message_posted (after the message's commit): the other side is
+    told — the shop's people (not its API keys' service accounts) of a buyer's message, the
+    buyer of the shop's answer — in-app and on their other channels, once per message and
+    recipient and channel (the outbox's dedupe key names the message). The notice quotes the
+    start of the text; the thread is one tap away (disputes.notices.link)."""
+    from disputes.channels import channels
+    from disputes.services.formatting import jsonable
+    from disputes.services.outbox import (
+        OutboxRow,
+        outbox_insert,
+        publish_notifications,
+        render,
+    )
+    from orders.models import MerchantMember
+    from orders.selectors import people_only
+
+    order = Order.objects.select_related("product", "merchant").get(pk=message.order_id)
+    if message.side == MessageSide.BUYER:
+        role = Role.MERCHANT
+        recipients = [
+            m.user
+            for m in people_only(MerchantMember.objects.filter(merchant_id=order.merchant_id))
+            .select_related("user")
+            .order_by("id")
+            if m.user_id != message.author_id
+        ]
+    else:
+        role = Role.BUYER
+        recipients = [order.buyer]
+    body = " ".join((message.body or "").split())
+    excerpt = body[:EXCERPT_CHARS] + ("…" if len(body) > EXCERPT_CHARS else "")
+    figures = {
+        "order": order.number,
+        "product": order.product.name,
+        "shop": order.merchant.shop_name,
+        "excerpt": excerpt,
+        "files": message.files.count(),
+        "side": str(message.side),
+    }
+    text = render(jsonable(figures))
+    now = timezone.now()
+    kind = str(NotificationKind.ORDER_MESSAGE)
+    rows = [
+        OutboxRow(
+            dispute_id=None,
+            recipient_id=user.pk,
+            channel=chan.name,
+            dedupe_key=f"order-message:{message.pk}:user:{user.pk}:{chan.name}",
+            kind=kind,
+            params=text,
+            role=str(role),
+            created_at=now,
+            sent_at=now if chan.immediate else None,
+        )
+        for user in recipients
+        for chan in channels()
+        if chan.accepts(kind, str(role), figures) and chan.address(user) is not None
+    ]
+    ids = outbox_insert(rows)
+    publish_notifications(ids)
+    return len(rows)

@@ -495,3 +495,24 @@ def test_the_schema_describes_the_api_key_scheme_where_keys_are_accepted():
     withdraw = paths["/api/v1/merchant/deposit/withdrawals/"]["post"]["security"]
     assert all("ApiKeyAuth" not in s for s in withdraw)
     assert required_scope(object(), "GET") is None
+
+
+def test_a_key_reads_its_orders_chats_and_answers_them_with_the_answer_scope():
+    """The order chat (联系商家) by API: the shop's system reads with orders:read and answers
+    with complaints:answer; the message is the shop's, signed by the key, not a person."""
+    from orders.services import chat
+
+    shop = MerchantFactory()
+    order = funded_order(product=ProductFactory(merchant=shop))
+    chat.order_message_post(order=order, user=order.buyer, body="卡密无效")
+    url = f"/api/v1/orders/{order.number}/messages/"
+    reader = with_key(new_key(shop, ["orders:read"], name="ERP"))
+    read = reader.get(url)
+    assert read.status_code == 200 and [m["body"] for m in read.json()["results"]] == ["卡密无效"]
+    assert reader.post(url, {"body": "x"}, format="json").status_code == 403
+    answerer = with_key(new_key(shop, ["complaints:answer", "orders:read"], name="客服机器人"))
+    answered = answerer.post(url, {"body": "已补发"}, format="json")
+    assert answered.status_code == 201, answered.content
+    assert answered.json()["side"] == "shop"
+    other = with_key(new_key(MerchantFactory(), ["orders:read", "complaints:answer"]))
+    assert other.get(url).status_code == 404
