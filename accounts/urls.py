@@ -3,7 +3,7 @@ namespaced because settings.LOGIN_URL is "login"."""
 
 from django.urls import path
 
-from accounts import views
+from accounts import phone_views, views
 
 urlpatterns = [
     path("login/", views.ThrottledLoginView.as_view(), name="login"),
@@ -33,6 +33,16 @@ urlpatterns = [
     ),
     path("security/", views.security, name="security"),
     path("security/sign-out-everywhere/", views.sign_out_everywhere, name="sign_out_everywhere"),
+    path("security/phone/", phone_views.phone, name="phone"),
+    path("security/phone/verify/", phone_views.phone_verify, name="phone_verify"),
+    path("security/phone/remove/", phone_views.phone_remove, name="phone_remove"),
+    path("password_reset/sms/", phone_views.password_reset_sms, name="password_reset_sms"),
+    path(
+        "password_reset/sms/code/",
+        phone_views.password_reset_sms_code,
+        name="password_reset_sms_code",
+    ),
     path("two-step/", views.twostep_verify, name="twostep_verify"),
     path("two-step/setup/", views.twostep_setup, name="twostep_setup"),
+    path("two-step/off/", views.twostep_off, name="twostep_off"),
 ]

@@ -36,7 +36,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
-from accounts import selectors, services, tasks, twostep
+from accounts import phones, selectors, services, tasks, twostep
 from accounts.forms import FIELD_OF_CODE, LoginForm, RegisterForm
 from accounts.middleware import HAS_DEVICE, MUST_SET_PASSWORD
 from accounts.services import account_password_set, buyer_register
@@ -247,6 +247,8 @@ def security(request: HttpRequest) -> HttpResponse:
             "tokens": selectors.live_tokens(user=user),
             "has_device": twostep.has_device(user),
             "twostep_required": twostep.required(user),
+            "twostep_may_turn_off": twostep.may_turn_off(user),
+            "phone": phones.masked(number) if (number := phones.verified_phone(user)) else "",
         },
     )
 
@@ -330,6 +332,67 @@ def twostep_setup(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
+
+
+class TwostepOffForm(forms.Form):
+    password = forms.CharField(
+        label=gettext_lazy("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+    token = forms.CharField(
+        label=gettext_lazy("Code from your authenticator app (or a recovery code)"),
+        max_length=16,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+@sensitive_post_parameters("password")
+@login_required
+def twostep_off(request: HttpRequest) -> HttpResponse:
+    """Turn two-step login off, confirmed with the password and a current code
+    (accounts.services.twostep_turn_off; who may: accounts.twostep.may_turn_off)."""
+    user = request.user
+    assert isinstance(user, User)  # noqa: S101 (login_required)
+    if not twostep.may_turn_off(user):
+        return HttpResponseRedirect(resolve_url("security"))
+    status = 200
+    if request.method == "POST":
+        form = TwostepOffForm(request.POST)
+        wait = throttle_wait(request, "login")
+        if wait is not None:
+            form.is_valid()
+            form.add_error(None, throttled_message(wait))
+            response = render(request, "registration/twostep_off.html", {"form": form}, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        if form.is_valid():
+            try:
+                services.twostep_turn_off(
+                    user=user,
+                    password=form.cleaned_data["password"],
+                    token=form.cleaned_data["token"],
+                )
+            except DomainError as exc:
+                add_domain_error(
+                    form,
+                    exc,
+                    fields={"wrong_password": "password", "twostep_wrong_code": "token"},
+                )
+            else:
+                request.session[HAS_DEVICE] = False
+                messages.success(
+                    request,
+                    _(
+                        "Two-step login is off: a login now needs your password only. "
+                        "Your authenticator and recovery codes no longer work."
+                    ),
+                )
+                return HttpResponseRedirect(resolve_url("security"))
+        status = 400
+    else:
+        form = TwostepOffForm()
+    return render(request, "registration/twostep_off.html", {"form": form}, status=status)
 
 
 @login_required

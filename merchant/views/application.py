@@ -17,11 +17,13 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
+from kamen_complaints import sms
 from kamen_complaints.errors import DomainError
 from kamen_complaints.forms import add_domain_error
 from merchant.access import current_merchant, merchant_required
@@ -114,6 +116,7 @@ def verification_state(merchant: Merchant, now: Any = None) -> dict[str, Any]:
         {"label": _("Legal name"), "value": merchant.legal_name, "ok": True},
         {"label": _("Identity number"), "value": merchant.id_number_masked, "ok": True},
         {"label": _("Mobile phone"), "value": merchant.phone, "ok": True},
+        _sms_phone_item(merchant),
         {"label": _("Address"), "value": merchant.address, "ok": True},
         {
             "label": _("Business licence number"),
@@ -123,6 +126,28 @@ def verification_state(merchant: Merchant, now: Any = None) -> dict[str, Any]:
         },
     ]
     return state
+
+
+def _sms_phone_item(merchant: Merchant) -> dict[str, Any]:
+    """Where the shop's text messages go: the owner's account phone, verified by an SMS code
+    on the account and security page (docs/sms.md)."""
+    phone = sms.verified_phone(merchant.owner)
+    if phone:
+        return {
+            "label": _("Phone for text messages"),
+            "value": _("%(phone)s, verified by SMS") % {"phone": sms.masked(phone)},
+            "ok": True,
+        }
+    return {
+        "label": _("Phone for text messages"),
+        "value": _(
+            "not verified: the owner verifies a mobile number by SMS code under Account and "
+            "security, and then hears of each new complaint and its last reminder by SMS"
+        ),
+        "ok": False,
+        "url": reverse("phone"),
+        "link": _("Verify the number"),
+    }
 
 
 @merchant_required
