@@ -419,7 +419,7 @@ def _collective_opened(p: Params, role: str) -> str:
         "hours": p.get("window_hours", ""),
         "withdrawn": p.get("withdrawn", 0),
     }
-    if p.get("kind") == "topup_channel":
+    if p.get("case_kind") == "topup_channel":
         return (
             _(
                 "Collective case %(case)s: %(threshold)s complaints about top-ups of %(product)s "

@@ -58,3 +58,23 @@ def shops_send_digest() -> int:
     from disputes.services.reminders import shops_send_digest as send
 
     return send()
+
+
+@shared_task(acks_late=True)
+def collective_consider(dispute_id: int) -> int:
+    """On commit of an outcome in the buyer's favour: open a collective case if the
+    complaint's batch or channel reached its threshold (docs/collective-cases.md). Safe twice
+    and beside the sweep: one case per batch or channel (a partial unique constraint)."""
+    from disputes.services.collective import collective_cases_open_due
+
+    return collective_cases_open_due(dispute_id=dispute_id)
+
+
+@shared_task(acks_late=True)
+def collective_case_check(case_id: int) -> dict[str, int]:
+    """On commit of a case's opening: ask the issuer about its orders, then settle it. Safe
+    twice and beside the sweep (rows claimed with SKIP LOCKED, settled once under the case's
+    lock)."""
+    from disputes.services.collective import collective_case_check as check
+
+    return check(case_id=case_id)

@@ -55,15 +55,22 @@ _CHUNK = 2000  # rows per INSERT statement (SQLite allows 32766 parameters)
 
 @dataclass(frozen=True, slots=True)
 class Compensation:
-    """The money of one complaint. Amounts in fen; a zero amount is no movement."""
+    """The money of one complaint — or of one order a collective case refunds without a
+    complaint (`reference` `collective:<case>:<order>`, no dispute, no hold). Amounts in fen;
+    a zero amount is no movement."""
 
-    dispute_id: int
+    dispute_id: int | None
     order_id: int
     merchant_id: int
     pay: int = 0  # platform fund → buyer
     appeal: bool = False  # pay under `appeal-payout` (a payout was made before the appeal)
     recover: int = 0  # merchant deposit → platform fund, the shortfall a receivable
     release_hold: bool = False  # release the complaint's hold if no recovery consumed it
+    reference: str = ""  # the movements' keys and the hold's reference; `dispute:<id>` if empty
+
+    @property
+    def ref(self) -> str:
+        return self.reference or f"dispute:{self.dispute_id}"
 
 
 @dataclass
@@ -74,6 +81,8 @@ class Posted:
     payout_ids: list[int] = field(default_factory=list)
     # dispute id → (from the hold, from unheld balance, booked as receivable), in fen
     recoveries: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    # the same by reference (`dispute:<id>`, `collective:<case>:<order>`)
+    recovered: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
 
 def _pay_movement(item: Compensation) -> str:
@@ -194,7 +203,7 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
     platform, merchants = _locked(merchant_ids)
     fund = platform[AccountKind.COMPENSATION_FUND]
     refunds = platform[AccountKind.BUYER_REFUNDS]
-    holds = _active_holds([f"dispute:{i.dispute_id}" for i in items if i.recover or i.release_hold])
+    holds = _active_holds([i.ref for i in items if i.recover or i.release_hold])
 
     claims: list[tuple[str, str, int, int]] = []
     for item in items:
@@ -204,14 +213,12 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
                 if item.appeal
                 else ("payout", TransactionKind.COMPENSATION_PAYOUT)
             )
-            claims.append(
-                (f"dispute:{item.dispute_id}:{movement}", kind, item.merchant_id, item.dispute_id)
-            )
+            claims.append((f"{item.ref}:{movement}", kind, item.merchant_id, item.dispute_id))
     for item in items:
         if item.recover:
             claims.append(
                 (
-                    f"dispute:{item.dispute_id}:recovery",
+                    f"{item.ref}:recovery",
                     TransactionKind.RECOVERY,
                     item.merchant_id,
                     item.dispute_id,
@@ -223,23 +230,29 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
     # What each order may still give back bounds what this batch books for it, exactly as a
     # single compensation is bounded (escrow.services.compensation._pay_buyer_locked).
     booked: dict[int, int] = {}
-    paid_now: dict[int, int] = {}
+    paid_now: dict[str, int] = {}
     for item in items:
-        if item.pay and f"dispute:{item.dispute_id}:{_pay_movement(item)}" in created:
+        if item.pay and f"{item.ref}:{_pay_movement(item)}" in created:
             booked[item.order_id] = booked.get(item.order_id, 0) + item.pay
-            paid_now[item.dispute_id] = paid_now.get(item.dispute_id, 0) + item.pay
+            paid_now[item.ref] = paid_now.get(item.ref, 0) + item.pay
     for order_id, fen in booked.items():
         if fen > headroom.get(order_id, 0):
             raise ValueError(
                 f"order {order_id}: booking {fen} fen, may give back {headroom.get(order_id, 0)}"
             )
     # A merchant never bears more than its complaint paid the buyer.
-    recovering = [i for i in items if i.recover and f"dispute:{i.dispute_id}:recovery" in created]
-    paid_before = services.paid_out([i.dispute_id for i in recovering])
+    recovering = [i for i in items if i.recover and f"{i.ref}:recovery" in created]
+    paid_before = services.paid_out([i.dispute_id for i in recovering if not i.reference])
+    paid_before_ref = services.paid_out_by_reference([i.ref for i in recovering if i.reference])
     for item in recovering:
-        paid = paid_before.get(item.dispute_id, 0) + paid_now.get(item.dispute_id, 0)
+        before = (
+            paid_before_ref.get(item.ref, 0)
+            if item.reference
+            else paid_before.get(item.dispute_id or 0, 0)
+        )
+        paid = before + paid_now.get(item.ref, 0)
         if item.recover > paid:
-            raise ValueError(f"dispute {item.dispute_id}: recovering {item.recover}, paid {paid}")
+            raise ValueError(f"{item.ref}: recovering {item.recover}, paid {paid}")
 
     now = timezone.now()
     legs: list[list[Any]] = []
@@ -248,9 +261,10 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
     consumed: list[tuple[int, int]] = []  # (hold id, consumed fen)
     released: list[int] = []
     short: dict[int, tuple[Account, Account]] = {}
-    # (merchant id, dispute id, shortfall, owed after it): told after the suspension is
-    # synced, as escrow.services.compensation_recover tells each one (signals.debt_recorded).
-    debts: list[tuple[int, int, int, int]] = []
+    # (merchant id, dispute id, reference, shortfall, owed after it): told after the
+    # suspension is synced, as escrow.services.compensation_recover tells each one
+    # (signals.debt_recorded); a collective case's orders are told once per case, summed.
+    debts: list[tuple[int, int | None, str, int, int]] = []
 
     def leg(tx_id: int, account: Account, amount: int) -> None:
         if amount:
@@ -262,7 +276,7 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
     for item in items:
         if not item.pay:
             continue
-        key = f"dispute:{item.dispute_id}:{_pay_movement(item)}"
+        key = f"{item.ref}:{_pay_movement(item)}"
         tx_id = created.get(key)
         if tx_id is None:
             continue
@@ -282,7 +296,7 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
             ]
         )
     for item in items:
-        reference = f"dispute:{item.dispute_id}"
+        reference = item.ref
         hold = holds.get(reference)
         if hold is not None and hold.merchant_id != item.merchant_id:
             hold = None  # another shop's reference: never touched
@@ -304,10 +318,20 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
             leg(tx_id, deposit, -(from_hold + from_free))
             leg(tx_id, receivable, -shortfall)
             leg(tx_id, fund, item.recover)
-            posted.recoveries[item.dispute_id] = (from_hold, from_free, shortfall)
+            if item.dispute_id is not None and not item.reference:
+                posted.recoveries[item.dispute_id] = (from_hold, from_free, shortfall)
+            posted.recovered[reference] = (from_hold, from_free, shortfall)
             short[item.merchant_id] = (deposit, receivable)
             if shortfall:
-                debts.append((item.merchant_id, item.dispute_id, shortfall, -receivable.balance))
+                debts.append(
+                    (
+                        item.merchant_id,
+                        None if item.reference else item.dispute_id,
+                        item.reference.rsplit(":", 1)[0] if item.reference else "",
+                        shortfall,
+                        -receivable.balance,
+                    )
+                )
         elif item.release_hold and hold is not None and accounts is not None:
             deposit = accounts[AccountKind.DEPOSIT]
             if hold.amount:
@@ -350,11 +374,16 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
         ledger.sync_suspension(deposit, receivable, lowered=True)
     if debts:
         shops = Merchant.objects.in_bulk({merchant_id for merchant_id, *_rest in debts})
-        for merchant_id, dispute_id, shortfall, owed in debts:
+        told: dict[tuple[int, int | None, str], tuple[int, int]] = {}
+        for merchant_id, dispute_id, reference, shortfall, owed in debts:
+            summed, _owed = told.get((merchant_id, dispute_id, reference), (0, 0))
+            told[(merchant_id, dispute_id, reference)] = (summed + shortfall, owed)
+        for (merchant_id, dispute_id, reference), (shortfall, owed) in told.items():
             debt_recorded.send(
                 sender=Merchant,
                 merchant=shops[merchant_id],
                 dispute_id=dispute_id,
+                reference=reference,
                 shortfall=shortfall,
                 owed=owed,
             )

@@ -453,10 +453,12 @@ def _order_checks() -> list[Check]:
     check.breaches = _limited(check.breaches)
     checks.append(check)
 
-    # 10. Per complaint: what the merchant bears (recovery less reversal) ≤ what it paid out.
+    # 10. Per complaint (and per order a collective case refunded without one, its movements
+    # keyed `collective:<case>:<order>:…`): what the merchant bears (recovery less reversal)
+    # ≤ what it paid out.
     check = Check("no recovery exceeds what its complaint paid out")
-    paid: dict[int, int] = defaultdict(int)
-    taken: dict[int, int] = defaultdict(int)
+    paid: dict[str, int] = defaultdict(int)
+    taken: dict[str, int] = defaultdict(int)
     kinds = [
         TransactionKind.COMPENSATION_PAYOUT,
         TransactionKind.APPEAL_PAYOUT,
@@ -464,19 +466,25 @@ def _order_checks() -> list[Check]:
         TransactionKind.RECOVERY_REVERSAL,
     ]
     legs = LedgerEntry.objects.filter(
-        transaction__kind__in=kinds, transaction__dispute_id__isnull=False
-    ).values_list("transaction__dispute_id", "transaction__kind", "account__kind", "amount")
-    for dispute_id, kind, account_kind, amount in legs:
-        if dispute_id is None:
-            continue
+        Q(transaction__dispute_id__isnull=False) | Q(transaction__key__startswith="collective:"),
+        transaction__kind__in=kinds,
+    ).values_list(
+        "transaction__dispute_id",
+        "transaction__key",
+        "transaction__kind",
+        "account__kind",
+        "amount",
+    )
+    for dispute_id, key, kind, account_kind, amount in legs:
+        subject = f"complaint {dispute_id}" if dispute_id is not None else key.rsplit(":", 1)[0]
         if kind in (TransactionKind.COMPENSATION_PAYOUT, TransactionKind.APPEAL_PAYOUT):
             if account_kind == AccountKind.BUYER_REFUNDS:
-                paid[dispute_id] += amount
+                paid[subject] += amount
         elif account_kind == AccountKind.COMPENSATION_FUND:
-            taken[dispute_id] += amount  # + recovered, − given back
+            taken[subject] += amount  # + recovered, − given back
     check.breaches = _limited(
         [
-            f"complaint {d}: recovered {_y(t)}, paid out {_y(paid.get(d, 0))}"
+            f"{d}: recovered {_y(t)}, paid out {_y(paid.get(d, 0))}"
             for d, t in sorted(taken.items())
             if t > paid.get(d, 0)
         ]

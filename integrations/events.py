@@ -35,6 +35,7 @@ COMPLAINT_DIGEST = "complaint.digest"
 ORDER_MESSAGE = "order.message"
 SHOP_SUSPENDED = "shop.suspended"
 SHOP_REINSTATED = "shop.reinstated"
+COLLECTIVE_CASE_OPENED = "collective_case.opened"
 PING = "ping"
 
 EVENT_TYPES: tuple[str, ...] = (
@@ -45,6 +46,7 @@ EVENT_TYPES: tuple[str, ...] = (
     ORDER_MESSAGE,
     SHOP_SUSPENDED,
     SHOP_REINSTATED,
+    COLLECTIVE_CASE_OPENED,
 )
 
 
@@ -60,6 +62,10 @@ def event_labels() -> list[tuple[str, str]]:
         (ORDER_MESSAGE, _("a buyer writes about an order")),
         (SHOP_SUSPENDED, _("the shop is suspended")),
         (SHOP_REINSTATED, _("the shop sells again")),
+        (
+            COLLECTIVE_CASE_OPENED,
+            _("a collective case opens on a batch of keys or a top-up channel"),
+        ),
     ]
 
 

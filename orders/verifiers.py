@@ -70,6 +70,9 @@ class SandboxCardKeyVerifier:
         delay = float(getattr(settings, "SANDBOX_VERIFIER_DELAY_SECONDS", 0.0) or 0.0)
         if delay:
             time.sleep(min(delay, timeout + 1))
+        return self._answer(secret, product_kind, timeout)
+
+    def _answer(self, secret: str, product_kind: str, timeout: float) -> KeyAnswer:
         text = secret.upper()
         if "NOREPLY" in text:
             raise UpstreamError(f"sandbox issuer: no answer in {timeout}s")
@@ -94,6 +97,22 @@ class SandboxCardKeyVerifier:
             )
         return KeyAnswer(KeyStatus.VALID, None, {**record, "state": "valid"})
 
+    def verify_many(
+        self, *, secrets: list[str], product_kind: str, timeout: float
+    ) -> list[KeyAnswer | str]:
+        """The batch query: one wait for the lot, then each key's answer (a NOREPLY key's is
+        its error text)."""
+        delay = float(getattr(settings, "SANDBOX_VERIFIER_DELAY_SECONDS", 0.0) or 0.0)
+        if delay:
+            time.sleep(min(delay, timeout + 1))
+        answers: list[KeyAnswer | str] = []
+        for secret in secrets:
+            try:
+                answers.append(self._answer(secret, product_kind, timeout))
+            except UpstreamError as exc:
+                answers.append(str(exc))
+        return answers
+
 
 def get_card_key_verifier() -> CardKeyVerifier:
     verifier: CardKeyVerifier = import_string(settings.CARD_KEY_VERIFIER)()
@@ -112,3 +131,44 @@ def card_key_verify(*, card_key_id: int, timeout: float) -> KeyAnswer:
     return get_card_key_verifier().verify(
         secret=secret, product_kind=key.product.kind, timeout=timeout
     )
+
+
+def card_keys_verify(*, card_key_ids: list[int], timeout: float) -> dict[int, KeyAnswer | str]:
+    """Ask the issuer about many of the platform's keys at once (a collective case checks a
+    whole batch): decrypted here, in the worker, passed on and forgotten, like
+    `card_key_verify`. A verifier with `verify_many(secrets=…, product_kind=…, timeout=…)`
+    (one call for the lot, as issuers' batch-query APIs work) answers them together; any
+    other is asked key by key. The answer per key id, or the error text when the issuer gave
+    none for it (asked again later)."""
+    from orders import crypto
+    from orders.models import CardKey
+
+    keys = list(
+        CardKey.objects.filter(pk__in=card_key_ids)
+        .select_related("product")
+        .only("pk", "secret_encrypted", "product__kind")
+    )
+    verifier = get_card_key_verifier()
+    answers: dict[int, KeyAnswer | str] = {}
+    by_kind: dict[str, list[tuple[int, str]]] = {}
+    for key in keys:
+        by_kind.setdefault(key.product.kind, []).append(
+            (key.pk, crypto.decrypt(key.secret_encrypted))
+        )
+    many = getattr(verifier, "verify_many", None)
+    for kind, pairs in by_kind.items():
+        if many is not None:
+            try:
+                batch = many(secrets=[s for _pk, s in pairs], product_kind=kind, timeout=timeout)
+            except UpstreamError as exc:
+                answers.update({pk: str(exc) or "no answer" for pk, _s in pairs})
+                continue
+            for (pk, _secret), answer in zip(pairs, batch, strict=True):
+                answers[pk] = answer
+            continue
+        for pk, secret in pairs:
+            try:
+                answers[pk] = verifier.verify(secret=secret, product_kind=kind, timeout=timeout)
+            except UpstreamError as exc:
+                answers[pk] = str(exc) or "no answer"
+    return answers

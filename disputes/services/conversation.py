@@ -100,7 +100,7 @@ def resolve(
         if final
         else now + timedelta(days=policy_for(dispute.order.product.kind, at=now).appeal_window_days)
     )
-    return transition(
+    event = transition(
         dispute,
         to=Status.RESOLVED,
         type=event_type,
@@ -117,6 +117,11 @@ def resolve(
         },
         action=_("resolving"),
     )
+    # An outcome in the buyer's favour may bring its batch or channel to a collective case.
+    from disputes.services.collective import after_upheld
+
+    after_upheld(dispute)
+    return event
 
 
 def replace_keys(

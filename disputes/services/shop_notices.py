@@ -96,11 +96,29 @@ def notify_webhook_disabled(
 
 
 def notify_debt(
-    sender: object, *, merchant: Merchant, dispute_id: int, shortfall: int, owed: int, **kw: Any
+    sender: object,
+    *,
+    merchant: Merchant,
+    dispute_id: int | None,
+    shortfall: int,
+    owed: int,
+    reference: str = "",
+    **kw: Any,
 ) -> int:
-    """escrow.signals.debt_recorded: a recovery the deposit could not cover."""
+    """escrow.signals.debt_recorded: a recovery the deposit could not cover (a complaint's,
+    or a collective case's refunds, `reference` `collective:<case>`, told once per case)."""
     from disputes.models import Dispute
 
+    if dispute_id is None:
+        case_id = reference.rsplit(":", 1)[-1]
+        return notify_shop(
+            merchant,
+            key=f"shop:{merchant.pk}:debt:{reference}",
+            kind=K.DEBT_RECORDED,
+            amount=from_fen(shortfall),
+            owed=from_fen(owed),
+            complaint=f"JT{int(case_id):06d}" if case_id.isdigit() else "",
+        )
     number = Dispute.objects.filter(pk=dispute_id).values_list("number", flat=True).first()
     return notify_shop(
         merchant,

@@ -35,6 +35,7 @@ from disputes.models import ClockRun
 from disputes.services import clock as clocks
 from disputes.services import reminders as reminding
 from disputes.services.auto import auto_checks_sweep
+from disputes.services.collective import collective_cases_sweep
 from disputes.services.notifications import notifications_send_pending
 from disputes.services.shop_notices import shops_warn_verification_expiring
 
@@ -52,6 +53,7 @@ class SweepReport:
     reminded: dict[str, int] = field(default_factory=dict)
     notifications_sent: int = 0
     auto_checks: dict[str, int] = field(default_factory=dict)
+    collective: dict[str, int] = field(default_factory=dict)
     failed: int = 0
     batches: int = 0
     complete: bool = True  # False: stopped at its time budget; the next sweep continues
@@ -62,6 +64,7 @@ class SweepReport:
             "reminded": dict(self.reminded),
             "notifications_sent": self.notifications_sent,
             "auto_checks": dict(self.auto_checks),
+            "collective": dict(self.collective),
             "failed": self.failed,
             "batches": self.batches,
             "complete": self.complete,
@@ -223,6 +226,16 @@ def deadlines_sweep(
         except Exception:
             logger.exception("automatic checks failed; the next sweep tries again")
             report.failed += 1
+    if auto_checks and not _out_of_time(deadline):
+        # Collective cases: open those due, ask what is still to ask, settle
+        # (disputes/services/collective.py).
+        try:
+            report.collective = collective_cases_sweep(now=moment, deadline=deadline)
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception:
+            logger.exception("collective cases failed; the next sweep tries again")
+            report.failed += 1
     if reminders:
         for clock in reminding.CLOCKS:
             report.reminded.setdefault(clock, 0)
@@ -243,6 +256,7 @@ def deadlines_sweep(
         any(report.enforced.values())
         or any(report.reminded.values())
         or any(report.auto_checks.values())
+        or any(report.collective.values())
         or report.failed
     )
     logger.log(logging.INFO if did else logging.DEBUG, "deadlines sweep: %s", report.as_dict())

@@ -48,6 +48,7 @@ from escrow.services.compensation import (
     compensation_recover,
     compensation_recovery_reversal,
     paid_out,
+    paid_out_by_reference,
     recovery_split,
 )
 from escrow.services.deposits import (
@@ -86,6 +87,7 @@ __all__ = [
     "deposit_topup_start",
     "hold_release",
     "paid_out",
+    "paid_out_by_reference",
     "payout_send",
     "payouts_send",
     "payouts_send_pending",

@@ -183,6 +183,23 @@ def paid_out(dispute_ids: Iterable[int]) -> dict[int, int]:
         return {int(d): int(total) for d, total in cursor.fetchall()}
 
 
+def paid_out_by_reference(references: Iterable[str]) -> dict[str, int]:
+    """What each payout reference without a complaint (a collective case's order,
+    `collective:<case>:<order>`) has paid its buyer, in fen: the most its recovery may take."""
+    refs = sorted(set(references))
+    if not refs:
+        return {}
+    keys = {f"{ref}:payout": ref for ref in refs}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.key, SUM(l.amount) FROM {_TX} t "  # noqa: S608
+            f"JOIN {_LEG} l ON l.transaction_id = t.id "
+            f"WHERE t.key IN ({', '.join(['%s'] * len(keys))}) AND l.amount > 0 GROUP BY t.key",
+            list(keys),
+        )
+        return {keys[key]: int(total) for key, total in cursor.fetchall()}
+
+
 def recovery_split(fen: int, *, hold: int, available: int) -> tuple[int, int, int]:
     """How a recovery of `fen` is taken: (from the complaint's own hold, from the unheld
     balance, booked as the merchant's receivable). `available` is the deposit's balance less

@@ -19,8 +19,12 @@ from orders.services.catalogue import (
     MAX_KEY_LENGTH,
     MIN_KEY_LENGTH,
     ImportReport,
+    Withdrawn,
+    card_key_batch_withdraw,
     card_keys_import,
+    key_batch_name,
     product_create,
+    product_take_off_sale,
     product_update,
 )
 from orders.services.merchants import (
@@ -52,6 +56,7 @@ from orders.services.orders import (
     order_topup_deliver,
     orders_cancel_unpaid,
     orders_retry_pending_topups,
+    topup_upstream_name,
 )
 from orders.services.refunds import order_refund, orders_lock_refundable, orders_reserve_refunds
 from orders.services.team import (
@@ -78,8 +83,11 @@ __all__ = [
     "TOPUP_RETRY_AFTER",
     "ActivationGuard",
     "ImportReport",
+    "Withdrawn",
+    "card_key_batch_withdraw",
     "card_keys_import",
     "check_visible_name",
+    "key_batch_name",
     "merchant_apply",
     "merchant_lift_suspension",
     "merchant_member_add",
@@ -108,8 +116,10 @@ __all__ = [
     "orders_reserve_refunds",
     "orders_retry_pending_topups",
     "product_create",
+    "product_take_off_sale",
     "product_update",
     "register_activation_guard",
+    "topup_upstream_name",
     "validate_id_number",
     "validate_phone",
 ]

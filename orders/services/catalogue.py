@@ -15,6 +15,7 @@ from kamen_complaints.errors import DomainError
 from orders import crypto
 from orders.models import (
     CardKey,
+    CardKeyStatus,
     DuplicateKeyFlag,
     KeyBatch,
     Merchant,
@@ -309,3 +310,70 @@ def card_keys_import(
         report.rejected,
     )
     return report
+
+
+# --- Batches (a collective case acts on one import: docs/collective-cases.md) -------------
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    keys: int  # keys of the batch taken out of stock now
+    product_off_sale: bool  # the product was taken off sale (nothing else in stock)
+
+
+@transaction.atomic
+def card_key_batch_withdraw(*, batch_id: int) -> Withdrawn:
+    """Stop selling an import's keys at once: its keys still in stock become `withdrawn`
+    (never delivered again), in one statement under the product's row lock (delivery takes
+    keys under row locks too, SKIP LOCKED, so no key is both delivered and withdrawn); the
+    product goes off sale when nothing else of it is in stock."""
+    batch = KeyBatch.objects.get(pk=batch_id)
+    product = Product.objects.select_for_update().get(pk=batch.product_id)
+    keys = CardKey.objects.filter(batch_id=batch_id, status=CardKeyStatus.AVAILABLE).update(
+        status=CardKeyStatus.WITHDRAWN
+    )
+    off_sale = False
+    if (
+        product.active
+        and not CardKey.objects.filter(
+            product_id=product.pk, status=CardKeyStatus.AVAILABLE
+        ).exists()
+    ):
+        product.active = False
+        product.save(update_fields=["active"])
+        off_sale = True
+    logger.info("batch %s withdrawn: %s keys, product off sale: %s", batch_id, keys, off_sale)
+    return Withdrawn(keys=keys, product_off_sale=off_sale)
+
+
+@transaction.atomic
+def product_take_off_sale(*, product_id: int) -> bool:
+    """Take a product off sale (a top-up channel that reports success and credits nothing).
+    Returns whether it was on sale."""
+    product = Product.objects.select_for_update().get(pk=product_id)
+    if not product.active:
+        return False
+    product.active = False
+    product.save(update_fields=["active"])
+    return True
+
+
+def _short(text: str, label: str) -> str:
+    text = (text or "").strip()
+    if len(text) > 120:
+        raise DomainError(
+            _("%(what)s is at most 120 characters.") % {"what": label}, code="invalid"
+        )
+    if text:
+        check_visible_name(text, code="invalid")
+    return text
+
+
+@transaction.atomic
+def key_batch_name(*, batch_id: int, supplier: str, lot: str) -> KeyBatch:
+    """The shop names where an import came from: the supplier and the supplier's lot."""
+    batch = KeyBatch.objects.select_for_update().get(pk=batch_id)
+    batch.supplier = _short(supplier, _("The supplier"))
+    batch.lot = _short(lot, _("The lot"))
+    batch.save(update_fields=["supplier", "lot"])
+    return batch
