@@ -85,9 +85,10 @@ class EmailChannel(Channel):
 
 
 class ConsoleChannel(Channel):
-    """A development stand-in for SMS / WeChat template messages: logs the message."""
+    """A development stand-in for WeChat template messages: logs the message. (SMS has its
+    own channel, SmsChannel, whose development provider is the SMS sandbox.)"""
 
-    name = "sms"
+    name = "wechat"
 
     def address(self, user: User) -> str | None:
         return str(user.pk)
