@@ -5,6 +5,7 @@ forgotten-password page). Every write goes through accounts/phones.py; URLs: acc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -167,7 +168,7 @@ def password_reset_sms(request: HttpRequest) -> HttpResponse:
                 add_domain_error(form, exc, fields=PHONE_FIELD_OF_CODE)
         if number is not None:
             wait = throttle_wait(request, "password_reset")
-            message = throttled_message
+            message: Callable[[int], str] = throttled_message
             if wait is None:
                 wait, message = limits.take(number, limits.CODE), limits.wait_message
             if wait is not None:
