@@ -16,7 +16,9 @@ from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
 # Variables read by the compose file or the image, not by settings.py.
-COMPOSE_ONLY = {"WEB_CONCURRENCY", "WORKER_CONCURRENCY"}
+# PROMETHEUS_MULTIPROC_DIR: prometheus_client's, read by /metrics (kamen_complaints/
+# metrics_endpoint.py) to sum the gunicorn workers' figures.
+COMPOSE_ONLY = {"WEB_CONCURRENCY", "WORKER_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}
 PRODUCTION_SECRETS = (
     "SECRET_KEY",
     "CARD_KEY_KEYS",
