@@ -1,6 +1,7 @@
 from django.urls import path
 
 from disputes import api
+from disputes.api.collective import CollectiveCaseDetailView, CollectiveCaseListView
 from disputes.api_metrics import MetricsView
 
 urlpatterns = [
@@ -56,6 +57,12 @@ urlpatterns = [
     ),
     path("disputes/<number:number>/notes/", api.NoteView.as_view(), name="api-dispute-notes"),
     path("disputes/<number:number>/rating/", api.RatingView.as_view(), name="api-dispute-rating"),
+    path("collective-cases/", CollectiveCaseListView.as_view(), name="api-collective-cases"),
+    path(
+        "collective-cases/<int:pk>/",
+        CollectiveCaseDetailView.as_view(),
+        name="api-collective-case",
+    ),
     path("shops/<int:pk>/record/", api.ShopRecordView.as_view(), name="api-shop-record"),
     path("merchant/stats/", api.MerchantStatsView.as_view(), name="api-merchant-stats"),
     path("notifications/", api.NotificationListView.as_view(), name="api-notifications"),
