@@ -14,6 +14,9 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -86,15 +89,42 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False))
 
 
+# The enabled endpoints of the shops of a batch, read once (`targets_known`), so `emit` for each
+# complaint of one of the clock's batches adds no query of its own.
+_known_targets: ContextVar[dict[int, list[Endpoint]] | None] = ContextVar(
+    "integrations_known_targets", default=None
+)
+
+
+@contextmanager
+def targets_known(merchant_ids: Iterable[int]) -> Iterator[None]:
+    """Within this block, `emit` for these shops reads their endpoints from one query made
+    here: a batch of complaints costs one look-up, not one per complaint (the clock's batches
+    stay a fixed number of statements). Endpoints changed inside the block are not seen."""
+    ids = set(merchant_ids)
+    found: dict[int, list[Endpoint]] = {m: [] for m in ids}
+    if ids:
+        for endpoint in Endpoint.objects.filter(merchant_id__in=ids, enabled=True).order_by("id"):
+            found[endpoint.merchant_id].append(endpoint)
+    token = _known_targets.set(found)
+    try:
+        yield
+    finally:
+        _known_targets.reset(token)
+
+
+def _enabled_endpoints(merchant_id: int) -> list[Endpoint]:
+    known = _known_targets.get()
+    if known is not None and merchant_id in known:
+        return known[merchant_id]
+    return list(Endpoint.objects.filter(merchant_id=merchant_id, enabled=True).order_by("id"))
+
+
 def emit(*, merchant_id: int, type: str, data: dict[str, Any], key: str) -> int:
     """Record the event for the shop `merchant_id` in the caller's transaction: one delivery row
     per enabled endpoint and robot of the shop subscribed to `type` (a key already recorded
     for a target adds nothing), sent after commit. Returns how many rows it wrote."""
-    targets = [
-        e
-        for e in Endpoint.objects.filter(merchant_id=merchant_id, enabled=True).order_by("id")
-        if e.wants(type)
-    ]
+    targets = [e for e in _enabled_endpoints(merchant_id) if e.wants(type)]
     return _record(
         type=type,
         data=data,

@@ -76,6 +76,7 @@ from disputes.services.outbox import (
 from disputes.services.staff import dispute_info_lapse
 from disputes.services.state_machine import check_transition, locked, record, touch
 from escrow.batch import Compensation, compensations_post
+from integrations import events as integration_events
 from kamen_complaints.money import from_fen, to_fen
 from orders.models import MerchantMember
 from orders.selectors import people_only
@@ -486,16 +487,19 @@ def _enforce_batch(clock: str, plans: list[_Plan], appeal_days: dict[str, int]) 
     buyers = _users({p.dispute.buyer_id for p in plans})
     team = _team({p.dispute.merchant_id for p in plans})
     rows = []
-    for plan, index in zip(plans, resolution_index, strict=True):
-        d = plan.dispute
-        rows += outbox_rows(
-            dispute=d,
-            key=f"dispute:{d.pk}:event:{event_ids[index]}",
-            recipients=[buyers[d.buyer_id], *team.get(d.merchant_id, [])],
-            kind=plan.event_type,
-            params=notice_params(d, **_resolution_figures(plan, d)),
-            now=now,
-        )
+    # The shops' webhooks and robots are read once for the batch (outbox_rows records each
+    # complaint's event for them).
+    with integration_events.targets_known({p.dispute.merchant_id for p in plans}):
+        for plan, index in zip(plans, resolution_index, strict=True):
+            d = plan.dispute
+            rows += outbox_rows(
+                dispute=d,
+                key=f"dispute:{d.pk}:event:{event_ids[index]}",
+                recipients=[buyers[d.buyer_id], *team.get(d.merchant_id, [])],
+                kind=plan.event_type,
+                params=notice_params(d, **_resolution_figures(plan, d)),
+                now=now,
+            )
     publish_notifications(outbox_insert(rows))
     _publish_payouts(money_posted.payout_ids)
 

@@ -678,3 +678,30 @@ def test_the_admin_shows_the_clocks_health_line(admin_client, time_machine):
     page = admin_client.get("/admin/disputes/dispute/", **english).content.decode()
     assert "0 deadlines overdue now" in page and "last sweep" in page
     assert admin_client.get("/admin/disputes/notification/").status_code == 200
+
+
+def test_a_batch_of_default_judgments_reads_the_shops_webhooks_once(time_machine):
+    """The clock's batch stays a fixed number of statements whatever its size: the shops'
+    webhooks and robots (integrations.events.emit, called for each complaint's notice) are
+    read once for the batch, not once per complaint."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    def endpoint_queries(n: int) -> int:
+        start = timezone.now()
+        # Each on its own shop, rich enough to stay open after paying (a suspension is news
+        # of its own for the shop, told once per shop).
+        disputes = [file(funded_order(deposit_amount=Decimal("5000.00"))) for _ in range(n)]
+        assert len({d.merchant_id for d in disputes}) == n
+        _cross(time_machine, max(d.merchant_response_due for d in disputes))
+        now = timezone.now()
+        with CaptureQueriesContext(connection) as ctx, transaction.atomic():
+            rows = clock.lock_due(clock.MERCHANT, now=now, limit=100)
+            assert clock.enforce(clock.MERCHANT, rows, now=now) == n
+        for d in disputes:
+            d.refresh_from_db()
+            assert d.status == Status.RESOLVED, d.status
+        time_machine.move_to(start + timedelta(days=5), tick=False)
+        return sum("integrations_endpoint" in q["sql"] for q in ctx.captured_queries)
+
+    assert endpoint_queries(2) == endpoint_queries(6) == 1
