@@ -856,6 +856,8 @@ class DisputeRating(models.Model):
                 condition=Q(score__gte=1) & Q(score__lte=5), name="rating_score_1_to_5"
             ),
         ]
+        # The metrics' rollup finds the ratings given since its last run (docs/metrics.md).
+        indexes = [models.Index(fields=["created_at"], name="rating_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.dispute_id}: {self.score}"
@@ -1587,3 +1589,100 @@ class CollectiveOrder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} {self.order_id} {self.finding or self.status}"
+
+
+# --- The metrics' daily figures (docs/metrics.md) -------------------------------------------
+
+
+class DailyFigures(models.Model):
+    """One Asia/Shanghai day's additive metrics figures for one shop (`merchant_id`), or for
+    the whole marketplace (`merchant_id` 0), as disputes/metrics_rollup.py computed them from
+    the complaints with the live definitions. A day is rolled up when its marketplace row
+    exists; the days since the last rollup run (and today) are computed live."""
+
+    day = models.DateField()
+    merchant_id = models.BigIntegerField()  # 0: every shop
+    filed = models.PositiveIntegerField(default=0)
+    repeats = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    withdrawn = models.PositiveIntegerField(default=0)
+    buyer_favour = models.PositiveIntegerField(default=0)
+    compensated = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    paid_first = models.PositiveIntegerField(default=0)
+    paid_first_amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    recovered = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    orders = models.PositiveIntegerField(default=0)
+    settled = models.PositiveIntegerField(default=0)
+    in_time = models.PositiveIntegerField(default=0)
+    rating_sum = models.PositiveIntegerField(default=0)
+    ratings = models.PositiveIntegerField(default=0)
+    reviews_ended = models.PositiveIntegerField(default=0)
+    reviews_in_time = models.PositiveIntegerField(default=0)
+    # The earliest merchant deadline still running when the day was rolled up: once it
+    # passes, the day's "clock settled" count may have grown, so the day is read live.
+    pending_due = models.DateTimeField(null=True, blank=True)
+    rolled_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant_id", "day"], name="daily_figures_day_uniq")
+        ]
+        indexes = [models.Index(fields=["day", "merchant_id"], name="daily_figures_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.merchant_id}"
+
+
+class DailyDuration(models.Model):
+    """How many complaints resolved on `day` took a time from filing to outcome in `bucket`
+    (disputes/metrics_rollup.py `bucket_of`, about 9 % wide), per shop and for the marketplace
+    (`merchant_id` 0), decided automatically or not: the additive half of an exact median."""
+
+    day = models.DateField()
+    merchant_id = models.BigIntegerField()
+    automatic = models.BooleanField()
+    bucket = models.PositiveSmallIntegerField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["merchant_id", "day"], name="daily_duration_day_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.merchant_id} {self.bucket}: {self.count}"
+
+
+class DurationValue(models.Model):
+    """The exact time from filing to outcome (µs) of one complaint resolved on `day`, found
+    by its bucket: the median and the 90th percentile read only the bucket holding them."""
+
+    dispute_id = models.BigIntegerField()
+    day = models.DateField()
+    merchant_id = models.BigIntegerField()
+    automatic = models.BooleanField()
+    bucket = models.PositiveSmallIntegerField()
+    took_us = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["bucket", "day"], name="duration_value_bucket_idx"),
+            models.Index(fields=["merchant_id", "bucket", "day"], name="duration_value_shop_idx"),
+            models.Index(fields=["day"], name="duration_value_day_idx"),
+            models.Index(fields=["dispute_id"], name="duration_value_dispute_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dispute_id}: {self.took_us} µs"
+
+
+class MetricsRollupRun(models.Model):
+    """A completed rollup run: every rolled-up day holds its figures as of `started_at` or
+    later; what changed since is found from the timeline and read live."""
+
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField()
+    days = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M} ({self.days} days)"
