@@ -432,10 +432,10 @@ def _collective_opened(p: Params, role: str) -> str:
     return (
         _(
             "Collective case %(case)s: %(threshold)s complaints about keys of one import of "
-            "%(product)s were upheld within %(hours)s h. Its %(withdrawn)s keys still in stock are "
-            "withdrawn; the platform asks the issuer about every key it delivered, refunds each "
-            "bad one and recovers it from your deposit. Name the supplier and the lot on the case's "
-            "page."
+            "%(product)s were upheld within %(hours)s h. Its %(withdrawn)s keys still in stock "
+            "are withdrawn; the platform asks the issuer about every key it delivered, refunds "
+            "each bad one and recovers it from your deposit. Name the supplier and the lot on the "
+            "case's page."
         )
         % figures
     )
@@ -593,8 +593,8 @@ def link(note: Notification) -> str | None:
             return None
     if note.dispute_id is None:
         if note.kind == K.COLLECTIVE_FINDING:  # the buyer's order page, to join the case
-            order = (note.params or {}).get("order")
-            return reverse("orders:order", kwargs={"number": order}) if order else None
+            number = str((note.params or {}).get("order") or "")
+            return reverse("orders:order", kwargs={"number": number}) if number else None
         shop_page = SHOP_LINKS.get(note.kind)
         if note.kind == K.SHOP_SUSPENDED:
             reason = (note.params or {}).get("reason")

@@ -145,7 +145,7 @@ def _active_holds(references: Sequence[str]) -> dict[str, Hold]:
     return {hold.reference: hold for hold in holds}
 
 
-def _claim(claims: list[tuple[str, str, int, int]]) -> dict[str, int]:
+def _claim(claims: list[tuple[str, str, int, int | None]]) -> dict[str, int]:
     """Insert the transaction rows whose keys are new; returns key → id of those inserted."""
     created: dict[str, int] = {}
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -205,7 +205,7 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
     refunds = platform[AccountKind.BUYER_REFUNDS]
     holds = _active_holds([i.ref for i in items if i.recover or i.release_hold])
 
-    claims: list[tuple[str, str, int, int]] = []
+    claims: list[tuple[str, str, int, int | None]] = []
     for item in items:
         if item.pay:
             movement, kind = (
@@ -242,7 +242,9 @@ def compensations_post(items: Sequence[Compensation]) -> Posted:
             )
     # A merchant never bears more than its complaint paid the buyer.
     recovering = [i for i in items if i.recover and f"{i.ref}:recovery" in created]
-    paid_before = services.paid_out([i.dispute_id for i in recovering if not i.reference])
+    paid_before = services.paid_out(
+        [i.dispute_id for i in recovering if i.dispute_id is not None and not i.reference]
+    )
     paid_before_ref = services.paid_out_by_reference([i.ref for i in recovering if i.reference])
     for item in recovering:
         before = (

@@ -540,7 +540,9 @@ class CardKeyImportView(APIView):
             payload: bytes | str = upload.read(services.MAX_IMPORT_BYTES + 1)
         else:
             payload = data.validated_data["keys"]
-        report = services.card_keys_import(product=product, data=payload, imported_by=request.user)
+        report = services.card_keys_import(
+            product=product, data=payload, imported_by=request_user(request)
+        )
         return Response(report.as_dict())
 
 

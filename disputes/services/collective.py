@@ -233,7 +233,7 @@ def collective_candidates(*, now: datetime, dispute_id: int | None = None) -> li
         if not reached:
             continue
         batches = KeyBatch.objects.in_bulk(list(reached))
-        for batch_id, ids in sorted(reached.items()):
+        for batch_id, members in sorted(reached.items()):
             batch = batches[batch_id]
             found.append(
                 Candidate(
@@ -242,7 +242,7 @@ def collective_candidates(*, now: datetime, dispute_id: int | None = None) -> li
                     batch.merchant_id,
                     batch_id,
                     "",
-                    tuple(sorted(ids)),
+                    tuple(sorted(members)),
                     policy,
                 )
             )
@@ -479,9 +479,10 @@ def _ask_keys(rows: list[CollectiveOrder], batch_id: int) -> dict[int, _Answer]:
     missing: dict[int, str] = {}
     for key in keys:
         got = answers.get(key.pk, "no answer")
-        entry = per_order[key.order_id]
+        order_id = int(key.order_id or 0)  # delivered: it has its order
+        entry = per_order[order_id]
         if isinstance(got, str):
-            missing[key.order_id] = got
+            missing[order_id] = got
             continue
         if got.status == KeyStatus.UNKNOWN:
             finding = Finding.KEY_UNKNOWN
