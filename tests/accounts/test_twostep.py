@@ -9,9 +9,15 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import services, twostep
+from kamen_complaints.audit import action_label
+from kamen_complaints.errors import DomainError
+from kamen_complaints.models import AuditEntry
 from tests.factories import PASSWORD, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -160,3 +166,92 @@ def test_a_password_alone_reaches_no_other_page(settings: Any) -> None:
     assert intruder.get("/api/v1/auth/register/").status_code in (403,)
     device.refresh_from_db()
     assert device.confirmed
+    assert intruder.get(reverse("twostep_off")).status_code == 302  # nor turn it off
+
+
+# --- Turning it off -------------------------------------------------------------------------
+
+
+def _fresh_code(device: TOTPDevice) -> str:
+    """A code the device has not seen yet (a code is accepted once) and past any throttle."""
+    device.refresh_from_db()
+    device.throttle_reset()
+    device.last_t = -1
+    device.save()
+    return _code(device)
+
+
+def test_an_owner_turns_it_off_with_password_and_code(client: Client, settings: Any) -> None:
+    settings.STAFF_REQUIRE_2FA = False
+    owner = UserFactory()
+    client.force_login(owner)
+    device, codes = _set_up(client, owner)
+    page = client.get(reverse("security"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert reverse("twostep_off") in page and "关闭两步登录" in page
+
+    wrong_password = client.post(
+        reverse("twostep_off"),
+        {"password": "not-it", "token": _fresh_code(device)},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    assert wrong_password.status_code == 400
+    assert "密码不正确" in wrong_password.content.decode()
+    wrong_code = f"{(int(_fresh_code(device)) + 500_000) % 1_000_000:06d}"
+    refused = client.post(reverse("twostep_off"), {"password": PASSWORD, "token": wrong_code})
+    assert refused.status_code == 400
+    assert refused.context["form"].errors["token"]
+    assert TOTPDevice.objects.filter(user=owner, confirmed=True).exists()
+    assert not AuditEntry.objects.filter(action="twostep_turned_off").exists()
+
+    done = client.post(reverse("twostep_off"), {"password": PASSWORD, "token": _fresh_code(device)})
+    assert done.status_code == 302 and done["Location"] == reverse("security")
+    assert not TOTPDevice.objects.filter(user=owner).exists()
+    assert not StaticDevice.objects.filter(user=owner).exists()  # the recovery codes too
+    entry = AuditEntry.objects.get(action="twostep_turned_off")
+    assert entry.actor == owner and entry.object_id == str(owner.pk)
+    assert entry.before == {"two_step": True} and entry.after["two_step"] is False
+    with translation.override("zh-hans"):
+        assert action_label(entry.action) == "账号持有人关闭了两步登录"  # in words, not its code
+    assert not client.get(reverse("security")).context["has_device"]
+
+    # The next login needs the password alone; a recovery code means nothing any more.
+    later = Client()
+    assert later.login(username=owner.username, password=PASSWORD)
+    assert later.get(reverse("security")).status_code == 200
+    assert services.twostep_match(user=owner, token=codes[1]) is None
+
+
+def test_staff_keep_it_while_it_is_required(client: Client, settings: Any) -> None:
+    settings.STAFF_REQUIRE_2FA = True
+    staff = StaffFactory()
+    client.force_login(staff)
+    device, _codes = _set_up(client, staff)
+    page = client.get(reverse("security"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert reverse("twostep_off") not in page
+    assert "it cannot be turned off" in page
+    assert client.get(reverse("twostep_off"))["Location"] == reverse("security")
+    posted = client.post(
+        reverse("twostep_off"), {"password": PASSWORD, "token": _fresh_code(device)}
+    )
+    assert posted["Location"] == reverse("security")
+    with pytest.raises(DomainError) as caught:
+        services.twostep_turn_off(user=staff, password=PASSWORD, token=_fresh_code(device))
+    assert caught.value.code == "twostep_required"
+    assert TOTPDevice.objects.filter(user=staff, confirmed=True).exists()
+    assert not AuditEntry.objects.filter(action="twostep_turned_off").exists()
+
+
+def test_staff_may_turn_it_off_when_it_is_not_required(client: Client, settings: Any) -> None:
+    settings.STAFF_REQUIRE_2FA = False
+    staff = StaffFactory()
+    client.force_login(staff)
+    device, _codes = _set_up(client, staff)
+    done = client.post(reverse("twostep_off"), {"password": PASSWORD, "token": _fresh_code(device)})
+    assert done.status_code == 302
+    assert not twostep.has_device(staff)
+    assert AuditEntry.objects.filter(action="twostep_turned_off", actor=staff).count() == 1
+
+
+def test_the_page_sends_back_when_it_is_off(client: Client) -> None:
+    client.force_login(UserFactory())
+    assert client.get(reverse("twostep_off"))["Location"] == reverse("security")
