@@ -31,6 +31,9 @@ from escrow.models import (
     LedgerTransaction,
     Payout,
     PayoutStatus,
+    ReconciliationItem,
+    ReconciliationResult,
+    ReconciliationRun,
     Withdrawal,
     WithdrawalStatus,
 )
@@ -408,3 +411,88 @@ class WithdrawalAdmin(ReadOnlyAdmin):
     )
     def reject(self, request: HttpRequest, queryset: QuerySet[Withdrawal]) -> None:
         self._decide(request, queryset, approve=False)
+
+
+# --- Reconciliation with the channels' bills (docs/reconciliation.md) ---------------------
+
+
+class ReconciliationItemInline(admin.TabularInline):
+    model = ReconciliationItem
+    extra = 0
+    can_delete = False
+    fields = ("kind", "result", "out_trade_no", "ledger_row", "ledger_amount", "bill_amount")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ReconciliationItem]:
+        # The differences, not the matched rows (they are counted on the run).
+        return super().get_queryset(request).exclude(result=ReconciliationResult.MATCHED)
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    list_display = ["day", "channel", "status", "matched", "differences", "error", "ran_at"]
+    list_filter = ["status", "channel"]
+    date_hierarchy = "day"
+    inlines = [ReconciliationItemInline]
+    actions = ["reconcile_again"]
+
+    @admin.action(description=gettext_lazy("Reconcile the chosen days again"))
+    def reconcile_again(self, request: HttpRequest, queryset: QuerySet[ReconciliationRun]) -> None:
+        from escrow.services.reconciliation import reconcile
+
+        for run in queryset:
+            outcome = reconcile(day=run.day, channel=run.channel)
+            messages.info(
+                request,
+                _("%(channel)s %(day)s: %(matched)s matched, %(differences)s differences.")
+                % {
+                    "channel": outcome.channel,
+                    "day": outcome.day.isoformat(),
+                    "matched": outcome.matched,
+                    "differences": outcome.differences,
+                },
+            )
+
+
+@admin.register(ReconciliationItem)
+class ReconciliationItemAdmin(ReadOnlyAdmin):
+    """The rows of every day's runs, the ledger's beside the bill's; finance filters the
+    differences by result."""
+
+    list_display = [
+        "day",
+        "channel",
+        "kind",
+        "result",
+        "out_trade_no",
+        "refund_number",
+        "ledger_row",
+        "ledger_amount",
+        "bill_amount",
+        "bill_text",
+    ]
+    list_filter = ["result", "kind", "run__channel"]
+    search_fields = ["out_trade_no", "reference", "refund_number"]
+    list_select_related = ["run"]
+    ordering = ["-run__day", "run__channel", "kind", "out_trade_no"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ReconciliationItem]:
+        queryset = super().get_queryset(request)
+        if "result__exact" not in request.GET:  # the differences first: the matched are noise
+            queryset = queryset.exclude(result=ReconciliationResult.MATCHED)
+        return queryset
+
+    @admin.display(description=gettext_lazy("bill date"), ordering="run__day")
+    def day(self, item: ReconciliationItem) -> str:
+        return item.run.day.isoformat()
+
+    @admin.display(description=gettext_lazy("payment channel"), ordering="run__channel")
+    def channel(self, item: ReconciliationItem) -> str:
+        return item.run.channel
+
+    @admin.display(description=gettext_lazy("bill row"))
+    def bill_text(self, item: ReconciliationItem) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in item.bill_row.items() if v)[:300]

@@ -412,3 +412,81 @@ class Withdrawal(models.Model):
 
     def __str__(self) -> str:
         return f"withdrawal:{self.pk} {from_fen(self.amount)} ({self.status})"
+
+
+# --- Reconciliation with the channels' bills (docs/reconciliation.md) ---------------------
+
+
+class ReconciliationStatus(models.TextChoices):
+    CLEAN = "clean", _("all matched")
+    DIFFERENCES = "differences", _("differences for finance")
+    FAILED = "failed", _("bill not had")
+
+
+class ReconciliationResult(models.TextChoices):
+    MATCHED = "matched", _("matched")
+    MISSING_IN_BILL = "missing_in_bill", _("in the ledger, not in the bill")
+    MISSING_IN_LEDGER = "missing_in_ledger", _("in the bill, not in the ledger")
+    AMOUNT_DIFFERS = "amount_differs", _("different amount")
+    REFUND_WITHOUT_PAYOUT = "refund_without_payout", _("refund without a payout")
+
+
+class ReconciliationRun(models.Model):
+    """One channel's bill of one day compared with the ledger. Running it again replaces its
+    rows: one run per channel and day, the same rows for the same bill and ledger."""
+
+    channel = models.CharField(_("payment channel"), max_length=24)
+    day = models.DateField(_("bill date"))
+    status = models.CharField(
+        _("status"), max_length=12, choices=ReconciliationStatus.choices, db_index=True
+    )
+    matched = models.PositiveIntegerField(_("matched"), default=0)
+    differences = models.PositiveIntegerField(_("differences"), default=0)
+    error = models.CharField(_("error"), max_length=255, blank=True)
+    ran_at = models.DateTimeField(_("ran at"), default=timezone.now)
+    runs = models.PositiveIntegerField(_("times run"), default=1)
+
+    class Meta:
+        verbose_name = _("reconciliation")
+        verbose_name_plural = _("reconciliations")
+        ordering = ["-day", "channel"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "day"], name="escrow_recon_one_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.day} ({self.status})"
+
+
+class ReconciliationItem(models.Model):
+    """One payment or refund of a day, the ledger's row beside the bill's."""
+
+    run = models.ForeignKey(
+        ReconciliationRun,
+        on_delete=models.CASCADE,
+        related_name="items",
+        verbose_name=_("reconciliation"),
+    )
+    kind = models.CharField(_("kind"), max_length=8)  # "payment" or "refund"
+    result = models.CharField(
+        _("result"), max_length=24, choices=ReconciliationResult.choices, db_index=True
+    )
+    out_trade_no = models.CharField(_("our trade number"), max_length=64, blank=True)
+    reference = models.CharField(_("channel's trade number"), max_length=64, blank=True)
+    refund_number = models.CharField(_("refund number"), max_length=64, blank=True)
+    ledger_amount = models.DecimalField(
+        _("ledger amount"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    bill_amount = models.DecimalField(
+        _("bill amount"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    ledger_row = models.CharField(_("ledger row"), max_length=255, blank=True)
+    bill_row = models.JSONField(_("bill row"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("reconciliation row")
+        verbose_name_plural = _("reconciliation rows")
+        ordering = ["run", "kind", "out_trade_no", "refund_number"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.out_trade_no or self.reference} {self.result}"

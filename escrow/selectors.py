@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import (
@@ -37,7 +37,7 @@ from escrow.models import (
     WithdrawalStatus,
 )
 from kamen_complaints.money import from_fen, to_fen
-from orders.models import Merchant, Order, Refund, SuspensionReason
+from orders.models import Merchant, Order, Payment, Refund, SuspensionReason
 
 
 @dataclass(frozen=True)
@@ -506,3 +506,52 @@ def _order_checks() -> list[Check]:
 
 def _y(fen: int) -> str:
     return str(from_fen(fen))
+
+
+@dataclass(frozen=True)
+class UnreconciledDay:
+    channel: str
+    day: date
+    why: str
+
+
+def unreconciled_days(*, today: date | None = None) -> list[UnreconciledDay]:
+    """The days before today (Asia/Shanghai) whose channel bill is not reconciled clean: money
+    moved through a real channel that day and no run compared it, or the run listed
+    differences, or the bill could not be had (docs/reconciliation.md). check_ledger reports
+    them."""
+    from zoneinfo import ZoneInfo
+
+    from django.db.models.functions import TruncDate
+
+    from escrow.models import ReconciliationRun, ReconciliationStatus
+    from orders.payments import CHANNEL_CLASSES
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    today = today or datetime.now(shanghai).date()
+    moved: set[tuple[str, date]] = set()
+    for model, channel_field in ((Payment, "channel"), (Refund, "payment__channel")):
+        rows = (
+            model.objects.filter(**{f"{channel_field}__in": list(CHANNEL_CLASSES)})
+            .annotate(day=TruncDate("created_at", tzinfo=shanghai))
+            .filter(day__lt=today)
+            .values_list(channel_field, "day")
+            .distinct()
+        )
+        moved.update(rows)
+    runs = {
+        (run.channel, run.day): run
+        for run in ReconciliationRun.objects.filter(day__lt=today).only(
+            "channel", "day", "status", "differences", "error"
+        )
+    }
+    days: list[UnreconciledDay] = []
+    for key in sorted(moved | set(runs)):
+        run = runs.get(key)
+        if run is None:
+            days.append(UnreconciledDay(*key, "not reconciled"))
+        elif run.status == ReconciliationStatus.DIFFERENCES:
+            days.append(UnreconciledDay(*key, f"{run.differences} difference(s)"))
+        elif run.status == ReconciliationStatus.FAILED:
+            days.append(UnreconciledDay(*key, f"no bill: {run.error}"))
+    return days

@@ -35,3 +35,12 @@ def payouts_send(payout_ids: list[int]) -> int:
 def payouts_sweep() -> int:
     """Periodic (beat): send the pending and failed payouts that are due."""
     return services.payouts_send_pending()
+
+
+@shared_task(acks_late=True)
+def reconcile_yesterday() -> list[str]:
+    """Daily (beat, 10:30 Asia/Shanghai, after the channels publish yesterday's bills):
+    reconcile every configured channel's bill of yesterday with the ledger."""
+    from escrow.services.reconciliation import reconcile_yesterday as run
+
+    return [f"{o.channel} {o.day}: {o.status}" for o in run()]

@@ -430,6 +430,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "disputes.tasks.complaint_drafts_purge",
         "schedule": timedelta(hours=1),
     },
+    # Yesterday's bills of Alipay and WeChat Pay against the ledger (docs/reconciliation.md):
+    # both publish them by 10:00; the run of 10:30 and the catch-up of 14:30 replace each
+    # other's rows (one run per channel and day).
+    "escrow-reconcile": {
+        "task": "escrow.tasks.reconcile_yesterday",
+        "schedule": crontab(minute=30, hour="10,14"),
+    },
 }
 
 # --- Payments -----------------------------------------------------------------------------

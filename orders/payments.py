@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 from django.utils.crypto import salted_hmac
@@ -24,6 +24,9 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from kamen_complaints.errors import DomainError
+
+if TYPE_CHECKING:
+    from orders.channels.bills import BillRow
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,10 @@ class ChannelProvider(Protocol):
     ) -> str: ...
 
     def bill_download_url(self, *, day: date) -> str: ...
+
+    def bill(self, *, day: date) -> list[BillRow]:
+        """The day's bill, downloaded and read (orders/channels/bills.py)."""
+        ...
 
 
 def out_refund_number(idempotency_key: str) -> str:

@@ -14,7 +14,8 @@ Every call and its documented shape (the gateway emulator in tests/payments/ ans
   TRADE_FINISHED. https://opendocs.alipay.com/apis/api_1/alipay.trade.query
 - refund `alipay.trade.refund` with out_request_no = our idempotency key: the same number
   again refunds nothing more (fund_change "N"). https://opendocs.alipay.com/apis/api_1/alipay.trade.refund
-- the day's bill `alipay.data.dataservice.bill.downloadurl.query` (bill_type trade).
+- the day's bill `alipay.data.dataservice.bill.downloadurl.query` (bill_type trade), then a
+  GET of its URL: a zip of GBK CSVs (orders/channels/bills.py).
   https://opendocs.alipay.com/apis/api_15/alipay.data.dataservice.bill.downloadurl.query
 
 Every answer of the gateway is verified with Alipay's public key by the SDK before it is read.
@@ -28,6 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.error import URLError
 from urllib.parse import parse_qsl
+from urllib.request import urlopen
 
 from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
@@ -35,6 +37,7 @@ from alipay.utils import AliPayConfig
 from django.conf import settings
 
 from orders.channels import notify_url, read_secret_file, require
+from orders.channels.bills import BillError, BillRow, parse_alipay_bill
 from orders.payments import (
     NoticeAnswer,
     NoticeRefused,
@@ -196,3 +199,19 @@ class AlipayProvider:
         if answer.get("code") != SUCCESS_CODE or not answer.get("bill_download_url"):
             raise PaymentError(f"bill download url: {answer.get('sub_code')}")
         return str(answer["bill_download_url"])
+
+    def bill(self, *, day: date) -> list[BillRow]:
+        """The day's trade bill, downloaded from the URL Alipay signed, and read
+        (orders/channels/bills.py). PaymentError when it cannot be had or read."""
+        url = self.bill_download_url(day=day)
+        if not url.startswith(("https://", "http://")):
+            raise PaymentError("bill download url: not http(s)")
+        try:
+            with urlopen(url, timeout=settings.PAYMENT_HTTP_TIMEOUT_SECONDS) as answer:  # noqa: S310
+                content = answer.read()
+        except (URLError, TimeoutError, OSError) as exc:
+            raise PaymentError(f"bill download: no answer ({exc})") from exc
+        try:
+            return parse_alipay_bill(content)
+        except BillError as exc:
+            raise PaymentError(f"bill: {exc}") from exc

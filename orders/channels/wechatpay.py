@@ -21,7 +21,8 @@ Every call and its documented shape (the gateway emulator in tests/payments/ ans
 - refund `POST /v3/refund/domestic/refunds` with out_refund_no = our idempotency key and
   amount {refund, total, currency}: the same number again is the same refund.
   https://pay.weixin.qq.com/docs/merchant/apis/native-payment/create.html
-- the trade bill `GET /v3/bill/tradebill?bill_date=…` → download_url.
+- the trade bill `GET /v3/bill/tradebill?bill_date=…` → download_url and hash_value, then
+  `GET download_url` (gzip; its SHA1 is hash_value) (orders/channels/bills.py).
   https://pay.weixin.qq.com/docs/merchant/apis/native-payment/trade-bill.html
 
 The platform certificates live in WECHATPAY_PLATFORM_CERT_DIR; a notice signed by a serial not
@@ -31,6 +32,8 @@ key) into it: a rotation by WeChat Pay needs no restart.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import logging
 from datetime import date
@@ -45,6 +48,7 @@ from wechatpayv3 import WeChatPay, WeChatPayType
 
 from kamen_complaints.money import from_fen, to_fen
 from orders.channels import notify_url, read_secret_file, require
+from orders.channels.bills import BillError, BillRow, parse_wechat_bill
 from orders.payments import (
     NoticeAnswer,
     NoticeRefused,
@@ -248,3 +252,24 @@ class WechatPayProvider:
         if status != 200 or not body.get("download_url"):
             raise PaymentError(f"trade bill: HTTP {status} {body.get('code', '')}")
         return str(body["download_url"])
+
+    def bill(self, *, day: date) -> list[BillRow]:
+        """The day's trade bill (type ALL): applied for, downloaded (gzip), its SHA1 checked
+        against the signed answer, read (orders/channels/bills.py)."""
+        status, body = self._call("trade bill", self.client.trade_bill, bill_date=day.isoformat())
+        if status != 200 or not body.get("download_url"):
+            raise PaymentError(f"trade bill: HTTP {status} {body.get('code', '')}")
+        try:
+            status, content = self.client.download_bill(url=str(body["download_url"]))
+        except requests.RequestException as exc:
+            raise PaymentError(f"bill download: no answer ({exc.__class__.__name__})") from exc
+        if status != 200 or not isinstance(content, bytes):
+            raise PaymentError(f"bill download: HTTP {status}")
+        plain = gzip.decompress(content) if content[:2] == b"\x1f\x8b" else content
+        digest = hashlib.sha1(plain).hexdigest()  # noqa: S324 - the channel's own checksum
+        if body.get("hash_type") == "SHA1" and body.get("hash_value", "").lower() != digest:
+            raise PaymentError("bill download: the SHA1 does not match the signed answer")
+        try:
+            return parse_wechat_bill(plain)
+        except BillError as exc:
+            raise PaymentError(f"bill: {exc}") from exc

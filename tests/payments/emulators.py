@@ -23,11 +23,14 @@ the documented fields.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
+import io
 import json
 import secrets
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -130,6 +133,9 @@ class AlipayGateway:
     def handle(self, request: Recorded) -> Answer:
         if self.down:
             return 502, b"<html>Bad Gateway</html>", {"Content-Type": "text/html"}
+        if request.method == "GET" and urlsplit(request.path).path.startswith("/bills/"):
+            self.calls.append({"http": "GET", "path": request.path})
+            return 200, self.bill_zip(), {"Content-Type": "application/zip"}
         params = dict(parse_qsl(urlsplit(request.path).query, keep_blank_values=True))
         method = params.get("method", "")
         biz = json.loads(params.get("biz_content") or "{}")
@@ -254,6 +260,110 @@ class AlipayGateway:
             },
         )
 
+    # --- The bill (https://opendocs.alipay.com/open/194/105166) -------------------------
+
+    def bill_zip(self, day: str = "20261207") -> bytes:
+        """The trade bill as Alipay serves it: a zip of two GBK CSVs, the detail rows (`#`
+        title lines, the header, rows padded with tabs, the closing lines) and the totals."""
+        header = (
+            "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,"
+            "操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,"
+            "支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,"
+            "卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注"
+        )
+        rows = []
+        for out_trade_no, trade in self.trades.items():
+            if trade["status"] not in ("TRADE_SUCCESS", "TRADE_FINISHED"):
+                continue
+            amount = trade.get("bill_amount", trade["total_amount"])
+            rows.append(
+                [
+                    trade["trade_no"],
+                    out_trade_no,
+                    "交易",
+                    "卡密",
+                    "2026-12-07 16:59:50",
+                    "2026-12-07 16:59:58",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "kam***@example.com",
+                    amount,
+                    amount,
+                    "0.00",
+                    "0.00",
+                    "0.00",
+                    "0.00",
+                    "0.00",
+                    "",
+                    "0.00",
+                    "0.00",
+                    "",
+                    "0.00",
+                    "0.00",
+                    "",
+                ]
+            )
+        for (trade_no, number), refund in self.refunds.items():
+            out_trade_no = next(o for o, t in self.trades.items() if t["trade_no"] == trade_no)
+            rows.append(
+                [
+                    trade_no,
+                    out_trade_no,
+                    "退款",
+                    "卡密",
+                    "2026-12-07 17:10:00",
+                    "2026-12-07 17:10:01",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "kam***@example.com",
+                    self.trades[out_trade_no]["total_amount"],
+                    f"-{refund['refund_amount']}",
+                    "0.00",
+                    "0.00",
+                    "0.00",
+                    "0.00",
+                    "0.00",
+                    "",
+                    "0.00",
+                    "0.00",
+                    number,
+                    "0.00",
+                    "0.00",
+                    "",
+                ]
+            )
+        lines = [
+            "#支付宝业务明细查询",
+            "#账号：[20881234567890120156]",
+            "#起始日期：[2026年12月07日 00:00:00]   终止日期：[2026年12月08日 00:00:00]",
+            "#-----------------------------------------业务明细列表----------------------------------------",
+            header,
+            *(",".join(f"{v}\t" for v in row) for row in rows),
+            "#-----------------------------------------业务明细列表结束------------------------------------",
+            f"#交易合计：{sum(1 for r in rows if r[2] == '交易')}笔，"
+            f"退款合计：{sum(1 for r in rows if r[2] == '退款')}笔",
+            "#导出时间：[2026年12月08日 10:00:00]",
+        ]
+        summary = "#支付宝业务汇总查询\n门店编号,门店名称,交易订单总笔数\n合计,,0\n"
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr(
+                f"20881234567890120156_{day}_业务明细.csv", "\r\n".join(lines).encode("gbk")
+            )
+            archive.writestr(
+                f"20881234567890120156_{day}_业务明细(汇总).csv", summary.encode("gbk")
+            )
+        return buffer.getvalue()
+
+    def forced_refund(self, out_trade_no: str, amount: str, number: str) -> None:
+        """Alipay gives money back by itself (a trade complaint it decided): a refund the
+        platform never asked for, under Alipay's own request number."""
+        self.refunds[(self.trades[out_trade_no]["trade_no"], number)] = {"refund_amount": amount}
+
     # --- What Alipay does by itself ---------------------------------------------------
 
     def pay(self, out_trade_no: str) -> dict[str, Any]:
@@ -317,6 +427,7 @@ class WechatPayGateway:
     calls: list[dict[str, Any]] = field(default_factory=list)
     refund_delay: float = 0.0
     down: bool = False
+    bills: dict[str, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -381,14 +492,23 @@ class WechatPayGateway:
         if request.method == "POST" and path == "/v3/refund/domestic/refunds":
             return self._refund(body)
         if request.method == "GET" and path == "/v3/bill/tradebill":
+            bill = self.bill_csv()
+            token = secrets.token_hex(8)
+            self.bills[token] = bill
             return self._answer(
                 200,
                 {
                     "hash_type": "SHA1",
-                    "hash_value": hashlib.sha1(query["bill_date"].encode()).hexdigest(),  # noqa: S324
-                    "download_url": f"{self.url}/v3/billdownload/file?token={secrets.token_hex(8)}",
+                    "hash_value": hashlib.sha1(bill).hexdigest(),  # noqa: S324
+                    "download_url": f"{self.url}/v3/billdownload/file?token={token}",
                 },
             )
+        if request.method == "GET" and path == "/v3/billdownload/file":
+            bill = self.bills.get(query.get("token", ""))
+            if bill is None:
+                return self._answer(404, {"code": "NO_STATEMENT_EXIST", "message": "账单不存在"})
+            # tar_type GZIP (the SDK's default): the file gzipped, not signed (a file).
+            return 200, gzip.compress(bill), {"Content-Type": "application/octet-stream"}
         return self._answer(404, {"code": "NOT_FOUND", "message": path})
 
     def _prepay(self, path: str, body: dict[str, Any]) -> Answer:
@@ -501,6 +621,117 @@ class WechatPayGateway:
             delay, self.refund_delay = self.refund_delay, 0.0
             time.sleep(delay)
         return answer
+
+    # --- The trade bill (https://pay.weixin.qq.com/docs/merchant/apis/bill-download/) ---
+
+    BILL_HEADER = (
+        "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
+        "交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,"
+        "充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,"
+        "费率备注"
+    )
+
+    def bill_csv(self) -> bytes:
+        """The trade bill (ALL) as WeChat Pay writes it: every value backtick-prefixed, then
+        the two summary lines."""
+
+        def yuan(fen: int) -> str:
+            return f"{Decimal(fen) / 100:.2f}"
+
+        rows = []
+        paid = [(o, t) for o, t in self.trades.items() if t["trade_state"] == "SUCCESS"]
+        for out_trade_no, trade in paid:
+            total = trade.get("bill_total", trade["total"])
+            rows.append(
+                [
+                    "2026-12-07 17:00:00",
+                    self.app_id,
+                    self.mch_id,
+                    "0",
+                    "",
+                    trade["transaction_id"],
+                    out_trade_no,
+                    "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+                    trade["trade_type"],
+                    "SUCCESS",
+                    "OTHERS",
+                    "CNY",
+                    yuan(total),
+                    "0.00",
+                    "0",
+                    "0",
+                    "0.00",
+                    "0.00",
+                    "",
+                    "",
+                    "卡密",
+                    "",
+                    "0.00000",
+                    "0.60%",
+                    yuan(total),
+                    "0.00",
+                    "",
+                ]
+            )
+        for number, refund in self.refunds.items():
+            out_trade_no, trade = next(
+                (o, t)
+                for o, t in self.trades.items()
+                if t["transaction_id"] == refund["transaction_id"]
+            )
+            rows.append(
+                [
+                    "2026-12-07 17:10:00",
+                    self.app_id,
+                    self.mch_id,
+                    "0",
+                    "",
+                    trade["transaction_id"],
+                    out_trade_no,
+                    "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+                    trade["trade_type"],
+                    "REFUND",
+                    "OTHERS",
+                    "CNY",
+                    "0.00",
+                    "0.00",
+                    refund["refund_id"],
+                    number,
+                    yuan(refund["refund"]),
+                    "0.00",
+                    "ORIGINAL",
+                    "SUCCESS",
+                    "卡密",
+                    "",
+                    "0.00000",
+                    "0.60%",
+                    yuan(trade["total"]),
+                    yuan(refund["refund"]),
+                    "",
+                ]
+            )
+        settled = sum(t.get("bill_total", t["total"]) for _o, t in paid)
+        refunded = sum(r["refund"] for r in self.refunds.values())
+        lines = [
+            self.BILL_HEADER,
+            *(",".join(f"`{v}" for v in row) for row in rows),
+            "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额",
+            f"`{len(paid)},`{yuan(settled)},`{yuan(refunded)},`0.00,`0.00000,"
+            f"`{yuan(settled)},`{yuan(refunded)}",
+        ]
+        return ("\r\n".join(lines) + "\r\n").encode()
+
+    def forced_refund(self, out_trade_no: str, fen: int, number: str) -> str:
+        """WeChat Pay gives money back by itself (a complaint it decided): a refund the
+        platform never asked for, under WeChat Pay's own number."""
+        trade = self.trades[out_trade_no]
+        refund_id = "5030" + secrets.token_hex(12)[:24]
+        self.refunds[number] = {
+            "refund_id": refund_id,
+            "refund": fen,
+            "transaction_id": trade["transaction_id"],
+        }
+        return refund_id
 
     # --- What WeChat Pay does by itself -----------------------------------------------
 

@@ -1,4 +1,5 @@
-"""`python manage.py check_ledger`: verify every invariant of the deposit ledger.
+"""`python manage.py check_ledger`: verify every invariant of the deposit ledger, and that every
+past day's channel bills are reconciled (docs/reconciliation.md).
 
 Prints each check and its result; exits non-zero (CommandError) when any is breached."""
 
@@ -9,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from escrow.models import Account, LedgerEntry, LedgerTransaction
-from escrow.selectors import ledger_check
+from escrow.selectors import ledger_check, unreconciled_days
 
 
 class Command(BaseCommand):
@@ -29,6 +30,14 @@ class Command(BaseCommand):
             self.stdout.write(self.style.ERROR(f"FAIL  {check.name}"))
             for breach in check.breaches:
                 self.stdout.write(f"      {breach}")
+        unreconciled = unreconciled_days()
+        if unreconciled:
+            failed += 1
+            self.stdout.write(self.style.ERROR("FAIL  every past day's channel bill reconciled"))
+            for day in unreconciled:
+                self.stdout.write(f"      {day.channel} {day.day.isoformat()}: {day.why}")
+        else:
+            self.stdout.write(self.style.SUCCESS("ok    every past day's channel bill reconciled"))
         if failed:
             raise CommandError(f"{failed} ledger invariant(s) breached")
         self.stdout.write(self.style.SUCCESS("ledger clean"))
