@@ -19,6 +19,7 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Sum,
 )
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
@@ -29,11 +30,15 @@ from disputes.models import (
     AutoCheck,
     BlacklistEntry,
     ClockRun,
+    CollectiveCase,
+    CollectiveOrder,
+    CollectiveOrderStatus,
     Dispute,
     DisputeEvent,
     DisputeRating,
     EventType,
     Evidence,
+    Finding,
     Notification,
     NotificationChannel,
     Outcome,
@@ -571,6 +576,28 @@ def _chat_figures(merchant_id: int, now: datetime) -> dict[int, dict[str, Any]]:
     return figures
 
 
+def _collective_figures(merchant_id: int, now: datetime) -> dict[int, dict[str, Any]]:
+    """The shop's collective cases over each window of SHOP_RECORD_DAYS, as of `now` (one
+    query): how many opened (`collective_cases`: a batch or channel of the shop went bad, docs/
+    collective-cases.md) and how many orders of them the platform refunded without a
+    complaint (`collective_refunded_orders`)."""
+    windows = {
+        days: Q(opened_at__gte=now - timedelta(days=days), opened_at__lte=now)
+        for days in SHOP_RECORD_DAYS
+    }
+    row = CollectiveCase.objects.filter(merchant_id=merchant_id).aggregate(
+        **{f"cases_{d}": Count("id", filter=w) for d, w in windows.items()},
+        **{f"refunded_{d}": Sum("refunded_count", filter=w) for d, w in windows.items()},
+    )
+    return {
+        days: {
+            "collective_cases": int(row[f"cases_{days}"] or 0),
+            "collective_refunded_orders": int(row[f"refunded_{days}"] or 0),
+        }
+        for days in SHOP_RECORD_DAYS
+    }
+
+
 def _medians_as_of(*, fresh: bool) -> tuple[datetime, dict[int, dict[str, Any]]]:
     """The marketplace medians of every window and the moment they were computed at (cached
     SHOP_RECORD_CACHE_SECONDS): that moment is the `now` of every shop record served with
@@ -595,15 +622,17 @@ def shop_records(merchant_id: int, *, fresh: bool = False) -> dict[int, dict[str
     from django.core.cache import cache
 
     now, medians = _medians_as_of(fresh=fresh)
-    # v4: one entry for every window, as of the medians' moment, with the chat's first-answer
-    # time (v3 had no chat figures, v2 held one window each).
-    key = f"disputes:shop_record:v4:{merchant_id}:{now.timestamp():.6f}"
+    # v5: one entry for every window, as of the medians' moment, with the chat's first-answer
+    # time and the collective cases (v4 had no cases, v3 no chat figures, v2 held one window
+    # each).
+    key = f"disputes:shop_record:v5:{merchant_id}:{now.timestamp():.6f}"
     if not fresh:
         cached = cache.get(key)
         if cached is not None:
             return {days: dict(record) for days, record in cached.items()}
     figures = _shop_figures(merchant_id, now)
     chats = _chat_figures(merchant_id, now)
+    cases = _collective_figures(merchant_id, now)
     records = {}
     for days in SHOP_RECORD_DAYS:
         record = {
@@ -611,6 +640,7 @@ def shop_records(merchant_id: int, *, fresh: bool = False) -> dict[int, dict[str
             "window_days": days,
             **figures[days],
             **chats[days],
+            **cases[days],
             "marketplace_median": medians[days],
             "computed_at": now,
         }
@@ -757,4 +787,68 @@ def replacement_values() -> list[tuple[int, Decimal]]:
     an order is never given back more than was paid; escrow.selectors ComplaintFacts)."""
     return list(
         Dispute.objects.filter(replaced_value__gt=0).values_list("order_id", "replaced_value")
+    )
+
+
+# --- Collective cases: what their pages read (docs/collective-cases.md) -------------------
+
+
+def collective_order_row(order: Order) -> CollectiveOrder | None:
+    """The order's row in the latest collective case of its batch or channel — what was
+    found about its keys, what the case refunded and why, the complaint it counts — with the
+    case and that complaint joined; None for an order no case looked at. The order page's
+    notice (disputes/templatetags/collective_tags.py) reads it."""
+    return (
+        CollectiveOrder.objects.filter(order_id=order.pk)
+        .select_related("case", "case__batch", "case__product", "dispute")
+        .order_by("-case__opened_at", "-id")
+        .first()
+    )
+
+
+def collective_cases(merchant_id: int | None = None) -> QuerySet[CollectiveCase]:
+    """Collective cases newest first (one shop's, or every shop's for the desk), with what the
+    lists show joined."""
+    qs = CollectiveCase.objects.select_related("merchant", "product", "batch")
+    if merchant_id is not None:
+        qs = qs.filter(merchant_id=merchant_id)
+    return qs
+
+
+def collective_case(pk: int, *, merchant_id: int | None = None) -> CollectiveCase | None:
+    """One case (one shop's when `merchant_id` is given: another shop's is None, answered as
+    404), with its merchant, product and batch joined."""
+    return collective_cases(merchant_id).filter(pk=pk).first()
+
+
+def collective_members(case_id: int) -> QuerySet[Dispute]:
+    """The complaints of a case (those that opened it, those on its orders, those that
+    joined it), oldest first, with their order and buyer."""
+    return (
+        Dispute.objects.filter(collective_case_id=case_id)
+        .select_related("order", "buyer")
+        .order_by("filed_at", "id")
+    )
+
+
+def collective_refunds_without_complaint(case_id: int) -> QuerySet[CollectiveOrder]:
+    """The orders a case refunded with no complaint filed (the platform's own refunds), with
+    their order and buyer."""
+    return (
+        CollectiveOrder.objects.filter(
+            case_id=case_id, dispute__isnull=True, refunded_at__isnull=False
+        )
+        .select_related("order", "order__buyer")
+        .order_by("refunded_at", "id")
+    )
+
+
+def collective_left_to_people(case_id: int) -> QuerySet[CollectiveOrder]:
+    """The orders of a case the rule could not settle by itself: the issuer or upstream never
+    answered, so staff decide (docs/collective-cases.md)."""
+    return (
+        CollectiveOrder.objects.filter(case_id=case_id)
+        .filter(Q(status=CollectiveOrderStatus.GAVE_UP) | Q(finding=Finding.NO_ANSWER))
+        .select_related("order", "order__buyer")
+        .order_by("id")
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from disputes.views import complaints, evidence_review, filing, notifications
+from disputes.views import collective, complaints, evidence_review, filing, notifications
 
 app_name = "disputes"
 
@@ -61,6 +61,13 @@ urlpatterns = [
         "orders/<number:number>/complain/draft/<slug:file_id>/",
         filing.complaint_draft_file,
         name="complaint_draft_file",
+    ),
+    # "我也遇到了": a buyer joins a collective case from the order page
+    # (disputes/views/collective.py).
+    path(
+        "orders/<number:number>/collective/join/",
+        collective.collective_join_view,
+        name="collective_join",
     ),
     path("notifications/", notifications.notifications, name="notifications"),
     path("notifications/read/", notifications.notifications_read, name="notifications_read"),

@@ -24,6 +24,8 @@ ROLES: dict[str, list[str]] = {
         "disputes.view_blacklistentry",
         "disputes.add_blacklistentry",
         "disputes.view_policy",
+        # Collective cases: the list and the case screen (docs/collective-cases.md).
+        "disputes.view_collectivecase",
         "orders.view_order",
         "orders.view_merchant",
         "kamen_complaints.view_approval",
@@ -47,6 +49,8 @@ ROLES: dict[str, list[str]] = {
         "escrow.retry_payout",
         "escrow.view_withdrawal",
         "escrow.approve_withdrawal",
+        # A collective case tells finance the money at risk before the platform pays.
+        "disputes.view_collectivecase",
         "orders.view_merchant",
         "kamen_complaints.view_approval",
     ],

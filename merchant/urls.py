@@ -8,6 +8,7 @@ from merchant.views import (
     api_keys,
     application,
     chat,
+    collective,
     complaints,
     deposit,
     home,
@@ -66,6 +67,10 @@ urlpatterns += [
         name="complaint_evidence_image",
     ),
 ]
+
+# The shop's collective cases: one case's figures and the shop's one answer for the batch
+# (merchant/views/collective.py); the open ones are on the home page.
+urlpatterns += [path("cases/<int:pk>/", collective.collective_case, name="collective_case")]
 
 # Buyers' messages on orders: the inbox of unanswered ones and a thread (merchant/views/chat.py).
 urlpatterns += [

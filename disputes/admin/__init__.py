@@ -2,4 +2,4 @@
 complaints and their review queue: registrations), the arbitration case screen (desk) and
 the metrics page (metrics). Importing the package registers them all (admin autodiscovery)."""
 
-from disputes.admin import metrics, registrations  # noqa: F401 (registers the pages)
+from disputes.admin import collective, metrics, registrations  # noqa: F401 (registers the pages)

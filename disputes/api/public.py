@@ -31,6 +31,13 @@ class ShopRecordSerializer(ShopMedianSerializer):
     chat_questions = serializers.IntegerField(
         help_text="Buyers who first wrote to the shop on the order chat in the window."
     )
+    collective_cases = serializers.IntegerField(
+        help_text="Collective cases opened on the shop in the window: complaints upheld "
+        "against one batch of its keys or one top-up channel reached the threshold."
+    )
+    collective_refunded_orders = serializers.IntegerField(
+        help_text="Orders of those cases the platform refunded without a complaint."
+    )
     chat_first_answer_seconds = serializers.IntegerField(
         allow_null=True,
         help_text="The median seconds to the shop's first answer on the order chat (a question "

@@ -19,6 +19,7 @@ from orders import selectors as order_selectors
 
 HOME_COMPLAINTS = 5
 HOME_ORDERS = 5
+HOME_CASES = 3
 
 
 @merchant_required
@@ -41,6 +42,10 @@ def home(request: HttpRequest) -> HttpResponse:
         "low_stock_threshold": order_selectors.LOW_STOCK_THRESHOLD,
         "deposit": deposit_summary(merchant),
         "verification_warning": verification_warning,
+        # The shop's collective cases not closed yet, with their figures (docs/collective-cases.md).
+        "collective_cases": list(
+            selectors.collective_cases(merchant.pk).exclude(status="closed")[:HOME_CASES]
+        ),
         "amber_hours": AMBER_HOURS,
         "red_hours": RED_HOURS,
     }
