@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Collection
 from datetime import timedelta
 
 from django.conf import settings
@@ -49,6 +50,17 @@ def verified_phone(user: User) -> str | None:
     if not user.pk:
         return None
     return AccountPhone.objects.filter(user_id=user.pk).values_list("phone", flat=True).first()
+
+
+def verified_phones(user_ids: Collection[int]) -> dict[int, str]:
+    """The verified numbers of these accounts in one query (kamen_complaints.sms.phones_known)."""
+    if not user_ids:
+        return {}
+    return dict(
+        AccountPhone.objects.filter(user_id__in=list(user_ids))
+        .order_by("-id")
+        .values_list("user_id", "phone")
+    )
 
 
 def _code_hash(phone: str, purpose: str, code: str) -> str:

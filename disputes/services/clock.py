@@ -77,6 +77,7 @@ from disputes.services.staff import dispute_info_lapse
 from disputes.services.state_machine import check_transition, locked, record, touch
 from escrow.batch import Compensation, compensations_post
 from integrations import events as integration_events
+from kamen_complaints import sms
 from kamen_complaints.money import from_fen, to_fen
 from orders.models import MerchantMember
 from orders.selectors import people_only
@@ -487,9 +488,13 @@ def _enforce_batch(clock: str, plans: list[_Plan], appeal_days: dict[str, int]) 
     buyers = _users({p.dispute.buyer_id for p in plans})
     team = _team({p.dispute.merchant_id for p in plans})
     rows = []
-    # The shops' webhooks and robots are read once for the batch (outbox_rows records each
-    # complaint's event for them).
-    with integration_events.targets_known({p.dispute.merchant_id for p in plans}):
+    # The shops' webhooks and robots, and the people's numbers for SMS, are read once for the
+    # batch (outbox_rows records each complaint's event and asks each channel's address).
+    people = {u.pk for u in buyers.values()} | {u.pk for ts in team.values() for u in ts}
+    with (
+        integration_events.targets_known({p.dispute.merchant_id for p in plans}),
+        sms.phones_known(people),
+    ):
         for plan, index in zip(plans, resolution_index, strict=True):
             d = plan.dispute
             rows += outbox_rows(

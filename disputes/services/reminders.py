@@ -68,6 +68,7 @@ from disputes.services.outbox import (
 )
 from integrations import events
 from integrations.models import Endpoint
+from kamen_complaints import sms
 from kamen_complaints.audit import audit_record
 from kamen_complaints.errors import DomainError, Forbidden
 from kamen_complaints.timefmt import SHANGHAI
@@ -377,45 +378,48 @@ def _remind_stages(clock: str, disputes: Sequence[Dispute], now: datetime) -> in
     rows: list[OutboxRow] = []
     changed: list[Dispute] = []
     sent = 0
-    for d in disputes:
-        due = getattr(d, c.due)
-        decision = _decide(
-            due, getattr(d, c.marker), getattr(d, c.stage), now, quiet.get(d.merchant_id)
-        )
-        setattr(d, c.marker, decision.marker)
-        setattr(d, c.stage, decision.stage)
-        setattr(d, c.next, decision.next)
-        changed.append(d)
-        if decision.send is None:
-            continue
-        sent += 1
-        stage = str(decision.send)
-        hours = _hours_left(due, now)
-        key = f"dispute:{d.pk}:reminder:{clock}:{int(due.timestamp())}:{stage}"
-        rows += outbox_rows(
-            dispute=d,
-            key=key,
-            recipients=team.get(d.merchant_id, []) if clock == MERCHANT else staff,
-            kind=_KIND[clock],
-            params=notice_params(d, due=due, hours=hours, stage=stage),
-            now=timezone.now(),
-            role=Role.STAFF if clock == REVIEW else None,
-        )
-        if clock == MERCHANT and d.merchant_id in listening:
-            url = reverse("merchant:complaint", kwargs={"number": d.number})
-            events.emit(
-                merchant_id=d.merchant_id,
-                type=events.COMPLAINT_DEADLINE_REMINDER,
-                data=_event_data(d, due, stage, hours, url),
-                key=key,
+    # The recipients' numbers for SMS are read once for the batch (the channel's address).
+    people = {u.pk for ts in team.values() for u in ts} | {u.pk for u in staff}
+    with sms.phones_known(people):
+        for d in disputes:
+            due = getattr(d, c.due)
+            decision = _decide(
+                due, getattr(d, c.marker), getattr(d, c.stage), now, quiet.get(d.merchant_id)
             )
-        elif clock == REVIEW:
-            url = reverse("admin:disputes_dispute_case", args=[d.pk])
-            events.emit_staff(
-                type=REVIEW_REMINDER_EVENT,
-                data=_event_data(d, due, stage, hours, url),
+            setattr(d, c.marker, decision.marker)
+            setattr(d, c.stage, decision.stage)
+            setattr(d, c.next, decision.next)
+            changed.append(d)
+            if decision.send is None:
+                continue
+            sent += 1
+            stage = str(decision.send)
+            hours = _hours_left(due, now)
+            key = f"dispute:{d.pk}:reminder:{clock}:{int(due.timestamp())}:{stage}"
+            rows += outbox_rows(
+                dispute=d,
                 key=key,
+                recipients=team.get(d.merchant_id, []) if clock == MERCHANT else staff,
+                kind=_KIND[clock],
+                params=notice_params(d, due=due, hours=hours, stage=stage),
+                now=timezone.now(),
+                role=Role.STAFF if clock == REVIEW else None,
             )
+            if clock == MERCHANT and d.merchant_id in listening:
+                url = reverse("merchant:complaint", kwargs={"number": d.number})
+                events.emit(
+                    merchant_id=d.merchant_id,
+                    type=events.COMPLAINT_DEADLINE_REMINDER,
+                    data=_event_data(d, due, stage, hours, url),
+                    key=key,
+                )
+            elif clock == REVIEW:
+                url = reverse("admin:disputes_dispute_case", args=[d.pk])
+                events.emit_staff(
+                    type=REVIEW_REMINDER_EVENT,
+                    data=_event_data(d, due, stage, hours, url),
+                    key=key,
+                )
     # One UPDATE for the batch's markers (bulk_update: one CASE per column).
     Dispute.objects.bulk_update(changed, [c.marker, c.stage, c.next])
     publish_notifications(outbox_insert(rows))

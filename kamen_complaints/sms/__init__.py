@@ -15,7 +15,9 @@ ask `verified_phone(user)` without importing accounts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -47,6 +49,8 @@ __all__ = [
     "SmsRateLimited",
     "SmsUnavailable",
     "masked",
+    "phones_known",
+    "register_bulk_phone_lookup",
     "register_phone_lookup",
     "send",
     "verified_phone",
@@ -102,8 +106,40 @@ def register_phone_lookup(lookup: PhoneLookup) -> None:
         _phone_lookups.append(lookup)
 
 
+# The same for many accounts in one query: {user id: verified number} of those that have one.
+BulkPhoneLookup = Callable[[Collection[int]], "dict[int, str]"]
+_bulk_phone_lookups: list[BulkPhoneLookup] = []
+_known_phones: ContextVar[dict[int, str | None] | None] = ContextVar(
+    "sms_known_phones", default=None
+)
+
+
+def register_bulk_phone_lookup(lookup: BulkPhoneLookup) -> None:
+    if lookup not in _bulk_phone_lookups:
+        _bulk_phone_lookups.append(lookup)
+
+
+@contextmanager
+def phones_known(user_ids: Iterable[int]) -> Iterator[None]:
+    """Within this block, `verified_phone` answers for these accounts from one look-up made
+    here: a batch that tells many people (the clock's batches, the reminders) asks the
+    SMS channel's addresses once, not once per recipient."""
+    ids = {i for i in user_ids if i}
+    found: dict[int, str] = {}
+    for lookup in _bulk_phone_lookups:
+        found.update(lookup([i for i in ids if i not in found]))
+    token = _known_phones.set({i: found.get(i) for i in ids})
+    try:
+        yield
+    finally:
+        _known_phones.reset(token)
+
+
 def verified_phone(user: User) -> str | None:
     """The user's verified mobile number (E.164), or None."""
+    known = _known_phones.get()
+    if known is not None and user.pk in known:
+        return known[user.pk]
     for lookup in _phone_lookups:
         phone = lookup(user)
         if phone:

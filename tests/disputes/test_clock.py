@@ -682,8 +682,9 @@ def test_the_admin_shows_the_clocks_health_line(admin_client, time_machine):
 
 def test_a_batch_of_default_judgments_reads_the_shops_webhooks_once(time_machine):
     """The clock's batch stays a fixed number of statements whatever its size: the shops'
-    webhooks and robots (integrations.events.emit, called for each complaint's notice) are
-    read once for the batch, not once per complaint."""
+    webhooks and robots (integrations.events.emit, called for each complaint's notice) and the
+    recipients' SMS numbers (the channel's address) are read once for the batch, not once per
+    complaint or recipient."""
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
@@ -702,6 +703,11 @@ def test_a_batch_of_default_judgments_reads_the_shops_webhooks_once(time_machine
             d.refresh_from_db()
             assert d.status == Status.RESOLVED, d.status
         time_machine.move_to(start + timedelta(days=5), tick=False)
-        return sum("integrations_endpoint" in q["sql"] for q in ctx.captured_queries)
+        sql = [q["sql"] for q in ctx.captured_queries]
+        return (
+            sum("integrations_endpoint" in q for q in sql),
+            sum("accounts_accountphone" in q for q in sql),
+        )
 
-    assert endpoint_queries(2) == endpoint_queries(6) == 1
+    # One look-up of the shops' webhooks, one of the people's numbers (the SMS channel).
+    assert endpoint_queries(2) == endpoint_queries(6) == (1, 1)
