@@ -63,6 +63,14 @@ class DisputesConfig(AppConfig):
         withdrawal_decided.connect(
             shop_notices.notify_withdrawal, dispatch_uid="disputes.notify_withdrawal"
         )
+        # A complaint the buyer filed on the payment channel joins the order's case
+        # (docs/channel-complaints.md; orders cannot import us).
+        from disputes.services.channel_complaints import channel_complaint_join
+        from orders.signals import channel_complaint_received
+
+        channel_complaint_received.connect(
+            channel_complaint_join, dispatch_uid="disputes.channel_complaint_join"
+        )
         # …and when a webhook or robot failing for a day is turned off (integrations is below).
         from integrations.signals import endpoint_disabled
 

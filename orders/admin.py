@@ -36,6 +36,7 @@ from orders.models import (
     CardKey,
     CardKeyReveal,
     CardKeyStatus,
+    ChannelComplaint,
     DuplicateKeyFlag,
     IdentityAccess,
     Merchant,
@@ -736,6 +737,29 @@ class PaymentNoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ]
     list_filter = ["channel", "outcome"]
     search_fields = ["=out_trade_no", "=reference", "=notice_id"]
+    date_hierarchy = "received_at"
+
+
+@admin.register(ChannelComplaint)
+class ChannelComplaintAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Complaints buyers filed on the payment channel, each with the platform case it joined
+    (or why none: an order unknown here, a filing rule), its deadlines and images' hashes."""
+
+    list_display = [
+        "received_at",
+        "channel",
+        "complaint_id",
+        "order",
+        "amount",
+        "state",
+        "case_id",
+        "case_note",
+        "reply_due",
+        "complete_due",
+    ]
+    list_filter = ["channel", "state"]
+    search_fields = ["=complaint_id", "=out_trade_no", "=reference", "=order__number"]
+    list_select_related = ["order"]
     date_hierarchy = "received_at"
 
 

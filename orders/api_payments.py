@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from orders import payments
+from orders.services import channel_complaints
 from orders.services import payments as payment_services
 
 
@@ -36,3 +37,16 @@ def _notice_view(channel: str) -> Callable[[HttpRequest], HttpResponse]:
 
 alipay_notify = _notice_view("alipay")
 wechatpay_notify = _notice_view("wechatpay")
+
+
+@csrf_exempt
+@require_POST
+def wechatpay_complaint_notify(request: HttpRequest) -> HttpResponse:
+    """WeChat Pay 消费者投诉 2.0's notice (docs/channel-complaints.md): signed and encrypted
+    like a payment notice, answered the same way."""
+    if not payments.is_redirect_channel("wechatpay"):
+        raise Http404("no such payment channel")
+    answer = channel_complaints.channel_complaint_receive(
+        channel="wechatpay", headers=request.headers, body=request.body
+    )
+    return HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)

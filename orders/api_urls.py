@@ -53,6 +53,13 @@ urlpatterns = [
         api_payments.wechatpay_notify,
         name="api-payments-wechatpay-notify",
     ),
+    # WeChat Pay 消费者投诉 2.0: register it as the complaint notification URL
+    # (docs/channel-complaints.md).
+    path(
+        "payments/wechatpay/complaints/notify/",
+        api_payments.wechatpay_complaint_notify,
+        name="api-payments-wechatpay-complaint-notify",
+    ),
     path(
         "staff/merchants/<int:pk>/verify/",
         api.StaffMerchantVerifyView.as_view(),

@@ -947,3 +947,53 @@ class PaymentNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.notice_id}"
+
+
+class ChannelComplaint(models.Model):
+    """A complaint the buyer filed on the payment channel (WeChat Pay 消费者投诉 2.0), verified,
+    with what the channel says of it: the buyer's text, its images (kept as evidence on the
+    platform's case, each with its SHA-256), the channel's deadlines. The complaints app joins
+    it to the order's case (`case_id`: orders never imports the complaints app) and pushes the
+    platform's answer back (docs/channel-complaints.md)."""
+
+    channel = models.CharField(_("payment channel"), max_length=24)
+    complaint_id = models.CharField(_("channel's complaint number"), max_length=64)
+    order = models.ForeignKey(
+        Order,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="channel_complaints",
+        verbose_name=_("order"),
+    )
+    out_trade_no = models.CharField(_("our trade number"), max_length=64, blank=True)
+    reference = models.CharField(_("channel's trade number"), max_length=64, blank=True)
+    amount = models.DecimalField(
+        _("amount"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    text = models.TextField(_("complaint text"), blank=True)
+    state = models.CharField(_("channel's state"), max_length=32, blank=True)
+    # The images as the channel gave them: [{"url": …, "sha256": …, "size": …}].
+    images = models.JSONField(_("images"), default=list, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    # WeChat Pay: first reply within 24 h, finished within 72 h of the complaint.
+    reply_due = models.DateTimeField(_("reply due"), null=True, blank=True)
+    complete_due = models.DateTimeField(_("complete due"), null=True, blank=True)
+    case_id = models.BigIntegerField(_("platform case"), null=True, blank=True, db_index=True)
+    case_note = models.CharField(_("case note"), max_length=255, blank=True)
+    replied_at = models.DateTimeField(_("replied at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    payload = models.JSONField(_("verified content"), default=dict)
+
+    class Meta:
+        verbose_name = _("channel complaint")
+        verbose_name_plural = _("channel complaints")
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "complaint_id"], name="orders_channel_complaint_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.complaint_id}"

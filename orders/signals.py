@@ -13,3 +13,10 @@ shop_status_changed = Signal()
 # (orders.services.chat), once per message: `message` (orders.models.OrderMessage). The
 # integrations app connects to it and sends the shop's `order.message` webhook event.
 order_message_posted = Signal()
+
+# Sent inside the transaction that records a complaint the buyer filed on the payment channel
+# (orders.services.channel_complaints), once per complaint: `complaint`
+# (orders.models.ChannelComplaint, saved) and `images` ([(name, bytes)] as the channel gave
+# them). The complaints app connects to it, opens or joins the order's case and returns
+# (case id or None, a note): orders records it on the complaint.
+channel_complaint_received = Signal()

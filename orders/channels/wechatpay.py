@@ -191,6 +191,20 @@ class WechatPayProvider:
         return state
 
     def parse_notice(self, *, headers: Any, body: bytes) -> TradeState:
+        notice = self._verified_notice(headers=headers, body=body)
+        resource = notice.get("resource")
+        if not isinstance(resource, dict):
+            raise NoticeRefused("no resource")
+        state = self._state(resource, notice_id=str(notice.get("id", "")))
+        if (state.app_id, state.merchant_id) != (self.app_id, self.mch_id):
+            raise NoticeRefused("appid or mchid is not ours", state)
+        if not (state.out_trade_no and state.reference and state.notice_id):
+            raise NoticeRefused("out_trade_no, transaction_id or id missing", state)
+        return state
+
+    def _verified_notice(self, *, headers: Any, body: bytes) -> dict[str, Any]:
+        """Any notice of WeChat Pay (payment, complaint): its timestamp within 5 minutes, its
+        platform signature, its resource decrypted. NoticeRefused otherwise."""
         stamp = headers.get("Wechatpay-Timestamp", "")
         if not stamp.isdigit() or abs(timezone.now().timestamp() - int(stamp)) > (
             NOTICE_MAX_SKEW_SECONDS
@@ -213,15 +227,7 @@ class WechatPayProvider:
             raise NoticeRefused(f"signature or resource: {exc.__class__.__name__}") from exc
         if not notice:  # signature did not verify, or the resource did not decrypt
             raise NoticeRefused("signature does not verify, or the resource does not decrypt")
-        resource = notice.get("resource")
-        if not isinstance(resource, dict):
-            raise NoticeRefused("no resource")
-        state = self._state(resource, notice_id=str(notice.get("id", "")))
-        if (state.app_id, state.merchant_id) != (self.app_id, self.mch_id):
-            raise NoticeRefused("appid or mchid is not ours", state)
-        if not (state.out_trade_no and state.reference and state.notice_id):
-            raise NoticeRefused("out_trade_no, transaction_id or id missing", state)
-        return state
+        return dict(notice)
 
     def answer(self, *, ok: bool, message: str = "") -> NoticeAnswer:
         if ok:
@@ -273,3 +279,68 @@ class WechatPayProvider:
             return parse_wechat_bill(plain)
         except BillError as exc:
             raise PaymentError(f"bill: {exc}") from exc
+
+    # --- 消费者投诉 2.0 (docs/channel-complaints.md) ---------------------------------------
+
+    def parse_complaint_notice(self, *, headers: Any, body: bytes) -> tuple[str, str, str]:
+        """A complaint notice (the same signature and AEAD as a payment notice; resource:
+        complaint_id, action_type): (notice id, complaint id, action type).
+        https://pay.weixin.qq.com/docs/merchant/apis/consumer-complaint/complaint-notifications/complaint-notification.html"""
+        notice = self._verified_notice(headers=headers, body=body)
+        resource = notice.get("resource")
+        if not isinstance(resource, dict) or not resource.get("complaint_id"):
+            raise NoticeRefused("no complaint_id in the resource")
+        return (
+            str(notice.get("id", "")),
+            str(resource["complaint_id"]),
+            str(resource.get("action_type", "")),
+        )
+
+    def complaint_detail(self, *, complaint_id: str) -> dict[str, Any]:
+        """`GET /v3/merchant-service/complaints-v2/{complaint_id}`, its answer verified."""
+        status, body = self._call(
+            "complaint detail", self.client.complaint_detail_query, complaint_id=complaint_id
+        )
+        if status != 200 or not isinstance(body, dict):
+            raise PaymentError(f"complaint detail: HTTP {status}")
+        if body.get("complainted_mchid", self.mch_id) != self.mch_id:
+            raise PaymentError("complaint detail: another merchant's complaint")
+        return body
+
+    def complaint_history(self, *, complaint_id: str) -> list[dict[str, Any]]:
+        """The negotiation history (`…/negotiation-historys`), oldest first."""
+        status, body = self._call(
+            "complaint history", self.client.complaint_history_query, complaint_id=complaint_id
+        )
+        if status != 200:
+            raise PaymentError(f"complaint history: HTTP {status}")
+        return list(body.get("data") or [])
+
+    def complaint_image(self, *, media_url: str) -> bytes:
+        """One of the complaint's images (`GET` its media_url, signed; a file, not signed)."""
+        try:
+            status, content = self.client.complaint_image_download(media_url=media_url)
+        except requests.RequestException as exc:
+            raise PaymentError(f"complaint image: no answer ({exc.__class__.__name__})") from exc
+        if status != 200 or not isinstance(content, bytes):
+            raise PaymentError(f"complaint image: HTTP {status}")
+        return content
+
+    def complaint_reply(self, *, complaint_id: str, text: str) -> None:
+        """`POST …/{complaint_id}/response` (at most 200 characters)."""
+        status, body = self._call(
+            "complaint response",
+            self.client.complaint_response,
+            complaint_id=complaint_id,
+            response_content=text[:200],
+        )
+        if status not in (200, 204):
+            raise PaymentError(f"complaint response: HTTP {status} {body.get('code', '')}")
+
+    def complaint_complete(self, *, complaint_id: str) -> None:
+        """`POST …/{complaint_id}/complete`: the merchant says it is handled."""
+        status, body = self._call(
+            "complaint complete", self.client.complaint_complete, complaint_id=complaint_id
+        )
+        if status not in (200, 204):
+            raise PaymentError(f"complaint complete: HTTP {status} {body.get('code', '')}")

@@ -428,6 +428,8 @@ class WechatPayGateway:
     refund_delay: float = 0.0
     down: bool = False
     bills: dict[str, bytes] = field(default_factory=dict)
+    complaints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    images: dict[str, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -491,6 +493,8 @@ class WechatPayGateway:
             return self._query(path.rsplit("/", 1)[-1], query)
         if request.method == "POST" and path == "/v3/refund/domestic/refunds":
             return self._refund(body)
+        if path.startswith("/v3/merchant-service/"):
+            return self._complaints(request.method, path, body)
         if request.method == "GET" and path == "/v3/bill/tradebill":
             bill = self.bill_csv()
             token = secrets.token_hex(8)
@@ -621,6 +625,104 @@ class WechatPayGateway:
             delay, self.refund_delay = self.refund_delay, 0.0
             time.sleep(delay)
         return answer
+
+    # --- 消费者投诉 2.0 (https://pay.weixin.qq.com/docs/merchant/apis/consumer-complaint/) ---
+
+    def complain(self, out_trade_no: str, text: str, images: list[bytes]) -> str:
+        """A payer complains about a trade on the bill: the complaint exists at WeChat Pay,
+        its images served at signed media URLs."""
+        complaint_id = "2002018" + secrets.token_hex(10)
+        urls = []
+        for content in images:
+            media = secrets.token_hex(8)
+            self.images[media] = content
+            urls.append(f"{self.url}/v3/merchant-service/images/{media}")
+        trade = self.trades[out_trade_no]
+        self.complaints[complaint_id] = {
+            "complaint_id": complaint_id,
+            "complaint_time": "2026-12-07T18:00:00+08:00",
+            "complaint_detail": text,
+            "complaint_state": "PENDING",
+            "complainted_mchid": self.mch_id,
+            "payer_phone": "",
+            "complaint_order_info": [
+                {
+                    "transaction_id": trade["transaction_id"],
+                    "out_trade_no": out_trade_no,
+                    "amount": trade["total"],
+                }
+            ],
+            "complaint_media_list": [{"media_type": "USER_COMPLAINT_IMAGE", "media_url": urls}],
+            "problem_description": text,
+            "problem_type": "REFUND",
+            "apply_refund_amount": trade["total"],
+            "user_complaint_times": 1,
+            "incoming_user_response": False,
+            "responses": [],
+            "completed": False,
+        }
+        return complaint_id
+
+    def _complaints(self, method: str, path: str, body: dict[str, Any]) -> Answer:
+        parts = path.removeprefix("/v3/merchant-service/").split("/")
+        if method == "GET" and parts[0] == "images" and len(parts) == 2:
+            content = self.images.get(parts[1])
+            if content is None:
+                return self._answer(404, {"code": "RESOURCE_NOT_EXISTS", "message": "图片不存在"})
+            return 200, content, {"Content-Type": "image/jpeg"}
+        if parts[0] != "complaints-v2" or len(parts) < 2 or parts[1] not in self.complaints:
+            return self._answer(404, {"code": "RESOURCE_NOT_EXISTS", "message": "投诉单不存在"})
+        complaint = self.complaints[parts[1]]
+        if method == "GET" and len(parts) == 2:
+            return self._answer(200, complaint)
+        if method == "GET" and parts[2] == "negotiation-historys":
+            return self._answer(200, {"data": complaint["responses"], "total_count": 0})
+        if method == "POST" and parts[2] == "response":
+            if not body.get("response_content") or body.get("complainted_mchid") != self.mch_id:
+                return self._answer(400, {"code": "PARAM_ERROR", "message": "参数错误"})
+            complaint["responses"].append(body)
+            complaint["complaint_state"] = "PROCESSING"
+            return self._answer(204, None)
+        if method == "POST" and parts[2] == "complete":
+            if body.get("complainted_mchid") != self.mch_id:
+                return self._answer(400, {"code": "PARAM_ERROR", "message": "参数错误"})
+            complaint["completed"] = True
+            complaint["complaint_state"] = "PROCESSED"
+            return self._answer(204, None)
+        return self._answer(404, {"code": "NOT_FOUND", "message": path})
+
+    def complaint_notice(
+        self,
+        complaint_id: str,
+        *,
+        action_type: str = "CREATE_COMPLAINT",
+        key: KeyPair | None = None,
+        stamp: int | None = None,
+    ) -> tuple[dict[str, str], bytes]:
+        """The complaint notice WeChat Pay posts to the complaint notification URL."""
+        resource = json.dumps({"complaint_id": complaint_id, "action_type": action_type})
+        nonce = secrets.token_hex(6)
+        ciphertext = AESGCM(self.apiv3_key.encode()).encrypt(
+            nonce.encode(), resource.encode(), b"complaint"
+        )
+        body = json.dumps(
+            {
+                "id": f"EV-{secrets.token_hex(10)}",
+                "create_time": "2026-12-07T18:00:01+08:00",
+                "resource_type": "encrypt-resource",
+                "event_type": "COMPLAINT.CREATE",
+                "summary": "产生新投诉",
+                "resource": {
+                    "original_type": "payment",
+                    "algorithm": "AEAD_AES_256_GCM",
+                    "ciphertext": base64.b64encode(ciphertext).decode(),
+                    "associated_data": "complaint",
+                    "nonce": nonce,
+                },
+            },
+            ensure_ascii=False,
+        )
+        return self._signed_headers(body, key=key, stamp=stamp), body.encode()
 
     # --- The trade bill (https://pay.weixin.qq.com/docs/merchant/apis/bill-download/) ---
 
