@@ -8,9 +8,11 @@ waiting, so a scrape costs what is queued or open, never the history (docs/opera
 Registered by DisputesConfig.ready: this app is above everything it reads (escrow's payouts,
 integrations' deliveries), the project package below it imports none of them.
 
-Not exported: reconciliation differences — the platform has no reconciliation of its records
-against the payment channels' statements yet; the gauge (and its alert, commented out in
-prometheus/alerts.yml) comes with it.
+Reconciliation (escrow, docs/reconciliation.md): the differences and the missing bills of the
+days whose run did not come out clean — a run is replaced when the day is reconciled again, so
+these fall back to 0 once finance has it matched. Days on which money moved and no run ever
+compared them are check_ledger's to report: finding them reads every payment, too much for a
+scrape.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -30,7 +32,7 @@ from prometheus_client.registry import Collector
 from disputes.models import OPEN_STATUSES, AutoCheck, CheckStatus, ClockRun, Dispute, Notification
 from disputes.selectors import deadlines_overdue
 from disputes.services.notifications import MAX_ATTEMPTS as NOTIFICATION_MAX_ATTEMPTS
-from escrow.models import Payout, PayoutStatus
+from escrow.models import Payout, PayoutStatus, ReconciliationRun, ReconciliationStatus
 from integrations.models import Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
@@ -82,7 +84,15 @@ def platform_figures(now: datetime) -> dict[str, Any]:
         .order_by()
         .aggregate(n=Count("pk"), oldest=Min("created_at"))
     )
+    reconciliation = ReconciliationRun.objects.filter(
+        status__in=(ReconciliationStatus.DIFFERENCES, ReconciliationStatus.FAILED)
+    ).aggregate(
+        differences=Sum("differences", filter=Q(status=ReconciliationStatus.DIFFERENCES)),
+        failed=Count("pk", filter=Q(status=ReconciliationStatus.FAILED)),
+    )
     return {
+        "reconciliation_differences": reconciliation["differences"] or 0,
+        "reconciliation_failed_days": reconciliation["failed"],
         "open": {status.value: by_status.get(status.value, 0) for status in OPEN_STATUSES},
         "deadlines_overdue": overdue,
         "deadline_oldest_overdue_seconds": _age(now, oldest_overdue),
@@ -183,6 +193,16 @@ class PlatformCollector(Collector):
             "auto_checks_pending",
             "Automatic checks waiting for the upstream's answer.",
             figures["auto_checks"],
+        )
+        yield _gauge(
+            "reconciliation_differences",
+            "Differences between the ledger and the channels' bills on days not reconciled clean.",
+            figures["reconciliation_differences"],
+        )
+        yield _gauge(
+            "reconciliation_failed_days",
+            "Channel-days whose bill could not be had for reconciliation.",
+            figures["reconciliation_failed_days"],
         )
         yield _gauge(
             "auto_checks_oldest_seconds",

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from disputes.models import AutoCheck, ClockRun, Dispute, Notification, Status
 from disputes.services.notifications import MAX_ATTEMPTS
-from escrow.models import Payout
+from escrow.models import Payout, ReconciliationRun
 from integrations.models import Delivery
 from tests.complaint_fixtures import (  # noqa: F401 - autouse fixtures, applied by import
     _broker_assumed_up,
@@ -200,9 +200,23 @@ def test_platform_gauges_read_the_rows(client):
         AutoCheck.objects.create(
             dispute=reviewed, kind="topup", status="pending", created_at=now - timedelta(minutes=2)
         )
+        # Reconciliation: one day with 3 differences, one without its bill, one clean.
+        for channel, day, status, differences in (
+            ("alipay", 1, "differences", 3),
+            ("wechatpay", 1, "failed", 0),
+            ("alipay", 2, "clean", 0),
+        ):
+            ReconciliationRun.objects.create(
+                channel=channel,
+                day=(now - timedelta(days=day)).date(),
+                status=status,
+                differences=differences,
+            )
         found = samples(scrape(client))
 
     assert value(found, "kamen_platform_up") == 1
+    assert value(found, "kamen_reconciliation_differences") == 3
+    assert value(found, "kamen_reconciliation_failed_days") == 1
     assert value(found, "kamen_complaints_open", status=Status.AWAITING_MERCHANT) == 2
     assert value(found, "kamen_complaints_open", status=Status.UNDER_REVIEW) == 1
     assert value(found, "kamen_complaints_open", status=Status.AWAITING_BUYER) == 0
@@ -229,6 +243,7 @@ def test_an_empty_platform_reads_zero_and_a_sweep_that_never_ran(client):
     assert value(found, "kamen_notification_outbox_length") == 0
     assert value(found, "kamen_payout_queue_oldest_seconds") == 0
     assert value(found, "kamen_sweep_lag_seconds") == float("inf")
+    assert value(found, "kamen_reconciliation_differences") == 0
 
 
 @pytest.mark.django_db

@@ -77,12 +77,8 @@ def test_the_alerts_the_operator_needs_are_there():
         expr = " ".join(by_name[alert]["expr"].split())
         assert f"delta({metric}[10m]) > 0" in expr
         assert f"min_over_time({metric}[10m]) > 0" in expr
-    # No reconciliation gauge exists yet: its rule waits, commented, in the file.
-    assert "KamenReconciliationDifference" not in by_name
-    assert (
-        "# - alert: KamenReconciliationDifference"
-        in (ROOT / "prometheus" / "alerts.yml").read_text()
-    )
+    reconciliation = " ".join(by_name["KamenReconciliationDifference"]["expr"].split())
+    assert "kamen_reconciliation_differences > 0" in reconciliation
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
