@@ -997,3 +997,49 @@ class ChannelComplaint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.complaint_id}"
+
+
+class ChannelComplaintPushAction(models.TextChoices):
+    REPLY = "reply", _("reply")
+    REFUND = "refund", _("refund decision")
+    COMPLETE = "complete", _("complete")
+
+
+class ChannelComplaintPush(models.Model):
+    """The outbox of what the platform tells the channel about a complaint filed there: a
+    reply when the merchant answers and when the case is decided, the refund decision when
+    the case pays the buyer, then complete. One row per action and complaint (`key`), sent
+    by a task after commit and by the sweep until the channel takes it, with back-off
+    (docs/channel-complaints.md)."""
+
+    complaint = models.ForeignKey(
+        ChannelComplaint,
+        on_delete=models.CASCADE,
+        related_name="pushes",
+        verbose_name=_("channel complaint"),
+    )
+    action = models.CharField(
+        _("action"), max_length=12, choices=ChannelComplaintPushAction.choices
+    )
+    key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    text = models.CharField(_("text"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    next_try_at = models.DateTimeField(_("next try at"), default=timezone.now)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("push to the channel")
+        verbose_name_plural = _("pushes to the channel")
+        ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["next_try_at"],
+                condition=Q(sent_at__isnull=True),
+                name="orders_ccpush_due_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
