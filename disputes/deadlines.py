@@ -51,3 +51,13 @@ def running_deadline_sql() -> models.Case:
         for status, paused, field in RUNNING
     ]
     return models.Case(*whens, default=models.Value(None), output_field=models.DateTimeField())
+
+
+def merchant_response_due_with(dispute: Dispute, *channel_dues: datetime | None) -> datetime | None:
+    """The merchant's answer deadline once a complaint filed on a payment channel joined the
+    case: the earliest of the platform's own (`merchant_response_due`, 24 h by the policy) and
+    each channel's first-reply deadline (WeChat Pay: 24 h from the buyer's complaint there)
+    runs, so neither clock is missed. The case stores the result in `merchant_response_due`,
+    so the sweep's set-based overdue query and the inbox's index stay as they are."""
+    dues = [d for d in (dispute.merchant_response_due, *channel_dues) if d is not None]
+    return min(dues) if dues else None

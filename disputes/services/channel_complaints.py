@@ -11,8 +11,21 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Exists, OuterRef
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
-from disputes.models import Dispute, EventType, EvidenceKind, Reason, Role, Status, Visibility
+from disputes.deadlines import merchant_response_due_with
+from disputes.models import (
+    Dispute,
+    DisputeEvent,
+    EventType,
+    EvidenceKind,
+    Reason,
+    Role,
+    Status,
+    Visibility,
+)
 from disputes.selectors import policy_for
 from disputes.services.evidence import (
     EvidenceUpload,
@@ -22,9 +35,11 @@ from disputes.services.evidence import (
     stored_files,
 )
 from disputes.services.filing import dispute_file
-from disputes.services.state_machine import record
+from disputes.services.formatting import yuan
+from disputes.services.state_machine import locked, record, touch
 from kamen_complaints.errors import DomainError
-from orders.models import ChannelComplaint
+from orders.models import ChannelComplaint, ChannelComplaintPush, ChannelComplaintPushAction
+from orders.services.channel_complaints import PushWanted, channel_complaint_pushes_queue
 
 ORIGIN_LABELS = {"wechatpay": "微信支付消费者投诉", "alipay": "支付宝交易投诉"}
 
@@ -74,6 +89,7 @@ def channel_complaint_join(
             data=origin,
             visibility=Visibility.ALL,
         )
+        _channel_clock(dispute, complaint)
         return dispute.pk, "opened"
     policy = policy_for(order.product.kind)
     uploads = _uploads(images, complaint)
@@ -97,4 +113,130 @@ def channel_complaint_join(
         data=origin,
         visibility=Visibility.ALL,
     )
+    _channel_clock(live, complaint)
     return live.pk, note
+
+
+def _channel_clock(dispute: Dispute, complaint: ChannelComplaint) -> None:
+    """The channel's first-reply deadline joins the case's clock: while the merchant is to
+    answer, the earlier of the two runs (disputes.deadlines.merchant_response_due_with), set
+    on the case through the state machine's save and said on the timeline."""
+    dispute = locked(dispute)
+    if dispute.status != Status.AWAITING_MERCHANT:
+        return
+    before = dispute.merchant_response_due
+    due = merchant_response_due_with(dispute, complaint.reply_due)
+    if due is None or due == before:
+        return
+    dispute.merchant_response_due = due
+    touch(dispute, "merchant_response_due")
+    record(
+        dispute,
+        type=EventType.NOTE,
+        actor=None,
+        role=Role.SYSTEM,
+        body=_(
+            "The merchant now answers by %(due)s: the payment channel's own deadline for "
+            "its first reply comes before the platform's."
+        )
+        % {"due": timezone.localtime(due).strftime("%Y-%m-%d %H:%M")},
+        data={
+            "deadline": "merchant_response_due",
+            "origin": complaint.channel,
+            "complaint_id": complaint.complaint_id,
+            "was": before,
+            "now": due,
+        },
+        visibility=Visibility.ALL,
+    )
+
+
+# --- What the channel is told (docs/channel-complaints.md) -----------------------------------
+
+MERCHANT_ANSWERS = (EventType.ACCEPTED, EventType.OFFER_MADE, EventType.CONTESTED)
+PLAN_BATCH = 500
+
+
+def _wanted(complaint: dict[str, Any], case: dict[str, Any], answered: bool) -> list[PushWanted]:
+    """What the channel should have heard of one complaint by now, each under its key."""
+    base = f"{complaint['channel']}:{complaint['complaint_id']}"
+    pk = complaint["pk"]
+    number = case["number"]
+    wanted: list[PushWanted] = []
+    if answered:
+        wanted.append(
+            PushWanted(
+                pk,
+                ChannelComplaintPushAction.REPLY,
+                f"{base}:reply-answer",
+                _(
+                    "The shop has answered on the platform (complaint %(number)s); the "
+                    "platform's arbitration follows the case to its end."
+                )
+                % {"number": number},
+            )
+        )
+    if case["paid_out"] > 0:
+        wanted.append(
+            PushWanted(
+                pk,
+                ChannelComplaintPushAction.REFUND,
+                f"{base}:refund",
+                _("The platform refunded %(amount)s through the original payment.")
+                % {"amount": yuan(case["paid_out"])},
+            )
+        )
+    if case["status"] in (Status.RESOLVED, Status.WITHDRAWN):
+        if case["status"] == Status.WITHDRAWN:
+            text = _("The buyer withdrew complaint %(number)s on the platform.")
+        elif case["paid_out"] > 0:
+            text = _("Complaint %(number)s is decided: the buyer was refunded %(amount)s.")
+        else:
+            text = _("Complaint %(number)s is decided on the platform; no refund is due.")
+        wanted.append(
+            PushWanted(
+                pk,
+                ChannelComplaintPushAction.REPLY,
+                f"{base}:reply-outcome",
+                text % {"number": number, "amount": yuan(case["paid_out"])},
+            )
+        )
+        wanted.append(PushWanted(pk, ChannelComplaintPushAction.COMPLETE, f"{base}:complete"))
+    return wanted
+
+
+def channel_complaint_pushes_plan(*, limit: int = PLAN_BATCH) -> int:
+    """The sweep's step: for every channel complaint joined to a case and not yet completed
+    at the channel, queue what the channel has not been told — the merchant answered (a
+    reply), the case paid the buyer (the refund decision), the case ended (a reply with the
+    result, then complete). Set-based: a fixed number of queries for any number of
+    complaints, whatever path (a page, the API, the clock's batches) moved the case. Each
+    push has its key, so planning again queues nothing twice. Returns how many are new."""
+    done = ChannelComplaintPush.objects.filter(
+        complaint=OuterRef("pk"), action=ChannelComplaintPushAction.COMPLETE
+    )
+    complaints = list(
+        ChannelComplaint.objects.filter(case_id__isnull=False, completed_at__isnull=True)
+        .exclude(Exists(done))
+        .order_by("pk")
+        .values("pk", "channel", "complaint_id", "case_id")[:limit]
+    )
+    case_ids = {c["case_id"] for c in complaints}
+    cases = {
+        row["pk"]: row
+        for row in Dispute.objects.filter(pk__in=case_ids).values(
+            "pk", "number", "status", "paid_out"
+        )
+    }
+    answered = set(
+        DisputeEvent.objects.filter(dispute_id__in=case_ids, type__in=MERCHANT_ANSWERS)
+        .values_list("dispute_id", flat=True)
+        .distinct()
+    )
+    wanted: list[PushWanted] = []
+    with translation.override("zh-hans"):  # the buyer reads it on the channel, in Chinese
+        for complaint in complaints:
+            case = cases.get(complaint["case_id"])
+            if case is not None:
+                wanted += _wanted(complaint, case, case["pk"] in answered)
+    return channel_complaint_pushes_queue(wanted)

@@ -35,6 +35,7 @@ from disputes.models import ClockRun
 from disputes.services import clock as clocks
 from disputes.services import reminders as reminding
 from disputes.services.auto import auto_checks_sweep
+from disputes.services.channel_complaints import channel_complaint_pushes_plan
 from disputes.services.collective import collective_cases_sweep
 from disputes.services.notifications import notifications_send_pending
 from disputes.services.shop_notices import shops_warn_verification_expiring
@@ -235,6 +236,15 @@ def deadlines_sweep(
             raise
         except Exception:
             logger.exception("collective cases failed; the next sweep tries again")
+            report.failed += 1
+    if auto_checks and not _out_of_time(deadline):
+        # Complaints filed on a payment channel: queue what the channel is to be told of
+        # their cases (a reply, the refund decision, complete); orders' outbox sends it.
+        try:
+            with transaction.atomic():
+                channel_complaint_pushes_plan()
+        except Exception:
+            logger.exception("channel complaint pushes failed; the next sweep tries again")
             report.failed += 1
     if reminders:
         for clock in reminding.CLOCKS:

@@ -344,3 +344,18 @@ class WechatPayProvider:
         )
         if status not in (200, 204):
             raise PaymentError(f"complaint complete: HTTP {status} {body.get('code', '')}")
+
+    def complaint_refund_progress(self, *, complaint_id: str, approve: bool, remark: str) -> None:
+        """`POST …/{complaint_id}/update-refund-progress`: the merchant's refund decision
+        (APPROVE with launch_refund_day 0 — the platform refunds now through its own payout —,
+        or REJECT with the reason)."""
+        kwargs: dict[str, Any] = {"complaint_id": complaint_id, "remark": remark[:200]}
+        if approve:
+            kwargs.update(action="APPROVE", launch_refund_day=0)
+        else:
+            kwargs.update(action="REJECT", reject_reason=remark[:200] or "商家未同意退款")
+        status, body = self._call(
+            "complaint refund progress", self.client.complaint_update_refund, **kwargs
+        )
+        if status not in (200, 204):
+            raise PaymentError(f"complaint refund progress: HTTP {status} {body.get('code', '')}")

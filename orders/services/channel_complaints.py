@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,10 +18,16 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from kamen_complaints.celery import enqueue
 from kamen_complaints.errors import DomainError, NotFound
 from kamen_complaints.money import from_fen
 from orders import payments
-from orders.models import ChannelComplaint, Order
+from orders.models import (
+    ChannelComplaint,
+    ChannelComplaintPush,
+    ChannelComplaintPushAction,
+    Order,
+)
 from orders.payments import NoticeAnswer, NoticeRefused, PaymentError
 from orders.signals import channel_complaint_received
 
@@ -122,3 +129,127 @@ def _record(
         complete_due=filed_at + WECHAT_COMPLETE_WITHIN,
         payload=detail,
     )
+
+
+# --- Pushing the platform's answers back to the channel -------------------------------------
+
+PUSH_RETRY_BASE = timedelta(minutes=1)
+PUSH_RETRY_MAX = timedelta(hours=2)
+PUSH_BATCH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PushWanted:
+    """One thing the channel is to be told of a complaint filed there, once per `key`."""
+
+    complaint_id: int  # ChannelComplaint's id
+    action: str  # ChannelComplaintPushAction
+    key: str
+    text: str = ""
+
+
+def _push_send_later(ids: list[int]) -> None:
+    from orders.tasks import channel_complaint_pushes_send
+
+    enqueue(channel_complaint_pushes_send, ids)
+
+
+def channel_complaint_pushes_queue(wanted: list[PushWanted]) -> int:
+    """Write the outbox rows the complaints app asks for — one INSERT, a key already there
+    is nothing new, so asking twice pushes once — and hand the new ones to a task after
+    commit. Returns how many are new."""
+    if not wanted:
+        return 0
+    keys = [w.key for w in wanted]
+    before = set(ChannelComplaintPush.objects.filter(key__in=keys).values_list("key", flat=True))
+    now = timezone.now()
+    ChannelComplaintPush.objects.bulk_create(
+        [
+            ChannelComplaintPush(
+                complaint_id=w.complaint_id,
+                action=w.action,
+                key=w.key[:100],
+                text=w.text[:200],
+                created_at=now,
+                next_try_at=now,
+            )
+            for w in wanted
+            if w.key not in before
+        ],
+        ignore_conflicts=True,
+    )
+    new = list(
+        ChannelComplaintPush.objects.filter(key__in=set(keys) - before).values_list("pk", flat=True)
+    )
+    if new:
+        transaction.on_commit(lambda: _push_send_later(new), robust=True)
+    return len(new)
+
+
+def push_retry_delay(attempts: int) -> timedelta:
+    return min(PUSH_RETRY_BASE * (2 ** min(attempts, 10)), PUSH_RETRY_MAX)
+
+
+def channel_complaint_push_send(*, push_id: int) -> bool:
+    """Tell the channel one thing, under the row's lock (a second worker passes it by): a
+    reply, the refund decision, or complete — complete only once everything queued before it
+    for that complaint went through, so the channel hears them in order. A channel that does
+    not take it leaves the row for the sweep, later each time. True when it went through."""
+    with transaction.atomic():
+        push = (
+            ChannelComplaintPush.objects.select_for_update(skip_locked=True)
+            .select_related("complaint")
+            .filter(pk=push_id, sent_at__isnull=True)
+            .first()
+        )
+        if push is None:
+            return False
+        now = timezone.now()
+        earlier_unsent = ChannelComplaintPush.objects.filter(
+            complaint_id=push.complaint_id, sent_at__isnull=True, pk__lt=push.pk
+        ).exists()
+        if earlier_unsent:
+            push.next_try_at = now + PUSH_RETRY_BASE
+            push.save(update_fields=["next_try_at"])
+            return False
+        complaint = push.complaint
+        push.attempts += 1
+        try:
+            provider: Any = payments.get_channel(complaint.channel)
+            if push.action == ChannelComplaintPushAction.REPLY:
+                provider.complaint_reply(complaint_id=complaint.complaint_id, text=push.text)
+            elif push.action == ChannelComplaintPushAction.REFUND:
+                provider.complaint_refund_progress(
+                    complaint_id=complaint.complaint_id, approve=True, remark=push.text
+                )
+            else:
+                provider.complaint_complete(complaint_id=complaint.complaint_id)
+        except (PaymentError, DomainError) as exc:
+            push.last_error = str(exc)[:255]
+            push.next_try_at = now + push_retry_delay(push.attempts)
+            push.save(update_fields=["attempts", "last_error", "next_try_at"])
+            logger.warning("%s complaint %s: %s", complaint.channel, push.key, exc)
+            return False
+        push.sent_at = now
+        push.last_error = ""
+        push.save(update_fields=["attempts", "last_error", "sent_at"])
+        stamp = (
+            "completed_at" if push.action == ChannelComplaintPushAction.COMPLETE else "replied_at"
+        )
+        ChannelComplaint.objects.filter(pk=complaint.pk, **{f"{stamp}__isnull": True}).update(
+            **{stamp: now}
+        )
+    return True
+
+
+def channel_complaint_pushes_send(push_ids: list[int] | None = None) -> int:
+    """Send these rows, or (the sweep) every row due. Returns how many went through."""
+    if push_ids is None:
+        push_ids = list(
+            ChannelComplaintPush.objects.filter(
+                sent_at__isnull=True, next_try_at__lte=timezone.now()
+            )
+            .order_by("next_try_at", "pk")
+            .values_list("pk", flat=True)[:PUSH_BATCH]
+        )
+    return sum(1 for pk in sorted(push_ids) if channel_complaint_push_send(push_id=pk))

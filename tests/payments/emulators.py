@@ -683,6 +683,11 @@ class WechatPayGateway:
             complaint["responses"].append(body)
             complaint["complaint_state"] = "PROCESSING"
             return self._answer(204, None)
+        if method == "POST" and parts[2] == "update-refund-progress":
+            if body.get("action") not in ("APPROVE", "REJECT"):
+                return self._answer(400, {"code": "PARAM_ERROR", "message": "参数错误"})
+            complaint.setdefault("refund_progress", []).append(body)
+            return self._answer(204, None)
         if method == "POST" and parts[2] == "complete":
             if body.get("complainted_mchid") != self.mch_id:
                 return self._answer(400, {"code": "PARAM_ERROR", "message": "参数错误"})
