@@ -71,10 +71,12 @@ def my_complaints(request: HttpRequest) -> HttpResponse:
         status = filter_form.cleaned_data["status"]
     else:
         status_code = 400
-    qs = selectors.buyer_complaints(_buyer(request), status=status or None)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    ids = selectors.buyer_complaints(_buyer(request), status=status or None).values_list(
+        "pk", flat=True
+    )
+    page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = []
-    for dispute in page.object_list:
+    for dispute in selectors.complaint_rows(page.object_list):
         due, due_label = presenting.next_deadline(dispute)
         rows.append({"dispute": dispute, "due": due, "due_label": due_label})
     context = {"page": page, "rows": rows, "filter_form": filter_form, "status": status}
