@@ -32,6 +32,7 @@ from disputes.demo.catalogue import (
     DemoLogin,
     demo_card_key,
 )
+from disputes.demo.collective import seed_collective_case
 from disputes.demo.complaints import COMPLAINTS, Step
 from disputes.demo.pictures import Scene, evidence_file
 from disputes.models import Dispute, Status
@@ -440,5 +441,6 @@ def seed_all() -> int:
         created += seed_order_chats()
         created += seed_sales()
         created += seed_complaints()
+        created += seed_collective_case()
         created += seed_ratings()
     return created
