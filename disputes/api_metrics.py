@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from disputes import metrics
+from disputes import metrics, metrics_rollup
 from kamen_complaints.api import request_user
 from kamen_complaints.errors import Forbidden
 
@@ -69,15 +69,16 @@ class MetricsView(APIView):
             raise serializers.ValidationError(form.errors_by_parameter())
         rng = form.cleaned_data["range"]
         merchant_id = form.cleaned_data.get("merchant")
+        report = metrics_rollup.report(rng, merchant_id=merchant_id)
         if request.accepted_renderer.format == "csv":
-            response = Response(metrics.as_csv(rng, merchant_id=merchant_id))
+            response = Response(metrics.as_csv(report))
             name = f"complaint-metrics-{rng.first:%Y%m%d}-{rng.last:%Y%m%d}.csv"
             response["Content-Disposition"] = f'attachment; filename="{name}"'
             return response
         body: dict[str, Any] = {
-            **metrics.metrics(rng, merchant_id=merchant_id),
+            **report["figures"],
             "definitions": metrics.definitions(),
-            "top_merchants": metrics.top_merchants(rng),
-            "by_merchant": metrics.by_merchant(rng) if merchant_id is None else [],
+            "top_merchants": report["top_merchants"],
+            "by_merchant": report["by_merchant"],
         }
         return Response(_json_ready(body))

@@ -294,6 +294,18 @@ def _time_to_outcome(
     )
     at = {rn: took for rn, _cnt, took in ranked}
     count = next((cnt for _rn, cnt, _took in ranked), 0) if at else 0
+    return timing(count, at, automatic=automatic)
+
+
+def ranks(count: int) -> tuple[int, int, int]:
+    """The 1-based ranks the median (the middle one, or the middle two) and the 90th
+    percentile (nearest rank) of `count` sorted values read."""
+    return (count + 1) // 2, (count + 2) // 2, (count * 9 + 9) // 10
+
+
+def timing(count: int, at: dict[int, timedelta], *, automatic: bool = False) -> dict[str, Any]:
+    """The time-to-outcome figures from the values at `ranks(count)` (the live SQL and the
+    daily figures of disputes/metrics_rollup.py both end here)."""
     if not count:
         empty: dict[str, Any] = {"count": 0, "median_hours": None, "p90_hours": None}
         return {**empty, "median_minutes": None} if automatic else empty
@@ -343,7 +355,8 @@ def _shop_totals(rng: Range, merchant_id: int | None) -> dict[str, Any]:
         "complaints": int(complaints),
         "settled": int(settled),
         "in_time": int(in_time),
-        "rating_sum": float(rating_sum),
+        # A sum of whole scores (read back as AVG × COUNT per shop): rounded, it is exact.
+        "rating_sum": float(round(float(rating_sum))),
         "ratings": int(ratings),
     }
 
@@ -365,19 +378,53 @@ def _shop_rows(rng: Range, *, order_by: str, where: str, limit: int) -> list[dic
         rows = cursor.fetchall()
     out = []
     for merchant_id, name, orders, complaints, settled, in_time, satisfaction, ratings in rows:
-        orders, complaints = int(orders), int(complaints)
         out.append(
-            {
-                "merchant_id": merchant_id,
-                "shop_name": name,
-                "orders": orders,
-                "complaints_filed": complaints,
-                "complaints_per_1000": round(complaints * 1000 / orders, 1) if orders else None,
-                "merchant_in_time": _share(int(in_time or 0), int(settled or 0)),
-                "satisfaction": round(float(satisfaction), 2) if ratings else None,
-            }
+            shop_row(
+                merchant_id,
+                name,
+                orders=int(orders),
+                complaints=int(complaints),
+                settled=int(settled or 0),
+                in_time=int(in_time or 0),
+                satisfaction=float(satisfaction) if ratings else None,
+            )
         )
     return out
+
+
+def shop_row(
+    merchant_id: int,
+    name: str,
+    *,
+    orders: int,
+    complaints: int,
+    settled: int,
+    in_time: int,
+    satisfaction: float | None,
+) -> dict[str, Any]:
+    """One shop's row of the top list and the per-shop table."""
+    return {
+        "merchant_id": merchant_id,
+        "shop_name": name,
+        "orders": orders,
+        "complaints_filed": complaints,
+        "complaints_per_1000": round(complaints * 1000 / orders, 1) if orders else None,
+        "merchant_in_time": _share(in_time, settled),
+        "satisfaction": round(satisfaction, 2) if satisfaction is not None else None,
+    }
+
+
+def add_own_figures(row: dict[str, Any], figures: dict[str, Any]) -> None:
+    """A shop row's figures of its complaints' own columns (resolved, paid first, …)."""
+    closed = figures["resolved"] + figures["withdrawn"]
+    row.update(
+        resolved=figures["resolved"],
+        resolution_rate=_share(figures["resolved"], closed),
+        buyer_favour_share=_share(figures["buyer_favour"], figures["resolved"]),
+        paid_first=figures["paid_first"],
+        compensated=_money(figures["compensated"]),
+        repeat_rate=_share(figures["repeats"], row["complaints_filed"]),
+    )
 
 
 # --- What the page, the CSV and the API show ------------------------------------------------
@@ -385,9 +432,28 @@ def _shop_rows(rng: Range, *, order_by: str, where: str, limit: int) -> list[dic
 
 def metrics(rng: Range, *, merchant_id: int | None = None) -> dict[str, Any]:
     """Every figure over the range, for the marketplace or one merchant (see DEFINITIONS)."""
-    own = _dispute_figures(rng, merchant_id)
-    shop = _shop_totals(rng, merchant_id)
-    reviews = _review_figures(rng, merchant_id)
+    return figures_from(
+        rng,
+        merchant_id,
+        own=_dispute_figures(rng, merchant_id),
+        shop=_shop_totals(rng, merchant_id),
+        reviews=_review_figures(rng, merchant_id),
+        took=_time_to_outcome(rng, merchant_id),
+        took_automatic=_time_to_outcome(rng, merchant_id, automatic=True),
+    )
+
+
+def figures_from(
+    rng: Range,
+    merchant_id: int | None,
+    *,
+    own: dict[str, Any],
+    shop: dict[str, Any],
+    reviews: dict[str, int],
+    took: dict[str, Any],
+    took_automatic: dict[str, Any],
+) -> dict[str, Any]:
+    """The figures from their sums (the live SQL's, or the daily figures')."""
     closed = own["resolved"] + own["withdrawn"]
     return {
         "from": rng.first.isoformat(),
@@ -403,8 +469,10 @@ def metrics(rng: Range, *, merchant_id: int | None = None) -> dict[str, Any]:
         "resolution_rate": _share(own["resolved"], closed),
         "buyer_favour": own["buyer_favour"],
         "buyer_favour_share": _share(own["buyer_favour"], own["resolved"]),
-        "time_to_outcome": _time_to_outcome(rng, merchant_id),
-        **_automatic(rng, merchant_id, own["resolved"]),
+        "time_to_outcome": took,
+        "decided_automatically": took_automatic["count"],
+        "decided_automatically_share": _share(took_automatic["count"], own["resolved"]),
+        "automatic_time_to_outcome": took_automatic,
         "merchant_answers_settled": shop["settled"],
         "merchant_answers_in_time": shop["in_time"],
         "merchant_in_time": _share(shop["in_time"], shop["settled"]),
@@ -421,17 +489,6 @@ def metrics(rng: Range, *, merchant_id: int | None = None) -> dict[str, Any]:
         "satisfaction": (
             round(shop["rating_sum"] / shop["ratings"], 2) if shop["ratings"] else None
         ),
-    }
-
-
-def _automatic(rng: Range, merchant_id: int | None, resolved: int) -> dict[str, Any]:
-    """The share of resolved complaints the automatic check decided, and their median time
-    from filing to outcome (in minutes too: they are decided within a sweep)."""
-    timing = _time_to_outcome(rng, merchant_id, automatic=True)
-    return {
-        "decided_automatically": timing["count"],
-        "decided_automatically_share": _share(timing["count"], resolved),
-        "automatic_time_to_outcome": timing,
     }
 
 
@@ -453,17 +510,8 @@ def by_merchant(rng: Range, limit: int = MERCHANT_ROWS) -> list[dict[str, Any]]:
     own = _dispute_figures_by_merchant(rng, [row["merchant_id"] for row in rows])
     for row in rows:
         figures = own.get(row["merchant_id"])
-        if figures is None:
-            continue
-        closed = figures["resolved"] + figures["withdrawn"]
-        row.update(
-            resolved=figures["resolved"],
-            resolution_rate=_share(figures["resolved"], closed),
-            buyer_favour_share=_share(figures["buyer_favour"], figures["resolved"]),
-            paid_first=figures["paid_first"],
-            compensated=_money(figures["compensated"]),
-            repeat_rate=_share(figures["repeats"], row["complaints_filed"]),
-        )
+        if figures is not None:
+            add_own_figures(row, figures)
     return rows
 
 
@@ -634,11 +682,26 @@ def flat(figures: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def as_csv(rng: Range, *, merchant_id: int | None = None) -> str:
-    """The figures (name, value, definition), then one row per shop."""
+def live_report(rng: Range, *, merchant_id: int | None = None) -> dict[str, Any]:
+    """What the page and the API show, computed from the complaints themselves (every
+    complaint of the range read: the reference disputes/metrics_rollup.report must equal)."""
+    return {
+        "range": rng,
+        "merchant_id": merchant_id,
+        "figures": metrics(rng, merchant_id=merchant_id),
+        "top_merchants": top_merchants(rng),
+        "by_merchant": by_merchant(rng) if merchant_id is None else [],
+        "daily": daily_filed(rng, merchant_id=merchant_id),
+    }
+
+
+def as_csv(report: dict[str, Any]) -> str:
+    """A report's figures (name, value, definition), then one row per shop."""
+    rng: Range = report["range"]
+    merchant_id = report["merchant_id"]
     out = io.StringIO()
     writer = csv.writer(out)
-    values = flat(metrics(rng, merchant_id=merchant_id))
+    values = flat(report["figures"])
     texts = definitions()
     writer.writerow(["figure", "value", "definition"])
     writer.writerow(["from", rng.first.isoformat(), ""])
@@ -663,7 +726,6 @@ def as_csv(rng: Range, *, merchant_id: int | None = None) -> str:
         "satisfaction",
     ]
     writer.writerow(columns)
-    rows = by_merchant(rng) if merchant_id is None else []
-    for row in rows:
+    for row in report["by_merchant"]:
         writer.writerow([_csv_value(row.get(c)) for c in columns])
     return out.getvalue()

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
-from disputes import metrics
+from disputes import metrics, metrics_rollup
 from disputes.models import Metrics
 
 PERMISSION = "disputes.view_metrics"
@@ -140,21 +140,21 @@ class MetricsAdmin(admin.ModelAdmin):
         form = metrics.RangeForm(request.GET or None)
         rng = metrics.Range.default()
         merchant_id = None
-        if request.GET:
-            if form.is_valid():
-                rng = form.cleaned_data["range"]
-                merchant_id = form.cleaned_data.get("merchant")
-            if form.is_valid() and request.GET.get("format") == "csv":
-                response = HttpResponse(
-                    metrics.as_csv(rng, merchant_id=merchant_id),
-                    content_type="text/csv; charset=utf-8",
-                )
-                name = f"complaint-metrics-{rng.first:%Y%m%d}-{rng.last:%Y%m%d}.csv"
-                response["Content-Disposition"] = f'attachment; filename="{name}"'
-                return response
-        figures = metrics.metrics(rng, merchant_id=merchant_id)
-        top = metrics.top_merchants(rng)
-        rows = metrics.by_merchant(rng) if merchant_id is None else []
+        if request.GET and form.is_valid():
+            rng = form.cleaned_data["range"]
+            merchant_id = form.cleaned_data.get("merchant")
+        report = metrics_rollup.report(rng, merchant_id=merchant_id)
+        if request.GET and form.is_valid() and request.GET.get("format") == "csv":
+            response = HttpResponse(
+                metrics.as_csv(report),
+                content_type="text/csv; charset=utf-8",
+            )
+            name = f"complaint-metrics-{rng.first:%Y%m%d}-{rng.last:%Y%m%d}.csv"
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            return response
+        figures = report["figures"]
+        top = report["top_merchants"]
+        rows = report["by_merchant"]
         query = request.GET.copy()
         query["format"] = "csv"
         if not request.GET:
@@ -275,7 +275,7 @@ class MetricsAdmin(admin.ModelAdmin):
                     d["satisfaction"],
                 ),
             ],
-            "daily": daily_chart(metrics.daily_filed(rng, merchant_id=merchant_id)),
+            "daily": daily_chart(report["daily"]),
             "top": rate_chart(top),
             "top_definition": d["top_merchants"] % {"min": metrics.SHOP_RECORD_MIN_ORDERS},
             "rows": [

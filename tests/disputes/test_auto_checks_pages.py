@@ -80,7 +80,9 @@ def test_the_metrics_show_the_share_decided_automatically(decided):
     assert timing["median_minutes"] < 1
     rows = dict(
         line.split(",", 2)[:2]
-        for line in metrics.as_csv(metrics.Range(first=today, last=today)).splitlines()
+        for line in metrics.as_csv(
+            metrics.live_report(metrics.Range(first=today, last=today))
+        ).splitlines()
         if line.count(",") >= 2
     )
     assert rows["decided_automatically_share"] == "0.5"

@@ -1,0 +1,555 @@
+"""The metrics from daily figures (docs/metrics.md): what the admin's metrics page, its CSV
+and `GET /api/v1/staff/metrics/` show, read from one row per Asia/Shanghai day (per shop and
+for the marketplace) instead of every complaint of the range, so a year costs what a week does.
+
+A day's rows are the live definitions of disputes/metrics.py run over that one day
+(`compute_day`): every figure is a count or a sum over the day its moment falls on (filing,
+closing, paying first, a review ending, an order placed), so the days add up to the range
+exactly. The median and the 90th percentile are not sums: each day keeps how many times from
+filing to outcome fell in each bucket (about 9 % wide) and the exact times themselves; the
+range adds the buckets up, finds the bucket holding each rank and reads only that bucket's
+times — the same values the live SQL ranks, so the same figure.
+
+A rollup run (`rollup`: nightly by Celery beat, or `manage.py metrics_rollup`) rolls up the
+days before today not yet rolled up, and re-rolls every earlier day a change since the last
+run touched — found from the timeline (every change to a complaint writes its event in the
+same transaction), the ratings and the orders paid since. Reading, the days touched since the
+last run, today, days not rolled up and days whose merchant deadlines have run out since are
+computed live with the same `compute_day`: the figures equal the live computation at any
+moment, not only after a run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, Min, Q, Sum
+from django.utils import timezone
+
+from disputes import metrics
+from disputes.metrics import Range
+from disputes.models import (
+    DailyDuration,
+    DailyFigures,
+    DisputeEvent,
+    DisputeRating,
+    DurationValue,
+    EventType,
+    MetricsRollupRun,
+    Status,
+)
+from disputes.models import Dispute as DisputeModel
+from disputes.selectors import SHOP_RECORD_MIN_ORDERS, _shop_stats_sql
+
+ALL = 0  # merchant_id of the marketplace's rows
+BUCKETS_PER_DOUBLING = 8
+SUM_FIELDS = (
+    "filed",
+    "repeats",
+    "resolved",
+    "withdrawn",
+    "buyer_favour",
+    "compensated",
+    "paid_first",
+    "paid_first_amount",
+    "recovered",
+    "orders",
+    "settled",
+    "in_time",
+    "rating_sum",
+    "ratings",
+    "reviews_ended",
+    "reviews_in_time",
+)
+MONEY_FIELDS = ("compensated", "paid_first_amount", "recovered")
+# The timeline events a day's figures are counted on (besides filing and resolving).
+DAY_EVENTS = (
+    EventType.WITHDRAWN,
+    EventType.FAST_TRACKED,
+    EventType.REVIEW_EXPIRED,
+    EventType.RULED,
+)
+CHUNK = 1000
+
+
+def bucket_of(took_us: int) -> int:
+    """The bucket of a time from filing to outcome: 0 under a second, then
+    BUCKETS_PER_DOUBLING per doubling (monotonic: a later bucket holds only longer times)."""
+    seconds = took_us / 1_000_000
+    if seconds < 1:
+        return 0
+    return 1 + int(math.log2(seconds) * BUCKETS_PER_DOUBLING)
+
+
+def _empty() -> dict[str, Any]:
+    out: dict[str, Any] = dict.fromkeys(SUM_FIELDS, 0)
+    for name in MONEY_FIELDS:
+        out[name] = Decimal("0.00")
+    return out
+
+
+@dataclass
+class Day:
+    """One day's figures per merchant (ALL: the marketplace) and its times to outcome."""
+
+    day: date
+    figures: dict[int, dict[str, Any]] = field(default_factory=lambda: defaultdict(_empty))
+    # (dispute_id, merchant_id, automatic, took_us) of the complaints resolved that day
+    values: list[tuple[int, int, bool, int]] = field(default_factory=list)
+    pending_due: datetime | None = None
+
+
+def _local_day(moment: datetime) -> date:
+    return timezone.localtime(moment, metrics._tz()).date()
+
+
+def compute_day(day: date, now: datetime | None = None) -> Day:
+    """The day's figures by the live definitions (disputes/metrics.py), per shop, as of
+    `now`. A fixed number of queries, each over one day."""
+    now = now or timezone.now()
+    rng = Range(first=day, last=day)
+    out = Day(day=day)
+    rows = out.figures
+    own = (
+        DisputeModel.objects.filter(metrics._relevant(rng))
+        .annotate(**metrics._closing_annotations())
+        .values("merchant_id")
+        .annotate(**metrics._aggregates(rng))
+        .order_by()
+    )
+    for r in own:
+        row = rows[r["merchant_id"]]
+        for name in ("filed", "repeats", "resolved", "withdrawn", "buyer_favour", "paid_first"):
+            row[name] = r[name]
+        row["compensated"] = Decimal(r["compensated"] or 0)
+        row["paid_first_amount"] = Decimal(r["paid_first_amount"] or 0)
+        row["recovered"] = Decimal(r["recovered"] or 0)
+    sql = _shop_stats_sql(one_merchant=False, bounded=True)
+    params = metrics._params(rng, now=connection.ops.adapt_datetimefield_value(now))
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {sql} SELECT merchant_id, orders FROM o", params)  # noqa: S608
+        for merchant_id, orders in cursor.fetchall():
+            rows[merchant_id]["orders"] = int(orders)
+        cursor.execute(
+            f"WITH {sql} SELECT merchant_id, clock_settled, answered_in_time, "  # noqa: S608
+            "satisfaction, ratings FROM d",
+            params,
+        )
+        for merchant_id, settled, in_time, satisfaction, ratings in cursor.fetchall():
+            row = rows[merchant_id]
+            row["settled"] = int(settled or 0)
+            row["in_time"] = int(in_time or 0)
+            row["ratings"] = int(ratings or 0)
+            # AVG × COUNT of whole scores: rounded, their exact sum.
+            row["rating_sum"] = round(float(satisfaction) * row["ratings"]) if ratings else 0
+    ended = (  # metrics._review_figures, per shop
+        DisputeEvent.objects.filter(
+            created_at__gte=rng.start,
+            created_at__lt=rng.end,
+            type__in=(EventType.RULED, EventType.REVIEW_EXPIRED),
+        )
+        .values("dispute__merchant_id")
+        .annotate(
+            ended=Count("pk"),
+            in_time=Count(
+                "pk",
+                filter=Q(type=EventType.RULED) & Q(created_at__lte=F("dispute__review_due")),
+            ),
+        )
+        .order_by()
+    )
+    for r in ended:
+        row = rows[r["dispute__merchant_id"]]
+        row["reviews_ended"] = r["ended"]
+        row["reviews_in_time"] = r["in_time"]
+    resolved = DisputeModel.objects.filter(
+        status=Status.RESOLVED, resolved_at__gte=rng.start, resolved_at__lt=rng.end
+    )
+    automatic = set(resolved.filter(metrics._decided_automatically()).values_list("pk", flat=True))
+    for pk, merchant_id, filed_at, resolved_at in resolved.values_list(
+        "pk", "merchant_id", "filed_at", "resolved_at"
+    ):
+        took = resolved_at - filed_at
+        took_us = (took.days * 86_400 + took.seconds) * 1_000_000 + took.microseconds
+        out.values.append((pk, merchant_id, pk in automatic, took_us))
+    out.pending_due = DisputeModel.objects.filter(
+        filed_at__gte=rng.start, filed_at__lt=rng.end, merchant_response_due__gt=now
+    ).aggregate(due=Min("merchant_response_due"))["due"]
+    whole = rows[ALL]
+    for merchant_id, row in list(rows.items()):
+        if merchant_id == ALL:
+            continue
+        for name in SUM_FIELDS:
+            whole[name] += row[name]
+    return out
+
+
+# --- Writing days -------------------------------------------------------------------------
+
+
+def _histogram(values: Iterable[tuple[int, int, bool, int]]) -> Counter[tuple[int, bool, int]]:
+    counts: Counter[tuple[int, bool, int]] = Counter()
+    for _pk, merchant_id, automatic, took_us in values:
+        b = bucket_of(took_us)
+        counts[(merchant_id, automatic, b)] += 1
+        counts[(ALL, automatic, b)] += 1
+    return counts
+
+
+def roll_day(day: date, now: datetime | None = None) -> Day:
+    """(Re)write the day's rows: the same data gives the same rows, whenever it runs."""
+    now = now or timezone.now()
+    computed = compute_day(day, now)
+    with transaction.atomic():
+        DailyFigures.objects.filter(day=day).delete()
+        DailyDuration.objects.filter(day=day).delete()
+        DurationValue.objects.filter(day=day).delete()
+        DailyFigures.objects.bulk_create(
+            DailyFigures(
+                day=day,
+                merchant_id=merchant_id,
+                rolled_at=now,
+                pending_due=computed.pending_due if merchant_id == ALL else None,
+                **row,
+            )
+            for merchant_id, row in computed.figures.items()
+        )
+        if ALL not in computed.figures:  # the marketplace row marks the day rolled up
+            DailyFigures.objects.create(
+                day=day, merchant_id=ALL, rolled_at=now, pending_due=computed.pending_due
+            )
+        DailyDuration.objects.bulk_create(
+            DailyDuration(day=day, merchant_id=m, automatic=a, bucket=b, count=n)
+            for (m, a, b), n in _histogram(computed.values).items()
+        )
+        DurationValue.objects.bulk_create(
+            (
+                DurationValue(
+                    dispute_id=pk,
+                    day=day,
+                    merchant_id=m,
+                    automatic=a,
+                    bucket=bucket_of(took),
+                    took_us=took,
+                )
+                for pk, m, a, took in computed.values
+            ),
+            batch_size=CHUNK,
+        )
+    return computed
+
+
+def touched_days(since: datetime) -> set[date]:
+    """The days whose figures a change at or after `since` may have moved: every day each
+    complaint changed since (its timeline has the change) counts on — its filing, its
+    resolution now and as last rolled up, its withdrawal, payment first and review's end —
+    and the day of each order paid since."""
+    changed = set(
+        DisputeEvent.objects.filter(type__in=EventType.values, created_at__gte=since).values_list(
+            "dispute_id", flat=True
+        )
+    )
+    changed.update(
+        DisputeRating.objects.filter(created_at__gte=since).values_list("dispute_id", flat=True)
+    )
+    changed.update(DisputeModel.objects.filter(filed_at__gte=since).values_list("pk", flat=True))
+    moments: list[datetime] = []
+    ids = sorted(changed)
+    days: set[date] = set()
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        for filed_at, resolved_at in DisputeModel.objects.filter(pk__in=chunk).values_list(
+            "filed_at", "resolved_at"
+        ):
+            moments.append(filed_at)
+            if resolved_at is not None:
+                moments.append(resolved_at)
+        moments.extend(
+            DisputeEvent.objects.filter(dispute_id__in=chunk, type__in=DAY_EVENTS).values_list(
+                "created_at", flat=True
+            )
+        )
+        days.update(
+            DurationValue.objects.filter(dispute_id__in=chunk).values_list("day", flat=True)
+        )
+    from orders.models import Order
+
+    moments.extend(Order.objects.filter(paid_at__gte=since).values_list("created_at", flat=True))
+    days.update(_local_day(m) for m in moments)
+    return days
+
+
+def _first_day() -> date | None:
+    from orders.models import Order
+
+    firsts = [
+        DisputeModel.objects.aggregate(m=Min("filed_at"))["m"],
+        Order.objects.filter(paid_at__isnull=False).aggregate(m=Min("created_at"))["m"],
+        DisputeEvent.objects.aggregate(m=Min("created_at"))["m"],
+    ]
+    known = [_local_day(m) for m in firsts if m is not None]
+    return min(known) if known else None
+
+
+def rollup(now: datetime | None = None) -> int:
+    """One run (nightly, Celery beat; idempotent): roll up the days before today not rolled
+    up yet, and re-roll the days touched since the last run and those whose merchant
+    deadlines ran out since. The first run rolls up every day there is. Returns the days."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    last = MetricsRollupRun.objects.order_by("-started_at").first()
+    days: set[date] = set()
+    if last is None:
+        first = _first_day()
+        if first is not None:
+            days.update(first + timedelta(days=i) for i in range((today - first).days))
+    else:
+        days.update(touched_days(last.started_at))
+        days.update(
+            DailyFigures.objects.filter(merchant_id=ALL, pending_due__lte=now).values_list(
+                "day", flat=True
+            )
+        )
+        latest = DailyFigures.objects.filter(merchant_id=ALL).aggregate(d=Max("day"))["d"]
+        start = (latest + timedelta(days=1)) if latest else (_first_day() or today)
+        days.update(start + timedelta(days=i) for i in range(max((today - start).days, 0)))
+    todo = sorted(d for d in days if d < today)
+    for day in todo:
+        roll_day(day, now)
+    MetricsRollupRun.objects.create(started_at=now, finished_at=timezone.now(), days=len(todo))
+    return len(todo)
+
+
+def rebuild(first: date, last: date, now: datetime | None = None) -> int:
+    """Re-roll the days from `first` to `last` (before today), as `metrics_rollup --from --to`."""
+    now = now or timezone.now()
+    last = min(last, timezone.localdate(now) - timedelta(days=1))
+    count = 0
+    day = first
+    while day <= last:
+        roll_day(day, now)
+        day += timedelta(days=1)
+        count += 1
+    return count
+
+
+# --- Reading a range ------------------------------------------------------------------------
+
+
+@dataclass
+class _View:
+    rng: Range
+    live: list[Day]
+    live_days: list[date]
+
+    def stored(self, model: Any, **filters: Any) -> Any:
+        qs = model.objects.filter(day__gte=self.rng.first, day__lte=self.rng.last, **filters)
+        return qs.exclude(day__in=self.live_days) if self.live_days else qs
+
+
+def _view(rng: Range, now: datetime) -> _View:
+    """Which days of the range are read from their rows and which are computed live."""
+    today = timezone.localdate(now)
+    run = MetricsRollupRun.objects.order_by("-started_at").first()
+    stored: dict[date, datetime | None] = {}
+    dirty: set[date] = set()
+    latest = None
+    if run is not None:
+        # A day before the latest one rolled up without a row had nothing at the last run.
+        latest = DailyFigures.objects.filter(merchant_id=ALL).aggregate(d=Max("day"))["d"]
+        stored = dict(
+            DailyFigures.objects.filter(
+                merchant_id=ALL, day__gte=rng.first, day__lte=min(rng.last, today)
+            )
+            .exclude(day__gte=today)
+            .values_list("day", "pending_due")
+        )
+        dirty = touched_days(run.started_at)
+    live_days = []
+    day = rng.first
+    while day <= min(rng.last, today):  # nothing is filed, closed or paid in the future
+        if (
+            latest is None
+            or day > latest
+            or day in dirty
+            or ((due := stored.get(day)) is not None and due <= now)
+        ):
+            live_days.append(day)
+        day += timedelta(days=1)
+    live = [compute_day(d, now) for d in live_days]
+    # Days after today are neither stored nor live: excluded from the stored rows too.
+    live_days.extend(
+        d for d in (rng.first + timedelta(days=i) for i in range(rng.days)) if d > today
+    )
+    return _View(rng=rng, live=live, live_days=live_days)
+
+
+def _sums(view: _View, merchant_id: int) -> dict[str, Any]:
+    totals = view.stored(DailyFigures, merchant_id=merchant_id).aggregate(
+        **{name: Sum(name) for name in SUM_FIELDS}
+    )
+    out = _empty()
+    for name in SUM_FIELDS:
+        out[name] += totals[name] or 0
+    for day in view.live:
+        row = day.figures.get(merchant_id)
+        if row:
+            for name in SUM_FIELDS:
+                out[name] += row[name]
+    return out
+
+
+def _per_merchant(view: _View) -> dict[int, dict[str, Any]]:
+    rows: dict[int, dict[str, Any]] = defaultdict(_empty)
+    stored = (
+        view.stored(DailyFigures, merchant_id__gt=ALL)
+        .values("merchant_id")
+        .annotate(**{f"s_{name}": Sum(name) for name in SUM_FIELDS})
+        .order_by()
+    )
+    for r in stored:
+        row = rows[r["merchant_id"]]
+        for name in SUM_FIELDS:
+            row[name] += r[f"s_{name}"] or 0
+    for day in view.live:
+        for merchant_id, figures in day.figures.items():
+            if merchant_id != ALL:
+                row = rows[merchant_id]
+                for name in SUM_FIELDS:
+                    row[name] += figures[name]
+    return rows
+
+
+def _timing(view: _View, merchant_id: int, *, automatic: bool) -> dict[str, Any]:
+    """The exact median and 90th percentile: the buckets added up, then the times of only
+    the buckets holding those ranks read."""
+    flags = {"automatic": True} if automatic else {}
+    counts: Counter[int] = Counter()
+    for r in (
+        view.stored(DailyDuration, merchant_id=merchant_id, **flags)
+        .values("bucket")
+        .annotate(n=Sum("count"))
+        .order_by()
+    ):
+        counts[r["bucket"]] += r["n"]
+    live = [
+        took
+        for day in view.live
+        for _pk, m, auto, took in day.values
+        if (merchant_id == ALL or m == merchant_id) and (auto or not automatic)
+    ]
+    for took in live:
+        counts[bucket_of(took)] += 1
+    count = sum(counts.values())
+    wanted = set(metrics.ranks(count)) if count else set()
+    at: dict[int, timedelta] = {}
+    below = 0
+    shop = {} if merchant_id == ALL else {"merchant_id": merchant_id}
+    for b in sorted(counts):
+        inside = [r for r in wanted if below < r <= below + counts[b]]
+        if inside:
+            values = list(
+                view.stored(DurationValue, bucket=b, **shop, **flags).values_list(
+                    "took_us", flat=True
+                )
+            )
+            values.extend(t for t in live if bucket_of(t) == b)
+            values.sort()
+            for r in inside:
+                at[r] = timedelta(microseconds=values[r - below - 1])
+        below += counts[b]
+    return metrics.timing(count, at, automatic=automatic)
+
+
+def _own(sums: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "filed": sums["filed"],
+        "resolved": sums["resolved"],
+        "withdrawn": sums["withdrawn"],
+        "buyer_favour": sums["buyer_favour"],
+        "compensated": sums["compensated"],
+        "paid_first": sums["paid_first"],
+        "paid_first_amount": sums["paid_first_amount"],
+        "recovered": sums["recovered"],
+        "repeats": sums["repeats"],
+    }
+
+
+def report(rng: Range, *, merchant_id: int | None = None) -> dict[str, Any]:
+    """What the metrics page, its CSV and the API show (disputes/metrics.live_report's
+    shape and figures), from the daily figures."""
+    from orders.models import Merchant
+
+    now = timezone.now()
+    view = _view(rng, now)
+    scope = ALL if merchant_id is None else merchant_id
+    sums = _sums(view, scope)
+    figures = metrics.figures_from(
+        rng,
+        merchant_id,
+        own=_own(sums),
+        shop={
+            "orders": sums["orders"],
+            "complaints": sums["filed"],
+            "settled": sums["settled"],
+            "in_time": sums["in_time"],
+            "rating_sum": float(sums["rating_sum"]),
+            "ratings": sums["ratings"],
+        },
+        reviews={"ended": sums["reviews_ended"], "in_time": sums["reviews_in_time"]},
+        took=_timing(view, scope, automatic=False),
+        took_automatic=_timing(view, scope, automatic=True),
+    )
+    shops = {m: row for m, row in _per_merchant(view).items() if row["filed"] > 0}
+    top_ids = sorted(
+        (m for m, row in shops.items() if row["orders"] >= SHOP_RECORD_MIN_ORDERS),
+        key=lambda m: (-Fraction(shops[m]["filed"], shops[m]["orders"]), -shops[m]["filed"], m),
+    )[: metrics.TOP_MERCHANTS]
+    table_ids = (
+        sorted(shops, key=lambda m: (-shops[m]["filed"], m))[: metrics.MERCHANT_ROWS]
+        if merchant_id is None
+        else []
+    )
+    names = dict(
+        Merchant.objects.filter(pk__in=[*top_ids, *table_ids]).values_list("pk", "shop_name")
+    )
+
+    def row(m: int) -> dict[str, Any]:
+        s = shops[m]
+        return metrics.shop_row(
+            m,
+            names.get(m, ""),
+            orders=s["orders"],
+            complaints=s["filed"],
+            settled=s["settled"],
+            in_time=s["in_time"],
+            satisfaction=s["rating_sum"] / s["ratings"] if s["ratings"] else None,
+        )
+
+    table = []
+    for m in table_ids:
+        line = row(m)
+        metrics.add_own_figures(line, _own(shops[m]))
+        table.append(line)
+    daily = dict(view.stored(DailyFigures, merchant_id=scope).values_list("day", "filed"))
+    for day in view.live:
+        daily[day.day] = day.figures[scope]["filed"] if scope in day.figures else 0
+    return {
+        "range": rng,
+        "merchant_id": merchant_id,
+        "figures": figures,
+        "top_merchants": [row(m) for m in top_ids],
+        "by_merchant": table,
+        "daily": [
+            (rng.first + timedelta(days=i), daily.get(rng.first + timedelta(days=i), 0))
+            for i in range(rng.days)
+        ],
+    }

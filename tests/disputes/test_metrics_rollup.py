@@ -1,0 +1,245 @@
+"""The daily figures (disputes/metrics_rollup.py) equal the live computation
+(disputes/metrics.py) — on random complaints spanning days, filed and closed either side of
+midnight in Shanghai, resolved days after filing, appealed after their day was rolled up,
+rated later, with today always live — and re-rolling a day gives the same rows."""
+
+from __future__ import annotations
+
+import random
+import zoneinfo
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import time_machine
+
+from disputes import metrics, metrics_rollup
+from disputes.models import (
+    DailyDuration,
+    DailyFigures,
+    Dispute,
+    DisputeEvent,
+    DisputeRating,
+    DurationValue,
+    Status,
+)
+from tests.disputes.test_metrics import MARCH, World, world  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.django_db
+
+TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
+START = datetime(2025, 5, 1, tzinfo=TZ)
+NOW = datetime(2025, 5, 12, 15, 0, tzinfo=TZ)  # the random complaints span 1–12 May
+OUTCOMES = ("refunded", "partially_refunded", "replaced", "rejected", "rejected_malicious")
+
+
+def assert_equal(rng: metrics.Range, merchant_id: int | None = None) -> dict[str, Any]:
+    rolled = metrics_rollup.report(rng, merchant_id=merchant_id)
+    live = metrics.live_report(rng, merchant_id=merchant_id)
+    assert rolled["figures"] == live["figures"]
+    assert rolled["top_merchants"] == live["top_merchants"]
+    assert rolled["by_merchant"] == live["by_merchant"]
+    assert rolled["daily"] == live["daily"]
+    assert metrics.as_csv(rolled) == metrics.as_csv(live)
+    return rolled
+
+
+def moment(rnd: random.Random, day: int) -> datetime:
+    """A moment of 1–12 May, often within a second of midnight in Shanghai."""
+    base = START + timedelta(days=day)
+    if rnd.random() < 0.3:
+        return base + timedelta(microseconds=rnd.choice([0, 1, -1, 999_999, -999_999]))
+    return base + timedelta(seconds=rnd.randrange(86_400), microseconds=rnd.randrange(10**6))
+
+
+def random_world(seed: int) -> World:
+    with time_machine.travel(NOW - timedelta(hours=1), tick=False):  # the ratings' time
+        return _random_world(seed)
+
+
+def _random_world(seed: int) -> World:
+    rnd = random.Random(seed)
+    w = World()
+    shops = [w.a, w.b]
+    for _ in range(rnd.randrange(60, 120)):
+        shop = rnd.choice(shops)
+        w.orders(shop, 1, moment(rnd, rnd.randrange(11)), paid=rnd.random() < 0.9)
+    for _ in range(rnd.randrange(25, 45)):
+        shop = rnd.choice(shops)
+        day = rnd.randrange(11)
+        filed = moment(rnd, day)
+        events: list[tuple[str, str, datetime]] = []
+        fields: dict[str, Any] = {"merchant_response_due": filed + timedelta(hours=24)}
+        if rnd.random() < 0.6:
+            events.append(("contested", "merchant", filed + timedelta(hours=rnd.randrange(30))))
+        fate = rnd.random()
+        if fate < 0.55:  # resolved, some days later, sometimes automatically
+            took = timedelta(seconds=rnd.choice([30, 90, 3_600, 86_400, 200_000, 400_000]))
+            took += timedelta(microseconds=rnd.randrange(10**6))
+            resolved_at = filed + took
+            if resolved_at >= NOW:
+                resolved_at = filed + timedelta(seconds=30)
+            fields.update(
+                status=Status.RESOLVED,
+                outcome=rnd.choice(OUTCOMES),
+                resolved_at=resolved_at,
+                decided_by=rnd.choice(["system", "staff", "merchant"]),
+                paid_out=Decimal(rnd.randrange(0, 20000)) / 100,
+                review_due=filed + timedelta(hours=rnd.randrange(20, 80)),
+            )
+            if rnd.random() < 0.4:
+                events.append(("auto_decided", "system", resolved_at))
+            if rnd.random() < 0.5:
+                events.append(("ruled", "staff", resolved_at))
+        elif fate < 0.75:
+            fields["status"] = Status.WITHDRAWN
+            events.append(("withdrawn", "buyer", filed + timedelta(hours=rnd.randrange(1, 60))))
+        else:
+            fields["status"] = Status.UNDER_REVIEW
+        if rnd.random() < 0.2:
+            paid = filed + timedelta(minutes=rnd.randrange(1, 3000))
+            events.append(("fast_tracked", "system", paid))
+            fields["paid_out"] = Decimal("30.00")
+            fields["recovered"] = Decimal(rnd.choice(["0.00", "10.00", "30.00"]))
+        if rnd.random() < 0.1:
+            events.append(("review_expired", "system", filed + timedelta(hours=50)))
+        events = [e for e in events if e[2] < NOW]
+        rating = rnd.randrange(1, 6) if fields.get("status") == Status.RESOLVED else None
+        w.complaint(shop, rnd.randrange(1, 9), filed, events=events, rating=rating, **fields)
+    return w
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_rolled_up_figures_equal_the_live_ones_on_random_complaints(seed: int) -> None:
+    w = random_world(seed)
+    with time_machine.travel(NOW, tick=False):
+        # Every day from the first order (1 January) to yesterday; today (12 May) stays live.
+        assert metrics_rollup.rollup() == 131
+        rolled = DailyFigures.objects.filter(merchant_id=0).values_list("day", flat=True)
+        assert max(rolled) == date(2025, 5, 11)
+        whole = metrics.Range(first=date(2025, 4, 28), last=date(2025, 5, 12))
+        rolled = assert_equal(whole)
+        assert rolled["figures"]["complaints_filed"] > 20
+        for merchant in (w.a, w.b):
+            assert_equal(whole, merchant.pk)
+        for first in range(1, 12, 3):
+            day = date(2025, 5, first)
+            assert_equal(metrics.Range(first=day, last=day))
+            assert_equal(metrics.Range(first=day, last=day + timedelta(days=2)), w.a.pk)
+
+
+def test_the_hand_built_world_equals_after_rolling_up(world: World) -> None:  # noqa: F811
+    with time_machine.travel(datetime(2025, 4, 20, tzinfo=TZ), tick=False):
+        metrics_rollup.rollup()
+        assert DailyFigures.objects.filter(merchant_id=0, day=date(2025, 3, 9)).exists()
+        assert_equal(MARCH)
+        assert_equal(MARCH, world.a.pk)
+        assert_equal(metrics.Range(first=date(2025, 3, 31), last=date(2025, 4, 1)))
+
+
+def test_today_is_live_and_a_change_after_the_day_shows_at_once() -> None:
+    w = random_world(7)
+    with time_machine.travel(NOW, tick=False):
+        metrics_rollup.rollup()
+        rng = metrics.Range(first=date(2025, 5, 1), last=date(2025, 5, 12))
+        before = assert_equal(rng)
+        # Today: a complaint filed a minute ago counts without any rollup.
+        w.complaint(w.a, 3, NOW - timedelta(minutes=1))
+        after = assert_equal(rng)
+        assert after["figures"]["complaints_filed"] == before["figures"]["complaints_filed"] + 1
+        # A complaint resolved on 3 May (rolled up) is appealed today: 3 May loses it now.
+        old = Dispute.objects.filter(
+            status=Status.RESOLVED, resolved_at__date__lt=date(2025, 5, 10)
+        ).first()
+        assert old is not None
+        old_day = timezone_day(old.resolved_at)
+        one_day = metrics.Range(first=old_day, last=old_day)
+        resolved_before = assert_equal(one_day)["figures"]["resolved"]
+        Dispute.objects.filter(pk=old.pk).update(status=Status.UNDER_REVIEW, appealed_at=NOW)
+        DisputeEvent.objects.create(dispute=old, type="appealed", role="buyer", created_at=NOW)
+        assert assert_equal(one_day)["figures"]["resolved"] == resolved_before - 1
+        # A rating given today for a complaint filed days ago.
+        unrated = Dispute.objects.filter(status=Status.RESOLVED, rating__isnull=True).first()
+        if unrated is not None:
+            DisputeRating.objects.create(dispute=unrated, buyer=unrated.buyer, score=5)
+            assert_equal(rng)
+    # The next night's run re-rolls the touched days; the figures still equal.
+    with time_machine.travel(NOW + timedelta(hours=10), tick=False):
+        assert metrics_rollup.rollup() >= 2
+        assert_equal(rng)
+        assert_equal(one_day)
+
+
+def test_a_merchant_deadline_running_out_after_the_rollup_is_counted() -> None:
+    w = World()
+    filed = datetime(2025, 5, 11, 23, 0, tzinfo=TZ)
+    w.complaint(w.a, 1, filed, merchant_response_due=filed + timedelta(hours=24))
+    rng = metrics.Range(first=date(2025, 5, 11), last=date(2025, 5, 11))
+    with time_machine.travel(NOW, tick=False):
+        metrics_rollup.rollup()
+        assert assert_equal(rng)["figures"]["merchant_answers_settled"] == 0
+    # Nothing was written; the deadline simply passed (the sweep has not run yet).
+    with time_machine.travel(filed + timedelta(hours=24, seconds=1), tick=False):
+        assert assert_equal(rng)["figures"]["merchant_answers_settled"] == 1
+
+
+def rows_of(day: date) -> tuple[list[Any], list[Any], list[Any]]:
+    figures = sorted(
+        DailyFigures.objects.filter(day=day).values_list(
+            "merchant_id", *metrics_rollup.SUM_FIELDS, "pending_due"
+        )
+    )
+    durations = sorted(
+        DailyDuration.objects.filter(day=day).values_list(
+            "merchant_id", "automatic", "bucket", "count"
+        )
+    )
+    values = sorted(
+        DurationValue.objects.filter(day=day).values_list(
+            "dispute_id", "merchant_id", "automatic", "bucket", "took_us"
+        )
+    )
+    return figures, durations, values
+
+
+def test_re_rolling_a_day_gives_the_same_rows() -> None:
+    random_world(11)
+    with time_machine.travel(NOW, tick=False):
+        metrics_rollup.rollup()
+        days = [date(2025, 5, d) for d in range(1, 12)]
+        before = {d: rows_of(d) for d in days}
+        assert any(before[d][2] for d in days)  # some resolved times were kept
+        assert metrics_rollup.rebuild(days[0], days[-1]) == 11
+        assert {d: rows_of(d) for d in days} == before
+        metrics_rollup.rollup()  # nothing changed: nothing re-rolled, same rows
+        assert {d: rows_of(d) for d in days} == before
+
+
+def test_a_range_costs_the_same_queries_whatever_its_length(
+    django_assert_max_num_queries: Any,
+) -> None:
+    random_world(5)
+    with time_machine.travel(NOW, tick=False):
+        metrics_rollup.rollup()
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        counts = []
+        for first in (date(2025, 5, 5), date(2024, 5, 13)):
+            rng = metrics.Range(first=first, last=date(2025, 5, 11))
+            with CaptureQueriesContext(connection) as ctx:
+                metrics_rollup.report(rng)
+            counts.append(len(ctx.captured_queries))
+        assert counts[0] == counts[1]
+
+
+def test_the_bucket_is_monotonic() -> None:
+    takes = sorted(random.Random(3).randrange(0, 10**13) for _ in range(2000))
+    buckets = [metrics_rollup.bucket_of(t) for t in takes]
+    assert buckets == sorted(buckets)
+    assert metrics_rollup.bucket_of(0) == 0 < metrics_rollup.bucket_of(1_000_000)
+
+
+def timezone_day(moment: datetime) -> date:
+    return moment.astimezone(TZ).date()
