@@ -8,7 +8,7 @@ export PORT
 # KAMEN_ENV=development (docs/security/secrets-and-deploy.md). Production leaves it unset.
 run test pytest bench backup restore: export KAMEN_ENV ?= development
 
-.PHONY: run test lint typecheck pytest venv messages bench fuzz clean backup restore load
+.PHONY: run test lint typecheck pytest venv messages bench fuzz clean backup restore load capacity faults
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -79,6 +79,16 @@ $(VENV)/load/.installed: requirements-load.txt
 
 load: venv $(VENV)/load/.installed
 	bash bench/load/run.sh
+
+# The capacity of one web node: the same mix stepped up (LOAD_STEPS, LOAD_STEP_SECONDS) until
+# the complaint pages' p95 passes 500 ms or a request fails (`make load LOAD_MODE=capacity`).
+capacity: venv $(VENV)/load/.installed
+	LOAD_MODE=capacity bash bench/load/run.sh
+
+# Faults under load: the worker killed mid-sweep and mid-payout batch, Redis (its own, on
+# LOAD_FAULTS_REDIS_PORT 6390) restarted, PostgreSQL's connections terminated, beat stopped.
+faults: venv $(VENV)/load/.installed
+	bash bench/load/faults.sh
 
 clean:
 	rm -rf "$${KAMEN_VAR_DIR:-var}/celery" "$${KAMEN_VAR_DIR:-var}/staticfiles"

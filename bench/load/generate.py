@@ -41,7 +41,9 @@ LOAD_BUYERS = 60  # accounts for the virtual buyers (50 users at most, any role)
 LOAD_SHOPS = 10  # the shops whose owners are virtual merchants, and that virtual buyers buy from
 LOAD_STAFF = 10
 HOT_PER_SHOP = 5  # products with card-key stock in each load shop
-KEYS_PER_HOT = 100
+# Card keys per hot product: 100 for the fixed run; the capacity run, which buys many more,
+# asks for more (LOAD_KEYS_PER_HOT), so running out of stock never ends its stepping.
+KEYS_PER_HOT = int(os.environ.get("LOAD_KEYS_PER_HOT", "100"))
 ARMED_PER_CLOCK = 30  # complaints per clock (merchant, buyer, review) falling due in the run
 ARMED_SHOPS = range(LOAD_SHOPS, 2 * LOAD_SHOPS)  # the armed complaints' shops (not answered)
 TEMPLATE_USER = "buyer1"  # every generated account copies this demo account's password hash
@@ -150,6 +152,9 @@ def fill(plan_path: str) -> None:
         {
             "owner_id": "u.id",
             "shop_name": "'负载测试店 ' || u.username",
+            # unique (orders.Merchant.save sets it from the name; these names are ASCII after
+            # the prefix, so lower() is kamen_complaints.text.name_key of them)
+            "shop_name_key": "lower('负载测试店 ' || u.username)",
             "created_at": "now() - interval '90 days'",
         },
         f"FROM {merchant_t} t, {User._meta.db_table} u "
@@ -320,6 +325,8 @@ def _complaints() -> None:
             "buyer_id": "o.buyer_id",
             "merchant_id": "o.merchant_id",
             "claimed_amount": "LEAST(t.claimed_amount, o.amount)",
+            # what replacement keys were worth is capped by the order, as check_ledger asks
+            "replaced_value": "LEAST(t.replaced_value, o.amount)",
             "filed_at": (
                 f"CASE WHEN {open_} THEN now() - (mod(o.g, 1200) || ' minutes')::interval "
                 "ELSE o.delivered_at + interval '1 hour' END"

@@ -44,7 +44,7 @@ from decimal import Decimal
 from typing import Any
 
 import gevent
-from locust import HttpUser, between, task
+from locust import HttpUser, LoadTestShape, between, constant, events, task
 
 PLAN: dict[str, Any] = json.loads(open(os.environ["LOAD_PLAN"], encoding="utf-8").read())  # noqa: SIM115
 PASSWORD = PLAN["password"]
@@ -55,6 +55,12 @@ MERCHANTS = PLAN["merchants"]
 MEASURE_SECONDS = int(os.environ.get("LOAD_MEASURE_SECONDS", "120"))
 SETTLE_SECONDS = 15
 RAMP_STATS = os.environ.get("LOAD_RAMP_STATS", "")
+# LOAD_MODE=capacity (bench/load/run.sh): the same mix stepped up (CapacityShape below) instead
+# of a fixed LOAD_USERS; "fixed" (the default) and "faults" run the fixed mix.
+CAPACITY = os.environ.get("LOAD_MODE", "fixed") == "capacity"
+# Every failed request, with its time, one JSON line each (the faults run: how long each
+# fault's failures lasted).
+FAILURES_FILE = os.environ.get("LOAD_FAILURES_FILE", "")
 
 _buyer_names = itertools.cycle(PLAN["buyers"])
 _merchant_index = itertools.count()
@@ -102,7 +108,7 @@ def _logged_in(user: HttpUser) -> None:
     with the ramp's waits), then start measuring."""
     _ramp["logged_in"] += 1
     runner = user.environment.runner
-    if _ramp["logged_in"] == runner.target_user_count:
+    if not CAPACITY and _ramp["logged_in"] == runner.target_user_count:
         _ramp["logins_done"] = time.monotonic()
         gevent.spawn_later(SETTLE_SECONDS, _start_measuring, user.environment)
 
@@ -147,7 +153,7 @@ class _User(HttpUser):
         if _ramp["started"] is None:
             _ramp["started"] = time.monotonic()
         self.client.headers["Accept-Language"] = "zh-hans"
-        self.client.get(self.login_path, name="login page")
+        self.client.get(self.login_path, name="login page", headers={"X-Load-Name": "login page"})
         response = self.client.post(
             self.login_path,
             data={
@@ -158,6 +164,7 @@ class _User(HttpUser):
             },
             allow_redirects=False,
             name="login (POST)",
+            headers={"X-Load-Name": "login (POST)"},
         )
         if response.status_code != 302:
             raise RuntimeError(f"login of {self.username} refused: {response.status_code}")
@@ -165,11 +172,12 @@ class _User(HttpUser):
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _headers(self) -> dict[str, str]:
-        return {"X-CSRFToken": self.client.cookies.get("csrftoken", "")}
+    def _headers(self, name: str) -> dict[str, str]:
+        # X-Load-Name: the request type, for the capacity run's time split (bench/load/timing.py).
+        return {"X-CSRFToken": self.client.cookies.get("csrftoken", ""), "X-Load-Name": name}
 
     def get(self, path: str, name: str) -> Any:
-        return self.client.get(path, name=name)
+        return self.client.get(path, name=name, headers={"X-Load-Name": name})
 
     def api(self, method: str, path: str, name: str, expect: int = 200, **kwargs: Any) -> Any:
         """An API call with the session and its CSRF token; anything but `expect` is a
@@ -178,7 +186,7 @@ class _User(HttpUser):
             method,
             "/api/v1" + path,
             name=name,
-            headers=self._headers(),
+            headers=self._headers(name),
             catch_response=True,
             **kwargs,
         ) as response:
@@ -317,7 +325,9 @@ class Buyer(_User):
 
 
 class Merchant(_User):
-    fixed_count = 10
+    # 10 of the 50 (36 buyers, 4 staff); the capacity run keeps the proportions at every step.
+    fixed_count = 0 if CAPACITY else 10
+    weight = 10
 
     def on_start(self) -> None:
         index = next(_merchant_index) % len(MERCHANTS)
@@ -395,7 +405,8 @@ class Merchant(_User):
 
 
 class Staff(_User):
-    fixed_count = 4
+    fixed_count = 0 if CAPACITY else 4
+    weight = 4
     login_path = "/admin/login/"
 
     def on_start(self) -> None:
@@ -426,3 +437,171 @@ class Staff(_User):
         else:
             body["outcome"] = "rejected"
         self.api("POST", f"/disputes/{number}/rule/", "API: staff rules", json=body)
+
+
+@events.request.add_listener
+def _record_failure(request_type: str, name: str, exception: Any = None, **kwargs: Any) -> None:
+    """LOAD_FAILURES_FILE: every failed request with its time (the faults run reads how long
+    each fault's failures lasted)."""
+    if FAILURES_FILE and exception is not None:
+        with open(FAILURES_FILE, "a", encoding="utf-8") as out:
+            out.write(
+                json.dumps(
+                    {
+                        "at": time.time(),
+                        "name": f"{request_type} {name}",
+                        "error": str(exception)[:200],
+                    }
+                )
+                + "\n"
+            )
+
+
+# --- The capacity run (LOAD_MODE=capacity; docs/load.md "Capacity") -------------------------
+
+STEPS = [int(n) for n in os.environ.get("LOAD_STEPS", "10,20,40,80,160").split(",")]
+STEP_SECONDS = int(os.environ.get("LOAD_STEP_SECONDS", "60"))
+FLOOR_SECONDS = int(os.environ.get("LOAD_FLOOR_SECONDS", "30"))
+STEPS_FILE = os.environ.get("LOAD_STEPS_FILE", "")
+P95_LIMIT_MS = 500
+LOGIN_TIMEOUT = 240  # seconds for a step's new users to log in
+# The complaint pages whose p95 ends the stepping (the pages people read their complaints on).
+COMPLAINT_PAGES = (
+    "page: my complaints",
+    "page: complaint (buyer)",
+    "page: complaint live status",
+    "page: merchant inbox",
+    "page: complaint (merchant)",
+)
+
+
+def _snapshot(environment: Any, users: int, started: float, kind: str) -> dict[str, Any]:
+    """This step's figures per request type (since the statistics were reset at `started`)."""
+    ended = time.time()
+    seconds = max(ended - started, 1e-6)
+    stats = environment.stats
+    requests = {
+        f"{entry.method} {entry.name}": {
+            "count": entry.num_requests,
+            "failures": entry.num_failures,
+            "rps": round(entry.num_requests / seconds, 2),
+            "mean": round(entry.avg_response_time, 1),
+            "median": entry.median_response_time,
+            "p95": entry.get_response_time_percentile(0.95),
+            "p99": entry.get_response_time_percentile(0.99),
+        }
+        for entry in stats.entries.values()
+        if entry.num_requests
+    }
+    return {
+        "kind": kind,
+        "users": users,
+        "started": started,
+        "ended": ended,
+        "seconds": round(seconds, 1),
+        "requests": requests,
+        "total": {
+            "count": stats.total.num_requests,
+            "failures": stats.total.num_failures,
+            "rps": round(stats.total.num_requests / seconds, 2),
+        },
+        "errors": [
+            f"{e.occurrences}× {e.method} {e.name}: {str(e.error)[:200]}"
+            for e in stats.errors.values()
+        ][:10],
+    }
+
+
+if CAPACITY:
+
+    class HealthzFloor(HttpUser):
+        """The floor: only `GET /healthz`, back to back, at the concurrency the mix held."""
+
+        wait_time = constant(0)
+        weight = 1
+
+        @task
+        def healthz(self) -> None:
+            self.client.get("/healthz", name="/healthz (floor)")
+
+    class CapacityShape(LoadTestShape):
+        """Steps of LOAD_STEPS users (the mix's proportions), each: the new users log in, 15 s
+        for their queue to drain, then LOAD_STEP_SECONDS measured. The stepping ends at the
+        first step where a complaint page's p95 passes 500 ms or a request fails; then
+        LOAD_FLOOR_SECONDS of /healthz alone at the last held step's concurrency. Every
+        step's figures go to LOAD_STEPS_FILE (bench/load/report.py reads them)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.index = 0
+            self.phase = "login"
+            self.since = time.monotonic()
+            self.started = 0.0
+            self.results: list[dict[str, Any]] = []
+            self.stop_reason = ""
+
+        def _write(self) -> None:
+            if STEPS_FILE:
+                with open(STEPS_FILE, "w", encoding="utf-8") as out:
+                    json.dump({"steps": self.results, "stop": self.stop_reason}, out)
+
+        def _enter(self, phase: str) -> None:
+            self.phase, self.since = phase, time.monotonic()
+
+        def _held(self) -> int:
+            held = [r["users"] for r in self.results if r["kind"] == "step" and r["held"]]
+            return held[-1] if held else STEPS[0]
+
+        def tick(self) -> Any:
+            environment = self.runner.environment
+            waited = time.monotonic() - self.since
+            mix = [Buyer, Merchant, Staff]
+            if self.phase in ("login", "settle", "measure"):
+                users = STEPS[self.index]
+                if self.phase == "login":
+                    if _ramp["logged_in"] >= users:
+                        self._enter("settle")
+                    elif waited > LOGIN_TIMEOUT:
+                        self.stop_reason = f"{users} users not logged in within {LOGIN_TIMEOUT} s"
+                        self._enter("floor-start")
+                elif self.phase == "settle" and waited >= SETTLE_SECONDS:
+                    environment.stats.reset_all()
+                    self.started = time.time()
+                    self._enter("measure")
+                elif self.phase == "measure" and waited >= STEP_SECONDS:
+                    result = _snapshot(environment, users, self.started, "step")
+                    worst = max(
+                        (result["requests"].get(f"GET {n}", {}).get("p95") or 0)
+                        for n in COMPLAINT_PAGES
+                    )
+                    result["complaint_p95"] = worst
+                    failed = result["total"]["failures"]
+                    result["held"] = worst <= P95_LIMIT_MS and failed == 0
+                    self.results.append(result)
+                    self._write()
+                    if not result["held"]:
+                        self.stop_reason = f"{users} users: complaint pages' p95 {worst:.0f} ms" + (
+                            f", {failed} failed requests" if failed else ""
+                        )
+                        self._enter("floor-start")
+                    elif self.index + 1 < len(STEPS):
+                        self.index += 1
+                        self._enter("login")
+                    else:
+                        self.stop_reason = f"the last step ({users} users) held"
+                        self._enter("floor-start")
+                return (STEPS[self.index], SPAWN_RATE, mix)
+            held = self._held()
+            if self.phase == "floor-start":
+                self._enter("floor-settle")
+            elif self.phase == "floor-settle" and waited >= 5:
+                environment.stats.reset_all()
+                self.started = time.time()
+                self._enter("floor")
+            elif self.phase == "floor" and waited >= FLOOR_SECONDS:
+                self.results.append(_snapshot(environment, held, self.started, "floor"))
+                self._write()
+                return None
+            return (held, max(held, 1), [HealthzFloor])
+
+    SPAWN_RATE = float(os.environ.get("LOAD_SPAWN_RATE", "5"))

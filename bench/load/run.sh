@@ -8,6 +8,14 @@
 # headless, and stops by itself; the report (bench/load/report.py) prints every request
 # type's count, failures, median, p95 and p99 beside GET /healthz's, and the targets.
 #
+# LOAD_MODE picks the run: "fixed" (the default: LOAD_USERS users), "capacity" (`make
+# capacity`: the same mix stepped up through LOAD_STEPS until the complaint pages' p95 passes
+# 500 ms or a request fails, then /healthz alone at the concurrency held, with each request's
+# time split into database, templates and Python by bench/load/timing.py) or "faults" (`make
+# faults`, bench/load/faults.sh: the fixed mix while bench/load/faults.py breaks the worker,
+# Redis, PostgreSQL's connections and beat; worker and beat run under a restart loop, as
+# compose's `restart: unless-stopped` keeps them). docs/load.md says what each prints.
+#
 # Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (LOAD_PG_URL /
 # LOAD_REDIS_URL); database kc_load (LOAD_DB_NAME) and Redis db 4 (LOAD_REDIS_DB), both emptied
 # before and after. Exits non-zero when the harness fails or a correctness target is missed
@@ -26,6 +34,23 @@ USERS="${LOAD_USERS:-50}"
 SECONDS_RUN="${LOAD_SECONDS:-120}"
 SPAWN_RATE="${LOAD_SPAWN_RATE:-5}"
 WEB_WORKERS="${LOAD_WEB_WORKERS:-3}"
+MODE="${LOAD_MODE:-fixed}"
+STEPS="${LOAD_STEPS:-10,20,40,80,160}"
+STEP_SECONDS="${LOAD_STEP_SECONDS:-60}"
+case "$MODE" in
+  fixed) ;;
+  capacity)
+    # The deadlines fall due over about the first three steps (login, 15 s, the step); the
+    # stepping may end before or after that, and the check after the run waits for them.
+    SECONDS_RUN=$((3 * (STEP_SECONDS + 30)))
+    export LOAD_KEYS_PER_HOT="${LOAD_KEYS_PER_HOT:-400}"
+    ;;
+  faults) SECONDS_RUN="${LOAD_SECONDS:-300}" ;;
+  *)
+    printf '[load] LOAD_MODE must be fixed, capacity or faults, not %s\n' "$MODE" >&2
+    exit 2
+    ;;
+esac
 RAMP_SECONDS=45 # about how long the logins take, and the 15 s after, before the measured part
 START_TIMEOUT=90
 STOP_TIMEOUT=30
@@ -127,16 +152,51 @@ grep "^generated" "$LOGS/generate.log" | sed 's/^/  /'
 PORT="$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
 log "start gunicorn ($WEB_WORKERS workers) on $BASE, a Celery worker (2 processes), Celery beat"
-"$BIN/gunicorn" kamen_complaints.wsgi --bind "127.0.0.1:$PORT" --workers "$WEB_WORKERS" \
+# The capacity run's gunicorn loads bench/load/settings.py: the production settings plus the
+# middleware that splits each request's time (bench/load/timing.py) into $WORK/timing.jsonl.
+WEB_ENV=()
+if [ "$MODE" = capacity ]; then
+  WEB_ENV=(DJANGO_SETTINGS_MODULE=bench.load.settings "LOAD_TIMING_FILE=$WORK/timing.jsonl")
+fi
+env "${WEB_ENV[@]}" "$BIN/gunicorn" kamen_complaints.wsgi --bind "127.0.0.1:$PORT" --workers "$WEB_WORKERS" \
   --timeout 60 --no-control-socket --graceful-timeout 20 --access-logfile - \
   --access-logformat '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms' \
   >"$LOGS/web.log" 2>&1 &
 PIDS[web]=$!
-"$BIN/celery" -A kamen_complaints worker --loglevel INFO --concurrency 2 \
-  --hostname "load@%h" >"$LOGS/worker.log" 2>&1 &
-PIDS[worker]=$!
-"$BIN/celery" -A kamen_complaints beat --loglevel INFO >"$LOGS/beat.log" 2>&1 &
-PIDS[beat]=$!
+WORKER_CMD=("$BIN/celery" -A kamen_complaints worker --loglevel INFO --concurrency 2 --hostname "load@%h")
+BEAT_CMD=("$BIN/celery" -A kamen_complaints beat --loglevel INFO)
+if [ "$MODE" = faults ]; then
+  # The faults run kills them: each runs under a loop that starts it again a second after it
+  # exits (what compose's `restart: unless-stopped` does), unless $WORK/hold-<name> exists
+  # (beat stopped for two intervals). The process's own pid is in $WORK/<name>.pid. The task
+  # start lines (INFO) are what faults.py watches to kill the worker in the middle of a task.
+  supervise() {
+    local name=$1
+    shift
+    (
+      child=0
+      trap 'kill -TERM $child 2>/dev/null; wait $child; exit 0' TERM
+      while :; do
+        while [ -e "$WORK/hold-$name" ]; do sleep 0.2; done
+        "$@" >>"$LOGS/$name.log" 2>&1 &
+        child=$!
+        echo "$child" >"$WORK/$name.pid"
+        wait "$child" || true
+        printf '[supervise] %s (pid %s) exited at %s; starting it again\n' "$name" "$child" \
+          "$(date +%T.%N)" >>"$LOGS/$name.log"
+        sleep 1
+      done
+    ) &
+    PIDS[$name]=$!
+  }
+  supervise worker env LOG_LEVEL=INFO "${WORKER_CMD[@]}"
+  supervise beat "${BEAT_CMD[@]}"
+else
+  "${WORKER_CMD[@]}" >"$LOGS/worker.log" 2>&1 &
+  PIDS[worker]=$!
+  "${BEAT_CMD[@]}" >"$LOGS/beat.log" 2>&1 &
+  PIDS[beat]=$!
+fi
 
 check_alive() {
   local name
@@ -159,17 +219,38 @@ done
   fail "arming the deadlines failed"
 }
 log "$(tail -n 1 "$LOGS/arm.log")"
-log "Locust: $USERS users (spawned $SPAWN_RATE/s, each logs in once), then ${SECONDS_RUN}s measured, headless"
+if [ "$MODE" = capacity ]; then
+  log "Locust: steps of $STEPS users (spawned $SPAWN_RATE/s), ${STEP_SECONDS}s measured each, until a complaint page's p95 passes 500 ms or a request fails"
+  IFS=, read -r -a steps <<<"$STEPS"
+  RUN_LIMIT=$((${#steps[@]} * (STEP_SECONDS + 15 + 240) + 120))
+else
+  log "Locust: $USERS users (spawned $SPAWN_RATE/s, each logs in once), then ${SECONDS_RUN}s measured, headless"
+  RUN_LIMIT=$((SECONDS_RUN + 4 * RAMP_SECONDS))
+fi
+FAULTS_PID=""
+if [ "$MODE" = faults ]; then
+  # The faults, one after another while the users work (bench/load/faults.py).
+  LOAD_WORK="$WORK" LOAD_PLAN="$PLAN" LOAD_BASE="$BASE" LOAD_DB_NAME="$DB_NAME" \
+    "$BIN/python" -m bench.load.faults inject >"$WORK/faults.txt" 2>"$LOGS/faults.log" &
+  FAULTS_PID=$!
+fi
 locust_status=0
 # The locustfile stops Locust SECONDS_RUN after the last login; --run-time (ramp allowance
 # included) and timeout are the outer bounds.
 LOAD_PLAN="$PLAN" LOAD_MEASURE_SECONDS="$SECONDS_RUN" LOAD_RAMP_STATS="$WORK/ramp.json" \
-  timeout --kill-after=30 $((SECONDS_RUN + 4 * RAMP_SECONDS + 60)) \
+  LOAD_MODE="$MODE" LOAD_STEPS="$STEPS" LOAD_STEP_SECONDS="$STEP_SECONDS" \
+  LOAD_STEPS_FILE="$WORK/steps.json" LOAD_FAILURES_FILE="$WORK/failures.jsonl" \
+  LOAD_SPAWN_RATE="$SPAWN_RATE" \
+  timeout --kill-after=30 $((RUN_LIMIT + 60)) \
   "$LOCUST_BIN/locust" -f bench/load/locustfile.py --headless --host "$BASE" \
   --users "$USERS" --spawn-rate "$SPAWN_RATE" --stop-timeout 15 \
-  --run-time "$((SECONDS_RUN + 4 * RAMP_SECONDS))s" \
+  --run-time "${RUN_LIMIT}s" \
   --csv "$WORK/locust" --only-summary --loglevel WARNING \
   >"$LOGS/locust.log" 2>&1 || locust_status=$?
+if [ -n "$FAULTS_PID" ]; then
+  # The faults end before the measured part does; wait for the last recovery it watches.
+  wait "$FAULTS_PID" || log "the faults driver exited with status $? (see $LOGS/faults.log)"
+fi
 check_alive
 # Locust exits 1 when any request failed: the report says which; anything else is the harness.
 [ "$locust_status" -le 1 ] || {
@@ -192,6 +273,10 @@ sleep 3 # the outbox rows that sweep handed to the worker
 "$BIN/python" -m bench.load.generate verify "$PLAN" >"$WORK/verify.txt" 2>&1 || true
 ledger_status=0
 "$BIN/python" manage.py check_ledger --no-color >"$WORK/ledger.txt" 2>&1 || ledger_status=$?
+if [ "$MODE" = faults ]; then
+  LOAD_WORK="$WORK" LOAD_PLAN="$PLAN" "$BIN/python" -m bench.load.faults check \
+    >"$WORK/faults-check.txt" 2>&1 || true
+fi
 curl -s "$BASE/healthz" >"$WORK/healthz.json" || true
 
 log "stop web, worker and beat"
@@ -200,6 +285,6 @@ PIDS=()
 
 report_status=0
 "$BIN/python" bench/load/report.py --work "$WORK" --users "$USERS" --seconds "$SECONDS_RUN" \
-  --web-workers "$WEB_WORKERS" --ledger-status "$ledger_status" --locust-status "$locust_status" \
+  --web-workers "$WEB_WORKERS" --mode "$MODE" --ledger-status "$ledger_status" --locust-status "$locust_status" \
   --total-seconds $((SECONDS - started)) || report_status=$?
 exit "$report_status"
