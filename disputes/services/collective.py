@@ -655,8 +655,10 @@ def collective_case_settle(*, case_id: int) -> bool:
     False while orders are still being asked about, or when it was settled before."""
     payout_ids: list[int] = []
     with transaction.atomic():
+        # Only the case's row is locked (PostgreSQL refuses FOR UPDATE on the nullable side
+        # of the batch's outer join; a top-up channel's case has no batch).
         case = (
-            CollectiveCase.objects.select_for_update()
+            CollectiveCase.objects.select_for_update(of=("self",))
             .select_related("merchant", "product", "batch")
             .get(pk=case_id)
         )
