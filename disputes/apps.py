@@ -109,6 +109,11 @@ class DisputesConfig(AppConfig):
         register_complaint_link(
             ComplaintLink(prefetch=orders_with_complaints, pick=order_complaint)
         )
+        # The order API and page say how an order was refunded: a complaint, a collective case.
+        from disputes.selectors import order_refund_reasons
+        from orders.selectors import register_refund_reasons
+
+        register_refund_reasons(order_refund_reasons)
         if _deadlines_health not in health.extra_checks:
             health.extra_checks.append(_deadlines_health)
         # What a second arbitrator's approval of a proposed ruling carries out

@@ -885,3 +885,50 @@ def collective_left_to_people(case_id: int) -> QuerySet[CollectiveOrder]:
         .select_related("order", "order__buyer")
         .order_by("id")
     )
+
+
+def order_refund_reasons(order_ids: list[int]) -> dict[int, list[Any]]:
+    """How each order was refunded (registered with orders.selectors.register_refund_reasons:
+    the order API and page say it): by a complaint's outcome (what the platform paid the
+    buyer) or by a collective case without a complaint (its finding). Two queries."""
+    from django.utils.translation import gettext as _
+
+    from orders.selectors import RefundReason
+
+    found: dict[int, list[Any]] = defaultdict(list)
+    rows = (
+        CollectiveOrder.objects.filter(order_id__in=order_ids, refunded_at__isnull=False)
+        .filter(refund_amount__gt=0)
+        .order_by("refunded_at", "id")
+        .values_list("order_id", "case_id", "refund_amount", "refunded_at", "refund_reason")
+    )
+    for order_id, case_id, amount, at, finding in rows:
+        number = CollectiveCase(pk=case_id).number
+        found[order_id].append(
+            RefundReason(
+                by="collective_case",
+                reference=number,
+                amount=amount,
+                at=at,
+                detail=finding,
+                text=_("Refunded by the platform in collective case %(case)s: %(finding)s.")
+                % {"case": number, "finding": Finding(finding).label if finding else ""},
+            )
+        )
+    complaints = (
+        Dispute.objects.filter(order_id__in=order_ids, paid_out__gt=0)
+        .order_by("filed_at", "id")
+        .values_list("order_id", "number", "paid_out", "resolved_at", "filed_at", "outcome")
+    )
+    for order_id, number, paid, resolved_at, filed_at, outcome in complaints:
+        found[order_id].append(
+            RefundReason(
+                by="complaint",
+                reference=number,
+                amount=paid,
+                at=resolved_at or filed_at,
+                detail=outcome or "",
+                text=_("Refunded through complaint %(number)s.") % {"number": number},
+            )
+        )
+    return dict(found)

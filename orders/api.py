@@ -83,6 +83,17 @@ class OrderSerializer(serializers.ModelSerializer):
         help_text="Until when the order may be paid (null once paid or cancelled); an order "
         "still unpaid then is cancelled."
     )
+    refund_reason = serializers.SerializerMethodField(
+        help_text="How the order was refunded, null when it was not: `by` is `complaint` (a "
+        "complaint's outcome, `reference` its number, `detail` the outcome) or "
+        "`collective_case` (refunded by the platform without a complaint, `reference` the "
+        "case's number, `detail` what the issuer found), with the amount, when, and `text` in "
+        "words. The latest refund when there were several; `refunds` lists them all."
+    )
+    refunds = serializers.SerializerMethodField(
+        help_text="Every refund of the order and how it was made, oldest first (each shaped "
+        "like `refund_reason`)."
+    )
 
     class Meta:
         model = Order
@@ -104,6 +115,8 @@ class OrderSerializer(serializers.ModelSerializer):
             "payment_reference",
             "card_keys",
             "complaints_barred_until",
+            "refund_reason",
+            "refunds",
         ]
 
     @extend_schema_field(OpenApiTypes.DATETIME)
@@ -118,6 +131,40 @@ class OrderSerializer(serializers.ModelSerializer):
     def get_card_keys(self, order: Order) -> list[str]:
         # Masked for everyone, the buyer included: the clear text only through /reveal/.
         return [k.masked for k in order.card_keys.all()]
+
+    def _refunds(self, order: Order) -> list[dict[str, Any]]:
+        # Asked once for every order the response shows (a page of orders: one ask).
+        known: dict[int, list[dict[str, Any]]] = self.context.setdefault("_refund_reasons", {})
+        if order.pk not in known:
+            root = self.root.instance
+            orders = [order] if isinstance(root, Order) or root is None else list(root)
+            if order not in orders:
+                orders = [order]
+            found = selectors.refund_reasons(orders)
+            for each in orders:
+                known[each.pk] = [
+                    {
+                        "by": r.by,
+                        "reference": r.reference,
+                        "amount": MoneyField().to_representation(r.amount),
+                        "at": None
+                        if r.at is None
+                        else serializers.DateTimeField().to_representation(r.at),
+                        "detail": r.detail,
+                        "text": r.text,
+                    }
+                    for r in found.get(each.pk, [])
+                ]
+        return known[order.pk]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_refund_reason(self, order: Order) -> dict[str, Any] | None:
+        refunds = self._refunds(order)
+        return refunds[-1] if refunds else None
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_refunds(self, order: Order) -> list[dict[str, Any]]:
+        return self._refunds(order)
 
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_complaints_barred_until(self, order: Order) -> str | None:

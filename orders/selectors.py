@@ -3,9 +3,10 @@ whatever the page size (select_related / prefetch_related / annotations)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,47 @@ _complaint_links: list[ComplaintLink] = []
 
 def register_complaint_link(link: ComplaintLink) -> None:
     _complaint_links[:] = [link]
+
+
+@dataclass(frozen=True)
+class RefundReason:
+    """How an order was refunded, as the app that refunded it tells (the disputes app
+    registers its reasons at start-up: a complaint's outcome, a collective case's refund made
+    without a complaint). `by` names the way ("complaint", "collective_case"), `reference`
+    the complaint's or the case's number, `detail` its outcome or finding (a code) and `text`
+    all of it in words, in the reader's language."""
+
+    by: str
+    reference: str
+    amount: Decimal
+    at: datetime | None
+    detail: str
+    text: str
+
+
+# Each registered function answers for many orders at once (a page of orders, two queries).
+RefundReasons = Callable[[list[int]], dict[int, list[RefundReason]]]
+_refund_reasons: list[RefundReasons] = []
+
+
+def register_refund_reasons(reasons: RefundReasons) -> None:
+    if reasons not in _refund_reasons:
+        _refund_reasons.append(reasons)
+
+
+def refund_reasons(orders: Iterable[Order]) -> dict[int, list[RefundReason]]:
+    """How each of these orders was refunded, oldest first (only orders with money given or
+    being given back are asked about). Orders never refunded are absent."""
+    ids = [o.pk for o in orders if o.refunded_amount > 0 or o.refund_reserved > 0]
+    if not ids:
+        return {}
+    found: dict[int, list[RefundReason]] = {}
+    for reasons in _refund_reasons:
+        for order_id, items in reasons(ids).items():
+            found.setdefault(order_id, []).extend(items)
+    for items in found.values():
+        items.sort(key=lambda r: (r.at is None, r.at.timestamp() if r.at else 0.0))
+    return found
 
 
 def complaints_barred_until(user: User) -> datetime | None:

@@ -185,6 +185,9 @@ def _order_page(
     context = {
         "order": order,
         "card_keys": list(order.card_keys.all()),
+        # How it was refunded, oldest first (a complaint, a collective case): what the API's
+        # `refunds` says, for the page to show.
+        "refund_reasons": selectors.refund_reasons([order]).get(order.pk, []),
         # Switching language re-requests the page; the reveal URL answers POST only.
         "language_next": reverse("orders:order", args=[order.number]),
         **extra,
