@@ -313,15 +313,29 @@ def _shop_reinstated(p: Params, role: str) -> str:
 
 
 def _debt_recorded(p: Params, role: str) -> str:
-    return _(
-        "Complaint %(number)s cost %(amount)s more than your deposit could cover: your shop "
-        "%(shop)s now owes the platform %(owed)s. Pay it on the deposit page."
-    ) % {
+    figures = {
         "number": p.get("complaint", ""),
+        "case": p.get("case", ""),
         "amount": _yuan(p.get("amount")),
         "shop": p.get("shop", ""),
         "owed": _yuan(p.get("owed")),
     }
+    if figures["case"]:  # a collective case's refunds (disputes/services/collective.py)
+        return (
+            _(
+                "The refunds of collective case %(case)s cost %(amount)s more than your deposit "
+                "could cover: your shop %(shop)s now owes the platform %(owed)s. Pay it on the "
+                "deposit page."
+            )
+            % figures
+        )
+    return (
+        _(
+            "Complaint %(number)s cost %(amount)s more than your deposit could cover: your shop "
+            "%(shop)s now owes the platform %(owed)s. Pay it on the deposit page."
+        )
+        % figures
+    )
 
 
 def _verification_expiring(p: Params, role: str) -> str:

@@ -110,14 +110,17 @@ def notify_debt(
     from disputes.models import Dispute
 
     if dispute_id is None:
+        from disputes.models import CollectiveCase
+
         case_id = reference.rsplit(":", 1)[-1]
+        case = CollectiveCase.objects.filter(pk=int(case_id)).first() if case_id.isdigit() else None
         return notify_shop(
             merchant,
             key=f"shop:{merchant.pk}:debt:{reference}",
             kind=K.DEBT_RECORDED,
             amount=from_fen(shortfall),
             owed=from_fen(owed),
-            complaint=f"JT{int(case_id):06d}" if case_id.isdigit() else "",
+            case=case.number if case is not None else "",
         )
     number = Dispute.objects.filter(pk=dispute_id).values_list("number", flat=True).first()
     return notify_shop(
