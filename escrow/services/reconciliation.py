@@ -33,6 +33,7 @@ from orders import payments
 from orders.channels.bills import BillRow
 from orders.models import Payment, PaymentStatus, Refund
 from orders.payments import PaymentError, out_refund_number
+from orders.services import refunds
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,16 @@ def _compare(channel: str, day: date, bill: list[BillRow]) -> list[Reconciliatio
             item.ledger_row = _ledger_row_payment(payment)
         else:
             refund = ledger_refunds.pop(row.refund_number, None)
+            if refund is None and row.refund_number:
+                # A refund the channel forced for a complaint filed there: booked on the
+                # order like any other, against its headroom (docs/channel-complaints.md).
+                refund = refunds.channel_refund_forced(
+                    channel=channel,
+                    reference=row.reference,
+                    refund_number=row.refund_number,
+                    amount=row.amount,
+                    at=start,
+                )
             if refund is None:
                 # The channel gave money back that no payout, refund or booked forced refund
                 # of the ledger asked for.

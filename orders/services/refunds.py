@@ -3,7 +3,9 @@ refunds booked for an outbox to send later (escrow's compensations, docs/money.m
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -11,9 +13,11 @@ from django.utils.translation import gettext as _
 
 from kamen_complaints.errors import DomainError
 from kamen_complaints.money import from_fen, to_fen
-from orders.models import Order, OrderStatus, Payment, Refund
+from orders.models import ChannelComplaint, Order, OrderStatus, Payment, Refund
 from orders.payments import get_provider
 from orders.services.events import status_changed
+
+logger = logging.getLogger(__name__)
 
 
 def channel_refund(
@@ -132,3 +136,59 @@ def orders_reserve_refunds(amounts: dict[int, int]) -> None:
         )
         if cursor.rowcount != len(amounts):
             raise RuntimeError(f"refund booking: {cursor.rowcount} of {len(amounts)} orders")
+
+
+def channel_refund_forced(
+    *, channel: str, reference: str, refund_number: str, amount: Decimal, at: datetime
+) -> Refund | None:
+    """A refund the payment channel made by itself for a complaint filed there (its bill
+    shows it, no payout of ours asked for it), booked on the order like any other refund so
+    it counts against what the order may still give back: the platform's compensation is
+    then capped by it and the buyer is never paid twice across channels
+    (docs/channel-complaints.md). Only for a trade with a complaint on that channel; once
+    per refund number (the bill's, as our refunds' numbers are ours). None when it is not
+    one — or when it would give back more than the order has left, which stays listed for
+    finance."""
+    if not ChannelComplaint.objects.filter(channel=channel, reference=reference).exists():
+        return None
+    existing = Refund.objects.filter(idempotency_key=refund_number).first()
+    if existing is not None:
+        return existing
+    payment = (
+        Payment.objects.filter(channel=channel, reference=reference, order__isnull=False)
+        .select_related("order")
+        .first()
+    )
+    if payment is None or payment.order is None or amount <= 0:
+        return None
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=payment.order.pk)
+        if amount > order.refundable_amount:
+            logger.warning(
+                "%s refund %s of %s on order %s is more than its %s left: for finance",
+                channel,
+                refund_number,
+                amount,
+                order.number,
+                order.refundable_amount,
+            )
+            return None
+        refund = Refund.objects.create(
+            payment=payment,
+            amount=amount,
+            reason=_("Refunded by %(channel)s for a complaint filed there") % {"channel": channel},
+            idempotency_key=refund_number[:100],
+            provider_refund_id=f"{channel}:{refund_number}"[:64],
+            created_at=at,
+        )
+        order.refunded_amount += amount
+        before = order.status
+        if order.status not in (OrderStatus.DELIVERY_PENDING, OrderStatus.DELIVERY_FAILED):
+            order.status = (
+                OrderStatus.REFUNDED
+                if order.refunded_amount >= order.amount
+                else OrderStatus.PARTIALLY_REFUNDED
+            )
+        order.save(update_fields=["refunded_amount", "status"])
+        status_changed(order, before, reason=refund.reason)
+    return refund
