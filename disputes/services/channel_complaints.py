@@ -215,15 +215,16 @@ def channel_complaint_pushes_plan(*, limit: int = PLAN_BATCH) -> int:
     done = ChannelComplaintPush.objects.filter(
         complaint=OuterRef("pk"), action=ChannelComplaintPushAction.COMPLETE
     )
-    complaints = list(
-        ChannelComplaint.objects.filter(case_id__isnull=False, completed_at__isnull=True)
+    complaints: list[dict[str, Any]] = [
+        dict(row)
+        for row in ChannelComplaint.objects.filter(case_id__isnull=False, completed_at__isnull=True)
         .exclude(Exists(done))
         .order_by("pk")
         .values("pk", "channel", "complaint_id", "case_id")[:limit]
-    )
+    ]
     case_ids = {c["case_id"] for c in complaints}
-    cases = {
-        row["pk"]: row
+    cases: dict[int, dict[str, Any]] = {
+        row["pk"]: dict(row)
         for row in Dispute.objects.filter(pk__in=case_ids).values(
             "pk", "number", "status", "paid_out"
         )
