@@ -148,3 +148,42 @@ def test_the_buyers_finding_reads_in_chinese(finding, amount):
         chinese = notices.sentence(note)
     assert chinese.startswith("集体案件 JT000007：") and "KM2611020001" in chinese
     assert "the issuer" not in chinese
+
+
+def test_the_threshold_is_published_recorded_and_applied_like_every_policy_value(
+    on_commit, time_machine
+):
+    """The collective values go through the policy's publishing (7 days' notice, the history
+    keeps old and new); once in force, the product kind's threshold decides when a case
+    opens."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from disputes.models import PolicyChange
+    from disputes.services import policy as policy_services
+    from tests.factories import StaffFactory
+
+    staff = StaffFactory()
+    effective = timezone.now() + timedelta(days=8)
+    published = policy_services.policy_publish(
+        staff=staff,
+        product_kind="game_card",
+        effective_from=effective,
+        values={"collective_threshold": 4, "collective_window_hours": 12},
+        note="Card lots: one more complaint before a case, within half a day",
+    )
+    change = PolicyChange.objects.get(policy=published)
+    assert (change.old["collective_threshold"], change.new["collective_threshold"]) == (3, 4)
+    assert (change.old["collective_window_hours"], change.new["collective_window_hours"]) == (
+        24,
+        12,
+    )
+    time_machine.move_to(effective + timedelta(minutes=1), tick=False)
+    _product, _batch, orders = _bad_batch(sold=10)
+    for order in orders[:3]:
+        on_commit(file, order)
+    assert not CollectiveCase.objects.exists()  # 3 upheld: under this kind's 4
+    on_commit(file, orders[3])
+    case = CollectiveCase.objects.get()
+    assert (case.threshold, case.window_hours, case.policy_id) == (4, 12, published.pk)
