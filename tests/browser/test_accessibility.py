@@ -279,3 +279,32 @@ def test_the_admins_queue_case_and_metrics(desk: Any, screenshot_dir: Path) -> N
     audit.run(desk, "/admin/disputes/metrics/", "admin-metrics")
 
     audit.check()
+
+
+def test_the_collective_case_pages(phone: Any, desk: Any, screenshot_dir: Path) -> None:
+    """A collective case's pages (issue 22): the buyer's order page with the notice and
+    我也遇到了 at 390 px, the shop's dashboard and case page at 1280 px, the desk's list and
+    case screen."""
+    from tests.browser.test_collective_case import collective_case
+
+    case, product, orders = collective_case()
+    buyer_audit = Audit("collective case, buyer's (390 px)", screenshot_dir)
+    log_in(phone, orders[7].buyer, f"/orders/{orders[7].number}/")
+    buyer_audit.current(phone, "collective-order-join")
+    buyer_audit.check()
+
+    audit = Audit("collective case, merchant's and desk's (1280 px)", screenshot_dir)
+    log_in(desk, product.merchant.owner, "/merchant/")
+    audit.current(desk, "collective-merchant-home")
+    audit.run(desk, f"/merchant/cases/{case.pk}/", "collective-merchant-case")
+    desk.context.clear_cookies()
+    staff = arbitrator()
+    staff.groups.add(Group.objects.get(name="arbitrator"))
+    desk.goto("/admin/login/?next=/admin/disputes/collectivecase/")
+    desk.fill("input[name=username]", staff.username)
+    desk.fill("input[name=password]", PASSWORD)
+    desk.click("form input[type=submit]")
+    desk.wait_for_url("**/admin/disputes/collectivecase/")
+    audit.current(desk, "collective-admin-list")
+    audit.run(desk, f"/admin/disputes/collectivecase/{case.pk}/case/", "collective-admin-case")
+    audit.check()
