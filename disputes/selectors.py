@@ -426,6 +426,14 @@ def _shop_stats_sql(*, one_merchant: bool, bounded: bool = False) -> str:
         merchant_filter = f"AND created_at < %(until)s {merchant_filter}"
     d_filter = merchant_filter.replace("merchant_id", "d.merchant_id")
     d_filter = d_filter.replace("created_at", "d.filed_at")
+    # The metrics' range: only the answers to its complaints (the same rows joined, read
+    # without every answer of every complaint ever filed).
+    a_filter = (
+        f"AND dispute_id IN (SELECT id FROM {dispute_t} "  # noqa: S608 - values as parameters
+        "WHERE filed_at >= %(since)s AND filed_at < %(until)s)"
+        if bounded
+        else ""
+    )
     answers = ", ".join(f"'{t}'" for t in _ANSWER_EVENTS)
     lost_outcomes = ", ".join(f"'{t}'" for t in _LOST_OUTCOMES)
     lost_deciders = ", ".join(f"'{t}'" for t in _LOST_DECIDERS)
@@ -455,7 +463,7 @@ def _shop_stats_sql(*, one_merchant: bool, bounded: bool = False) -> str:
         FROM {dispute_t} d
         LEFT JOIN (
             SELECT dispute_id, MIN(created_at) AS first_answer FROM {event_t}
-            WHERE type IN ({answers}) AND role = 'merchant'
+            WHERE type IN ({answers}) AND role = 'merchant' {a_filter}
             GROUP BY dispute_id
         ) a ON a.dispute_id = d.id
         LEFT JOIN {rating_t} r ON r.dispute_id = d.id AND d.outcome NOT IN ({unrated})

@@ -78,3 +78,12 @@ def collective_case_check(case_id: int) -> dict[str, int]:
     from disputes.services.collective import collective_case_check as check
 
     return check(case_id=case_id)
+
+
+@shared_task(acks_late=True)
+def metrics_rollup() -> int:
+    """Nightly (Celery beat): roll up the metrics' daily figures — the days before today not
+    yet rolled up and those changed since the last run (docs/metrics.md). Idempotent."""
+    from disputes.metrics_rollup import rollup
+
+    return rollup()

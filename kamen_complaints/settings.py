@@ -425,6 +425,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "disputes.tasks.shops_send_digest",
         "schedule": crontab(minute=0, hour="10-23"),
     },
+    # The metrics' daily figures (docs/metrics.md): yesterday rolled up, and the days changed
+    # since the last run re-rolled, after midnight Asia/Shanghai (CELERY_TIMEZONE).
+    "disputes-metrics-rollup": {
+        "task": "disputes.tasks.metrics_rollup",
+        "schedule": crontab(minute=20, hour=0),
+    },
     # Complaint-form drafts a buyer left behind (disputes/drafts.py): deleted after 24 h.
     "disputes-drafts-purge": {
         "task": "disputes.tasks.complaint_drafts_purge",

@@ -1,0 +1,297 @@
+"""The metrics from daily figures at scale on PostgreSQL (`python -m bench metrics`).
+
+`disputes.metrics_rollup.report` (what the metrics page, its CSV and the API answer with)
+over the default range (the last 30 days) and over a year (366 days), median of 5 calls, with
+1,000 complaints and then with BENCH_METRICS_ROWS complaints (default 1,000,000), side by
+side with the ratio (target ≤ 300 ms at full size and ≤ 2× the time at 1,000); beside it the
+live computation (`disputes.metrics.live_report`) on the same data, once, and whether the
+figures are equal (they must be: "equal: yes").
+
+The complaints are spread over three years and 200 shops, bulk-inserted by SQL (INSERT …
+SELECT generate_series): one in ten under review, one in ten withdrawn, one in ten awaiting
+the merchant, the rest resolved between a minute and nine days after filing (one in seven
+decided automatically), one in twenty paid first, their timelines (answers, rulings,
+withdrawals) and a rating on one in five; then VACUUM ANALYZE and the first rollup run (the
+backfill, timed). Runs in its own scratch database `<name>_metrics_bench`, created, migrated
+and dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+from bench.bench_escrow import _admin
+
+SMALL = 1_000
+SHOPS = 200
+DAYS = 3 * 365
+TARGET_MS = 300
+TARGET_RATIO = 2.0
+
+
+def run() -> None:
+    raw = os.environ.get("DATABASE_URL", "")
+    if not raw.startswith(("postgres://", "postgresql://")):
+        print("skipped: the metrics benchmark needs DATABASE_URL=postgres://…")
+        return
+    url = urlparse(raw)
+    bench_db = f"{url.path.lstrip('/') or 'kamen'}_metrics_bench"
+    _admin(url, f'DROP DATABASE IF EXISTS "{bench_db}"')
+    _admin(url, f'CREATE DATABASE "{bench_db}"')
+    try:
+        _run(bench_db)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        _admin(url, f'DROP DATABASE IF EXISTS "{bench_db}"')
+
+
+def _median_ms(fn: Callable[[], Any], n: int) -> float:
+    fn()  # warm
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def _run(bench_db: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kamen_complaints.settings")
+    import django
+    from django.db import connections
+
+    django.setup()
+    connections.close_all()
+    connections["default"].settings_dict["NAME"] = bench_db
+    connections["default"].settings_dict["CONN_MAX_AGE"] = None
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from disputes.models import DisputeRating
+    from escrow import services as escrow_services
+    from tests.disputes import factories as f
+    from tests.factories import MerchantFactory
+
+    escrow_services.compensation._enqueue_payout = lambda payout_id: None  # no broker here
+
+    rows = int(os.environ.get("BENCH_METRICS_ROWS", "1000000"))
+    seed = f.file()
+    DisputeRating.objects.create(dispute=seed, buyer=seed.buyer, score=4)
+    shops = [MerchantFactory().pk for _ in range(SHOPS)]
+
+    results = {}
+    for label, total in (("1,000", SMALL), (f"{rows:,}", rows)):
+        started = time.perf_counter()
+        _fill(seed, shops, total - (SMALL if total != SMALL else 1))
+        _vacuum()
+        filled = time.perf_counter() - started
+        rolled = _backfill()
+        print(f"{label} complaints: filled in {filled:.1f} s, rolled up in {rolled:.1f} s")
+        results[label] = _measure(shops[0])
+
+    (small_label, small), (big_label, big) = results.items()
+    for what in ("30 days", "366 days"):
+        a, b = small[what]["rolled"], big[what]["rolled"]
+        ratio = b / a
+        verdict = "meets" if b <= TARGET_MS and ratio <= TARGET_RATIO else "ABOVE"
+        print(
+            f"metrics {what:8}: {small_label} complaints {a:7.1f} ms | {big_label} complaints "
+            f"{b:7.1f} ms | ratio {ratio:.2f} ({verdict} ≤ {TARGET_MS} ms, ≤ {TARGET_RATIO:g}×)"
+            f" | live {small[what]['live']:.1f} ms / {big[what]['live']:.1f} ms"
+        )
+    equal = all(r[what]["equal"] for r in results.values() for what in r)
+    print(f"equal: {'yes' if equal else 'NO'}")
+    assert equal, "the daily figures differ from the live computation"
+
+
+def _measure(shop_id: int) -> dict[str, dict[str, Any]]:
+    from django.utils import timezone
+
+    from disputes import metrics, metrics_rollup
+
+    today = timezone.localdate()
+    out: dict[str, dict[str, Any]] = {}
+    for what, days in (("30 days", 30), ("366 days", 366)):
+        rng = metrics.Range(first=today - timedelta(days=days - 1), last=today)
+        rolled_ms = _median_ms(lambda rng=rng: metrics_rollup.report(rng), 5)
+        start = time.perf_counter()
+        live = metrics.live_report(rng)
+        live_ms = (time.perf_counter() - start) * 1000
+        equal = _same(metrics_rollup.report(rng), live)
+        equal = equal and _same(
+            metrics_rollup.report(rng, merchant_id=shop_id),
+            metrics.live_report(rng, merchant_id=shop_id),
+        )
+        out[what] = {"rolled": rolled_ms, "live": live_ms, "equal": equal}
+    return out
+
+
+def _same(rolled: dict[str, Any], live: dict[str, Any]) -> bool:
+    keys = ("figures", "top_merchants", "by_merchant", "daily")
+    differ = [k for k in keys if rolled[k] != live[k]]
+    for k in differ:
+        print(f"  differs: {k}\n    rolled {rolled[k]}\n    live   {live[k]}")
+    return not differ
+
+
+def _backfill() -> float:
+    """The first rollup run over every day (the figures are dropped first: the bench writes
+    its rows by SQL, in the past, without the timeline's trace a change leaves)."""
+    from disputes import metrics_rollup
+    from disputes.models import DailyDuration, DailyFigures, DurationValue, MetricsRollupRun
+
+    for model in (DailyFigures, DailyDuration, DurationValue, MetricsRollupRun):
+        model.objects.all().delete()
+    started = time.perf_counter()
+    metrics_rollup.rollup()
+    _vacuum()
+    return time.perf_counter() - started
+
+
+def _vacuum() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("VACUUM ANALYZE")
+
+
+def _insert(cur: Any, table: str, source_id: int, replace: dict[str, str], tail: str) -> None:
+    from django.db import connection
+
+    cols = [c.name for c in connection.introspection.get_table_description(cur, table)]
+    cols = [c for c in cols if c != "id"]
+    values = [replace.get(c, f't."{c}"') for c in cols]
+    cur.execute(
+        f"INSERT INTO {table} ({', '.join(chr(34) + c + chr(34) for c in cols)}) "  # noqa: S608
+        f"SELECT {', '.join(values)} {tail}",
+        [source_id],
+    )
+
+
+def _fill(seed: Any, shops: list[int], n: int) -> None:
+    """n more paid orders and a complaint on each, spread over three years and the shops."""
+    from django.db import connection
+
+    from disputes.models import Dispute, DisputeEvent, DisputeRating
+    from orders.models import Order
+
+    tag = uuid.uuid4().hex[:6]
+    order_t, dispute_t = Order._meta.db_table, Dispute._meta.db_table
+    event_t, rating_t = DisputeEvent._meta.db_table, DisputeRating._meta.db_table
+    shop = f"(ARRAY[{','.join(map(str, shops))}])[1 + mod(g, {len(shops)})]"
+    # Minutes back from now, over three years (and a few seconds, so midnight is crossed).
+    back = (
+        f"((mod(g * 7919, {DAYS * 1440}) || ' minutes')::interval + (mod(g, 61) || ' s')::interval)"
+    )
+    with connection.cursor() as cur:
+        _insert(
+            cur,
+            order_t,
+            seed.order_id,
+            {
+                "number": f"'M{tag}' || g",
+                "payment_reference": f"'PM{tag}' || g",
+                "merchant_id": shop,
+                "created_at": f"now() - {back} - interval '1 hour'",
+                "paid_at": f"now() - {back} - interval '1 hour'",
+            },
+            f"FROM {order_t} t, generate_series(1, {n}) g WHERE t.id = %s",
+        )
+        kind = "mod(o.id, 10)"
+        status = (
+            f"CASE WHEN {kind} = 0 THEN 'under_review' WHEN {kind} = 1 THEN 'withdrawn' "
+            f"WHEN {kind} = 2 THEN 'awaiting_merchant' ELSE 'resolved' END"
+        )
+        took = (
+            "((1 + mod(o.id * 31, 12960)) || ' minutes')::interval"
+            " + (mod(o.id, 997) || ' ms')::interval"
+        )
+        resolved = f"{kind} > 2 AND o.created_at + interval '1 hour' + {took} < now()"
+        _insert(
+            cur,
+            dispute_t,
+            seed.pk,
+            {
+                "number": f"'C{tag}' || o.id",
+                "order_id": "o.id",
+                "merchant_id": "o.merchant_id",
+                "status": (
+                    f"CASE WHEN {kind} > 2 AND NOT ({resolved}) THEN 'under_review' "
+                    f"ELSE {status} END"
+                ),
+                "filed_at": "o.created_at + interval '1 hour'",
+                "merchant_response_due": "o.created_at + interval '25 hours'",
+                "review_due": "o.created_at + interval '3 days'",
+                "outcome": (
+                    f"CASE WHEN {resolved} THEN (ARRAY['refunded','partially_refunded',"
+                    "'replaced','rejected','rejected_malicious'])[1 + mod(o.id, 5)] ELSE '' END"
+                ),
+                "decided_by": (
+                    f"CASE WHEN {resolved} THEN (CASE WHEN mod(o.id, 7) = 0 THEN 'system' "
+                    "ELSE 'staff' END) ELSE '' END"
+                ),
+                "resolved_at": (
+                    f"CASE WHEN {resolved} THEN o.created_at + interval '1 hour' + {took} END"
+                ),
+                "paid_out": (
+                    f"CASE WHEN {resolved} OR mod(o.id, 20) = 5 "
+                    "THEN mod(o.id, 9000) / 100.0 ELSE 0 END"
+                ),
+                "recovered": "CASE WHEN mod(o.id, 20) = 5 THEN mod(o.id, 3000) / 100.0 ELSE 0 END",
+                "fast_track": "mod(o.id, 20) = 5",
+                "appealed_at": "NULL",
+                "buyer_id": "o.buyer_id",
+            },
+            f"FROM {dispute_t} t, {order_t} o WHERE t.id = %s AND o.number LIKE 'M{tag}%%'",
+        )
+        mine = f"FROM {event_t} t, {dispute_t} d WHERE t.id = %s AND d.number LIKE 'C{tag}%%'"
+        first_event = DisputeEvent.objects.filter(dispute=seed).order_by("id").first()
+        assert first_event is not None
+        timeline = [
+            ("contested", "merchant", "d.filed_at + interval '3 hours'", "mod(d.id, 3) = 0"),
+            ("ruled", "staff", "d.resolved_at", "d.resolved_at IS NOT NULL AND mod(d.id, 7) <> 0"),
+            (
+                "auto_decided",
+                "system",
+                "d.resolved_at",
+                "d.resolved_at IS NOT NULL AND mod(d.id, 7) = 0",
+            ),
+            ("withdrawn", "buyer", "d.filed_at + interval '5 hours'", "d.status = 'withdrawn'"),
+            ("fast_tracked", "system", "d.filed_at + interval '1 minute'", "d.fast_track"),
+        ]
+        for type_, role, when, where in timeline:
+            _insert(
+                cur,
+                event_t,
+                first_event.pk,
+                {
+                    "dispute_id": "d.id",
+                    "type": f"'{type_}'",
+                    "role": f"'{role}'",
+                    "created_at": when,
+                },
+                f"{mine} AND {where} AND {when} < now()",
+            )
+        rating = DisputeRating.objects.get(dispute=seed)
+        _insert(
+            cur,
+            rating_t,
+            rating.pk,
+            {
+                "dispute_id": "d.id",
+                "buyer_id": "d.buyer_id",
+                "score": "1 + mod(d.id, 5)",
+                "created_at": "d.resolved_at",
+            },
+            f"FROM {rating_t} t, {dispute_t} d WHERE t.id = %s AND d.number LIKE 'C{tag}%%' "
+            "AND d.resolved_at IS NOT NULL AND mod(d.id, 5) = 0",
+        )
