@@ -26,7 +26,7 @@ register = template.Library()
 
 def finding_text(finding: str, kind_topup: bool) -> str:
     """What was found about the buyer's key (or top-up), in a sentence."""
-    texts = {
+    texts: dict[str, str] = {
         Finding.KEY_UNKNOWN: _(
             "The card's issuer does not know your key: it was never a valid key."
         ),
