@@ -177,6 +177,8 @@ def compute_day(day: date, now: datetime | None = None) -> Day:
     for pk, merchant_id, filed_at, resolved_at in resolved.values_list(
         "pk", "merchant_id", "filed_at", "resolved_at"
     ):
+        if resolved_at is None:  # not after the filter; for the type checker
+            continue
         took = resolved_at - filed_at
         took_us = (took.days * 86_400 + took.seconds) * 1_000_000 + took.microseconds
         out.values.append((pk, merchant_id, pk in automatic, took_us))
