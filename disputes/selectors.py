@@ -5,6 +5,7 @@ querysets the clock sweeps."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,13 +17,16 @@ from django.db.models import (
     F,
     Max,
     Min,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Sum,
 )
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from disputes.deadlines import RUNNING, running_deadline_sql
 from disputes.models import (
@@ -48,7 +52,7 @@ from disputes.models import (
 )
 from disputes.notices import Line, line
 from disputes.outcomes import IN_BUYERS_FAVOUR
-from orders.models import CardKey, Merchant, MerchantStatus, Order
+from orders.models import CardKey, ChannelComplaint, Merchant, MerchantStatus, Order
 from orders.selectors import merchant_for_user
 
 # --- Policy -------------------------------------------------------------------------------
@@ -94,19 +98,78 @@ def disputes_visible_to(user: User | AnonymousUser) -> QuerySet[Dispute]:
     return Dispute.objects.filter(condition)
 
 
+# --- Where a case came from ---------------------------------------------------------------
+
+ORIGIN_PLATFORM = "platform"
+ORIGINS = (ORIGIN_PLATFORM, "wechatpay", "alipay")
+
+
+def with_origin(qs: QuerySet[Dispute]) -> QuerySet[Dispute]:
+    """The channel complaint that opened each case, if one did (orders.ChannelComplaint joined
+    with case_note "opened", docs/channel-complaints.md), as two columns of the same query —
+    `case_origin` reads them."""
+    opener = ChannelComplaint.objects.filter(case_id=OuterRef("pk"), case_note="opened").order_by(
+        "received_at", "pk"
+    )
+    return qs.annotate(
+        origin_channel=Subquery(opener.values("channel")[:1]),
+        origin_complaint_id=Subquery(opener.values("complaint_id")[:1]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where the case was opened: "platform" (the buyer filed here) or the payment channel
+    whose complaint opened it ("wechatpay", "alipay"), with the channel's complaint number."""
+
+    origin: str
+    complaint_id: str | None
+
+    @property
+    def line(self) -> str:
+        """The small line the pages show under a case opened from a channel ("" otherwise)."""
+        if self.complaint_id is None:
+            return ""
+        if self.origin == "wechatpay":
+            text = _("From a WeChat Pay consumer complaint, number %(id)s")
+        elif self.origin == "alipay":
+            text = _("From an Alipay trade complaint, number %(id)s")
+        else:
+            text = _("From a payment channel complaint, number %(id)s")
+        return text % {"id": self.complaint_id}
+
+
+def case_origin(dispute: Dispute) -> Origin:
+    """The one home of a case's origin (the API's `origin`, the pages' line): read from the
+    columns `with_origin` added, asked of the database for a case loaded without them."""
+    if not hasattr(dispute, "origin_channel"):
+        row = with_origin(Dispute.objects.filter(pk=dispute.pk)).values(
+            "origin_channel", "origin_complaint_id"
+        )
+        found = row.first() or {}
+        dispute.origin_channel = found.get("origin_channel")  # type: ignore[attr-defined]
+        dispute.origin_complaint_id = found.get("origin_complaint_id")  # type: ignore[attr-defined]
+    channel = getattr(dispute, "origin_channel", None)
+    if not channel:
+        return Origin(ORIGIN_PLATFORM, None)
+    return Origin(str(channel), getattr(dispute, "origin_complaint_id", None))
+
+
 def with_details(qs: QuerySet[Dispute], *, staff: bool) -> QuerySet[Dispute]:
     """Everything the list and the detail serialise, in a fixed number of queries. Parties
     never receive staff-only events (internal notes): they are filtered here, in SQL."""
     events = DisputeEvent.objects.select_related("actor").order_by("created_at", "id")
     if not staff:
         events = events.filter(visibility=Visibility.ALL)
-    return qs.select_related(
-        "order", "order__product", "merchant", "buyer", "rating"
-    ).prefetch_related(
-        Prefetch("events", queryset=events),
-        Prefetch("evidence", queryset=Evidence.objects.order_by("uploaded_at", "id")),
-        Prefetch("card_keys", queryset=CardKey.objects.order_by("id")),
-        Prefetch("auto_checks", queryset=AutoCheck.objects.select_related("card_key")),
+    return (
+        with_origin(qs)
+        .select_related("order", "order__product", "merchant", "buyer", "rating")
+        .prefetch_related(
+            Prefetch("events", queryset=events),
+            Prefetch("evidence", queryset=Evidence.objects.order_by("uploaded_at", "id")),
+            Prefetch("card_keys", queryset=CardKey.objects.order_by("id")),
+            Prefetch("auto_checks", queryset=AutoCheck.objects.select_related("card_key")),
+        )
     )
 
 
@@ -366,7 +429,8 @@ def _complaint_page(qs: QuerySet[Dispute], everything: bool) -> Dispute | None:
     if not everything:
         events, thread = events[:RECENT_EVENTS], thread[:RECENT_EVENTS]
     return (
-        qs.select_related("order__product", "merchant", "rating", "policy")
+        with_origin(qs)
+        .select_related("order__product", "merchant", "rating", "policy")
         .prefetch_related(
             Prefetch("events", queryset=events, to_attr="recent_events"),
             Prefetch("events", queryset=thread, to_attr="recent_messages"),

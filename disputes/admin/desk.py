@@ -41,7 +41,7 @@ from disputes.models import (
 )
 from disputes.outcomes import IN_BUYERS_FAVOUR
 from disputes.permissions import ARBITRATE
-from disputes.selectors import UNRATED_OUTCOMES
+from disputes.selectors import UNRATED_OUTCOMES, with_origin
 from disputes.services.staff import (
     Bears,
     approval_threshold,
@@ -318,11 +318,13 @@ def party_history(dispute: Dispute) -> dict[str, Any]:
 
 
 def case_dispute(pk: int) -> Dispute:
-    qs = Dispute.objects.select_related(
-        "order__product", "merchant", "buyer", "decided_by_user", "policy"
-    ).prefetch_related(
-        "evidence",
-        "card_keys",
+    qs = (
+        with_origin(Dispute.objects)
+        .select_related("order__product", "merchant", "buyer", "decided_by_user", "policy")
+        .prefetch_related(
+            "evidence",
+            "card_keys",
+        )
     )
     return get_object_or_404(qs, pk=pk)
 

@@ -114,6 +114,8 @@ class DisputeSerializer(serializers.ModelSerializer):
     rating = serializers.SerializerMethodField()
     remedy_wanted = serializers.ChoiceField(choices=REMEDIES, read_only=True)
     auto_checks = serializers.SerializerMethodField()
+    origin = serializers.SerializerMethodField()
+    origin_complaint_id = serializers.SerializerMethodField()
 
     class Meta:
         model = Dispute
@@ -159,6 +161,8 @@ class DisputeSerializer(serializers.ModelSerializer):
             "rating",
             "remedy_wanted",
             "auto_checks",
+            "origin",
+            "origin_complaint_id",
         ]
 
     def get_merchant(self, dispute: Dispute) -> dict[str, Any]:
@@ -170,6 +174,17 @@ class DisputeSerializer(serializers.ModelSerializer):
         from disputes.templatetags.auto_checks import check_rows
 
         return check_rows(dispute)
+
+    @extend_schema_field(serializers.ChoiceField(choices=list(selectors.ORIGINS)))
+    def get_origin(self, dispute: Dispute) -> str:
+        """Where the case was opened: platform, or the payment channel whose complaint opened
+        it (docs/channel-complaints.md)."""
+        return selectors.case_origin(dispute).origin
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_origin_complaint_id(self, dispute: Dispute) -> str | None:
+        """The channel's complaint number when a channel complaint opened the case."""
+        return selectors.case_origin(dispute).complaint_id
 
     def get_card_keys(self, dispute: Dispute) -> list[dict[str, Any]]:
         return [{"id": k.pk, "masked": k.masked} for k in dispute.card_keys.all()]
