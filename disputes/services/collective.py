@@ -826,6 +826,22 @@ def case_for_order(order: Order) -> CollectiveCase | None:
     )
 
 
+def join_refusal(row: CollectiveOrder, complaint: Dispute | None = None) -> str | None:
+    """Why the buyer of this order of a case cannot join it ("我也遇到了"), or None when they
+    may: the one home of the rule, asked by the order page (whether to show the button) and by
+    `collective_join`. `complaint`: the buyer's live complaint on the order, if the caller
+    already read it (else the row's)."""
+    if row.case.status == CollectiveStatus.CLOSED:
+        return _("The collective case is closed.")
+    if (complaint or row.dispute) is not None:
+        return _("This order already has a complaint: it carries the case's findings.")
+    if row.refunded_at is not None:
+        return _("The platform already refunded this order through the case.")
+    if row.finding in BAD_FINDINGS:
+        return _("The platform refunds this order without a complaint: you need do nothing.")
+    return None
+
+
 def collective_join(*, user: User, order: Order) -> Dispute:
     """The buyer of an order of an open case files a complaint in one tap: through the filing
     service (every filing rule holds: the window, the blacklist, one live complaint per order),
@@ -844,7 +860,10 @@ def collective_join(*, user: User, order: Order) -> Dispute:
             % {"number": order.number},
             code="not_allowed_in_state",
         )
-    row = CollectiveOrder.objects.get(case=case, order=order)
+    row = CollectiveOrder.objects.select_related("case").get(case=case, order=order)
+    refusal = join_refusal(row)
+    if refusal is not None:
+        raise DomainError(refusal, code="not_allowed_in_state")
     order = Order.objects.select_related("product").get(pk=order.pk)
     if case.kind == CollectiveKind.TOPUP_CHANNEL:
         reason, keys, amount = Reason.NOT_RECEIVED, [], order.refundable_amount

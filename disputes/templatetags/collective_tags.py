@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from disputes.models import CollectiveStatus, Finding, Status
 from disputes.presenting import money, short_time
 from disputes.selectors import collective_order_row
+from disputes.services.collective import join_refusal
 from orders.models import Order
 
 register = template.Library()
@@ -116,12 +117,7 @@ def collective_notice(context: template.Context, order: Order) -> dict[str, Any]
                 "evidence, so you are not asked for the proofs again."
             ),
         )
-    can_join = (
-        complaint is None
-        and row.refunded_at is None
-        and not bad
-        and case.status != CollectiveStatus.CLOSED
-    )
+    can_join = join_refusal(row, complaint) is None  # the service's own rule
     return {
         "show": True,
         "order": order,

@@ -88,6 +88,11 @@ def test_a_refunded_buyer_reads_how_they_were_refunded_and_is_offered_no_join(
     assert "by the platform, collective case " + case.number in html
     assert "¥48.00" in html
     assert reverse("disputes:collective_join", args=[refunded.number]) not in html
+    # The service asks the same rule (disputes.services.collective.join_refusal): a posted
+    # join for the refunded order is refused with its reason, nothing filed.
+    response = client.post(reverse("disputes:collective_join", args=[refunded.number]), follow=True)
+    assert "already refunded this order through the case" in response.content.decode()
+    assert not Dispute.objects.filter(order=refunded).exists()
 
 
 def test_a_buyer_of_a_good_key_joins_in_one_post_and_lands_on_the_new_complaint(
