@@ -454,8 +454,9 @@ def _order_checks() -> list[Check]:
     checks.append(check)
 
     # 10. Per complaint (and per order a collective case refunded without one, its movements
-    # keyed `collective:<case>:<order>:…`): what the merchant bears (recovery less reversal)
-    # ≤ what it paid out.
+    # keyed `collective:<case>:<order>:…`, and per refund a payment channel forced,
+    # `channel-refund:<channel>:<number>:…`, whose `:forced` posting is what it paid out): what
+    # the merchant bears (recovery less reversal) ≤ what it paid out.
     check = Check("no recovery exceeds what its complaint paid out")
     paid: dict[str, int] = defaultdict(int)
     taken: dict[str, int] = defaultdict(int)
@@ -466,8 +467,9 @@ def _order_checks() -> list[Check]:
         TransactionKind.RECOVERY_REVERSAL,
     ]
     legs = LedgerEntry.objects.filter(
-        Q(transaction__dispute_id__isnull=False) | Q(transaction__key__startswith="collective:"),
-        transaction__kind__in=kinds,
+        Q(transaction__dispute_id__isnull=False, transaction__kind__in=kinds)
+        | Q(transaction__key__startswith="collective:", transaction__kind__in=kinds)
+        | Q(transaction__key__startswith="channel-refund:"),
     ).values_list(
         "transaction__dispute_id",
         "transaction__key",
@@ -477,7 +479,10 @@ def _order_checks() -> list[Check]:
     )
     for dispute_id, key, kind, account_kind, amount in legs:
         subject = f"complaint {dispute_id}" if dispute_id is not None else key.rsplit(":", 1)[0]
-        if kind in (TransactionKind.COMPENSATION_PAYOUT, TransactionKind.APPEAL_PAYOUT):
+        if key.endswith(":forced") and key.startswith("channel-refund:"):
+            if account_kind == AccountKind.COMPENSATION_FUND:
+                paid[subject] -= amount  # what the channel gave the buyer, from the fund
+        elif kind in (TransactionKind.COMPENSATION_PAYOUT, TransactionKind.APPEAL_PAYOUT):
             if account_kind == AccountKind.BUYER_REFUNDS:
                 paid[subject] += amount
         elif account_kind == AccountKind.COMPENSATION_FUND:

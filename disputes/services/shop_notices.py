@@ -113,7 +113,8 @@ def notify_debt(
         from disputes.models import CollectiveCase
 
         case_id = reference.rsplit(":", 1)[-1]
-        case = CollectiveCase.objects.filter(pk=int(case_id)).first() if case_id.isdigit() else None
+        collective = reference.startswith("collective:") and case_id.isdigit()
+        case = CollectiveCase.objects.filter(pk=int(case_id)).first() if collective else None
         return notify_shop(
             merchant,
             key=f"shop:{merchant.pk}:debt:{reference}",

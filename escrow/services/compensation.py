@@ -262,6 +262,65 @@ def _recover(*, dispute_id: int, merchant: Merchant, fen: int) -> LedgerTransact
     return tx
 
 
+def channel_refund_recover(
+    *, channel: str, refund_number: str, merchant: Merchant, amount: Decimal, order_number: str
+) -> LedgerTransaction:
+    """A refund the payment channel forced for a complaint filed there (booked on the order by
+    orders.services.refunds.channel_refund_forced) left the platform's channel account: the
+    ledger says so (compensation_fund → bank, `channel-refund:<channel>:<number>:forced`) and
+    the shop bears it as it bears a complaint's compensation — a recovery from the deposit's
+    unheld balance, what it cannot cover the shop's receivable (which suspends it), under
+    `channel-refund:<channel>:<number>:recovery`. Once per forced refund whoever asks again;
+    a complaint's own recovery covers only what that complaint paid, which the forced refund
+    already lowered, so the shop is charged once for each yuan the buyer got back
+    (docs/channel-complaints.md). Other complaints' holds are never touched."""
+    fen = amount_fen(amount)
+    base = f"channel-refund:{channel}:{refund_number}"
+    if not connection.in_atomic_block:
+        with transaction.atomic():
+            return channel_refund_recover(
+                channel=channel,
+                refund_number=refund_number,
+                merchant=merchant,
+                amount=amount,
+                order_number=order_number,
+            )
+    with no_savepoint():
+        accounts = lock_by_kind(merchant.pk, (AccountKind.COMPENSATION_FUND, AccountKind.BANK))
+        fund = accounts[AccountKind.COMPENSATION_FUND]
+        post(
+            key=f"{base}:forced",
+            kind=TransactionKind.ADJUSTMENT,
+            legs=[(fund, -fen), (accounts[AccountKind.BANK], fen)],
+            merchant_id=merchant.pk,
+            memo=f"{channel} refund {refund_number} forced on order {order_number}",
+        )
+        deposit = accounts[AccountKind.DEPOSIT]
+        receivable = accounts[AccountKind.RECEIVABLE]
+        _hold, from_free, shortfall = recovery_split(fen, hold=0, available=deposit.available)
+        tx, created = post(
+            key=f"{base}:recovery",
+            kind=TransactionKind.RECOVERY,
+            legs=[(deposit, -from_free), (receivable, -shortfall), (fund, fen)],
+            touched=[deposit],
+            merchant_id=merchant.pk,
+            memo=f"{channel} refund {refund_number} forced on order {order_number}",
+        )
+        if not created:
+            return tx
+        sync_suspension(deposit, receivable, lowered=True)
+        if shortfall:
+            debt_recorded.send(
+                sender=Merchant,
+                merchant=merchant,
+                dispute_id=None,
+                shortfall=shortfall,
+                owed=-receivable.balance,
+                reference=base,
+            )
+        return tx
+
+
 @transaction.atomic
 def compensation_recovery_reversal(
     *, dispute_id: int, merchant: Merchant, amount: Decimal

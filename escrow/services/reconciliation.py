@@ -29,6 +29,7 @@ from escrow.models import (
     ReconciliationRun,
     ReconciliationStatus,
 )
+from escrow.services.compensation import channel_refund_recover
 from orders import payments
 from orders.channels.bills import BillRow
 from orders.models import Payment, PaymentStatus, Refund
@@ -122,6 +123,16 @@ def _compare(channel: str, day: date, bill: list[BillRow]) -> list[Reconciliatio
                     amount=row.amount,
                     at=start,
                 )
+                if refund is not None and refund.payment.order is not None:
+                    # …and the shop bears it, once (the same path as a complaint's recovery).
+                    order = refund.payment.order
+                    channel_refund_recover(
+                        channel=channel,
+                        refund_number=row.refund_number,
+                        merchant=order.merchant,
+                        amount=refund.amount,
+                        order_number=order.number,
+                    )
             if refund is None:
                 # The channel gave money back that no payout, refund or booked forced refund
                 # of the ledger asked for.
