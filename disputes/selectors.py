@@ -143,12 +143,9 @@ def case_origin(dispute: Dispute) -> Origin:
     """The one home of a case's origin (the API's `origin`, the pages' line): read from the
     columns `with_origin` added, asked of the database for a case loaded without them."""
     if not hasattr(dispute, "origin_channel"):
-        row = with_origin(Dispute.objects.filter(pk=dispute.pk)).values(
-            "origin_channel", "origin_complaint_id"
-        )
-        found = row.first() or {}
-        dispute.origin_channel = found.get("origin_channel")  # type: ignore[attr-defined]
-        dispute.origin_complaint_id = found.get("origin_complaint_id")  # type: ignore[attr-defined]
+        found = with_origin(Dispute.objects.filter(pk=dispute.pk)).only("pk").first()
+        dispute.origin_channel = getattr(found, "origin_channel", None)  # type: ignore[attr-defined]
+        dispute.origin_complaint_id = getattr(found, "origin_complaint_id", None)  # type: ignore[attr-defined]
     channel = getattr(dispute, "origin_channel", None)
     if not channel:
         return Origin(ORIGIN_PLATFORM, None)

@@ -319,7 +319,7 @@ def party_history(dispute: Dispute) -> dict[str, Any]:
 
 def case_dispute(pk: int) -> Dispute:
     qs = (
-        with_origin(Dispute.objects)
+        with_origin(Dispute.objects.all())
         .select_related("order__product", "merchant", "buyer", "decided_by_user", "policy")
         .prefetch_related(
             "evidence",
