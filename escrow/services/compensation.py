@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -27,6 +28,7 @@ from escrow.services.ledger import (
     lock_by_kind,
     no_savepoint,
     post,
+    post_with,
     sync_suspension,
     yuan,
 )
@@ -36,6 +38,7 @@ from kamen_complaints.errors import DomainError
 from kamen_complaints.money import format_yuan
 from orders import services as order_services
 from orders.models import Merchant, Order
+from orders.services.refunds import refund_booking_sql
 
 _TX = LedgerTransaction._meta.db_table
 _LEG = LedgerEntry._meta.db_table
@@ -96,21 +99,38 @@ def _pay_buyer_locked(
     """Post and book a payout the caller checked against the order's headroom, under the
     order's lock."""
     accounts = lock_by_kind(None, (AccountKind.COMPENSATION_FUND, AccountKind.BUYER_REFUNDS))
-    tx, created = post(
-        key=key,
-        kind=kind,
-        legs=[
-            (accounts[AccountKind.COMPENSATION_FUND], -fen),
-            (accounts[AccountKind.BUYER_REFUNDS], fen),
-        ],
-        merchant_id=order.merchant_id,
-        dispute_id=dispute_id,
+    # The order's booking and the outbox row go in the posting's own statement (post_with):
+    # written only if the posting is new, so a retry books nothing twice.
+    tx, created, (booked, payout_ids) = _posted_with(
+        post_with(
+            key=key,
+            kind=kind,
+            legs=[
+                (accounts[AccountKind.COMPENSATION_FUND], -fen),
+                (accounts[AccountKind.BUYER_REFUNDS], fen),
+            ],
+            merchant_id=order.merchant_id,
+            dispute_id=dispute_id,
+            also=[
+                refund_booking_sql({order.pk: fen}, only_if="EXISTS (SELECT 1 FROM tx)"),
+                _payout_sql(order_id=order.pk, source_key=key, fen=fen),
+            ],
+        ),
+        2,
     )
     if created:
-        order_services.orders_reserve_refunds({order.pk: fen})
-        payout_id = _insert_payout(order_id=order.pk, source_key=key, fen=fen)
+        if booked != [order.pk] or len(payout_ids) != 1:
+            raise RuntimeError(f"{key}: booked {booked}, payouts {payout_ids}")
+        payout_id = int(payout_ids[0])
         transaction.on_commit(lambda: _enqueue_payout(payout_id), robust=True)
     return tx
+
+
+def _posted_with(
+    posted: tuple[LedgerTransaction, bool, list[list[Any]]], statements: int
+) -> tuple[LedgerTransaction, bool, list[list[Any]]]:
+    tx, created, returned = posted
+    return tx, created, returned if created else [[] for _i in range(statements)]
 
 
 def compensation_pay(*, dispute_id: int, order: Order, amount: Decimal) -> LedgerTransaction:
@@ -365,17 +385,12 @@ def compensation_recovery_reversal(
     return tx
 
 
-def _insert_payout(*, order_id: int, source_key: str, fen: int) -> int:
-    """The outbox row of a payout (hot path: plain SQL, the same row Payout() would write)."""
+def _payout_sql(*, order_id: int, source_key: str, fen: int) -> tuple[str, list[Any]]:
+    """The outbox row of a new payout, as a statement of its posting (ledger.post_with)."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_PAYOUT} (order_id, source_key, amount, status, attempts, "  # noqa: S608
-            "last_error, next_attempt_at, provider_refund_id, created_at) "
-            "VALUES (%s, %s, %s, %s, 0, '', %s, '', %s) RETURNING id",
-            [order_id, source_key, fen, str(PayoutStatus.PENDING), now, now],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise RuntimeError("payout insert returned no id")
-    return int(row[0])
+    return (
+        f"INSERT INTO {_PAYOUT} (order_id, source_key, amount, status, attempts, "  # noqa: S608
+        "last_error, next_attempt_at, provider_refund_id, created_at) "
+        "SELECT %s, %s, %s, %s, 0, '', %s, '', %s FROM tx RETURNING id",
+        [order_id, source_key, fen, str(PayoutStatus.PENDING), now, now],
+    )
