@@ -50,7 +50,14 @@ messages: venv
 	$(BIN)/python manage.py makemessages --locale zh_Hans --no-obsolete --ignore ".venv/*" --ignore "var/*" --ignore "bench/*" --ignore "tests/*"
 	$(BIN)/python manage.py makemessages --domain djangojs --locale zh_Hans --no-obsolete --ignore ".venv/*" --ignore "var/*" --ignore "static/vendor/*"
 
-bench: venv
+# django-hordak, which `python -m bench hordak` compares the ledger with, lives in its own
+# virtualenv, .venv/hordak (requirements-hordak.txt), like Locust's.
+$(VENV)/hordak/.installed: requirements-hordak.txt
+	test -x $(VENV)/hordak/bin/python || $(PYTHON) -m venv $(VENV)/hordak
+	$(VENV)/hordak/bin/python -m pip install --quiet -r requirements-hordak.txt
+	touch $@
+
+bench: venv $(VENV)/hordak/.installed
 	$(BIN)/python -m bench
 
 # Backup and restore of the embedded default (docs/backup.md): `make backup` writes
