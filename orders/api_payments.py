@@ -1,5 +1,5 @@
 """The real payment channels' notices (docs/payments.md): POST /api/v1/payments/alipay/notify/
-and /api/v1/payments/wechatpay/notify/.
+and /api/v1/payments/wechatpay/notify/, and their complaint notices under …/complaints/notify/.
 
 No session, token or CSRF: the channel's signature is the authentication, checked with
 everything else by orders.services.payments. Each is answered in the channel's own words
@@ -39,14 +39,24 @@ alipay_notify = _notice_view("alipay")
 wechatpay_notify = _notice_view("wechatpay")
 
 
-@csrf_exempt
-@require_POST
-def wechatpay_complaint_notify(request: HttpRequest) -> HttpResponse:
-    """WeChat Pay 消费者投诉 2.0's notice (docs/channel-complaints.md): signed and encrypted
-    like a payment notice, answered the same way."""
-    if not payments.is_redirect_channel("wechatpay"):
-        raise Http404("no such payment channel")
-    answer = channel_complaints.channel_complaint_receive(
-        channel="wechatpay", headers=request.headers, body=request.body
-    )
-    return HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
+def _complaint_notice_view(channel: str) -> Callable[[HttpRequest], HttpResponse]:
+    """A complaint notice of the channel (docs/channel-complaints.md): WeChat Pay 消费者投诉
+    2.0's, signed and encrypted like a payment notice; Alipay's trade-complaint message
+    (alipay.merchant.tradecomplain.changed), signed like one. Answered the same way."""
+
+    @csrf_exempt
+    @require_POST
+    def view(request: HttpRequest) -> HttpResponse:
+        if not payments.is_redirect_channel(channel):
+            raise Http404("no such payment channel")
+        answer = channel_complaints.channel_complaint_receive(
+            channel=channel, headers=request.headers, body=request.body
+        )
+        return HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
+
+    view.__name__ = f"{channel}_complaint_notify"
+    return view
+
+
+wechatpay_complaint_notify = _complaint_notice_view("wechatpay")
+alipay_complaint_notify = _complaint_notice_view("alipay")

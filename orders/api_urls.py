@@ -60,6 +60,12 @@ urlpatterns = [
         api_payments.wechatpay_complaint_notify,
         name="api-payments-wechatpay-complaint-notify",
     ),
+    # Alipay 交易投诉: the app's gateway URL for alipay.merchant.tradecomplain.changed.
+    path(
+        "payments/alipay/complaints/notify/",
+        api_payments.alipay_complaint_notify,
+        name="api-payments-alipay-complaint-notify",
+    ),
     path(
         "staff/merchants/<int:pk>/verify/",
         api.StaffMerchantVerifyView.as_view(),

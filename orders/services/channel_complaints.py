@@ -1,8 +1,9 @@
-"""Complaints the buyer files on the payment channel (WeChat Pay 消费者投诉 2.0): the channel's
-notice verified like a payment notice, the complaint's detail and images fetched from the
-channel (signed answers), recorded once per complaint, and handed to the complaints app in the
-same transaction (`orders.signals.channel_complaint_received`), which joins it to the order's
-case (docs/channel-complaints.md). A failure anywhere answers the channel FAIL: it sends the
+"""Complaints the buyer files on the payment channel (WeChat Pay 消费者投诉 2.0, Alipay 交易投诉):
+the channel's notice verified like a payment notice, the complaint's detail and images fetched
+from the channel (signed answers; each channel's shape read into ComplaintFacts), recorded
+once per complaint, and handed to the complaints app in the same transaction
+(`orders.signals.channel_complaint_received`), which joins it to the order's case
+(docs/channel-complaints.md). A failure anywhere answers the channel FAIL: it sends the
 notice again, and nothing is half-recorded."""
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -40,9 +43,83 @@ WECHAT_COMPLETE_WITHIN = timedelta(hours=72)
 MAX_IMAGES = 4
 
 
+# Alipay writes its times without a zone, in Beijing time.
+ALIPAY_ZONE = ZoneInfo("Asia/Shanghai")
+
+
 def _when(text: Any) -> datetime:
     parsed = parse_datetime(str(text or ""))
     return parsed if parsed is not None and parsed.tzinfo else timezone.now()
+
+
+def _alipay_when(text: Any) -> datetime | None:
+    try:
+        parsed = parse_datetime(str(text or ""))
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ALIPAY_ZONE)
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintFacts:
+    """What the platform keeps of a channel's complaint detail, whatever channel it is."""
+
+    out_trade_no: str
+    reference: str
+    amount: Decimal | None
+    text: str
+    state: str
+    media: list[str]
+    reply_due: datetime | None
+    complete_due: datetime | None
+
+
+def _wechatpay_facts(detail: dict[str, Any]) -> ComplaintFacts:
+    """`GET /v3/merchant-service/complaints-v2/{id}`: the order in complaint_order_info, the
+    images in complaint_media_list; WeChat Pay's clock runs from complaint_time."""
+    info = (detail.get("complaint_order_info") or [{}])[0]
+    amount = info.get("amount")
+    filed_at = _when(detail.get("complaint_time"))
+    media: list[str] = []
+    for item in detail.get("complaint_media_list") or []:
+        media += [str(u) for u in item.get("media_url") or []]
+    return ComplaintFacts(
+        out_trade_no=str(info.get("out_trade_no", "")),
+        reference=str(info.get("transaction_id", "")),
+        amount=from_fen(amount) if isinstance(amount, int) else None,
+        text=str(detail.get("complaint_detail", "")),
+        state=str(detail.get("complaint_state", "")),
+        media=media,
+        reply_due=filed_at + WECHAT_REPLY_WITHIN,
+        complete_due=filed_at + WECHAT_COMPLETE_WITHIN,
+    )
+
+
+def _alipay_facts(detail: dict[str, Any]) -> ComplaintFacts:
+    """`alipay.merchant.tradecomplain.query` (orders/channels/alipay.py): our trade number in
+    merchant_order_no, the amount in yuan, the images as URLs; Alipay's deadline, when it
+    gives one (gmt_overdue), is the reply's. No fixed clock of its own is assumed."""
+    try:
+        amount: Decimal | None = Decimal(str(detail.get("trade_amount"))).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        amount = None
+    reason = str(detail.get("complain_reason") or "")
+    content = str(detail.get("content") or "")
+    return ComplaintFacts(
+        out_trade_no=str(detail.get("merchant_order_no") or ""),
+        reference=str(detail.get("trade_no") or ""),
+        amount=amount if amount is not None and amount.is_finite() and amount > 0 else None,
+        text=f"{reason}：{content}" if reason and content else reason or content,
+        state=str(detail.get("status") or ""),
+        media=[str(u) for u in detail.get("images") or [] if isinstance(u, str)],
+        reply_due=_alipay_when(detail.get("gmt_overdue")),
+        complete_due=None,
+    )
+
+
+FACTS = {"wechatpay": _wechatpay_facts, "alipay": _alipay_facts}
 
 
 def channel_complaint_receive(*, channel: str, headers: Any, body: bytes) -> NoticeAnswer:
@@ -53,7 +130,7 @@ def channel_complaint_receive(*, channel: str, headers: Any, body: bytes) -> Not
         provider: Any = payments.get_channel(channel)
     except DomainError as exc:
         raise NotFound(_("No such payment channel.")) from exc
-    if not hasattr(provider, "parse_complaint_notice"):
+    if not hasattr(provider, "parse_complaint_notice") or channel not in FACTS:
         raise NotFound(_("No such payment channel."))
     try:
         notice_id, complaint_id, action = provider.parse_complaint_notice(
@@ -64,24 +141,25 @@ def channel_complaint_receive(*, channel: str, headers: Any, body: bytes) -> Not
         return provider.answer(ok=False, message="refused")  # type: ignore[no-any-return]
     try:
         detail = provider.complaint_detail(complaint_id=complaint_id)
+        facts = FACTS[channel](detail)
         existing = ChannelComplaint.objects.filter(
             channel=channel, complaint_id=complaint_id
         ).first()
         images: list[tuple[str, bytes]] = []
         if existing is None:
-            for index, media in enumerate(_media_urls(detail)[:MAX_IMAGES]):
+            for index, media in enumerate(facts.media[:MAX_IMAGES]):
                 content = provider.complaint_image(media_url=media)
                 images.append((f"{complaint_id}-{index + 1}.jpg", content))
     except PaymentError as exc:
         logger.warning("%s complaint %s: %s", channel, complaint_id, exc)
         return provider.answer(ok=False, message="retry")  # type: ignore[no-any-return]
-    state = str(detail.get("complaint_state", ""))[:32]
+    state = facts.state[:32]
     with transaction.atomic():
         if existing is not None:
             ChannelComplaint.objects.filter(pk=existing.pk).update(state=state, payload=detail)
             logger.info("%s complaint %s: %s (%s)", channel, complaint_id, action, notice_id)
             return provider.answer(ok=True)  # type: ignore[no-any-return]
-        complaint = _record(channel, complaint_id, detail, state, images)
+        complaint = _record(channel, complaint_id, detail, facts, images)
         responses = channel_complaint_received.send(
             sender=ChannelComplaint, complaint=complaint, images=images
         )
@@ -94,39 +172,29 @@ def channel_complaint_receive(*, channel: str, headers: Any, body: bytes) -> Not
     return provider.answer(ok=True)  # type: ignore[no-any-return]
 
 
-def _media_urls(detail: dict[str, Any]) -> list[str]:
-    urls: list[str] = []
-    for media in detail.get("complaint_media_list") or []:
-        urls += [str(u) for u in media.get("media_url") or []]
-    return urls
-
-
 def _record(
     channel: str,
     complaint_id: str,
     detail: dict[str, Any],
-    state: str,
+    facts: ComplaintFacts,
     images: list[tuple[str, bytes]],
 ) -> ChannelComplaint:
-    info = (detail.get("complaint_order_info") or [{}])[0]
-    out_trade_no = str(info.get("out_trade_no", ""))[:64]
-    amount = info.get("amount")
-    filed_at = _when(detail.get("complaint_time"))
+    out_trade_no = facts.out_trade_no[:64]
     return ChannelComplaint.objects.create(
         channel=channel,
         complaint_id=complaint_id[:64],
-        order=Order.objects.filter(number=out_trade_no).first(),
+        order=Order.objects.filter(number=out_trade_no).first() if out_trade_no else None,
         out_trade_no=out_trade_no,
-        reference=str(info.get("transaction_id", ""))[:64],
-        amount=from_fen(amount) if isinstance(amount, int) else None,
-        text=str(detail.get("complaint_detail", ""))[:5000],
-        state=state,
+        reference=facts.reference[:64],
+        amount=facts.amount,
+        text=facts.text[:5000],
+        state=facts.state[:32],
         images=[
             {"name": name, "sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
             for name, content in images
         ],
-        reply_due=filed_at + WECHAT_REPLY_WITHIN,
-        complete_due=filed_at + WECHAT_COMPLETE_WITHIN,
+        reply_due=facts.reply_due,
+        complete_due=facts.complete_due,
         payload=detail,
     )
 

@@ -120,6 +120,9 @@ class AlipayGateway:
     trades: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
+    # Trade complaints (交易投诉) by complain_event_id, and their images by path.
+    complaints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    images: dict[str, bytes] = field(default_factory=dict)
     # Seconds the next refund answer waits AFTER the refund is made (a client timeout then).
     refund_delay: float = 0.0
     down: bool = False
@@ -136,6 +139,9 @@ class AlipayGateway:
         if request.method == "GET" and urlsplit(request.path).path.startswith("/bills/"):
             self.calls.append({"http": "GET", "path": request.path})
             return 200, self.bill_zip(), {"Content-Type": "application/zip"}
+        if request.method == "GET" and urlsplit(request.path).path in self.images:
+            self.calls.append({"http": "GET", "path": request.path})
+            return 200, self.images[urlsplit(request.path).path], {"Content-Type": "image/jpeg"}
         params = dict(parse_qsl(urlsplit(request.path).query, keep_blank_values=True))
         method = params.get("method", "")
         biz = json.loads(params.get("biz_content") or "{}")
@@ -156,6 +162,9 @@ class AlipayGateway:
             "alipay.trade.query": self._query,
             "alipay.trade.refund": self._refund,
             "alipay.data.dataservice.bill.downloadurl.query": self._bill,
+            "alipay.merchant.tradecomplain.query": self._complaint_query,
+            "alipay.merchant.tradecomplain.reply.submit": self._complaint_submit,
+            "alipay.merchant.tradecomplain.feedback.submit": self._complaint_submit,
         }.get(method)
         if handler is None:
             return self._answer(key, {"code": "40004", "sub_code": "isv.invalid-method"})
@@ -259,6 +268,76 @@ class AlipayGateway:
                 ),
             },
         )
+
+    # --- Trade complaints (交易投诉; orders/channels/alipay.py names the sources) ------------
+
+    def _complaint_query(self, key: str, biz: dict[str, Any], params: dict[str, str]) -> Answer:
+        complaint = self.complaints.get(biz.get("complain_event_id", ""))
+        if complaint is None:
+            return self._answer(key, {"code": "40004", "sub_code": "COMPLAIN_NOT_EXIST"})
+        return self._answer(key, {"code": "10000", "msg": "Success", **complaint})
+
+    def _complaint_submit(self, key: str, biz: dict[str, Any], params: dict[str, str]) -> Answer:
+        if biz.get("complain_event_id") not in self.complaints:
+            return self._answer(key, {"code": "40004", "sub_code": "COMPLAIN_NOT_EXIST"})
+        return self._answer(key, {"code": "10000", "msg": "Success"})
+
+    def complain(
+        self,
+        out_trade_no: str,
+        text: str,
+        images: list[bytes],
+        *,
+        overdue: str | None = None,
+    ) -> str:
+        """The buyer complains about the trade on Alipay: its detail as the query answers it."""
+        trade = self.trades[out_trade_no]
+        event_id = "2026" + secrets.token_hex(12)[:24]
+        urls = []
+        for index, content in enumerate(images):
+            path = f"/complaint-images/{event_id}-{index + 1}.jpg"
+            self.images[path] = content
+            urls.append(f"{self.url}{path}")
+        self.complaints[event_id] = {
+            "complain_event_id": event_id,
+            "status": "MERCHANT_PROCESSING",
+            "trade_no": trade["trade_no"],
+            "merchant_order_no": out_trade_no,
+            "gmt_create": "2026-12-07 18:00:00",
+            "gmt_modified": "2026-12-07 18:00:00",
+            "leaf_category_name": "虚拟卡券",
+            "complain_reason": "卡密无法使用",
+            "content": text,
+            "images": urls,
+            "phone_no": "138****0000",
+            "trade_amount": trade["total_amount"],
+            **({"gmt_overdue": overdue} if overdue else {}),
+        }
+        return event_id
+
+    def complaint_notice(
+        self,
+        event_id: str,
+        *,
+        app_id: str | None = None,
+        notify_id: str | None = None,
+        key: KeyPair | None = None,
+        msg_method: str = "alipay.merchant.tradecomplain.changed",
+    ) -> bytes:
+        """The message Alipay posts to the app's gateway URL, signed like a payment notice."""
+        fields = {
+            "charset": "utf-8",
+            "biz_content": json.dumps({"complain_event_id": event_id}),
+            "msg_method": msg_method,
+            "utc_timestamp": str(int(time.time() * 1000)),
+            "version": "1.1",
+            "notify_id": notify_id or secrets.token_hex(16),
+            "app_id": app_id or self.app_id,
+        }
+        unsigned = "&".join(f"{k}={v}" for k, v in sorted(fields.items()))
+        fields["sign"] = (key or self.alipay_key).sign(unsigned)
+        fields["sign_type"] = "RSA2"
+        return urlencode(fields, quote_via=quote_plus).encode()
 
     # --- The bill (https://opendocs.alipay.com/open/194/105166) -------------------------
 
