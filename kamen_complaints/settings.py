@@ -384,6 +384,13 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.2,
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Every task is sent at priority 5 and the clock's sweeps at 0, which Redis hands out first
+# (kombu keeps one list per priority step and pops the lowest number first): a backlog of
+# notifications or checks never holds a sweep back past its `expires` (dropped, with the next
+# one behind the same backlog — `make faults` saw the clock stop for minutes), it waits only
+# for a free worker process (docs/load.md "Faults").
+CELERY_TASK_DEFAULT_PRIORITY = 5
+CLOCK_PRIORITY = 0
 # The worker logs through LOGGING below (JSON lines with the request id), not Celery's format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -401,7 +408,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "disputes.tasks.deadlines_sweep",
         "schedule": timedelta(seconds=SWEEP_INTERVAL_SECONDS),
         # `expire_seconds` for django-celery-beat's DatabaseScheduler, `expires` for Celery's own.
-        "options": {"expires": SWEEP_INTERVAL_SECONDS, "expire_seconds": SWEEP_INTERVAL_SECONDS},
+        "options": {
+            "expires": SWEEP_INTERVAL_SECONDS,
+            "expire_seconds": SWEEP_INTERVAL_SECONDS,
+            "priority": CLOCK_PRIORITY,
+        },
     },
     "orders-sweep": {
         "task": "orders.tasks.orders_sweep",
@@ -410,6 +421,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "escrow-payouts-sweep": {
         "task": "escrow.tasks.payouts_sweep",
         "schedule": timedelta(seconds=SWEEP_INTERVAL_SECONDS),
+        "options": {"priority": CLOCK_PRIORITY},
     },
     # Webhook and robot deliveries due (retries, and new ones the broker lost): a beat entry of
     # its own, so a slow receiver never holds up the deadlines (docs/integrations.md).
