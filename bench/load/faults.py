@@ -86,29 +86,47 @@ def _kill_worker() -> int:
     return main
 
 
-def _wait_for_task(task: str, offset: int, timeout: float) -> tuple[str, int] | None:
-    """Wait for the worker to log that it received `task`; return (its id, the log offset)."""
+def _wait_for_task(task: str, offset: int, timeout: float) -> str | None:
+    """Wait for the worker to log, after `offset`, that it handed `task` to a pool process
+    (celery's `TaskPool: Apply`, at DEBUG: run.sh's faults mode runs the worker with
+    LOG_LEVEL=DEBUG; a task received after its `expires` never gets there); return the id of
+    the last one it received before."""
     log = WORK / "logs" / "worker.log"
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        with log.open("rb") as handle:
-            handle.seek(offset)
-            chunk = handle.read().decode(errors="replace")
-        for line in chunk.splitlines():
-            if f"{task}[" in line and "received" in line:
-                task_id = line.split(f"{task}[", 1)[1].split("]", 1)[0]
-                return task_id, offset + len(chunk.encode())
-        time.sleep(0.02)
+        text = log.read_bytes().decode(errors="replace")
+        tail = text[offset:] if offset < len(text) else ""
+        start = next(
+            (
+                tail.find(line)
+                for line in tail.splitlines()
+                if "TaskPool: Apply" in line and task in line
+            ),
+            -1,
+        )
+        if start >= 0:
+            before = text[: offset + start]
+            mark = before.rfind(f"{task}[")
+            return before[mark + len(task) + 1 :].split("]", 1)[0] if mark >= 0 else ""
+        time.sleep(0.05)
     return None
 
 
 def _log_offset() -> int:
-    return (WORK / "logs" / "worker.log").stat().st_size
+    return len((WORK / "logs" / "worker.log").read_bytes().decode(errors="replace"))
 
 
-def _task_finished(task_id: str) -> bool:
+def _task_finished(task_id: str) -> str:
+    """ "succeeded" or "discarded" (it came after its `expires`), else "" (still running)."""
+    if not task_id:
+        return ""
     text = (WORK / "logs" / "worker.log").read_text(errors="replace")
-    return any(task_id in line and "succeeded" in line for line in text.splitlines())
+    for line in text.splitlines():
+        if task_id in line and "succeeded" in line:
+            return "succeeded"
+        if task_id in line and "Discarding revoked task" in line:
+            return "discarded"
+    return ""
 
 
 # --- The platform's state ----------------------------------------------------------------
@@ -160,11 +178,14 @@ def _recovered(after: float) -> tuple[bool, str]:
 
 def _wait_recovered(after: float) -> tuple[float | None, str]:
     end = time.time() + RECOVERY_TIMEOUT
-    why = ""
+    why, said = "", 0.0
     while time.time() < end:
         ok, why = _recovered(after)
         if ok:
             return time.time(), why
+        if time.time() - said > 15:
+            _say(f"  not recovered yet: {why}")
+            said = time.time()
         time.sleep(0.5)
     return None, why
 
@@ -253,14 +274,17 @@ def _worker_mid_task(task: str, states: list[str], delay: float) -> dict[str, An
     for attempt in range(1, 4):
         offset = _log_offset()
         ids = _due_now(states, CLUSTER)
-        found = _wait_for_task(task, offset, 3 * INTERVAL)
+        found = _wait_for_task(task, offset, 6 * INTERVAL)
         if found is None:
-            _say(f"{task} not taken within {3 * INTERVAL} s (attempt {attempt})")
+            _say(f"{task} not started within {6 * INTERVAL} s (attempt {attempt})")
             continue
-        task_id, _ = found
+        task_id = found
         time.sleep(delay)
-        killed_at = time.time()
         finished = _task_finished(task_id)
+        if finished == "discarded":
+            _say(f"{task} {task_id} was discarded (past its expiry); again")
+            continue
+        killed_at = time.time()
         pid = _kill_worker()
         detail = {
             "task": task_id,

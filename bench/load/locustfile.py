@@ -522,7 +522,9 @@ if CAPACITY:
 
         @task
         def healthz(self) -> None:
-            self.client.get("/healthz", name="/healthz (floor)")
+            self.client.get(
+                "/healthz", name="/healthz (floor)", headers={"X-Load-Name": "/healthz (floor)"}
+            )
 
     class CapacityShape(LoadTestShape):
         """Steps of LOAD_STEPS users (the mix's proportions), each: the new users log in, 15 s
@@ -593,8 +595,12 @@ if CAPACITY:
                 return (STEPS[self.index], SPAWN_RATE, mix)
             held = self._held()
             if self.phase == "floor-start":
-                self._enter("floor-settle")
-            elif self.phase == "floor-settle" and waited >= 5:
+                # Every mix user stops first: Locust keeps running users of a class left out
+                # of user_classes, so the floor's users start only once they are gone.
+                if self.runner.user_count == 0 or waited > 30:
+                    self._enter("floor-settle")
+                return (0, 100, mix)
+            if self.phase == "floor-settle" and waited >= 5:
                 environment.stats.reset_all()
                 self.started = time.time()
                 self._enter("floor")
