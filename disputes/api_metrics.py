@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from disputes import metrics, metrics_rollup
+from disputes.selectors import channel_complaint_figures
 from kamen_complaints.api import request_user
 from kamen_complaints.errors import Forbidden
 
@@ -80,5 +81,9 @@ class MetricsView(APIView):
             "definitions": metrics.definitions(),
             "top_merchants": report["top_merchants"],
             "by_merchant": report["by_merchant"],
+            # Live beside the daily figures (disputes.selectors.channel_complaint_figures).
+            "channel_complaints": channel_complaint_figures(
+                rng.start, rng.end, merchant_id=merchant_id
+            ),
         }
         return Response(_json_ready(body))

@@ -52,7 +52,15 @@ from disputes.models import (
 )
 from disputes.notices import Line, line
 from disputes.outcomes import IN_BUYERS_FAVOUR
-from orders.models import CardKey, ChannelComplaint, Merchant, MerchantStatus, Order
+from orders.models import (
+    CardKey,
+    ChannelComplaint,
+    ChannelComplaintPush,
+    ChannelComplaintPushAction,
+    Merchant,
+    MerchantStatus,
+    Order,
+)
 from orders.selectors import merchant_for_user
 
 # --- Policy -------------------------------------------------------------------------------
@@ -700,6 +708,78 @@ def _collective_figures(merchant_id: int, now: datetime) -> dict[int, dict[str, 
     }
 
 
+def _channel_complaint_rows(
+    since: datetime, until: datetime, merchant_id: int | None
+) -> list[tuple[str, datetime, datetime | None]]:
+    """(channel, arrived at, first reply sent at) of each complaint filed on a payment
+    channel that arrived in [since, until): the first reply is the earliest reply or refund
+    decision the outbox sent to the channel (orders.ChannelComplaintPush), None while none
+    went through. One query."""
+    first_reply = (
+        ChannelComplaintPush.objects.filter(
+            complaint=OuterRef("pk"),
+            sent_at__isnull=False,
+            action__in=(ChannelComplaintPushAction.REPLY, ChannelComplaintPushAction.REFUND),
+        )
+        .order_by("sent_at")
+        .values("sent_at")[:1]
+    )
+    rows = ChannelComplaint.objects.filter(received_at__gte=since, received_at__lt=until)
+    if merchant_id is not None:
+        rows = rows.filter(order__merchant_id=merchant_id)
+    return list(
+        rows.annotate(first_reply=Subquery(first_reply)).values_list(
+            "channel", "received_at", "first_reply"
+        )
+    )
+
+
+def _channel_summary(rows: list[tuple[str, datetime, datetime | None]]) -> dict[str, Any]:
+    from statistics import median
+
+    by_channel: dict[str, int] = defaultdict(int)
+    waits = []
+    for channel, arrived, replied in rows:
+        by_channel[channel] += 1
+        if replied is not None:
+            waits.append(max((replied - arrived).total_seconds(), 0.0))
+    return {
+        "channel_complaints": len(rows),
+        "by_channel": dict(sorted(by_channel.items())),
+        "replied": len(waits),
+        "median_first_reply_seconds": round(median(waits)) if waits else None,
+    }
+
+
+def channel_complaint_figures(
+    since: datetime, until: datetime, *, merchant_id: int | None = None
+) -> dict[str, Any]:
+    """The complaints buyers filed on the payment channels (WeChat Pay, Alipay;
+    docs/channel-complaints.md) that arrived in [since, until), of one shop or all: how many
+    (`channel_complaints`, and `by_channel`), how many the platform has replied to on the
+    channel (`replied`), and the median seconds from a complaint's arrival to its first reply
+    pushed to the channel (`median_first_reply_seconds`, of those replied; None when none
+    was). Live, one query: the staff metrics and the shop record both ask it."""
+    return _channel_summary(_channel_complaint_rows(since, until, merchant_id))
+
+
+def _channel_figures(merchant_id: int, now: datetime) -> dict[int, dict[str, Any]]:
+    """The shop's channel complaints over each window of SHOP_RECORD_DAYS, as of `now` (one
+    query): `channel_complaints` and `channel_first_reply_seconds` (channel_complaint_figures)."""
+    rows = _channel_complaint_rows(
+        now - timedelta(days=max(SHOP_RECORD_DAYS)), now + timedelta(microseconds=1), merchant_id
+    )
+    figures = {}
+    for days in SHOP_RECORD_DAYS:
+        since = now - timedelta(days=days)
+        summary = _channel_summary([row for row in rows if row[1] >= since])
+        figures[days] = {
+            "channel_complaints": summary["channel_complaints"],
+            "channel_first_reply_seconds": summary["median_first_reply_seconds"],
+        }
+    return figures
+
+
 def _medians_as_of(*, fresh: bool) -> tuple[datetime, dict[int, dict[str, Any]]]:
     """The marketplace medians of every window and the moment they were computed at (cached
     SHOP_RECORD_CACHE_SECONDS): that moment is the `now` of every shop record served with
@@ -724,10 +804,10 @@ def shop_records(merchant_id: int, *, fresh: bool = False) -> dict[int, dict[str
     from django.core.cache import cache
 
     now, medians = _medians_as_of(fresh=fresh)
-    # v5: one entry for every window, as of the medians' moment, with the chat's first-answer
-    # time and the collective cases (v4 had no cases, v3 no chat figures, v2 held one window
-    # each).
-    key = f"disputes:shop_record:v5:{merchant_id}:{now.timestamp():.6f}"
+    # v6: one entry for every window, as of the medians' moment, with the chat's first-answer
+    # time, the collective cases and the payment channels' complaints (v5 had no channel
+    # complaints, v4 no cases, v3 no chat figures, v2 held one window each).
+    key = f"disputes:shop_record:v6:{merchant_id}:{now.timestamp():.6f}"
     if not fresh:
         cached = cache.get(key)
         if cached is not None:
@@ -735,6 +815,7 @@ def shop_records(merchant_id: int, *, fresh: bool = False) -> dict[int, dict[str
     figures = _shop_figures(merchant_id, now)
     chats = _chat_figures(merchant_id, now)
     cases = _collective_figures(merchant_id, now)
+    channel = _channel_figures(merchant_id, now)
     records = {}
     for days in SHOP_RECORD_DAYS:
         record = {
@@ -743,6 +824,7 @@ def shop_records(merchant_id: int, *, fresh: bool = False) -> dict[int, dict[str
             **figures[days],
             **chats[days],
             **cases[days],
+            **channel[days],
             "marketplace_median": medians[days],
             "computed_at": now,
         }

@@ -15,6 +15,8 @@ from django.utils.translation import gettext as _
 
 from disputes import metrics, metrics_rollup
 from disputes.models import Metrics
+from disputes.selectors import channel_complaint_figures
+from orders.payments import channel_label
 
 PERMISSION = "disputes.view_metrics"
 
@@ -96,6 +98,30 @@ def rate_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def dash(value: Any) -> Any:
     return "—" if value is None else value
+
+
+def channel_line(channel: dict[str, Any]) -> tuple[str, str, str]:
+    """The metrics page's line for the complaints filed on the payment channels
+    (disputes.selectors.channel_complaint_figures, live beside the daily figures)."""
+    seconds = channel["median_first_reply_seconds"]
+    value = _(
+        "%(n)s (%(channels)s) · first reply on the channel: median %(hours)s h "
+        "(%(replied)s replied)"
+    ) % {
+        "n": channel["channel_complaints"],
+        "channels": "，".join(
+            f"{channel_label(name)} {count}" for name, count in channel["by_channel"].items()
+        )
+        or "—",
+        "hours": dash(None if seconds is None else round(seconds / 3600, 1)),
+        "replied": channel["replied"],
+    }
+    definition = _(
+        "Complaints buyers filed on WeChat Pay or Alipay that arrived in the range, and the "
+        "median time from a complaint's arrival to the platform's first reply sent to the "
+        "channel (of those replied to)."
+    )
+    return _("Complaints filed on the payment channel"), value, definition
 
 
 def percent(value: float | None) -> str:
@@ -273,6 +299,9 @@ class MetricsAdmin(admin.ModelAdmin):
                         "n": figures["ratings"],
                     },
                     d["satisfaction"],
+                ),
+                channel_line(
+                    channel_complaint_figures(rng.start, rng.end, merchant_id=merchant_id)
                 ),
             ],
             "daily": daily_chart(report["daily"]),

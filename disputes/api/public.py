@@ -38,6 +38,15 @@ class ShopRecordSerializer(ShopMedianSerializer):
     collective_refunded_orders = serializers.IntegerField(
         help_text="Orders of those cases the platform refunded without a complaint."
     )
+    channel_complaints = serializers.IntegerField(
+        help_text="Complaints buyers filed about the shop's orders on the payment channel "
+        "(WeChat Pay, Alipay) that arrived in the window."
+    )
+    channel_first_reply_seconds = serializers.IntegerField(
+        allow_null=True,
+        help_text="The median seconds from such a complaint's arrival to the platform's first "
+        "reply sent to the channel (of those replied to); null when none was.",
+    )
     chat_first_answer_seconds = serializers.IntegerField(
         allow_null=True,
         help_text="The median seconds to the shop's first answer on the order chat (a question "
