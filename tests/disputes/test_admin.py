@@ -46,6 +46,8 @@ def _policy_form(effective_from, **overrides):
         "fast_track_max_count": 3,
         "fast_track_period_days": 30,
         "second_approval_threshold": "5000.00",
+        "collective_threshold": 3,
+        "collective_window_hours": 24,
         "note": "Longer window",
         "changes-TOTAL_FORMS": 0,
         "changes-INITIAL_FORMS": 0,

@@ -173,7 +173,7 @@ def test_the_case_screen_shows_the_whole_case(arbiter_client):
     assert "desk-thumb" in body  # the merchant's image as a thumbnail
     assert "The key was valid when delivered." in body  # the message
     assert "desk-timeline" in body and "contested" not in body  # human labels, no raw codes
-    assert "Asia/Shanghai" in body
+    assert "（北京时间）" in body  # the timeline says its zone (the desk reads Chinese)
     image = dispute.evidence.exclude(kind="platform_record").first()
     response = arbiter_client.get(
         reverse("admin:disputes_dispute_case_evidence", args=[dispute.pk, image.pk])

@@ -161,8 +161,9 @@ def test_the_record_is_aggregate_sql_whatever_the_history() -> None:
     paid_orders(product, 30)
     for _ in range(3):
         contest(file(order=funded_order(product=product)))
-    # The medians, the shop's figures, the order chat's first-answer times.
-    assert queries() == few == 3
+    # The medians, the shop's figures, the order chat's first-answer times, the collective
+    # cases, the payment channels' complaints: one query each, whatever the history.
+    assert queries() == few == 5
 
 
 # --- The page -----------------------------------------------------------------------------
