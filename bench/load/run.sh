@@ -169,7 +169,7 @@ if [ "$MODE" = faults ]; then
   # The faults run kills them: each runs under a loop that starts it again a second after it
   # exits (what compose's `restart: unless-stopped` does), unless $WORK/hold-<name> exists
   # (beat stopped for two intervals). The process's own pid is in $WORK/<name>.pid. The task
-  # start lines (DEBUG) are what faults.py watches to kill the worker in the middle of a task.
+  # received lines (INFO) are what faults.py watches to kill the worker in the middle of a task.
   supervise() {
     local name=$1
     shift
@@ -189,7 +189,7 @@ if [ "$MODE" = faults ]; then
     ) &
     PIDS[$name]=$!
   }
-  supervise worker env LOG_LEVEL=DEBUG "${WORKER_CMD[@]}"
+  supervise worker env LOG_LEVEL=INFO "${WORKER_CMD[@]}"
   supervise beat "${BEAT_CMD[@]}"
 else
   "${WORKER_CMD[@]}" >"$LOGS/worker.log" 2>&1 &
