@@ -124,6 +124,9 @@ def test_the_worker_logs_the_task_with_the_request_id_that_enqueued_it(
     monkeypatch.setattr(django_settings, "CELERY_BROKER_TRANSPORT_OPTIONS", folders)
     monkeypatch.setitem(app.conf, "broker_transport_options", folders)
     monkeypatch.setitem(app.conf, "broker_url", "filesystem://localhost/")
+    # Celery reads CELERY_BROKER_URL from the environment before its own setting (CI points it
+    # at Redis): the publish must go to this test's folder too.
+    monkeypatch.setenv("CELERY_BROKER_URL", "filesystem://localhost/")
     app.conf.task_always_eager = False
     app._pool = None  # connections made before used the test run's own broker folder
     app.amqp._producer_pool = None
