@@ -197,7 +197,7 @@ def fill(plan_path: str) -> None:
     for index, shop in enumerate(shops[: 2 * LOAD_SHOPS]):
         chosen = list(
             Product.objects.filter(
-                merchant=shop, kind__in=["game_card", "gift_card", "other"]
+                merchant=shop, kind__in=["game_card", "gift_card", "other"], active=True
             ).order_by("pk")[:HOT_PER_SHOP]
         )
         _stock(chosen, KEYS_PER_HOT if index < LOAD_SHOPS else 2 * ARMED_PER_CLOCK)
