@@ -118,8 +118,27 @@ def compute_day(day: date, now: datetime | None = None) -> Day:
     rng = Range(first=day, last=day)
     out = Day(day=day)
     rows = out.figures
+    # metrics._relevant's three ways in, each by its index (PostgreSQL planned their OR as a
+    # scan of every complaint: most of a day's time at 200,000 complaints).
+    relevant = set(
+        DisputeModel.objects.filter(filed_at__gte=rng.start, filed_at__lt=rng.end).values_list(
+            "pk", flat=True
+        )
+    )
+    relevant.update(
+        DisputeModel.objects.filter(
+            resolved_at__gte=rng.start, resolved_at__lt=rng.end
+        ).values_list("pk", flat=True)
+    )
+    relevant.update(
+        DisputeEvent.objects.filter(
+            created_at__gte=rng.start,
+            created_at__lt=rng.end,
+            type__in=(EventType.WITHDRAWN, *metrics.PAID_FIRST_EVENTS),
+        ).values_list("dispute_id", flat=True)
+    )
     own = (
-        DisputeModel.objects.filter(metrics._relevant(rng))
+        DisputeModel.objects.filter(pk__in=sorted(relevant))
         .annotate(**metrics._closing_annotations())
         .values("merchant_id")
         .annotate(**metrics._aggregates(rng))
