@@ -600,9 +600,9 @@ def link(note: Notification) -> str | None:
     notice about the shop, the page to act on it."""
     if note.kind == K.ORDER_MESSAGE:  # the order's chat, on the reader's side
         order = str((note.params or {}).get("order") or "")
-        name = "orders:chat" if role_of(note) == Role.BUYER else "merchant:chat_thread"
+        thread = "orders:chat" if role_of(note) == Role.BUYER else "merchant:chat_thread"
         try:
-            return reverse(name, kwargs={"number": order}) if order else None
+            return reverse(thread, kwargs={"number": order}) if order else None
         except NoReverseMatch:
             return None
     if note.dispute_id is None:

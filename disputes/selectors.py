@@ -5,6 +5,7 @@ querysets the clock sweeps."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -397,7 +398,7 @@ _ROW_COLUMNS = (
 )
 
 
-def complaint_rows(page: QuerySet[Any]) -> list[Dispute]:
+def complaint_rows(page: Iterable[int]) -> list[Dispute]:
     """The complaints of one page of a list — `page` is its sliced queryset of ids (the
     pager's object_list) — with their order's product and shop joined, in the list's order,
     in one query. The ids are chosen first (`… WHERE id IN (SELECT id … ORDER BY … LIMIT

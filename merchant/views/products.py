@@ -14,9 +14,10 @@ Another shop's product is a 404.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -205,7 +206,7 @@ def product_import(request: HttpRequest, pk: int) -> HttpResponse:
         return response
     try:
         result = services.card_keys_import(
-            product=product, data=form.payload(), imported_by=request.user
+            product=product, data=form.payload(), imported_by=cast(User, request.user)
         )
     except DomainError as exc:
         add_domain_error(form, exc, fields=FIELD_OF_CODE)

@@ -59,11 +59,16 @@ RATE_WINDOW = timedelta(minutes=10)
 class CheckedFile(Protocol):
     """What a file check hands back to store (disputes.evidence_files.CleanFile)."""
 
-    content: bytes
-    content_type: str
-    extension: str
-    sha256: str
-    original_name: str
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def extension(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def original_name(self) -> str: ...
 
 
 # Checks every upload of one message (all declared sizes first, then each content) against

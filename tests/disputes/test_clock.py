@@ -694,7 +694,7 @@ def test_a_batch_of_default_judgments_reads_the_shops_webhooks_once(time_machine
         # of its own for the shop, told once per shop).
         disputes = [file(funded_order(deposit_amount=Decimal("5000.00"))) for _ in range(n)]
         assert len({d.merchant_id for d in disputes}) == n
-        _cross(time_machine, max(d.merchant_response_due for d in disputes))
+        _cross(time_machine, max(d.merchant_response_due or start for d in disputes))
         now = timezone.now()
         with CaptureQueriesContext(connection) as ctx, transaction.atomic():
             rows = clock.lock_due(clock.MERCHANT, now=now, limit=100)
