@@ -327,6 +327,9 @@ def twostep_setup(request: HttpRequest) -> HttpResponse:
             "form": form,
             "next": next_url,
             "uri": twostep.otpauth_uri(device),
+            "qr": twostep.otpauth_qr(
+                device, title=_("QR code of the key for an authenticator app")
+            ),
             "secret": twostep.base32_secret(device),
             "required": twostep.required(user) and not twostep.has_device(user),
         },

@@ -33,6 +33,15 @@ def _set_up(client: Client, user: User, next_url: str = "") -> tuple[TOTPDevice,
     assert page.status_code == 200 and "otpauth://totp/" in page.content.decode()
     device = TOTPDevice.objects.get(user=user, confirmed=False)
     assert page.context["secret"] in page.content.decode()
+    # The QR code on the page is this device's otpauth URI (the modules segno draws for it).
+    import re
+
+    import segno
+
+    drawn = re.search(r'<svg[^>]*class="totp-qr".*?</svg>', page.content.decode(), re.S)
+    assert drawn is not None and "<script" not in drawn.group(0) and "style=" not in drawn.group(0)
+    expected = segno.make(device.config_url, error="m").svg_inline(scale=4, border=4)
+    assert re.search(r' d="([^"]+)"', expected).group(1) in drawn.group(0)  # type: ignore[union-attr]
     wrong = f"{(int(_code(device)) + 500_000) % 1_000_000:06d}"
     assert client.post(reverse("twostep_setup"), {"token": wrong}).status_code == 400
     device.refresh_from_db()
