@@ -181,6 +181,8 @@ def fill(plan_path: str) -> None:
         {
             "merchant_id": f"(%s::bigint[])[1 + (g - 1) / {per_shop}]",
             "name": "t.name || ' #' || g",
+            # on sale, whatever the demo product copied (its page would answer 404)
+            "active": "true",
             "created_at": "now() - interval '60 days'",
         },
         f"FROM generate_series(1, %s) g JOIN {product_t} t "
