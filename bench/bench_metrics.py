@@ -190,7 +190,8 @@ def _fill(seed: Any, shops: list[int], n: int) -> None:
     shop = f"(ARRAY[{','.join(map(str, shops))}])[1 + mod(g, {len(shops)})]"
     # Minutes back from now, over three years (and a few seconds, so midnight is crossed).
     back = (
-        f"((mod(g * 7919, {DAYS * 1440}) || ' minutes')::interval + (mod(g, 61) || ' s')::interval)"
+        f"((mod(g::bigint * 7919, {DAYS * 1440}) || ' minutes')::interval"
+        " + (mod(g, 61) || ' s')::interval)"
     )
     with connection.cursor() as cur:
         _insert(
