@@ -223,6 +223,9 @@ def test_the_buyers_pages_at_390_px_and_a_complaint_filed_by_keyboard(
         with phone.expect_file_chooser() as chooser:
             phone.keyboard.press("Space")
         chooser.value.set_files(_png(tmp_path, kind))
+        # The form takes the file in asynchronously (a large photo is scaled first): the next
+        # Tab waits until its checklist line says the proof is there, as a person would.
+        phone.locator(f'.cf-checklist__item--done[data-check-kind="{kind}"]').wait_for()
     assert phone.locator(".cf-checklist__item--done").count() == 3
     _tab_to(phone, lambda e: e["tag"] == "button" and e["type"] == "submit")
     phone.keyboard.press("Enter")
