@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
+# make test runs the suite in this many processes (pytest-xdist, whole files per process; each
+# has its own test database and Redis databases, tests/settings.py). 0: one process.
+PYTEST_WORKERS ?= 2
 # run, test, bench, backup and restore use the embedded development secrets: allowed only with
 # KAMEN_ENV=development (docs/security/secrets-and-deploy.md). Production leaves it unset.
 run test pytest bench backup restore: export KAMEN_ENV ?= development
@@ -42,7 +45,7 @@ test: venv lint typecheck
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py compile_translations --check
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 # Regenerate the catalogues after changing strings (needs GNU gettext's xgettext).
 # English is the source language, so only the zh-hans catalogue is kept.
