@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -26,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import STAFF_TARGET, Delivery, DeliveryStatus, Endpoint
-from kamen_complaints.celery import enqueue
+from kamen_complaints.celery import publish as publish_task
 
 logger = logging.getLogger(__name__)
 
@@ -195,24 +194,12 @@ def _record(
     return len(rows)
 
 
-# A broker that failed is not asked again for a while (the rows wait for the sweep), so an
-# outage costs one request the publish timeout, not every request (disputes.services.outbox).
-BROKER_BACKOFF_SECONDS = 30.0
-_broker_down_until = 0.0
-
-
 def publish(event_ids: list[str]) -> bool:
-    """Hand the events' deliveries to a worker now if the broker seems up (never raises)."""
-    global _broker_down_until
+    """Hand the events' deliveries to a worker now if the broker seems up (never raises; the
+    broker's back-off is kamen_complaints.celery's, shared with the notification outbox)."""
     from integrations.tasks import deliveries_send
 
-    if time.monotonic() < _broker_down_until:
-        logger.info("broker marked down; deliveries left to the sweep")
-        return False
-    if enqueue(deliveries_send, event_ids):
-        return True
-    _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
-    return False
+    return publish_task(deliveries_send, event_ids)
 
 
 def publish_after_commit(event_ids: list[str]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 from celery import Celery
@@ -94,3 +95,28 @@ def enqueue(task: Any, *args: Any, **kwargs: Any) -> bool:
         logger.warning("could not publish %s; the sweep will pick it up", task.name, exc_info=True)
         return False
     return True
+
+
+# A broker that failed is not asked again for a while: the rows a task would have carried wait
+# for the sweep, and no request pays the connection timeout twice in a row. One state for every
+# caller (the notification outbox, the integrations' deliveries): it is one broker.
+BROKER_BACKOFF_SECONDS = 30.0
+_broker_down_until = 0.0
+
+
+def publish(task: Any, *args: Any) -> bool:
+    """Hand a task to the broker now if it seems up (never raises, see `enqueue`)."""
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        logger.info("broker marked down; %s left to the sweep", task.name)
+        return False
+    if enqueue(task, *args):
+        return True
+    _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+    return False
+
+
+def broker_assumed_up() -> None:
+    """Forget an earlier failure: the next publish tries the broker again (tests)."""
+    global _broker_down_until
+    _broker_down_until = 0.0

@@ -38,7 +38,7 @@ def _seeded_policy(request: pytest.FixtureRequest) -> None:
 def _broker_assumed_up() -> None:
     """A test that made a publish fail must not leave the next test's broker marked down."""
     from disputes.channels import channels
-    from disputes.services import outbox
+    from kamen_complaints.celery import broker_assumed_up
 
-    outbox._broker_down_until = 0.0
+    broker_assumed_up()
     channels.cache_clear()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +20,7 @@ from disputes.deadlines import running_deadline
 from disputes.models import Dispute, DisputeEvent, Notification, Role
 from disputes.services.formatting import jsonable
 from disputes.services.shop_events import complaint_event
-from kamen_complaints.celery import enqueue
+from kamen_complaints.celery import publish
 from orders.models import Merchant, MerchantMember
 from orders.selectors import people_only
 
@@ -159,24 +158,6 @@ def outbox_insert(rows: list[OutboxRow]) -> list[int]:
             )
             pending += [row_id for row_id, sent_at in cursor.fetchall() if sent_at is None]
     return sorted(pending)
-
-
-# A broker that failed is not asked again for a while: the outbox rows wait for the sweep,
-# and no request pays the connection timeout twice in a row.
-BROKER_BACKOFF_SECONDS = 30.0
-_broker_down_until = 0.0
-
-
-def publish(task: Any, *args: Any) -> bool:
-    """Hand a task to the broker now if it seems up (never raises, see `enqueue`)."""
-    global _broker_down_until
-    if time.monotonic() < _broker_down_until:
-        logger.info("broker marked down; %s left to the sweep", task.name)
-        return False
-    if enqueue(task, *args):
-        return True
-    _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
-    return False
 
 
 def publish_notifications(ids: list[int]) -> None:

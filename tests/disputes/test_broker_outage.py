@@ -44,9 +44,8 @@ from kombu import pools as kombu_pools
 
 from disputes import tasks
 from disputes.models import Dispute, EventType, Notification, Status
-from disputes.services import outbox
 from escrow.models import LedgerTransaction, Payout, PayoutStatus
-from kamen_complaints.celery import app
+from kamen_complaints.celery import app, broker_assumed_up
 from tests.disputes.factories import check_ledger, funded_order
 
 pytestmark = [
@@ -224,7 +223,7 @@ def _file(order: Any, api_client: Any, *, fresh: bool = True) -> Any:
     request makes the full publish attempt (disputes otherwise skips a broker that just
     failed)."""
     if fresh:
-        outbox._broker_down_until = 0.0
+        broker_assumed_up()
     api_client.force_authenticate(order.buyer)
     with _not_hung("a filing"):
         return api_client.post(
@@ -301,7 +300,7 @@ def test_filing_survives_the_outage_and_the_next_sweep_catches_up(
     )
     redis_server.start()
     _reset_broker_pools()
-    outbox._broker_down_until = 0.0
+    broker_assumed_up()
     with start_worker(
         app, perform_ping_check=False, shutdown_timeout=WORKER_BOUND, loglevel="WARNING"
     ):

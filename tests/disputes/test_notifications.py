@@ -476,7 +476,7 @@ def _shop_email(dispute: Dispute) -> Notification:
 
 def test_a_lost_publish_is_sent_by_the_sweep_once(time_machine, django_capture_on_commit_callbacks):
     with (
-        mock.patch("disputes.services.outbox.enqueue", return_value=False) as enqueue,
+        mock.patch("kamen_complaints.celery.enqueue", return_value=False) as enqueue,
         django_capture_on_commit_callbacks(execute=True),
     ):
         dispute = file()
