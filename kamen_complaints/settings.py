@@ -160,6 +160,16 @@ if env.bool("METRICS_DB_WRAPPER", default=True):
 CACHES = {
     "default": env.cache("CACHE_URL", default="locmemcache://kamen-complaints"),
 }
+# Redis as the cache: a backend that answers as an empty cache while Redis is down (reads
+# miss, writes dropped, throttles fail open: kamen_complaints/cache.py), with short socket
+# timeouts so a dead or hung Redis costs a page a fraction of a second once, not seconds each
+# call (README "Operating": when something fails). Not shorter: on a busy node a read that
+# times out is a throttle that fails open for a second.
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "kamen_complaints.cache.DegradingRedisCache"
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
