@@ -7,7 +7,9 @@ environment:
     python -m bench.load.faults check    # after the run: exactly once, outbox, payouts
 
 `inject` waits until the users are past their logins, then, each fault after the platform
-recovered from the one before:
+recovered from the one before, and only while Locust's users still have long enough to run for
+the fault and its recovery to happen under load (`LOAD_SECONDS` after the ramp; a fault there is
+no longer time for is not injected, said in the log, and the report counts it missing):
 
 1. `kill -9` the Celery worker (its main process and its pool) in the middle of a deadline
    sweep: 15 armed complaints are made due at once, and the worker dies 0.3 s after it took
@@ -55,6 +57,9 @@ REDIS_DIR = os.environ.get("LOAD_FAULTS_REDIS_DIR", "")
 RECOVERY_TIMEOUT = 300
 CLUSTER = 15
 GRACE = 60.0
+# How long Locust's users work after the ramp (run.sh's SECONDS_RUN for LOAD_MODE=faults; the
+# locustfile stops them that long after it wrote ramp.json).
+MEASURE_SECONDS = float(os.environ.get("LOAD_SECONDS", "300"))
 
 
 def _setup() -> None:
@@ -201,6 +206,20 @@ def _wait_recovered(after: float) -> tuple[float | None, str]:
             said = time.time()
         time.sleep(0.5)
     return None, why
+
+
+def _users_until() -> float:
+    """When Locust's users stop: MEASURE_SECONDS after the measured part began (ramp.json)."""
+    ramp = json.loads((WORK / "ramp.json").read_text())
+    return float(ramp["ended_at"]) + MEASURE_SECONDS
+
+
+def _time_needed() -> float:
+    """What one fault takes at most under the driver's own bounds, from its start to the end of
+    the 10 s after its recovery: catching the worker in a task (up to 6 intervals), the
+    recovery (a lost notification waits the sweep's grace, then a sweep and its send), and the
+    window the failed requests are counted in."""
+    return 6 * INTERVAL + GRACE + 3 * INTERVAL + 10
 
 
 def _failures(since: float, until: float) -> dict[str, Any]:
@@ -423,7 +442,21 @@ def inject() -> None:
             raise SystemExit("the users never finished logging in")
         time.sleep(1)
     time.sleep(5)
+    from disputes.services.notifications import SWEEP_GRACE
+
+    global GRACE
+    GRACE = SWEEP_GRACE.total_seconds()
+    users_until = _users_until()
     for name, fault in FAULTS:
+        left = users_until - time.time()
+        if left < _time_needed():
+            # Injected after the users stopped, a fault's "0 failed" would say nothing about
+            # requests: not injected, and the report counts it missing.
+            _say(
+                f"{name}: NOT injected: the users stop in {left:.0f} s, the fault and its "
+                f"recovery may take {_time_needed():.0f} s (raise LOAD_SECONDS)"
+            )
+            continue
         _note_baseline()
         _say(f"{name}: begins (queues' oldest before: {_baseline})")
         detail = fault()
@@ -436,6 +469,10 @@ def inject() -> None:
             "recovered_after": round(recovered - detail["ended"], 1) if recovered else None,
             "not_recovered": "" if recovered else why,
             **_failures(detail["began"] - 1, until),
+            # A request in flight when its connection or process died fails at once; one that
+            # fails later was sent after the fault and found the platform not yet recovered.
+            "failed_2s_after_fault": _failures(detail["ended"] + 2, until)["failed"],
+            "under_load_until": "recovery + 10 s" if until <= users_until else "NO",
             **{k: v for k, v in detail.items() if k not in ("began", "ended")},
             "began": detail["began"],
             "ended": detail["ended"],
@@ -444,19 +481,48 @@ def inject() -> None:
         _say(f"{name}: recovered after {row['recovered_after']} s, {row['failed']} failed")
 
 
-def check() -> None:
-    """After the run: the faults' complaints and every payout and recovery exactly once, the
-    outbox and queues empty. One line each, and `FAULTS_CHECK {...}`."""
-    _setup()
-    from django.db.models import Count
+def _queues_drained() -> tuple[dict[str, Any], float, float]:
+    """The platform's figures once the outbox, the payout queue and the webhook backlog are
+    empty, or at the bound — whichever comes first — and the seconds waited and the bound.
+
+    The check runs after Locust's users stopped, so every row it can find was written before
+    it began (run.sh waits for the sweep after the last armed deadline first). A notification
+    whose on-commit send was lost (a broker down, a worker killed) is the sweep's only once it
+    is SWEEP_GRACE old (and one held back to coalesce, COALESCE_WINDOW); the sweep runs every
+    INTERVAL and takes 200 rows at a time; then the worker sends them. So whatever the clock
+    stands at when the load stopped, by max(grace, window) + one interval per 200 rows + two
+    more intervals (the sweep's run, the worker's send) after the check began, everything
+    waiting has been sent: a row still there then is a bug, not a clock reading."""
     from django.utils import timezone
 
     from disputes.gauges import platform_figures
+    from disputes.services.notifications import COALESCE_WINDOW, SWEEP_GRACE
+
+    began = time.time()
+    figures = platform_figures(timezone.now())
+    batches = max(1, -(-int(figures["outbox"]) // 200))
+    held = max(SWEEP_GRACE, COALESCE_WINDOW).total_seconds()
+    bound = held + (batches + 2) * INTERVAL
+    while figures["outbox"] or figures["payouts"] or figures["webhooks"]:
+        if time.time() - began >= bound:
+            break
+        time.sleep(2)
+        figures = platform_figures(timezone.now())
+    return figures, time.time() - began, bound
+
+
+def check() -> None:
+    """After the run: the faults' complaints and every payout and recovery exactly once, the
+    outbox and queues empty (waited for, within `_queues_drained`'s bound). One line each, and
+    `FAULTS_CHECK {...}`."""
+    _setup()
+    from django.db.models import Count
+
     from escrow.models import LedgerTransaction, Payout, TransactionKind
 
     plan = json.loads(PLAN.read_text())
     ids = [row["id"] for row in plan["armed"]]
-    figures = platform_figures(timezone.now())
+    figures, waited, bound = _queues_drained()
     # Each complaint paid and recovered at most once (a second posting under another key
     # would be a double payment; the keys themselves are unique by constraint).
     twice = (
@@ -488,6 +554,8 @@ def check() -> None:
         "webhooks_pending": figures["webhooks"],
         "auto_checks_pending": figures["auto_checks"],
         "deadlines_overdue": figures["deadlines_overdue"],
+        "waited_for_the_queues_seconds": round(waited, 1),
+        "queues_bound_seconds": round(bound, 1),
     }
     for key, value in summary.items():
         print(f"  {key}: {value}")
