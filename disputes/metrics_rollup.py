@@ -14,9 +14,10 @@ A rollup run (`rollup`: nightly by Celery beat, or `manage.py metrics_rollup`) r
 days before today not yet rolled up, and re-rolls every earlier day a change since the last
 run touched — found from the timeline (every change to a complaint writes its event in the
 same transaction), the ratings and the orders paid since. Reading, the days touched since the
-last run, today, days not rolled up and days whose merchant deadlines have run out since are
-computed live with the same `compute_day`: the figures equal the live computation at any
-moment, not only after a run.
+last run, today and days not rolled up are computed live with the same `compute_day`; a
+rolled-up day whose merchant deadlines have run out since adds only those complaints (still
+unanswered) to its "clock settled" count; whole months are read from their monthly sums. The
+figures equal the live computation at any moment, not only after a run.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from fractions import Fraction
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Sum
 from django.utils import timezone
 
 from disputes import metrics
@@ -44,10 +45,12 @@ from disputes.models import (
     DurationValue,
     EventType,
     MetricsRollupRun,
+    MonthlyDuration,
+    MonthlyFigures,
     Status,
 )
 from disputes.models import Dispute as DisputeModel
-from disputes.selectors import SHOP_RECORD_MIN_ORDERS, _shop_stats_sql
+from disputes.selectors import _ANSWER_EVENTS, SHOP_RECORD_MIN_ORDERS, _shop_stats_sql
 
 ALL = 0  # merchant_id of the marketplace's rows
 BUCKETS_PER_DOUBLING = 8
@@ -78,6 +81,7 @@ DAY_EVENTS = (
     EventType.RULED,
 )
 CHUNK = 1000
+DURATION_KEYS = ("merchant_id", "automatic", "bucket")
 
 
 def bucket_of(took_us: int) -> int:
@@ -225,8 +229,9 @@ def _histogram(values: Iterable[tuple[int, int, bool, int]]) -> Counter[tuple[in
     return counts
 
 
-def roll_day(day: date, now: datetime | None = None) -> Day:
-    """(Re)write the day's rows: the same data gives the same rows, whenever it runs."""
+def roll_day(day: date, now: datetime | None = None, *, month: bool = True) -> Day:
+    """(Re)write the day's rows, and its month's (`month`): the same data gives the same
+    rows, whenever it runs."""
     now = now or timezone.now()
     computed = compute_day(day, now)
     with transaction.atomic():
@@ -265,7 +270,44 @@ def roll_day(day: date, now: datetime | None = None) -> Day:
             ),
             batch_size=CHUNK,
         )
+        if month:
+            _roll_month(day)
     return computed
+
+
+def _month_of(day: date) -> tuple[date, date]:
+    """The first day of the day's month and of the next one (31 days on is always in it)."""
+    first = day.replace(day=1)
+    return first, (first + timedelta(days=31)).replace(day=1)
+
+
+def _roll_month(day: date) -> None:
+    """Rewrite the MonthlyFigures of the day's month from its DailyFigures rows (in the
+    day's transaction: a month's rows always add up its days' rows)."""
+    first, after = _month_of(day)
+    MonthlyFigures.objects.filter(month=first).delete()
+    sums = (
+        DailyFigures.objects.filter(day__gte=first, day__lt=after)
+        .values("merchant_id")
+        .annotate(**{f"s_{name}": Sum(name) for name in SUM_FIELDS})
+        .order_by()
+    )
+    MonthlyFigures.objects.bulk_create(
+        MonthlyFigures(
+            month=first,
+            merchant_id=r["merchant_id"],
+            **{name: r[f"s_{name}"] or 0 for name in SUM_FIELDS},
+        )
+        for r in sums
+    )
+    MonthlyDuration.objects.filter(month=first).delete()
+    MonthlyDuration.objects.bulk_create(
+        MonthlyDuration(month=first, count=r["n"], **{k: r[k] for k in DURATION_KEYS})
+        for r in DailyDuration.objects.filter(day__gte=first, day__lt=after)
+        .values(*DURATION_KEYS)
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
 
 
 def touched_days(since: datetime) -> set[date]:
@@ -343,8 +385,14 @@ def rollup(now: datetime | None = None) -> int:
         start = (latest + timedelta(days=1)) if latest else (_first_day() or today)
         days.update(start + timedelta(days=i) for i in range(max((today - start).days, 0)))
     todo = sorted(d for d in days if d < today)
+    # The first run's months once at its end, not with each day: until the run is recorded
+    # the metrics read every day live (nothing reads a month half rolled up).
     for day in todo:
-        roll_day(day, now)
+        roll_day(day, now, month=last is not None)
+    if last is None:
+        for first in sorted({d.replace(day=1) for d in todo}):
+            with transaction.atomic():
+                _roll_month(first)
     MetricsRollupRun.objects.create(started_at=now, finished_at=timezone.now(), days=len(todo))
     return len(todo)
 
@@ -370,39 +418,60 @@ class _View:
     rng: Range
     live: list[Day]
     live_days: list[date]
+    # The figures' rows: the range's whole months without a live day from MonthlyFigures,
+    # the other rolled-up days from DailyFigures.
+    months: list[date] = field(default_factory=list)
+    daily_days: list[date] = field(default_factory=list)
+    # Per shop (and ALL): the complaints of rolled-up days whose merchant deadline ran out
+    # since their day was rolled up, unanswered — "settled" now, not when rolled up.
+    settled_since: dict[int, int] = field(default_factory=dict)
 
     def stored(self, model: Any, **filters: Any) -> Any:
         qs = model.objects.filter(day__gte=self.rng.first, day__lte=self.rng.last, **filters)
         return qs.exclude(day__in=self.live_days) if self.live_days else qs
+
+    def figure_rows(self, **filters: Any) -> tuple[Any, Any]:
+        return (
+            MonthlyFigures.objects.filter(_among("month", self.months), **filters),
+            DailyFigures.objects.filter(_among("day", self.daily_days), **filters),
+        )
+
+    def duration_rows(self, **filters: Any) -> tuple[Any, Any]:
+        return (
+            MonthlyDuration.objects.filter(_among("month", self.months), **filters),
+            DailyDuration.objects.filter(_among("day", self.daily_days), **filters),
+        )
+
+
+def _among(name: str, values: list[date]) -> Q:
+    """`name` in `values`; with none, a condition nothing meets that is still queried (Django
+    skips an empty IN), so a range costs the same queries whatever its length."""
+    return Q(**{f"{name}__in": values}) if values else Q(**{f"{name}__isnull": True})
 
 
 def _view(rng: Range, now: datetime) -> _View:
     """Which days of the range are read from their rows and which are computed live."""
     today = timezone.localdate(now)
     run = MetricsRollupRun.objects.order_by("-started_at").first()
-    stored: dict[date, datetime | None] = {}
+    stored: dict[date, tuple[datetime | None, datetime]] = {}
     dirty: set[date] = set()
     latest = None
     if run is not None:
         # A day before the latest one rolled up without a row had nothing at the last run.
         latest = DailyFigures.objects.filter(merchant_id=ALL).aggregate(d=Max("day"))["d"]
-        stored = dict(
-            DailyFigures.objects.filter(
+        stored = {
+            day: (due, rolled_at)
+            for day, due, rolled_at in DailyFigures.objects.filter(
                 merchant_id=ALL, day__gte=rng.first, day__lte=min(rng.last, today)
             )
             .exclude(day__gte=today)
-            .values_list("day", "pending_due")
-        )
+            .values_list("day", "pending_due", "rolled_at")
+        }
         dirty = touched_days(run.started_at)
     live_days = []
     day = rng.first
     while day <= min(rng.last, today):  # nothing is filed, closed or paid in the future
-        if (
-            latest is None
-            or day > latest
-            or day in dirty
-            or ((due := stored.get(day)) is not None and due <= now)
-        ):
+        if latest is None or day > latest or day in dirty or day == today:
             live_days.append(day)
         day += timedelta(days=1)
     live = [compute_day(d, now) for d in live_days]
@@ -410,42 +479,100 @@ def _view(rng: Range, now: datetime) -> _View:
     live_days.extend(
         d for d in (rng.first + timedelta(days=i) for i in range(rng.days)) if d > today
     )
-    return _View(rng=rng, live=live, live_days=live_days)
+    skip = set(live_days)
+    months = []
+    month = _month_of(rng.first - timedelta(days=1))[1]  # the first to start in the range
+    while (after := _month_of(month)[1]) <= rng.last + timedelta(days=1):
+        if not any(d in skip for d in _days(month, after)):
+            months.append(month)
+        month = after
+    whole = set(months)
+    daily_days = [
+        d
+        for d in _days(rng.first, rng.last + timedelta(days=1))
+        if d not in skip and _month_of(d)[0] not in whole
+    ]
+    expired = {
+        d: rolled_at
+        for d, (due, rolled_at) in stored.items()
+        if d not in skip and due is not None and due <= now
+    }
+    return _View(
+        rng=rng,
+        live=live,
+        live_days=live_days,
+        months=months,
+        daily_days=daily_days,
+        settled_since=_settled_since(expired, now) if expired else {},
+    )
+
+
+def _days(first: date, after: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((after - first).days)]
+
+
+def _settled_since(rolled: dict[date, datetime], now: datetime) -> dict[int, int]:
+    """The complaints filed on these rolled-up days whose merchant deadline has run out since
+    the day was rolled up (`rolled`: when), still unanswered: the shop record's "clock
+    settled" counts them now (a passed deadline settles it) though nothing was written. An
+    answer since would have made the day live (its timeline event), so these are exactly the
+    day's complaints the live count adds — without computing the whole day again."""
+    which = Q()
+    for day, rolled_at in rolled.items():
+        one = Range(first=day, last=day)
+        which |= Q(
+            filed_at__gte=one.start, filed_at__lt=one.end, merchant_response_due__gt=rolled_at
+        )
+    answered = DisputeEvent.objects.filter(
+        dispute_id=OuterRef("pk"), type__in=_ANSWER_EVENTS, role="merchant"
+    )
+    out: dict[int, int] = defaultdict(int)
+    for merchant_id, n in (
+        DisputeModel.objects.filter(which, merchant_response_due__lte=now)
+        .exclude(Exists(answered))
+        .values("merchant_id")
+        .annotate(n=Count("pk"))
+        .values_list("merchant_id", "n")
+        .order_by()
+    ):
+        out[merchant_id] += n
+        out[ALL] += n
+    return out
+
+
+def _add(out: dict[str, Any], totals: dict[str, Any], prefix: str = "") -> None:
+    for name in SUM_FIELDS:
+        out[name] += totals[f"{prefix}{name}"] or 0
 
 
 def _sums(view: _View, merchant_id: int) -> dict[str, Any]:
-    totals = view.stored(DailyFigures, merchant_id=merchant_id).aggregate(
-        **{name: Sum(name) for name in SUM_FIELDS}
-    )
     out = _empty()
-    for name in SUM_FIELDS:
-        out[name] += totals[name] or 0
+    for rows in view.figure_rows(merchant_id=merchant_id):
+        _add(out, rows.aggregate(**{name: Sum(name) for name in SUM_FIELDS}))
+    out["settled"] += view.settled_since.get(merchant_id, 0)
     for day in view.live:
         row = day.figures.get(merchant_id)
         if row:
-            for name in SUM_FIELDS:
-                out[name] += row[name]
+            _add(out, row)
     return out
 
 
 def _per_merchant(view: _View) -> dict[int, dict[str, Any]]:
     rows: dict[int, dict[str, Any]] = defaultdict(_empty)
-    stored = (
-        view.stored(DailyFigures, merchant_id__gt=ALL)
-        .values("merchant_id")
-        .annotate(**{f"s_{name}": Sum(name) for name in SUM_FIELDS})
-        .order_by()
-    )
-    for r in stored:
-        row = rows[r["merchant_id"]]
-        for name in SUM_FIELDS:
-            row[name] += r[f"s_{name}"] or 0
+    for stored in view.figure_rows(merchant_id__gt=ALL):
+        for r in (
+            stored.values("merchant_id")
+            .annotate(**{f"s_{name}": Sum(name) for name in SUM_FIELDS})
+            .order_by()
+        ):
+            _add(rows[r["merchant_id"]], r, "s_")
+    for merchant_id, n in view.settled_since.items():
+        if merchant_id != ALL:
+            rows[merchant_id]["settled"] += n
     for day in view.live:
         for merchant_id, figures in day.figures.items():
             if merchant_id != ALL:
-                row = rows[merchant_id]
-                for name in SUM_FIELDS:
-                    row[name] += figures[name]
+                _add(rows[merchant_id], figures)
     return rows
 
 
@@ -454,13 +581,9 @@ def _timing(view: _View, merchant_id: int, *, automatic: bool) -> dict[str, Any]
     the buckets holding those ranks read."""
     flags = {"automatic": True} if automatic else {}
     counts: Counter[int] = Counter()
-    for r in (
-        view.stored(DailyDuration, merchant_id=merchant_id, **flags)
-        .values("bucket")
-        .annotate(n=Sum("count"))
-        .order_by()
-    ):
-        counts[r["bucket"]] += r["n"]
+    for rows in view.duration_rows(merchant_id=merchant_id, **flags):
+        for r in rows.values("bucket").annotate(n=Sum("count")).order_by():
+            counts[r["bucket"]] += r["n"]
     live = [
         took
         for day in view.live
@@ -477,15 +600,20 @@ def _timing(view: _View, merchant_id: int, *, automatic: bool) -> dict[str, Any]
     for b in sorted(counts):
         inside = [r for r in wanted if below < r <= below + counts[b]]
         if inside:
+            # The i-th time of the bucket among the stored ones and the k live ones has
+            # between i-1-k and i-1 stored ones below it: only those stored times are read
+            # (in SQL order), not the whole bucket's.
+            mine = [t for t in live if bucket_of(t) == b]
+            first = max(0, min(inside) - below - 1 - len(mine))
+            upto = max(inside) - below
             values = list(
-                view.stored(DurationValue, bucket=b, **shop, **flags).values_list(
-                    "took_us", flat=True
-                )
+                view.stored(DurationValue, bucket=b, **shop, **flags)
+                .order_by("took_us")
+                .values_list("took_us", flat=True)[first:upto]
             )
-            values.extend(t for t in live if bucket_of(t) == b)
-            values.sort()
+            values = sorted(values + mine)
             for r in inside:
-                at[r] = timedelta(microseconds=values[r - below - 1])
+                at[r] = timedelta(microseconds=values[r - below - 1 - first])
         below += counts[b]
     return metrics.timing(count, at, automatic=automatic)
 

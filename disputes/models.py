@@ -1619,7 +1619,8 @@ class DailyFigures(models.Model):
     reviews_ended = models.PositiveIntegerField(default=0)
     reviews_in_time = models.PositiveIntegerField(default=0)
     # The earliest merchant deadline still running when the day was rolled up: once it
-    # passes, the day's "clock settled" count may have grown, so the day is read live.
+    # passes, the day's "clock settled" count may have grown — the read adds the day's
+    # complaints whose deadline ran out since `rolled_at` (metrics_rollup._settled_since).
     pending_due = models.DateTimeField(null=True, blank=True)
     rolled_at = models.DateTimeField(default=timezone.now)
 
@@ -1631,6 +1632,42 @@ class DailyFigures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.merchant_id}"
+
+
+class MonthlyFigures(models.Model):
+    """The sums of one calendar month's DailyFigures rows per shop (and `merchant_id` 0),
+    rewritten with each of its days (disputes/metrics_rollup.py `roll_day`): a range reads
+    its whole months here and only its first and last part-months day by day."""
+
+    month = models.DateField()  # its first day
+    merchant_id = models.BigIntegerField()
+    filed = models.PositiveIntegerField(default=0)
+    repeats = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    withdrawn = models.PositiveIntegerField(default=0)
+    buyer_favour = models.PositiveIntegerField(default=0)
+    compensated = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    paid_first = models.PositiveIntegerField(default=0)
+    paid_first_amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    recovered = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    orders = models.PositiveIntegerField(default=0)
+    settled = models.PositiveIntegerField(default=0)
+    in_time = models.PositiveIntegerField(default=0)
+    rating_sum = models.PositiveIntegerField(default=0)
+    ratings = models.PositiveIntegerField(default=0)
+    reviews_ended = models.PositiveIntegerField(default=0)
+    reviews_in_time = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant_id", "month"], name="monthly_figures_month_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["month", "merchant_id"], name="monthly_figures_month_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.merchant_id}"
 
 
 class DailyDuration(models.Model):
@@ -1647,10 +1684,31 @@ class DailyDuration(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["merchant_id", "day"], name="daily_duration_day_idx"),
+            # A day's (or month's) rows of every shop: re-rolling a day, adding up a month.
+            models.Index(fields=["day"], name="daily_duration_days_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.merchant_id} {self.bucket}: {self.count}"
+
+
+class MonthlyDuration(models.Model):
+    """The sums of one calendar month's DailyDuration rows (rewritten with each of its days,
+    as MonthlyFigures): a range adds up its whole months' buckets here."""
+
+    month = models.DateField()  # its first day
+    merchant_id = models.BigIntegerField()
+    automatic = models.BooleanField()
+    bucket = models.PositiveSmallIntegerField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["merchant_id", "month"], name="monthly_duration_month_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.merchant_id} {self.bucket}: {self.count}"
 
 
 class DurationValue(models.Model):

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db.models import Sum
+from django.utils.timezone import now as timezone_now
 
 from disputes import metrics, metrics_rollup
 from disputes.models import (
@@ -22,6 +24,7 @@ from disputes.models import (
     DisputeEvent,
     DisputeRating,
     DurationValue,
+    MonthlyFigures,
     Status,
 )
 from tests.disputes.test_metrics import MARCH, World, world  # noqa: F401 - the fixture
@@ -182,6 +185,97 @@ def test_a_merchant_deadline_running_out_after_the_rollup_is_counted() -> None:
     # Nothing was written; the deadline simply passed (the sweep has not run yet).
     with time_machine.travel(filed + timedelta(hours=24, seconds=1), tick=False):
         assert assert_equal(rng)["figures"]["merchant_answers_settled"] == 1
+
+
+def test_a_deadline_running_out_is_counted_without_computing_its_day_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rolled-up day whose merchant deadlines run out later adds only those complaints,
+    unanswered, to "clock settled" — not those answered before the run, whose deadline
+    passing changes nothing — and is not computed live again (only today is)."""
+    w = World()
+    day = date(2025, 5, 11)
+
+    def filed(hour: int) -> datetime:
+        return datetime(2025, 5, 11, hour, 0, tzinfo=TZ)
+
+    w.complaint(w.a, 1, filed(1))  # deadline 12 May 01:00: passed before the run
+    w.complaint(w.a, 2, filed(20))  # 12 May 20:00, never answered
+    w.complaint(w.b, 3, filed(21))  # 12 May 21:00, never answered
+    answered = w.complaint(  # 12 May 22:00, answered before the run: settled already
+        w.b, 4, filed(22), events=[("contested", "merchant", filed(23))]
+    )
+    computed: list[date] = []
+    real = metrics_rollup.compute_day
+
+    def recording(d: date, now: datetime | None = None) -> metrics_rollup.Day:
+        computed.append(d)
+        return real(d, now)
+
+    rng = metrics.Range(first=date(2025, 5, 1), last=date(2025, 5, 12))
+    with time_machine.travel(NOW, tick=False):
+        metrics_rollup.rollup()
+    monkeypatch.setattr(metrics_rollup, "compute_day", recording)
+    expected = [(19, 1, 2), (20, 2, 3), (21, 2, 4), (22, 2, 4)]  # 12 May, hour: A, all
+    for hour, a_settled, settled in expected:
+        with time_machine.travel(datetime(2025, 5, 12, hour, 30, tzinfo=TZ), tick=False):
+            computed.clear()
+            assert assert_equal(rng)["figures"]["merchant_answers_settled"] == settled
+            assert computed == [date(2025, 5, 12)]  # today only, not 11 May
+            shop_a = assert_equal(rng, w.a.pk)["figures"]["merchant_answers_settled"]
+            assert shop_a == a_settled
+            assert_equal(rng, w.b.pk)
+            assert_equal(metrics.Range(first=day, last=day))
+    # An answer after the run makes the day live again: still equal.
+    with time_machine.travel(datetime(2025, 5, 12, 23, 0, tzinfo=TZ), tick=False):
+        DisputeEvent.objects.create(
+            dispute=answered, type="offer_made", role="merchant", created_at=timezone_now()
+        )
+        computed.clear()
+        assert_equal(rng)
+        assert day in computed
+
+
+def test_whole_months_are_read_from_their_monthly_rows_kept_with_each_day(
+    world: World,  # noqa: F811
+) -> None:
+    """A range's whole months add up MonthlyFigures/MonthlyDuration, which re-rolling one of
+    their days rewrites: after a March complaint is appealed and its day re-rolled, March
+    read as a whole month still equals the live figures."""
+    # The fixture's ratings were given at the real time, after the run: as if given in March.
+    DisputeRating.objects.update(created_at=datetime(2025, 3, 31, tzinfo=TZ))
+    with time_machine.travel(datetime(2025, 4, 20, tzinfo=TZ), tick=False):
+        metrics_rollup.rollup()
+        view = metrics_rollup._view(MARCH, timezone_now())
+        assert view.months == [date(2025, 3, 1)] and view.daily_days == []
+        for field_name in metrics_rollup.SUM_FIELDS:
+            for merchant_id in (0, world.a.pk, world.b.pk):
+                month = MonthlyFigures.objects.filter(
+                    month=date(2025, 3, 1), merchant_id=merchant_id
+                ).values_list(field_name, flat=True)
+                days = DailyFigures.objects.filter(day__month=3, merchant_id=merchant_id).aggregate(
+                    s=Sum(field_name)
+                )["s"]
+                assert list(month) == [days]
+        before = assert_equal(MARCH)
+        assert_equal(metrics.Range(first=date(2025, 2, 20), last=date(2025, 4, 5)), world.a.pk)
+        old = Dispute.objects.filter(
+            status=Status.RESOLVED, resolved_at__month=3, resolved_at__day__gt=5
+        ).first()
+        assert old is not None
+        Dispute.objects.filter(pk=old.pk).update(
+            status=Status.UNDER_REVIEW, appealed_at=timezone_now()
+        )
+        DisputeEvent.objects.create(dispute=old, type="appealed", role="buyer")
+        # Touched since the run: its days are live, March is read day by day.
+        assert metrics_rollup._view(MARCH, timezone_now()).months == []
+        assert assert_equal(MARCH)["figures"]["resolved"] == before["figures"]["resolved"] - 1
+    with time_machine.travel(datetime(2025, 4, 21, tzinfo=TZ), tick=False):
+        assert metrics_rollup.rollup() >= 1
+        assert metrics_rollup._view(MARCH, timezone_now()).months == [date(2025, 3, 1)]
+        assert assert_equal(MARCH)["figures"]["resolved"] == before["figures"]["resolved"] - 1
+        assert_equal(MARCH, world.a.pk)
+        assert_equal(metrics.Range(first=date(2025, 1, 1), last=date(2025, 4, 21)))
 
 
 def rows_of(day: date) -> tuple[list[Any], list[Any], list[Any]]:
