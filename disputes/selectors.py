@@ -9,11 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import (
+    Case,
     Count,
     F,
     Max,
@@ -24,6 +25,8 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
+    When,
 )
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
@@ -64,6 +67,9 @@ from orders.models import (
 )
 from orders.selectors import merchant_for_user
 
+if TYPE_CHECKING:
+    from disputes.access import Viewer
+
 # --- Policy -------------------------------------------------------------------------------
 
 
@@ -71,13 +77,15 @@ def policy_for(kind: str, at: datetime | None = None) -> Policy:
     """The rules in force for a product kind at a moment: the kind's own latest version that
     has taken effect, else the platform-wide one, else the built-in defaults (unsaved)."""
     moment = at or timezone.now()
-    in_force = Policy.objects.filter(effective_from__lte=moment).order_by("-effective_from", "-id")
-    if kind:
-        own = in_force.filter(product_kind=kind).first()
-        if own is not None:
-            return own
-    general = in_force.filter(product_kind="").first()
-    return general if general is not None else Policy(effective_from=moment)
+    # One query: the kind's own versions sort before the platform-wide ones.
+    found = (
+        Policy.objects.filter(effective_from__lte=moment, product_kind__in=(kind, ""))
+        .order_by(
+            Case(When(product_kind="", then=Value(1)), default=Value(0)), "-effective_from", "-id"
+        )
+        .first()
+    )
+    return found if found is not None else Policy(effective_from=moment)
 
 
 def policies_pending(kind: str | None = None) -> QuerySet[Policy]:
@@ -93,17 +101,25 @@ def can_see_all(user: User | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.is_staff and user.has_perm("disputes.view_dispute"))
 
 
-def disputes_visible_to(user: User | AnonymousUser) -> QuerySet[Dispute]:
+def disputes_visible_to(
+    user: User | AnonymousUser, *, seen_as: Viewer | None = None
+) -> QuerySet[Dispute]:
     """A buyer sees their complaints, a merchant's team its shop's, staff holding
-    disputes.view_dispute all of them; anyone else none (answered as 404)."""
+    disputes.view_dispute all of them; anyone else none (answered as 404). `seen_as`: the
+    caller as a request already worked it out (disputes.access.Viewer: whether staff, which
+    shop), so its shop is not looked up again."""
     if not user.is_authenticated:
         return Dispute.objects.none()
-    if can_see_all(user):
+    if seen_as.staff if seen_as is not None else can_see_all(user):
         return Dispute.objects.all()
     condition = Q(buyer_id=user.pk)
-    merchant = merchant_for_user(user)
-    if merchant is not None:
-        condition |= Q(merchant_id=merchant.pk)
+    if seen_as is not None:
+        merchant_id = seen_as.merchant_id
+    else:
+        merchant = merchant_for_user(user)
+        merchant_id = merchant.pk if merchant is not None else None
+    if merchant_id is not None:
+        condition |= Q(merchant_id=merchant_id)
     return Dispute.objects.filter(condition)
 
 
@@ -179,20 +195,29 @@ def with_details(qs: QuerySet[Dispute], *, staff: bool) -> QuerySet[Dispute]:
     )
 
 
-def dispute_list(user: User | AnonymousUser, *, status: str | None = None) -> QuerySet[Dispute]:
-    """The caller's complaints, newest first, optionally of one status."""
-    qs = disputes_visible_to(user)
+def dispute_list(
+    user: User | AnonymousUser, *, status: str | None = None, seen_as: Viewer | None = None
+) -> QuerySet[Dispute]:
+    """The caller's complaints, newest first, optionally of one status (`seen_as`: as in
+    `disputes_visible_to`)."""
+    qs = disputes_visible_to(user, seen_as=seen_as)
     if status:
         qs = qs.filter(status=status)
-    return with_details(qs, staff=can_see_all(user)).order_by("-filed_at", "-id")
+    staff = seen_as.staff if seen_as is not None else can_see_all(user)
+    return with_details(qs, staff=staff).order_by("-filed_at", "-id")
 
 
-def visible_dispute(user: User | AnonymousUser, number: str) -> Dispute | None:
-    return (
-        with_details(disputes_visible_to(user), staff=can_see_all(user))
-        .filter(number=number)
-        .first()
-    )
+def visible_dispute(
+    user: User | AnonymousUser, number: str, *, seen_as: Viewer | None = None, details: bool = True
+) -> Dispute | None:
+    """The complaint `number` if the caller may see it. `details=False`: the row and what it
+    points to only (order, product, shop, buyer), for an action whose service locks and
+    re-reads the row anyway; the answer after it reads the details."""
+    qs = disputes_visible_to(user, seen_as=seen_as).filter(number=number)
+    if not details:
+        return qs.select_related("order", "order__product", "merchant", "buyer", "rating").first()
+    staff = seen_as.staff if seen_as is not None else can_see_all(user)
+    return with_details(qs, staff=staff).first()
 
 
 # --- Blacklist ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ class RatingInputSerializer(serializers.Serializer):
 class AcceptOfferView(DisputeBaseView):
     @extend_schema(request=None, responses=DisputeSerializer)
     def post(self, request: Request, number: str) -> Response:
-        dispute = self.dispute(request, number)
+        dispute = self.action_dispute(request, number)
         services.dispute_accept_offer(dispute=dispute, buyer=request_user(request))
         return self.answer(request, number)
 
@@ -29,7 +29,7 @@ class AcceptOfferView(DisputeBaseView):
 class RejectOfferView(DisputeBaseView):
     @extend_schema(request=MessageOptionalSerializer, responses=DisputeSerializer)
     def post(self, request: Request, number: str) -> Response:
-        dispute = self.dispute(request, number)
+        dispute = self.action_dispute(request, number)
         payload = MessageOptionalSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.dispute_reject_offer(
@@ -41,7 +41,7 @@ class RejectOfferView(DisputeBaseView):
 class WithdrawView(DisputeBaseView):
     @extend_schema(request=MessageOptionalSerializer, responses=DisputeSerializer)
     def post(self, request: Request, number: str) -> Response:
-        dispute = self.dispute(request, number)
+        dispute = self.action_dispute(request, number)
         payload = MessageOptionalSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.dispute_withdraw(
@@ -54,7 +54,7 @@ class RatingView(DisputeBaseView):
     @extend_schema(request=RatingInputSerializer, responses={201: DisputeSerializer})
     def post(self, request: Request, number: str) -> Response:
         """The buyer's one-time satisfaction rating after resolution (409 the second time)."""
-        dispute = self.dispute(request, number)
+        dispute = self.action_dispute(request, number)
         payload = RatingInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.dispute_rate(

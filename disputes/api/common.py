@@ -318,14 +318,29 @@ class DisputeBaseView(APIView):
     # optional (withdraw, reject an offer) would accept it.
     parser_classes = [JSONParser]
 
-    def dispute(self, request: Request, number: str) -> Dispute:
-        dispute = selectors.visible_dispute(request.user, number)
+    def viewer(self, request: Request) -> Viewer:
+        """The caller, worked out once for the request (a view instance serves one request):
+        whether staff, which shop it acts for."""
+        viewer: Viewer | None = getattr(self, "_viewer", None)
+        if viewer is None:
+            viewer = self._viewer = Viewer.of(request)
+        return viewer
+
+    def dispute(self, request: Request, number: str, *, details: bool = True) -> Dispute:
+        """The complaint if the caller may see it (a 404 otherwise). `details=False` for an
+        action: its service locks and re-reads the row, and `answer` reads the details."""
+        dispute = selectors.visible_dispute(
+            request.user, number, seen_as=self.viewer(request), details=details
+        )
         if dispute is None:
             raise NotFound(_("No such complaint."))
         return dispute
 
+    def action_dispute(self, request: Request, number: str) -> Dispute:
+        return self.dispute(request, number, details=False)
+
     def answer(self, request: Request, number: str, status: int = 200) -> Response:
         """The complaint as it is now, as the caller may see it."""
         dispute = self.dispute(request, number)
-        data = DisputeSerializer(dispute, context={"viewer": Viewer.of(request)}).data
+        data = DisputeSerializer(dispute, context={"viewer": self.viewer(request)}).data
         return Response(data, status=status)

@@ -29,7 +29,7 @@ class RespondView(DisputeBaseView):
 
     @extend_schema(request=RespondSerializer, responses=DisputeSerializer)
     def post(self, request: Request, number: str) -> Response:
-        dispute = self.dispute(request, number)
+        dispute = self.action_dispute(request, number)
         payload = RespondSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data

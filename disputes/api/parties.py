@@ -15,7 +15,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from disputes import access, selectors, services
-from disputes.access import Viewer
 from disputes.api.common import (
     BodySerializer,
     DisputeBaseView,
@@ -85,14 +84,14 @@ class DisputeListCreateView(DisputeBaseView):
             raise serializers.ValidationError(
                 {"ordering": [_("Choose one of: %(values)s.") % {"values": ", ".join(ORDERINGS)}]}
             )
-        qs = selectors.dispute_list(request.user, status=status)
+        qs = selectors.dispute_list(request.user, status=status, seen_as=self.viewer(request))
         if ordering == "deadline":
             qs = selectors.by_deadline(qs)
         elif ordering == "filed_at":
             qs = qs.order_by("filed_at", "id")
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
-        data = DisputeSerializer(page, many=True, context={"viewer": Viewer.of(request)}).data
+        data = DisputeSerializer(page, many=True, context={"viewer": self.viewer(request)}).data
         return paginator.get_paginated_response(data)
 
     @extend_schema(request=FileSerializer, responses={201: DisputeSerializer})
@@ -118,7 +117,12 @@ class DisputeListCreateView(DisputeBaseView):
                     ]
                 }
             )
-        order = Order.objects.filter(number=values["order"], buyer_id=user.pk).first()
+        # Its product's kind picks the policy (disputes.selectors.policy_for).
+        order = (
+            Order.objects.filter(number=values["order"], buyer_id=user.pk)
+            .select_related("product")
+            .first()
+        )
         if order is None:
             raise NotFound(_("No such order."))
         dispute = services.dispute_file(
@@ -154,7 +158,7 @@ class EvidenceUploadView(DisputeBaseView):
 
     @extend_schema(request=EvidenceUploadSerializer, responses={201: DisputeSerializer})
     def post(self, request: Request, number: str) -> Response:
-        dispute = self.dispute(request, number)
+        dispute = self.action_dispute(request, number)
         payload = EvidenceUploadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.dispute_add_evidence(
@@ -173,7 +177,7 @@ class EvidenceFileView(DisputeBaseView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request: Request, number: str, pk: int) -> FileResponse:
         dispute = self.dispute(request, number)
-        visible = access.visible_evidence(dispute, Viewer.of(request).role(dispute))
+        visible = access.visible_evidence(dispute, self.viewer(request).role(dispute))
         evidence = next((e for e in visible if e.pk == pk), None)
         if evidence is None:
             raise NotFound(_("No such evidence file."))
@@ -208,7 +212,7 @@ class MessageView(DisputeBaseView):
 
     @extend_schema(request=BodySerializer, responses={201: DisputeSerializer})
     def post(self, request: Request, number: str) -> Response:
-        dispute = self.dispute(request, number)
+        dispute = self.action_dispute(request, number)
         payload = BodySerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.dispute_message(
@@ -222,7 +226,7 @@ class AppealView(DisputeBaseView):
 
     @extend_schema(request=ReasonSerializer, responses=DisputeSerializer)
     def post(self, request: Request, number: str) -> Response:
-        dispute = self.dispute(request, number)
+        dispute = self.action_dispute(request, number)
         payload = ReasonSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.dispute_appeal(

@@ -84,7 +84,7 @@ class BlacklistLiftSerializer(serializers.Serializer):
 class RuleView(DisputeBaseView):
     @extend_schema(request=RuleSerializer, responses=DisputeSerializer)
     def post(self, request: Request, number: str) -> Response:
-        dispute = self.dispute(request, number)
+        dispute = self.action_dispute(request, number)
         payload = RuleSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
@@ -103,7 +103,7 @@ class RuleView(DisputeBaseView):
 class RequestInfoView(DisputeBaseView):
     @extend_schema(request=RequestInfoSerializer, responses=DisputeSerializer)
     def post(self, request: Request, number: str) -> Response:
-        dispute = self.dispute(request, number)
+        dispute = self.action_dispute(request, number)
         payload = RequestInfoSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.dispute_request_info(
@@ -118,7 +118,7 @@ class RequestInfoView(DisputeBaseView):
 class RecoveryView(DisputeBaseView):
     @extend_schema(request=RecoverySerializer, responses=DisputeSerializer)
     def post(self, request: Request, number: str) -> Response:
-        dispute = self.dispute(request, number)
+        dispute = self.action_dispute(request, number)
         payload = RecoverySerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.dispute_decide_recovery(
@@ -133,7 +133,7 @@ class RecoveryView(DisputeBaseView):
 class NoteView(DisputeBaseView):
     @extend_schema(request=BodySerializer, responses={201: DisputeSerializer})
     def post(self, request: Request, number: str) -> Response:
-        dispute = self.dispute(request, number)
+        dispute = self.action_dispute(request, number)
         payload = BodySerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.dispute_note(

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -70,9 +71,18 @@ def window_for(order: Order, reason: str, policy: Policy) -> tuple[datetime, str
 
 
 def _check_filing(
-    *, buyer: User, order: Order, reason: str, claimed_amount: Decimal, policy: Policy
+    *,
+    buyer: User,
+    order: Order,
+    reason: str,
+    claimed_amount: Decimal,
+    policy: Policy,
+    blacklist: bool = True,
 ) -> datetime:
-    """Every filing rule, cheapest first. Returns the window's closing time."""
+    """Every filing rule, cheapest first. Returns the window's closing time. `blacklist=False`:
+    the blacklist was asked moments before in the same filing (the order's lock, under which
+    the rules are asked again, is not one a blacklist write takes: asking it again there
+    closes no race)."""
     if order.buyer_id != buyer.pk:
         raise NotFound(_("No such order."))
     if reason not in Reason.values:
@@ -81,7 +91,7 @@ def _check_filing(
             code="reason_invalid",
         )
     now = timezone.now()
-    entry = complaint_ban(buyer, at=now)
+    entry = complaint_ban(buyer, at=now) if blacklist else None
     if entry is not None:
         raise DomainError(
             _("You may not file complaints until %(until)s: %(reason)s")
@@ -105,14 +115,16 @@ def _check_filing(
             code="window_closed",
             closed_at=closes_at.isoformat(),
         )
-    live = Dispute.objects.filter(order=order).exclude(status=Status.WITHDRAWN).first()
+    # The order's live complaint and the withdrawn ones that paid out, in one read.
+    earlier = list(
+        Dispute.objects.filter(order=order)
+        .filter(~Q(status=Status.WITHDRAWN) | Q(paid_out__gt=0))
+        .order_by("filed_at", "id")
+    )
+    live = next((d for d in reversed(earlier) if d.status != Status.WITHDRAWN), None)
     if live is not None:
         raise _exists(live)
-    kept = (
-        Dispute.objects.filter(order=order, status=Status.WITHDRAWN, paid_out__gt=0)
-        .order_by("filed_at")
-        .first()
-    )
+    kept = next((d for d in earlier if d.status == Status.WITHDRAWN), None)
     if kept is not None:
         # The buyer keeps a payout when they withdraw; the loss it paid for is not paid again
         # by a complaint filed afterwards (docs/money.md).
@@ -341,9 +353,20 @@ def dispute_file(
     checked = check_uploads(evidence, policy=policy)
 
     with stored_files() as files, transaction.atomic():
-        order = Order.objects.select_for_update().select_related("product").get(pk=order.pk)
+        # The order and its product locked as before; the shop read in the same statement
+        # (not locked), for the hold on its deposit.
+        order = (
+            Order.objects.select_for_update(of=("self", "product"))
+            .select_related("product", "merchant")
+            .get(pk=order.pk)
+        )
         closes_at = _check_filing(
-            buyer=buyer, order=order, reason=reason, claimed_amount=claimed_amount, policy=policy
+            buyer=buyer,
+            order=order,
+            reason=reason,
+            claimed_amount=claimed_amount,
+            policy=policy,
+            blacklist=False,
         )
         keys = _named_keys(order, card_keys)
         now = timezone.now()
@@ -353,7 +376,7 @@ def dispute_file(
                     number=_new_number(),
                     order=order,
                     buyer=buyer,
-                    merchant_id=order.merchant_id,
+                    merchant=order.merchant,
                     policy=policy if policy.pk else None,
                     reason=reason,
                     description=description.strip(),
