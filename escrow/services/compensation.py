@@ -13,7 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from escrow.models import (
+    Account,
     AccountKind,
+    Hold,
     HoldStatus,
     LedgerEntry,
     LedgerTransaction,
@@ -21,13 +23,15 @@ from escrow.models import (
     PayoutStatus,
     TransactionKind,
 )
-from escrow.services.holds import active_hold
+from escrow.services.holds import active_hold_sql, hold_consume_sql, hold_from_row
 from escrow.services.ledger import (
     amount_fen,
     existing_transaction,
     lock_by_kind,
+    lock_by_kind_with,
     no_savepoint,
     post,
+    post_platform,
     post_with,
     sync_suspension,
     yuan,
@@ -98,17 +102,14 @@ def _pay_buyer_locked(
 ) -> LedgerTransaction:
     """Post and book a payout the caller checked against the order's headroom, under the
     order's lock."""
-    accounts = lock_by_kind(None, (AccountKind.COMPENSATION_FUND, AccountKind.BUYER_REFUNDS))
-    # The order's booking and the outbox row go in the posting's own statement (post_with):
-    # written only if the posting is new, so a retry books nothing twice.
+    # The accounts' lock, the posting, the order's booking and the outbox row are one
+    # statement (post_platform): booked only if the posting is new, so a retry books nothing
+    # twice.
     tx, created, (booked, payout_ids) = _posted_with(
-        post_with(
+        post_platform(
             key=key,
             kind=kind,
-            legs=[
-                (accounts[AccountKind.COMPENSATION_FUND], -fen),
-                (accounts[AccountKind.BUYER_REFUNDS], fen),
-            ],
+            legs=[(AccountKind.COMPENSATION_FUND, -fen), (AccountKind.BUYER_REFUNDS, fen)],
             merchant_id=order.merchant_id,
             dispute_id=dispute_id,
             also=[
@@ -171,16 +172,32 @@ def compensation_recover(
     shop (reason `deposit`). Other complaints' holds are never touched, so holds never exceed
     the balance."""
     fen = amount_fen(amount)
-    # Payouts of a complaint are made under its lock (disputes), before its recovery: the
-    # check needs no lock of its own, and refuses before anything is written.
-    paid = paid_out([dispute_id]).get(dispute_id, 0)
+    if not connection.in_atomic_block:  # the accounts' locks mean nothing outside a transaction
+        with transaction.atomic():
+            return compensation_recover(dispute_id=dispute_id, merchant=merchant, amount=amount)
+    key = f"dispute:{dispute_id}:recovery"
+    # One statement locks the accounts and reads what the complaint paid its buyer and its
+    # hold (locked too, after the accounts). Payouts of a complaint are made under its lock
+    # (disputes), before its recovery, and so are its holds placed: neither can appear while
+    # this statement waits for the accounts. The refusal comes before anything is written
+    # (and outside no_savepoint, so the caller's transaction stays usable).
+    accounts, (paid_rows, hold_rows) = lock_by_kind_with(
+        merchant.pk,
+        (AccountKind.COMPENSATION_FUND,),
+        after=[
+            _paid_out_sql([dispute_id]),
+            active_hold_sql(f"dispute:{dispute_id}", merchant_id=merchant.pk, lock=True),
+        ],
+    )
+    paid = sum(int(row["paid"]) for row in paid_rows)
     if fen > paid:
-        existing = existing_transaction(f"dispute:{dispute_id}:recovery")
+        existing = existing_transaction(key)
         if existing is not None:
             return existing
         raise _over_payout(dispute_id, fen, paid)
+    hold = hold_from_row(hold_rows[0]) if hold_rows else None
     with no_savepoint():
-        return _recover(dispute_id=dispute_id, merchant=merchant, fen=fen)
+        return _recover(dispute_id=dispute_id, merchant=merchant, fen=fen, locked=(accounts, hold))
 
 
 PAYOUT_KINDS = (TransactionKind.COMPENSATION_PAYOUT, TransactionKind.APPEAL_PAYOUT)
@@ -189,18 +206,26 @@ PAYOUT_KINDS = (TransactionKind.COMPENSATION_PAYOUT, TransactionKind.APPEAL_PAYO
 def paid_out(dispute_ids: Iterable[int]) -> dict[int, int]:
     """What each complaint has paid its buyer (its payout and appeal payout, in fen): the most
     a recovery for it may take from the merchant."""
-    ids = sorted(set(dispute_ids))
-    if not ids:
+    sql, params = _paid_out_sql(dispute_ids)
+    if not sql:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT t.dispute_id, SUM(l.amount) FROM {_TX} t "  # noqa: S608
-            f"JOIN {_LEG} l ON l.transaction_id = t.id "
-            f"WHERE t.dispute_id IN ({', '.join(['%s'] * len(ids))}) "
-            f"AND t.kind IN (%s, %s) AND l.amount > 0 GROUP BY t.dispute_id",
-            [*ids, *[str(k) for k in PAYOUT_KINDS]],
-        )
+        cursor.execute(sql, params)
         return {int(d): int(total) for d, total in cursor.fetchall()}
+
+
+def _paid_out_sql(dispute_ids: Iterable[int]) -> tuple[str, list[Any]]:
+    """`paid_out` as a query (columns dispute_id, paid); ("", []) for no complaint."""
+    ids = sorted(set(dispute_ids))
+    if not ids:
+        return "", []
+    return (
+        f"SELECT t.dispute_id AS dispute_id, SUM(l.amount) AS paid FROM {_TX} t "  # noqa: S608
+        f"JOIN {_LEG} l ON l.transaction_id = t.id "
+        f"WHERE t.dispute_id IN ({', '.join(['%s'] * len(ids))}) "
+        f"AND t.kind IN (%s, %s) AND l.amount > 0 GROUP BY t.dispute_id",
+        [*ids, *[str(k) for k in PAYOUT_KINDS]],
+    )
 
 
 def paid_out_by_reference(references: Iterable[str]) -> dict[str, int]:
@@ -240,18 +265,35 @@ def _over_payout(dispute_id: int, fen: int, paid: int) -> DomainError:
     )
 
 
-def _recover(*, dispute_id: int, merchant: Merchant, fen: int) -> LedgerTransaction:
+def _recover(
+    *,
+    dispute_id: int,
+    merchant: Merchant,
+    fen: int,
+    locked: tuple[dict[str, Account], Hold | None] | None = None,
+) -> LedgerTransaction:
+    """Post a recovery the caller checked against what the complaint paid: under the
+    accounts' locks and with the complaint's active hold read under them (`locked`, from
+    `compensation_recover`'s statement), or taking them here."""
     key = f"dispute:{dispute_id}:recovery"
-    accounts = lock_by_kind(merchant.pk, (AccountKind.COMPENSATION_FUND,))
+    if locked is None:
+        accounts, (hold_rows,) = lock_by_kind_with(
+            merchant.pk,
+            (AccountKind.COMPENSATION_FUND,),
+            after=[active_hold_sql(f"dispute:{dispute_id}", merchant_id=merchant.pk, lock=True)],
+        )
+        locked = accounts, hold_from_row(hold_rows[0]) if hold_rows else None
+    accounts, hold = locked
     deposit = accounts[AccountKind.DEPOSIT]
     receivable = accounts[AccountKind.RECEIVABLE]
-    hold = active_hold(f"dispute:{dispute_id}", merchant_id=merchant.pk)
     from_hold, from_free, shortfall = recovery_split(
         fen, hold=hold.amount if hold else 0, available=deposit.available
     )
     if hold is not None:
         deposit.held -= hold.amount  # the rest of the hold is freed with it
-    tx, created = post(
+    now = timezone.now()
+    # The hold is consumed in the posting's own statement: only if the posting is new.
+    tx, created, consumed = post_with(
         key=key,
         kind=TransactionKind.RECOVERY,
         legs=[
@@ -262,14 +304,17 @@ def _recover(*, dispute_id: int, merchant: Merchant, fen: int) -> LedgerTransact
         touched=[deposit],
         merchant_id=merchant.pk,
         dispute_id=dispute_id,
+        also=[] if hold is None else [hold_consume_sql(hold, consumed=from_hold, at=now)],
+        now=now,
     )
     if not created:
         return tx
     if hold is not None:
+        if consumed != [[hold.pk]]:
+            raise RuntimeError(f"{key}: consumed holds {consumed}, not [{hold.pk}]")
         hold.status = HoldStatus.CONSUMED
         hold.consumed = from_hold
-        hold.closed_at = tx.created_at
-        hold.save(update_fields=["status", "consumed", "closed_at"])
+        hold.closed_at = now
     sync_suspension(deposit, receivable, lowered=True)
     if shortfall:
         debt_recorded.send(

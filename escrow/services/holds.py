@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -64,10 +66,43 @@ def active_hold(reference: str, *, merchant_id: int) -> Hold | None:
     """The active hold of `reference` on this merchant's deposit (hot path: plain SQL; the
     caller holds the deposit's lock, under which every hold changes)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(_HOLD_FIELDS)} FROM {_HOLD} "  # noqa: S608
-            "WHERE reference = %s AND status = %s AND merchant_id = %s",
-            [reference, str(HoldStatus.ACTIVE), merchant_id],
-        )
+        cursor.execute(*active_hold_sql(reference, merchant_id=merchant_id))
         row = cursor.fetchone()
     return Hold.from_db(connection.alias, _HOLD_FIELDS, row) if row else None
+
+
+def active_hold_sql(
+    reference: str, *, merchant_id: int, lock: bool = False
+) -> tuple[str, list[Any]]:
+    """`active_hold` as a query (its columns: `hold_from_row`), `lock`ing the row where the
+    database can — to run in the statement that locks the deposit
+    (ledger.lock_by_kind_with), where only a lock reads the row's newest version."""
+    lock_sql = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    return (
+        # The status written out, not a parameter: a prepared statement's generic plan can
+        # then use the partial index of active holds (ledger.execute_hot).
+        f"SELECT {', '.join(_HOLD_FIELDS)} FROM {_HOLD} "  # noqa: S608
+        f"WHERE reference = %s AND status = '{HoldStatus.ACTIVE.value}' "
+        f"AND merchant_id = %s{lock_sql}",
+        [reference, merchant_id],
+    )
+
+
+def hold_from_row(row: dict[str, Any]) -> Hold:
+    return Hold.from_db(connection.alias, _HOLD_FIELDS, [row[name] for name in _HOLD_FIELDS])
+
+
+def hold_consume_sql(hold: Hold, *, consumed: int, at: datetime) -> tuple[str, list[Any]]:
+    """The hold consumed by a recovery, as a statement of its posting (ledger.post_with:
+    written only if the posting is new), RETURNING its id."""
+    return (
+        f"UPDATE {_HOLD} SET status = %s, consumed = %s, closed_at = %s "  # noqa: S608
+        "WHERE id = %s AND status = %s AND EXISTS (SELECT 1 FROM tx) RETURNING id",
+        [
+            str(HoldStatus.CONSUMED),
+            consumed,
+            connection.ops.adapt_datetimefield_value(at),
+            hold.pk,
+            str(HoldStatus.ACTIVE),
+        ],
+    )

@@ -4,7 +4,11 @@ standing after money moved (the rules: escrow.services, docs/architecture.md "Th
 
 from __future__ import annotations
 
+import itertools
+import re
+import weakref
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -129,16 +133,34 @@ def lock_by_kind(merchant_id: int | None, platform: Sequence[_Kind] = ()) -> dic
     merchant is named), platform first, each in id order, in one statement; return them by
     kind. The merchant's
     status and minimum ride along (read, not locked) for the suspension rules."""
+    return lock_by_kind_with(merchant_id, platform)[0]
+
+
+def lock_by_kind_with(
+    merchant_id: int | None,
+    platform: Sequence[_Kind] = (),
+    after: Sequence[tuple[str, list[Any]]] = (),
+) -> tuple[dict[str, Account], list[list[dict[str, Any]]]]:
+    """`lock_by_kind`, and in the same statement the queries `after` — each a SELECT, which
+    may lock rows of its own (`FOR UPDATE`): it runs once every account is locked, so locks
+    are still taken accounts first. Returns the accounts by kind and each query's rows (as
+    dicts by column). One round trip for what took one per query (a recovery's locks, what
+    its complaint paid and its hold). On PostgreSQL the queries share the statement's
+    snapshot, taken before the accounts' locks were granted: a row another transaction
+    changed meanwhile is seen as changed only if the query locks it (`FOR UPDATE` reads
+    the newest version, and drops it if it no longer matches); a row inserted meanwhile is
+    not seen — use `after` only for rows that cannot be."""
     for attempt in range(2):
         ids = account_ids(merchant_id, platform)
-        by_kind = _select_for_update(sorted(ids.values()))
+        rows, returned = _lock_account_rows(sorted(ids.values()), after)
+        by_kind = {account.kind: account for account in rows}
         if len(by_kind) == len(ids) and all(
             kind in by_kind
             and by_kind[kind].pk == pk
             and by_kind[kind].merchant_id == (merchant_id if kind in MERCHANT_KINDS else None)
             for kind, pk in ids.items()
         ):
-            return by_kind
+            return by_kind, returned
         if attempt == 0:  # a cached id whose row was rolled back: look them up again
             forget_account_ids()
     raise RuntimeError("escrow accounts could not be resolved")
@@ -146,10 +168,6 @@ def lock_by_kind(merchant_id: int | None, platform: Sequence[_Kind] = ()) -> dic
 
 _ACCOUNT_FIELDS = ["id", "kind", "merchant_id", "balance", "held"]
 _MERCHANT_FIELDS = ["id", "status", "suspension_reason", "minimum_deposit"]
-
-
-def _select_for_update(ids: list[int]) -> dict[str, Account]:
-    return {account.kind: account for account in lock_account_rows(ids)}
 
 
 def lock_account_rows(ids: Sequence[int]) -> list[Account]:
@@ -161,19 +179,57 @@ def lock_account_rows(ids: Sequence[int]) -> list[Account]:
     the fund — a deadlock the payout race test found. The ledger's hot path, so plain SQL
     (the ORM's query compilation costs more than the database's work here). Also used by
     escrow.batch."""
+    return _lock_account_rows(ids, ())[0]
+
+
+def _lock_account_rows(
+    ids: Sequence[int], after: Sequence[tuple[str, list[Any]]]
+) -> tuple[list[Account], list[list[dict[str, Any]]]]:
     if not ids:
-        return []
+        return [], [[] for _query in after]
     lock = " FOR UPDATE OF a" if connection.features.has_select_for_update else ""
+    select = (
+        "SELECT a.id, a.kind, a.merchant_id, a.balance, a.held, "  # noqa: S608
+        "m.status, m.suspension_reason, m.minimum_deposit "
+        f"FROM {_ACCOUNT} a LEFT OUTER JOIN {_MERCHANT} m ON m.id = a.merchant_id "
+        f"WHERE a.id IN ({', '.join(['%s'] * len(ids))}) "
+        f"ORDER BY a.merchant_id IS NOT NULL, a.id{lock}"
+    )
+    params: list[Any] = list(ids)
+    returned: list[list[dict[str, Any]]] = []
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT a.id, a.kind, a.merchant_id, a.balance, a.held, "  # noqa: S608
-            "m.status, m.suspension_reason, m.minimum_deposit "
-            f"FROM {_ACCOUNT} a LEFT OUTER JOIN {_MERCHANT} m ON m.id = a.merchant_id "
-            f"WHERE a.id IN ({', '.join(['%s'] * len(ids))}) "
-            f"ORDER BY a.merchant_id IS NOT NULL, a.id{lock}",
-            list(ids),
-        )
-        rows = cursor.fetchall()
+        if after and connection.vendor == "postgresql":
+            # `locked` counts every account row, so reading it finishes the accounts' locks;
+            # each query waits for it (a one-time filter) before it scans, let alone locks.
+            ctes = [
+                f"acc AS MATERIALIZED ({select})",
+                "locked AS MATERIALIZED (SELECT count(*) AS n FROM acc)",
+            ]
+            for i, (sql, query_params) in enumerate(after):
+                ctes.append(
+                    f"after{i} AS MATERIALIZED (SELECT * FROM ({sql}) AS q "  # noqa: S608
+                    "WHERE EXISTS (SELECT 1 FROM locked))"
+                )
+                params += query_params
+            outs = "".join(
+                f", (SELECT json_agg(r) FROM after{i} AS r)"  # noqa: S608
+                for i in range(len(after))
+            )
+            execute_hot(
+                cursor,
+                f"WITH {', '.join(ctes)} SELECT acc.*{outs} FROM acc "  # noqa: S608
+                "ORDER BY acc.merchant_id IS NOT NULL, acc.id",
+                params,
+            )
+            rows = cursor.fetchall()
+            returned = [list(rows[0][8 + i] or []) if rows else [] for i in range(len(after))]
+        else:
+            execute_hot(cursor, select, params)
+            rows = cursor.fetchall()
+            for sql, query_params in after:
+                cursor.execute(sql, query_params)
+                names = [column[0] for column in cursor.description]
+                returned.append([dict(zip(names, row, strict=True)) for row in cursor.fetchall()])
     accounts: list[Account] = []
     for row in rows:
         account = Account.from_db(connection.alias, _ACCOUNT_FIELDS, row[:5])
@@ -184,7 +240,46 @@ def lock_account_rows(ids: Sequence[int]) -> list[Account]:
                 [row[2], row[5], row[6], Decimal(str(row[7])).quantize(CENT)],
             )
         accounts.append(account)
-    return accounts
+    return accounts, returned
+
+
+# The hot path's statements are prepared once per database session (PostgreSQL): a posting's
+# data-modifying CTEs cost the server more to parse and plan than to run (docs/benchmarks.md,
+# `hordak`). `PREPARE` and its first `EXECUTE` go in one round trip; a prepared statement
+# outlives a rolled-back transaction, so the names are kept per connection. Behind a pooler
+# in transaction mode (Django's DISABLE_SERVER_SIDE_CURSORS set for it) sessions are not
+# ours: the statements are sent as they are.
+_PREPARED: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+_PREPARED_MAX = 64  # statement shapes per session; past that, sent as they are
+_PREPARED_NAMES = itertools.count()
+
+
+def execute_hot(cursor: CursorWrapper, sql: str, params: Sequence[Any]) -> None:
+    """`cursor.execute(sql, params)`, as a prepared statement where that is safe."""
+    raw = connection.connection
+    if (
+        connection.vendor != "postgresql"
+        or raw is None
+        or connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+        or "%%" in sql
+    ):
+        cursor.execute(sql, params)
+        return
+    names = _PREPARED.setdefault(raw, {})
+    name = names.get(sql)
+    arguments = f"({', '.join(['%s'] * len(params))})" if params else ""
+    if name is not None:
+        cursor.execute(f"EXECUTE {name}{arguments}", params)
+        return
+    if len(names) >= _PREPARED_MAX:
+        cursor.execute(sql, params)
+        return
+    # A new name each time: a PREPARE whose EXECUTE failed is kept by the session unrecorded.
+    name = f"escrow_hot_{next(_PREPARED_NAMES)}"
+    numbered = iter(range(1, len(params) + 1))
+    prepare = re.sub(r"%s", lambda _m: f"${next(numbered)}", sql)
+    cursor.execute(f"PREPARE {name} AS {prepare}; EXECUTE {name}{arguments}", params)
+    names[sql] = name
 
 
 def existing_transaction(key: str) -> LedgerTransaction | None:
@@ -321,6 +416,7 @@ def post_with(
     memo: str = "",
     user: User | None = None,
     also: Sequence[tuple[str, list[Any]]] = (),
+    now: datetime | None = None,
 ) -> tuple[LedgerTransaction, bool, list[list[Any]]]:
     """`post`, and with it the statements `also` — each a data-modifying statement with
     RETURNING one column that runs only if the transaction is new (it names the new row as
@@ -353,7 +449,7 @@ def post_with(
                     cursor.execute(_apart(sql), apart_params)
                     returned.append([row[0] for row in cursor.fetchall()])
         return tx, created, returned
-    now = timezone.now()
+    now = now or timezone.now()
     leg_rows: list[Any] = []
     for account, amount in real:
         account.balance += amount
@@ -391,7 +487,8 @@ def post_with(
         params += also_params
     outs = "".join(f", ARRAY(SELECT * FROM also{i})" for i in range(len(also)))  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute_hot(
+            cursor,
             f"WITH {', '.join(ctes)} SELECT (SELECT id FROM tx){outs}",  # noqa: S608
             params,
         )
@@ -413,6 +510,98 @@ def post_with(
     tx._state.adding = False
     tx._state.db = connection.alias
     return tx, True, [list(values) for values in result[1:]]
+
+
+def post_platform(
+    *,
+    key: str,
+    kind: TransactionKind,
+    legs: Sequence[tuple[_Kind, int]],
+    merchant_id: int | None = None,
+    dispute_id: int | None = None,
+    memo: str = "",
+    user: User | None = None,
+    also: Sequence[tuple[str, list[Any]]] = (),
+) -> tuple[LedgerTransaction, bool, list[list[Any]]]:
+    """`post_with` between platform accounts named by kind, which it locks itself: on
+    PostgreSQL the lock (platform accounts in id order, as `lock_by_kind`), the transaction,
+    its legs, the new balances and `also` are ONE statement — a compensation's payout needs
+    no balance in hand before it posts (the fund may go below zero; nothing else is
+    checked), so the round trip of `lock_by_kind` is saved. The balances are computed by
+    the database from the locked rows (under READ COMMITTED the newest version, once the
+    lock is granted). Elsewhere: `lock_by_kind`, then `post_with`."""
+    real = [(account_kind, amount) for account_kind, amount in legs if amount]
+    if sum(amount for _kind, amount in real) != 0 or len(real) < 2:
+        raise ValueError(f"unbalanced or empty transaction {key}: {real}")
+    if len({account_kind for account_kind, _amount in real}) != len(real):
+        raise ValueError(f"an account twice in transaction {key}: {real}")
+    if connection.vendor != "postgresql":
+        accounts = lock_by_kind(None, [account_kind for account_kind, _amount in real])
+        return post_with(
+            key=key,
+            kind=kind,
+            legs=[(accounts[account_kind], amount) for account_kind, amount in real],
+            merchant_id=merchant_id,
+            dispute_id=dispute_id,
+            memo=memo,
+            user=user,
+            also=also,
+        )
+    now = timezone.now()
+    for attempt in range(2):
+        ids = account_ids(None, [account_kind for account_kind, _amount in real])
+        row = "(%s::bigint, %s::text, %s::bigint)"
+        ctes = [
+            # The accounts locked (id order) and checked to be the platform's of that kind: a
+            # stale cached id counts short, and then nothing is written.
+            f"acc AS MATERIALIZED (SELECT a.id, v.m FROM {_ACCOUNT} a "  # noqa: S608
+            f"JOIN (VALUES {', '.join([row] * len(real))}) AS v(i, k, m) ON a.id = v.i "
+            "WHERE a.kind = v.k AND a.merchant_id IS NULL ORDER BY a.id FOR UPDATE OF a)",
+            f"tx AS (INSERT INTO {_TX} (key, kind, merchant_id, dispute_id, memo, "  # noqa: S608
+            "created_by_id, created_at) SELECT %s, %s, %s, %s, %s, %s, %s "
+            f"WHERE (SELECT count(*) FROM acc) = {len(real)} "
+            "ON CONFLICT (key) DO NOTHING RETURNING id)",
+            f"balances AS (UPDATE {_ACCOUNT} AS a SET balance = a.balance + acc.m "  # noqa: S608
+            "FROM acc WHERE a.id = acc.id AND EXISTS (SELECT 1 FROM tx) "
+            "RETURNING a.id, a.balance)",
+            f"legs AS (INSERT INTO {_LEG} (transaction_id, account_id, amount, balance_after) "  # noqa: S608
+            "SELECT tx.id, acc.id, acc.m, balances.balance FROM tx, acc "
+            "JOIN balances ON balances.id = acc.id)",
+        ]
+        params: list[Any] = [v for k, m in real for v in (ids[k], str(k), m)]
+        params += [key, str(kind), merchant_id, dispute_id, memo, user.pk if user else None, now]
+        for i, (sql, also_params) in enumerate(also):
+            ctes.append(f"also{i} AS ({sql})")
+            params += also_params
+        outs = "".join(f", ARRAY(SELECT * FROM also{i})" for i in range(len(also)))  # noqa: S608
+        with connection.cursor() as cursor:
+            execute_hot(
+                cursor,
+                f"WITH {', '.join(ctes)} SELECT (SELECT count(*) FROM acc), "  # noqa: S608
+                f"(SELECT id FROM tx){outs}",
+                params,
+            )
+            result = cursor.fetchone()
+        if result is None or result[0] != len(real):
+            if attempt == 0:  # a cached id whose row was rolled back: look them up again
+                forget_account_ids()
+            continue
+        if result[1] is None:
+            return LedgerTransaction.objects.get(key=key), False, []
+        tx = LedgerTransaction(
+            pk=result[1],
+            key=key,
+            kind=kind,
+            merchant_id=merchant_id,
+            dispute_id=dispute_id,
+            memo=memo,
+            created_by=user,
+            created_at=now,
+        )
+        tx._state.adding = False
+        tx._state.db = connection.alias
+        return tx, True, [list(values) for values in result[2:]]
+    raise RuntimeError("escrow accounts could not be resolved")
 
 
 def _apart(sql: str) -> str:

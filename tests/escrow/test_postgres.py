@@ -178,6 +178,33 @@ def test_mixed_concurrent_postings_on_two_shops_never_deadlock_or_lose_an_update
     assert_ledger_clean()
 
 
+def test_a_session_posts_again_after_the_transaction_that_prepared_its_statements_rolled_back():
+    # The hot statements are prepared once per database session (ledger.execute_hot); a
+    # prepared statement outlives the rollback of the transaction that prepared it, and the
+    # session's next postings use it — the rolled-back one moved nothing.
+    from escrow.services import ledger
+
+    merchant = funded_merchant("100.00")
+    order = paid_order(product=ProductFactory(merchant=merchant, price=D("40.00")))
+    ledger._PREPARED.pop(connection.connection, None)
+    with pytest.raises(RuntimeError, match="undone"), transaction.atomic():
+        services.compensation_pay(dispute_id=5, order=order, amount=D("15.00"))
+        services.compensation_recover(dispute_id=5, merchant=merchant, amount=D("15.00"))
+        raise RuntimeError("undone")
+    assert ledger._PREPARED[connection.connection]  # prepared, and kept past the rollback
+    assert not LedgerTransaction.objects.filter(dispute_id=5).exists()
+    assert Payout.objects.count() == 0
+    with transaction.atomic():
+        services.compensation_pay(dispute_id=5, order=order, amount=D("15.00"))
+        services.compensation_recover(dispute_id=5, merchant=merchant, amount=D("15.00"))
+    order.refresh_from_db()  # booked once (and sent once, if the payout went out on commit)
+    assert order.refund_reserved + order.refunded_amount == D("15.00")
+    assert Payout.objects.get().amount == 1500
+    assert platform(AccountKind.COMPENSATION_FUND) == 0
+    assert balances(merchant)["deposit"] == 10000 - 1500
+    assert_ledger_clean()
+
+
 # --- The database holds the line ----------------------------------------------------------
 
 
