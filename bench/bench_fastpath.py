@@ -8,9 +8,11 @@
 
 For each: the number of queries (django.test.utils.CaptureQueriesContext) and the median time
 of RUNS requests (BENCH_FASTPATH_RUNS, default 20; after one to warm up) through Django's
-test client (the server's time, no network; timed while the queries are captured), each on a
-complaint of its own made beforehand, and the queries one request sends more than once (the
-same SQL, parameters included) — the duplicate reads. Runs in its own scratch database
+test client (the server's time, no network; timed while the queries are captured; beside it
+the fastest request and the median CPU time of this process, the Python side without
+PostgreSQL's, less disturbed by other work on the machine), each on a complaint of its own
+made beforehand, and the queries one request sends more than once (the same SQL, parameters
+included) — the duplicate reads. Runs in its own scratch database
 `<name>_fastpath_bench`, created, migrated and dropped. Publishing goes to the configured broker
 (CELERY_BROKER_URL; nothing consumes it here), as the web node does.
 """
@@ -147,6 +149,7 @@ def _measure(name: str, calls: list[tuple[Any, Callable[[Any], Any]]]) -> None:
     from django.test.utils import CaptureQueriesContext
 
     times: list[float] = []
+    cpu_times: list[float] = []
     counts: list[int] = []
     duplicates: Counter[str] = Counter()
     reads: Counter[str] = Counter()
@@ -158,13 +161,14 @@ def _measure(name: str, calls: list[tuple[Any, Callable[[Any], Any]]]) -> None:
             client.force_login(user)
         profiler = cProfile.Profile() if PROFILE and i == 1 else None
         with CaptureQueriesContext(connection) as captured:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             if profiler is not None:
                 profiler.enable()
             response = call(client)
             if profiler is not None:
                 profiler.disable()
             elapsed = (time.perf_counter() - start) * 1000
+            cpu = (time.process_time() - cpu_start) * 1000
         if profiler is not None:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(
                 r"/work/main/(?!\.venv)", 30
@@ -173,6 +177,7 @@ def _measure(name: str, calls: list[tuple[Any, Callable[[Any], Any]]]) -> None:
         if i == 0:
             continue  # warm-up
         times.append(elapsed)
+        cpu_times.append(cpu)
         counts.append(len(captured.captured_queries))
         if i == 1:
             seen = Counter(_shape(q["sql"]) for q in captured.captured_queries)
@@ -184,7 +189,8 @@ def _measure(name: str, calls: list[tuple[Any, Callable[[Any], Any]]]) -> None:
                     out.writelines(f"{q['sql']}\n" for q in captured.captured_queries)
     print(
         f"{name:32}: {statistics.median(counts):5.1f} queries (min {min(counts)}, max "
-        f"{max(counts)}), median {statistics.median(times):7.2f} ms of {len(times)}"
+        f"{max(counts)}), median {statistics.median(times):7.2f} ms of {len(times)} (fastest "
+        f"{min(times):.2f}; this process's CPU {statistics.median(cpu_times):.2f})"
     )
     print("  reads by table: " + ", ".join(f"{t} {k}" for t, k in reads.most_common() if t))
     for sql, k in duplicates.most_common():
