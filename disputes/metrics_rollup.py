@@ -115,9 +115,10 @@ def _local_day(moment: datetime) -> date:
     return timezone.localtime(moment, metrics._tz()).date()
 
 
-def compute_day(day: date, now: datetime | None = None) -> Day:
+def compute_day(day: date, now: datetime | None = None, *, pending: bool = True) -> Day:
     """The day's figures by the live definitions (disputes/metrics.py), per shop, as of
-    `now`. A fixed number of queries, each over one day."""
+    `now` (and, `pending`, its earliest deadline still running, which only rolling a day
+    keeps). A fixed number of queries, each over one day."""
     now = now or timezone.now()
     rng = Range(first=day, last=day)
     out = Day(day=day)
@@ -205,9 +206,10 @@ def compute_day(day: date, now: datetime | None = None) -> Day:
         took = resolved_at - filed_at
         took_us = (took.days * 86_400 + took.seconds) * 1_000_000 + took.microseconds
         out.values.append((pk, merchant_id, pk in automatic, took_us))
-    out.pending_due = DisputeModel.objects.filter(
-        filed_at__gte=rng.start, filed_at__lt=rng.end, merchant_response_due__gt=now
-    ).aggregate(due=Min("merchant_response_due"))["due"]
+    if pending:
+        out.pending_due = DisputeModel.objects.filter(
+            filed_at__gte=rng.start, filed_at__lt=rng.end, merchant_response_due__gt=now
+        ).aggregate(due=Min("merchant_response_due"))["due"]
     whole = rows[ALL]
     for merchant_id, row in list(rows.items()):
         if merchant_id == ALL:
@@ -474,7 +476,7 @@ def _view(rng: Range, now: datetime) -> _View:
         if latest is None or day > latest or day in dirty or day == today:
             live_days.append(day)
         day += timedelta(days=1)
-    live = [compute_day(d, now) for d in live_days]
+    live = [compute_day(d, now, pending=False) for d in live_days]
     # Days after today are neither stored nor live: excluded from the stored rows too.
     live_days.extend(
         d for d in (rng.first + timedelta(days=i) for i in range(rng.days)) if d > today

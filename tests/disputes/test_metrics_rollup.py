@@ -208,9 +208,9 @@ def test_a_deadline_running_out_is_counted_without_computing_its_day_again(
     computed: list[date] = []
     real = metrics_rollup.compute_day
 
-    def recording(d: date, now: datetime | None = None) -> metrics_rollup.Day:
+    def recording(d: date, now: datetime | None = None, **kw: Any) -> metrics_rollup.Day:
         computed.append(d)
-        return real(d, now)
+        return real(d, now, **kw)
 
     rng = metrics.Range(first=date(2025, 5, 1), last=date(2025, 5, 12))
     with time_machine.travel(NOW, tick=False):
