@@ -25,6 +25,7 @@ from escrow.models import (
 )
 from escrow.services.holds import active_hold_sql, hold_consume_sql, hold_from_row
 from escrow.services.ledger import (
+    GateRefused,
     amount_fen,
     existing_transaction,
     lock_by_kind,
@@ -42,7 +43,7 @@ from kamen_complaints.errors import DomainError
 from kamen_complaints.money import format_yuan
 from orders import services as order_services
 from orders.models import Merchant, Order
-from orders.services.refunds import refund_booking_sql
+from orders.services.refunds import refund_booking_sql, refundable_lock_sql
 
 _TX = LedgerTransaction._meta.db_table
 _LEG = LedgerEntry._meta.db_table
@@ -86,7 +87,18 @@ def _pay_buyer(
             return _pay_buyer(key=key, kind=kind, dispute_id=dispute_id, order=order, amount=amount)
     # The order first (as the payout's send and a failed delivery lock it), then the ledger;
     # the refusal comes before anything is written, so the caller's transaction stays usable.
-    headroom = compensation_headroom(order_ids=[order.pk]).get(order.pk, 0)
+    if connection.vendor == "postgresql":
+        # The order's lock and headroom ride in the payout's statement (post_platform's gate):
+        # one round trip less.
+        with no_savepoint():
+            try:
+                return _pay_buyer_locked(
+                    key=key, kind=kind, dispute_id=dispute_id, order=order, fen=fen, gate=True
+                )
+            except GateRefused as refused:  # caught inside: nothing was written
+                headroom = refused.value
+    else:
+        headroom = compensation_headroom(order_ids=[order.pk]).get(order.pk, 0)
     if fen > headroom:
         # A retry of what was booked before: nothing moves again.
         existing = existing_transaction(key)
@@ -98,10 +110,11 @@ def _pay_buyer(
 
 
 def _pay_buyer_locked(
-    *, key: str, kind: TransactionKind, dispute_id: int, order: Order, fen: int
+    *, key: str, kind: TransactionKind, dispute_id: int, order: Order, fen: int, gate: bool = False
 ) -> LedgerTransaction:
     """Post and book a payout the caller checked against the order's headroom, under the
-    order's lock."""
+    order's lock — or, `gate` (PostgreSQL), one that this statement locks the order for and
+    checks first, raising `GateRefused` with the headroom when it is short."""
     # The accounts' lock, the posting, the order's booking and the outbox row are one
     # statement (post_platform): booked only if the posting is new, so a retry books nothing
     # twice.
@@ -116,6 +129,7 @@ def _pay_buyer_locked(
                 refund_booking_sql({order.pk: fen}, only_if="EXISTS (SELECT 1 FROM tx)"),
                 _payout_sql(order_id=order.pk, source_key=key, fen=fen),
             ],
+            gate=(*refundable_lock_sql(order.pk), fen) if gate else None,
         ),
         2,
     )

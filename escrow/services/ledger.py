@@ -512,6 +512,14 @@ def post_with(
     return tx, True, [list(values) for values in result[1:]]
 
 
+class GateRefused(Exception):  # noqa: N818 - a refusal, not an error
+    """`post_platform`'s gate held less than it needed: nothing was locked or written."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.value = value
+
+
 def post_platform(
     *,
     key: str,
@@ -522,6 +530,7 @@ def post_platform(
     memo: str = "",
     user: User | None = None,
     also: Sequence[tuple[str, list[Any]]] = (),
+    gate: tuple[str, list[Any], int] | None = None,
 ) -> tuple[LedgerTransaction, bool, list[list[Any]]]:
     """`post_with` between platform accounts named by kind, which it locks itself: on
     PostgreSQL the lock (platform accounts in id order, as `lock_by_kind`), the transaction,
@@ -529,13 +538,22 @@ def post_platform(
     no balance in hand before it posts (the fund may go below zero; nothing else is
     checked), so the round trip of `lock_by_kind` is saved. The balances are computed by
     the database from the locked rows (under READ COMMITTED the newest version, once the
-    lock is granted). Elsewhere: `lock_by_kind`, then `post_with`."""
+    lock is granted). Elsewhere: `lock_by_kind`, then `post_with`.
+
+    `gate` (PostgreSQL only) is `(sql, params, least)`: a SELECT of one row and one bigint
+    column, which may lock its row (`FOR UPDATE`), run first in the same statement — before
+    the accounts are locked, so a lock it takes comes first — and the posting is made only if
+    its value is at least `least`. Below that (or no row) no account is locked, nothing is
+    written and `GateRefused` is raised carrying the value (0 for no row): a compensation's order lock
+    and headroom check ride in its payout's statement (escrow.services.compensation)."""
     real = [(account_kind, amount) for account_kind, amount in legs if amount]
     if sum(amount for _kind, amount in real) != 0 or len(real) < 2:
         raise ValueError(f"unbalanced or empty transaction {key}: {real}")
     if len({account_kind for account_kind, _amount in real}) != len(real):
         raise ValueError(f"an account twice in transaction {key}: {real}")
     if connection.vendor != "postgresql":
+        if gate is not None:
+            raise ValueError("post_platform: a gate needs PostgreSQL")
         accounts = lock_by_kind(None, [account_kind for account_kind, _amount in real])
         return post_with(
             key=key,
@@ -551,12 +569,16 @@ def post_platform(
     for attempt in range(2):
         ids = account_ids(None, [account_kind for account_kind, _amount in real])
         row = "(%s::bigint, %s::text, %s::bigint)"
-        ctes = [
+        # The gate's row is read (and locked) once, before the accounts: an InitPlan of
+        # `acc`'s filter, evaluated before its first row is locked.
+        ctes = [] if gate is None else [f"gate AS MATERIALIZED ({gate[0]})"]
+        gated = "" if gate is None else " AND (SELECT * FROM gate) >= %s::bigint"
+        ctes += [
             # The accounts locked (id order) and checked to be the platform's of that kind: a
             # stale cached id counts short, and then nothing is written.
             f"acc AS MATERIALIZED (SELECT a.id, v.m FROM {_ACCOUNT} a "  # noqa: S608
             f"JOIN (VALUES {', '.join([row] * len(real))}) AS v(i, k, m) ON a.id = v.i "
-            "WHERE a.kind = v.k AND a.merchant_id IS NULL ORDER BY a.id FOR UPDATE OF a)",
+            f"WHERE a.kind = v.k AND a.merchant_id IS NULL{gated} ORDER BY a.id FOR UPDATE OF a)",
             f"tx AS (INSERT INTO {_TX} (key, kind, merchant_id, dispute_id, memo, "  # noqa: S608
             "created_by_id, created_at) SELECT %s, %s, %s, %s, %s, %s, %s "
             f"WHERE (SELECT count(*) FROM acc) = {len(real)} "
@@ -568,7 +590,10 @@ def post_platform(
             "SELECT tx.id, acc.id, acc.m, balances.balance FROM tx, acc "
             "JOIN balances ON balances.id = acc.id)",
         ]
-        params: list[Any] = [v for k, m in real for v in (ids[k], str(k), m)]
+        params: list[Any] = [] if gate is None else list(gate[1])
+        params += [v for k, m in real for v in (ids[k], str(k), m)]
+        if gate is not None:
+            params.append(gate[2])
         params += [key, str(kind), merchant_id, dispute_id, memo, user.pk if user else None, now]
         for i, (sql, also_params) in enumerate(also):
             ctes.append(f"also{i} AS ({sql})")
@@ -578,10 +603,15 @@ def post_platform(
             execute_hot(
                 cursor,
                 f"WITH {', '.join(ctes)} SELECT (SELECT count(*) FROM acc), "  # noqa: S608
-                f"(SELECT id FROM tx){outs}",
+                f"(SELECT id FROM tx){outs}" + ("" if gate is None else ", (SELECT * FROM gate)"),
                 params,
             )
             result = cursor.fetchone()
+        if gate is not None and result is not None:
+            value = 0 if result[-1] is None else int(result[-1])
+            if value < gate[2]:
+                raise GateRefused(value)
+            result = result[:-1]
         if result is None or result[0] != len(real):
             if attempt == 0:  # a cached id whose row was rolled back: look them up again
                 forget_account_ids()

@@ -121,6 +121,18 @@ def orders_lock_refundable(order_ids: Iterable[int]) -> dict[int, int]:
     }
 
 
+def refundable_lock_sql(order_id: int) -> tuple[str, list[Any]]:
+    """`orders_lock_refundable` for one order as a query to run inside another statement
+    (PostgreSQL): locks the order and selects what it may still give back, in fen (one
+    bigint column). escrow's payout takes the lock and checks the headroom in the statement
+    that posts it (escrow.services.ledger.post_platform's gate)."""
+    return (
+        "SELECT ((amount - refunded_amount - refund_reserved) * 100)::bigint "  # noqa: S608
+        f"FROM {Order._meta.db_table} WHERE id = %s FOR UPDATE",
+        [order_id],
+    )
+
+
 def orders_reserve_refunds(amounts: dict[int, int]) -> None:
     """Book refunds (fen per order id) that an outbox will send later (`order_refund(…,
     reserved=True)`), in one statement. The caller holds the orders' locks
