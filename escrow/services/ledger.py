@@ -544,8 +544,8 @@ def post_platform(
     column, which may lock its row (`FOR UPDATE`), run first in the same statement — before
     the accounts are locked, so a lock it takes comes first — and the posting is made only if
     its value is at least `least`. Below that (or no row) no account is locked, nothing is
-    written and `GateRefused` is raised carrying the value (0 for no row): a compensation's order lock
-    and headroom check ride in its payout's statement (escrow.services.compensation)."""
+    written and `GateRefused` is raised carrying the value (0 for no row): a compensation's order
+    lock and headroom check ride in its payout's statement (escrow.services.compensation)."""
     real = [(account_kind, amount) for account_kind, amount in legs if amount]
     if sum(amount for _kind, amount in real) != 0 or len(real) < 2:
         raise ValueError(f"unbalanced or empty transaction {key}: {real}")
