@@ -14,9 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import zoneinfo
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -212,53 +211,6 @@ def _aggregates(rng: Range) -> dict[str, Any]:
         "recovered": Coalesce(Sum("recovered", filter=paid_first), Value(ZERO), output_field=money),
         "repeats": Count("pk", filter=filed & Q(is_repeat=True)),
     }
-
-
-# The columns `own_figures` reads of a complaint annotated with _closing_annotations.
-OWN_COLUMNS = (
-    "merchant_id",
-    "status",
-    "outcome",
-    "filed_at",
-    "closed_at",
-    "paid_first_at",
-    "is_repeat",
-    "paid_out",
-    "recovered",
-)
-
-
-def own_figures(
-    complaints: Iterable[dict[str, Any]], rng: Range, rows: dict[int, dict[str, Any]]
-) -> None:
-    """Add each complaint (its OWN_COLUMNS) to its shop's row of `rows` as _aggregates counts
-    it, in Python: a day's complaints read once each, where the SQL evaluates the closing
-    subqueries again in every filtered aggregate (docs/metrics.md). Summed they are
-    _aggregates' figures exactly (tests/disputes/test_metrics_rollup.py compares them with
-    the live SQL)."""
-    # The bounds in UTC as the database's moments are: comparing like time zones is cheap.
-    start, end = rng.start.astimezone(UTC), rng.end.astimezone(UTC)
-    for c in complaints:
-        out = rows[c["merchant_id"]]
-        status = c["status"]
-        filed = start <= c["filed_at"] < end
-        closed_at, paid_first_at = c["closed_at"], c["paid_first_at"]
-        closed = closed_at is not None and start <= closed_at < end
-        paid_first = paid_first_at is not None and start <= paid_first_at < end
-        if filed:
-            out["filed"] += 1
-            out["repeats"] += bool(c["is_repeat"])
-        if closed:
-            out["compensated"] += c["paid_out"]
-            if status == Status.RESOLVED:
-                out["resolved"] += 1
-                out["buyer_favour"] += c["outcome"] in IN_BUYERS_FAVOUR
-            elif status == Status.WITHDRAWN:
-                out["withdrawn"] += 1
-        if paid_first:
-            out["paid_first"] += 1
-            out["paid_first_amount"] += c["paid_out"]
-            out["recovered"] += c["recovered"]
 
 
 def _relevant(rng: Range) -> Q:

@@ -142,17 +142,20 @@ def compute_day(day: date, now: datetime | None = None, *, pending: bool = True)
             type__in=(EventType.WITHDRAWN, *metrics.PAID_FIRST_EVENTS),
         ).values_list("dispute_id", flat=True)
     )
-    # Each complaint's closing moments read once and counted in Python (metrics.own_figures):
-    # the per-shop SQL aggregate ran the closing subqueries again in each of its 14 filtered
-    # aggregates, the most of a live day's time as the day fills (docs/metrics.md).
-    metrics.own_figures(
+    own = (
         DisputeModel.objects.filter(pk__in=sorted(relevant))
         .annotate(**metrics._closing_annotations())
-        .values(*metrics.OWN_COLUMNS)
-        .order_by(),
-        rng,
-        rows,
+        .values("merchant_id")
+        .annotate(**metrics._aggregates(rng))
+        .order_by()
     )
+    for r in own:
+        row = rows[r["merchant_id"]]
+        for name in ("filed", "repeats", "resolved", "withdrawn", "buyer_favour", "paid_first"):
+            row[name] = r[name]
+        row["compensated"] = Decimal(r["compensated"] or 0)
+        row["paid_first_amount"] = Decimal(r["paid_first_amount"] or 0)
+        row["recovered"] = Decimal(r["recovered"] or 0)
     sql = _shop_stats_sql(one_merchant=False, bounded=True)
     params = metrics._params(rng, now=connection.ops.adapt_datetimefield_value(now))
     with connection.cursor() as cursor:
