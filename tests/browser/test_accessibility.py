@@ -161,6 +161,25 @@ def _tab_to(page: Any, matches: Callable[[Any], bool], limit: int = 80) -> dict[
     raise AssertionError("Tab never reached the control")
 
 
+def _choose_by_keyboard(page: Any, name: str, tries: int = 3) -> Any:
+    """Space on the focused file input opens the picker. On the busy 2-core machine Chromium
+    has dropped that first press (CI, make test with two workers: the picker never came within
+    10 s), so, as a person would, press again — each time on the input itself, tabbing back to
+    it if focus moved, so a press never lands on another control. Fails if no press opens it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    for _ in range(tries):
+        if page.evaluate("() => document.activeElement.name || ''") != name:
+            _tab_to(page, lambda e: e["name"] == name)
+        try:
+            with page.expect_file_chooser(timeout=TIMEOUT_MS / 2) as chooser:
+                page.keyboard.press("Space")
+        except PlaywrightTimeoutError:
+            continue
+        return chooser.value
+    raise AssertionError(f"Space on {name} never opened the file picker")
+
+
 def _boxes_beside_their_labels(page: Any, selector: str) -> list[str]:
     """Each radio button or checkbox at its normal size and on the line of its label's text
     (a rule sizing text boxes once made them huge circles centred between the labels)."""
@@ -220,9 +239,7 @@ def test_the_buyers_pages_at_390_px_and_a_complaint_filed_by_keyboard(
     phone.keyboard.type("兑换时提示：该卡密已被使用。")
     for kind in ("order_screenshot", "payment_proof", "chat_record"):
         _tab_to(phone, lambda e, kind=kind: e["name"] == f"evidence_{kind}")
-        with phone.expect_file_chooser() as chooser:
-            phone.keyboard.press("Space")
-        chooser.value.set_files(_png(tmp_path, kind))
+        _choose_by_keyboard(phone, f"evidence_{kind}").set_files(_png(tmp_path, kind))
         # The form takes the file in asynchronously (a large photo is scaled first): the next
         # Tab waits until its checklist line says the proof is there, as a person would.
         phone.locator(f'.cf-checklist__item--done[data-check-kind="{kind}"]').wait_for()
