@@ -286,6 +286,34 @@ def existing_transaction(key: str) -> LedgerTransaction | None:
     return LedgerTransaction.objects.filter(key=key).first()
 
 
+def _written(
+    pk: int,
+    *,
+    key: str,
+    kind: TransactionKind,
+    merchant_id: int | None,
+    dispute_id: int | None,
+    memo: str,
+    user: User | None,
+    now: datetime,
+) -> LedgerTransaction:
+    """The LedgerTransaction a posting statement just inserted, built from what it was given
+    and the id it returned instead of read back."""
+    tx = LedgerTransaction(
+        pk=pk,
+        key=key,
+        kind=kind,
+        merchant_id=merchant_id,
+        dispute_id=dispute_id,
+        memo=memo,
+        created_by=user,
+        created_at=now,
+    )
+    tx._state.adding = False
+    tx._state.db = connection.alias
+    return tx
+
+
 def _claim(
     cursor: CursorWrapper,
     *,
@@ -320,18 +348,16 @@ def _claim(
     row = cursor.fetchone()
     if row is None:
         return LedgerTransaction.objects.get(key=key), False
-    tx = LedgerTransaction(
-        pk=row[0],
+    tx = _written(
+        row[0],
         key=key,
         kind=kind,
         merchant_id=merchant_id,
         dispute_id=dispute_id,
         memo=memo,
-        created_by=user,
-        created_at=now,
+        user=user,
+        now=now,
     )
-    tx._state.adding = False
-    tx._state.db = connection.alias
     return tx, True
 
 
@@ -497,18 +523,16 @@ def post_with(
         for account, amount in real:  # nothing was written: the balances in hand are as read
             account.balance -= amount
         return LedgerTransaction.objects.get(key=key), False, []
-    tx = LedgerTransaction(
-        pk=result[0],
+    tx = _written(
+        result[0],
         key=key,
         kind=kind,
         merchant_id=merchant_id,
         dispute_id=dispute_id,
         memo=memo,
-        created_by=user,
-        created_at=now,
+        user=user,
+        now=now,
     )
-    tx._state.adding = False
-    tx._state.db = connection.alias
     return tx, True, [list(values) for values in result[1:]]
 
 
@@ -618,18 +642,16 @@ def post_platform(
             continue
         if result[1] is None:
             return LedgerTransaction.objects.get(key=key), False, []
-        tx = LedgerTransaction(
-            pk=result[1],
+        tx = _written(
+            result[1],
             key=key,
             kind=kind,
             merchant_id=merchant_id,
             dispute_id=dispute_id,
             memo=memo,
-            created_by=user,
-            created_at=now,
+            user=user,
+            now=now,
         )
-        tx._state.adding = False
-        tx._state.db = connection.alias
         return tx, True, [list(values) for values in result[2:]]
     raise RuntimeError("escrow accounts could not be resolved")
 
