@@ -5,7 +5,9 @@ over the default range (the last 30 days) and over a year (366 days), median of 
 1,000 complaints and then with BENCH_METRICS_ROWS complaints (default 1,000,000), side by
 side with the ratio (target ≤ 300 ms at full size and ≤ 2× the time at 1,000); beside it the
 live computation (`disputes.metrics.live_report`) on the same data, once, and whether the
-figures are equal (they must be: "equal: yes").
+figures are equal (they must be: "equal: yes"). Twice: right after the rollup run (every day
+read from its rows, today's part so far included), and with today touched since the run (a
+merchant's answer now), so today is computed live, as on a busy day between two runs.
 
 The complaints are spread over three years and 200 shops, bulk-inserted by SQL (INSERT …
 SELECT generate_series): one in ten under review, one in ten withdrawn, one in ten awaiting
@@ -88,7 +90,8 @@ def _run(bench_db: str) -> None:
     DisputeRating.objects.create(dispute=seed, buyer=seed.buyer, score=4)
     shops = [MerchantFactory().pk for _ in range(SHOPS)]
 
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
+    touched: dict[str, dict[str, Any]] = {}
     for label, total in (("1,000", SMALL), (f"{rows:,}", rows)):
         started = time.perf_counter()
         _fill(seed, shops, total - (SMALL if total != SMALL else 1))
@@ -97,20 +100,46 @@ def _run(bench_db: str) -> None:
         rolled = _backfill()
         print(f"{label} complaints: filled in {filled:.1f} s, rolled up in {rolled:.1f} s")
         results[label] = _measure(shops[0])
+        _touch_today()
+        touched[label] = _measure(shops[0])
 
-    (small_label, small), (big_label, big) = results.items()
-    for what in ("30 days", "366 days"):
-        a, b = small[what]["rolled"], big[what]["rolled"]
-        ratio = b / a
-        verdict = "meets" if b <= TARGET_MS and ratio <= TARGET_RATIO else "ABOVE"
-        print(
-            f"metrics {what:8}: {small_label} complaints {a:7.1f} ms | {big_label} complaints "
-            f"{b:7.1f} ms | ratio {ratio:.2f} ({verdict} ≤ {TARGET_MS} ms, ≤ {TARGET_RATIO:g}×)"
-            f" | live {small[what]['live']:.1f} ms / {big[what]['live']:.1f} ms"
-        )
-    equal = all(r[what]["equal"] for r in results.values() for what in r)
+    for title, measured in (
+        ("after the run (today rolled up so far)", results),
+        ("today touched since the run (today computed live)", touched),
+    ):
+        print(f"{title}:")
+        (small_label, small), (big_label, big) = measured.items()
+        for what in ("30 days", "366 days"):
+            a, b = small[what]["rolled"], big[what]["rolled"]
+            ratio = b / a
+            verdict = "meets" if b <= TARGET_MS and ratio <= TARGET_RATIO else "ABOVE"
+            print(
+                f"metrics {what:8}: {small_label} complaints {a:7.1f} ms | {big_label} "
+                f"complaints {b:7.1f} ms | ratio {ratio:.2f} ({verdict} ≤ {TARGET_MS} ms, "
+                f"≤ {TARGET_RATIO:g}×) | live {small[what]['live']:.1f} ms / "
+                f"{big[what]['live']:.1f} ms"
+            )
+    equal = all(r[what]["equal"] for m in (results, touched) for r in m.values() for what in r)
     print(f"equal: {'yes' if equal else 'NO'}")
     assert equal, "the daily figures differ from the live computation"
+
+
+def _touch_today() -> None:
+    """A merchant answers one of today's complaints now: today is touched since the run, so
+    every read computes it live (as on a busy day, between two runs)."""
+    from django.utils import timezone
+
+    from disputes import metrics
+    from disputes.models import Dispute, DisputeEvent
+
+    today = metrics.Range(first=timezone.localdate(), last=timezone.localdate())
+    dispute = (
+        Dispute.objects.filter(filed_at__gte=today.start, filed_at__lt=today.end)
+        .order_by("filed_at")
+        .first()
+    )
+    assert dispute is not None, "no complaint filed today to touch"
+    DisputeEvent.objects.create(dispute=dispute, type="contested", role="merchant")
 
 
 def _measure(shop_id: int) -> dict[str, dict[str, Any]]:
@@ -188,10 +217,12 @@ def _fill(seed: Any, shops: list[int], n: int) -> None:
     order_t, dispute_t = Order._meta.db_table, Dispute._meta.db_table
     event_t, rating_t = DisputeEvent._meta.db_table, DisputeRating._meta.db_table
     shop = f"(ARRAY[{','.join(map(str, shops))}])[1 + mod(g, {len(shops)})]"
-    # Minutes back from now, over three years (and a few seconds, so midnight is crossed).
+    # Minutes back from now, over three years (and a few seconds, so midnight is crossed),
+    # each at least ten minutes ago: older than the rollup's overlap (300 s), so what the
+    # backfill rolls up is not "changed since the run" when the reads begin.
     back = (
         f"((mod(g::bigint * 7919, {DAYS * 1440}) || ' minutes')::interval"
-        " + (mod(g, 61) || ' s')::interval)"
+        " + (mod(g, 61) || ' s')::interval + interval '10 minutes')"
     )
     with connection.cursor() as cur:
         _insert(

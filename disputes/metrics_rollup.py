@@ -10,27 +10,30 @@ filing to outcome fell in each bucket (about 9 % wide) and the exact times thems
 range adds the buckets up, finds the bucket holding each rank and reads only that bucket's
 times — the same values the live SQL ranks, so the same figure.
 
-A rollup run (`rollup`: nightly by Celery beat, or `manage.py metrics_rollup`) rolls up the
-days before today not yet rolled up, and re-rolls every earlier day a change since the last
-run touched — found from the timeline (every change to a complaint writes its event in the
-same transaction), the ratings and the orders paid since. Reading, the days touched since the
-last run, today and days not rolled up are computed live with the same `compute_day`; a
-rolled-up day whose merchant deadlines have run out since adds only those complaints (still
-unanswered) to its "clock settled" count; whole months are read from their monthly sums. The
-figures equal the live computation at any moment, not only after a run.
+A rollup run (`rollup`: every few minutes by Celery beat, or `manage.py metrics_rollup`)
+rolls up the days not yet rolled up, today's part so far included, and re-rolls every day a
+change since the last run touched — found from the timeline (every change to a complaint
+writes its event in the same transaction), the ratings and the orders paid since. Reading,
+the days touched since the last run and days not rolled up are computed live with the same
+`compute_day` (today too, once anything touched it); a rolled-up day whose merchant
+deadlines have run out since adds only those complaints (still unanswered) to its "clock
+settled" count; whole months are read from their monthly sums. The figures equal the live
+computation at any moment, not only after a run.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Sum
 from django.utils import timezone
@@ -82,6 +85,20 @@ DAY_EVENTS = (
 )
 CHUNK = 1000
 DURATION_KEYS = ("merchant_id", "automatic", "bucket")
+# pg_try_advisory_lock's key for a run: one run at a time (beat's every few minutes, and a
+# hand-run `metrics_rollup`, which would otherwise both write a day's unique rows).
+ROLLUP_LOCK = 0x4B4D_524F  # "KMRO"
+# Runs older than this are deleted by each run (only the latest one is ever read).
+RUNS_KEPT = timedelta(days=7)
+
+
+def overlap() -> timedelta:
+    """How far before a run's start its changes are still looked for (the run and every read
+    after it): a change whose moment is written before the run starts but committed after
+    the run computed its day is in neither the day's rows nor "changed since the start" —
+    unless the watermark reaches back past it. settings.METRICS_ROLLUP_OVERLAP_SECONDS is
+    the longest a transaction may take from writing a change to committing it."""
+    return timedelta(seconds=settings.METRICS_ROLLUP_OVERLAP_SECONDS)
 
 
 def bucket_of(took_us: int) -> int:
@@ -364,20 +381,42 @@ def _first_day() -> date | None:
     return min(known) if known else None
 
 
-def rollup(now: datetime | None = None) -> int:
-    """One run (nightly, Celery beat; idempotent): roll up the days before today not rolled
-    up yet, and re-roll the days touched since the last run and those whose merchant
-    deadlines ran out since. The first run rolls up every day there is. Returns the days."""
-    now = now or timezone.now()
+def rollup(now: datetime | None = None) -> int | None:
+    """One run (Celery beat, every few minutes; idempotent): roll up the days not rolled up
+    yet, today so far included, and re-roll the days touched since the last run (less the
+    overlap) and those whose merchant deadlines ran out since. The first run rolls up every
+    day there is. Returns the days, or None when another run holds the lock."""
+    with _one_run() as mine:
+        return _rollup(now or timezone.now()) if mine else None
+
+
+@contextmanager
+def _one_run() -> Iterator[bool]:
+    """PostgreSQL's session advisory lock around a run (not on SQLite, one process there)."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [ROLLUP_LOCK])
+        (mine,) = cursor.fetchone()
+    try:
+        yield bool(mine)
+    finally:
+        if mine:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [ROLLUP_LOCK])
+
+
+def _rollup(now: datetime) -> int:
     today = timezone.localdate(now)
     last = MetricsRollupRun.objects.order_by("-started_at").first()
     days: set[date] = set()
     if last is None:
         first = _first_day()
         if first is not None:
-            days.update(first + timedelta(days=i) for i in range((today - first).days))
+            days.update(first + timedelta(days=i) for i in range((today - first).days + 1))
     else:
-        days.update(touched_days(last.started_at))
+        days.update(touched_days(last.started_at - overlap()))
         days.update(
             DailyFigures.objects.filter(merchant_id=ALL, pending_due__lte=now).values_list(
                 "day", flat=True
@@ -385,8 +424,8 @@ def rollup(now: datetime | None = None) -> int:
         )
         latest = DailyFigures.objects.filter(merchant_id=ALL).aggregate(d=Max("day"))["d"]
         start = (latest + timedelta(days=1)) if latest else (_first_day() or today)
-        days.update(start + timedelta(days=i) for i in range(max((today - start).days, 0)))
-    todo = sorted(d for d in days if d < today)
+        days.update(start + timedelta(days=i) for i in range(max((today - start).days + 1, 0)))
+    todo = sorted(d for d in days if d <= today)
     # The first run's months once at its end, not with each day: until the run is recorded
     # the metrics read every day live (nothing reads a month half rolled up).
     for day in todo:
@@ -396,13 +435,14 @@ def rollup(now: datetime | None = None) -> int:
             with transaction.atomic():
                 _roll_month(first)
     MetricsRollupRun.objects.create(started_at=now, finished_at=timezone.now(), days=len(todo))
+    MetricsRollupRun.objects.filter(started_at__lt=now - RUNS_KEPT).delete()
     return len(todo)
 
 
 def rebuild(first: date, last: date, now: datetime | None = None) -> int:
-    """Re-roll the days from `first` to `last` (before today), as `metrics_rollup --from --to`."""
+    """Re-roll the days from `first` to `last` (today at most), as `metrics_rollup --from --to`."""
     now = now or timezone.now()
-    last = min(last, timezone.localdate(now) - timedelta(days=1))
+    last = min(last, timezone.localdate(now))
     count = 0
     day = first
     while day <= last:
@@ -452,7 +492,8 @@ def _among(name: str, values: list[date]) -> Q:
 
 
 def _view(rng: Range, now: datetime) -> _View:
-    """Which days of the range are read from their rows and which are computed live."""
+    """Which days of the range are read from their rows and which are computed live (not
+    rolled up yet, or touched since the last run)."""
     today = timezone.localdate(now)
     run = MetricsRollupRun.objects.order_by("-started_at").first()
     stored: dict[date, tuple[datetime | None, datetime]] = {}
@@ -465,15 +506,14 @@ def _view(rng: Range, now: datetime) -> _View:
             day: (due, rolled_at)
             for day, due, rolled_at in DailyFigures.objects.filter(
                 merchant_id=ALL, day__gte=rng.first, day__lte=min(rng.last, today)
-            )
-            .exclude(day__gte=today)
-            .values_list("day", "pending_due", "rolled_at")
+            ).values_list("day", "pending_due", "rolled_at")
         }
-        dirty = touched_days(run.started_at)
+        dirty = touched_days(run.started_at - overlap())
     live_days = []
     day = rng.first
     while day <= min(rng.last, today):  # nothing is filed, closed or paid in the future
-        if latest is None or day > latest or day in dirty or day == today:
+        # Today as well: read from its rows while nothing has touched it since the run.
+        if latest is None or day > latest or day in dirty:
             live_days.append(day)
         day += timedelta(days=1)
     live = [compute_day(d, now, pending=False) for d in live_days]
@@ -578,22 +618,39 @@ def _per_merchant(view: _View) -> dict[int, dict[str, Any]]:
     return rows
 
 
-def _timing(view: _View, merchant_id: int, *, automatic: bool) -> dict[str, Any]:
-    """The exact median and 90th percentile: the buckets added up, then the times of only
-    the buckets holding those ranks read."""
+def _bucket_counts(view: _View, merchant_id: int) -> dict[bool, Counter[int]]:
+    """How many times from filing to outcome fell in each bucket over the range, of the
+    complaints decided automatically (True) and of the others (False): one query per table
+    for both, the live days' times added."""
+    counts: dict[bool, Counter[int]] = {True: Counter(), False: Counter()}
+    for rows in view.duration_rows(merchant_id=merchant_id):
+        for automatic, b, n in (
+            rows.values("automatic", "bucket")
+            .annotate(n=Sum("count"))
+            .values_list("automatic", "bucket", "n")
+            .order_by()
+        ):
+            counts[automatic][b] += n
+    for day in view.live:
+        for _pk, m, automatic, took in day.values:
+            if merchant_id == ALL or m == merchant_id:
+                counts[automatic][bucket_of(took)] += 1
+    return counts
+
+
+def _timing(
+    view: _View, merchant_id: int, counted: dict[bool, Counter[int]], *, automatic: bool
+) -> dict[str, Any]:
+    """The exact median and 90th percentile: the buckets added up (`counted`), then the
+    times of only the buckets holding those ranks read."""
     flags = {"automatic": True} if automatic else {}
-    counts: Counter[int] = Counter()
-    for rows in view.duration_rows(merchant_id=merchant_id, **flags):
-        for r in rows.values("bucket").annotate(n=Sum("count")).order_by():
-            counts[r["bucket"]] += r["n"]
+    counts = counted[True] if automatic else counted[True] + counted[False]
     live = [
         took
         for day in view.live
         for _pk, m, auto, took in day.values
         if (merchant_id == ALL or m == merchant_id) and (auto or not automatic)
     ]
-    for took in live:
-        counts[bucket_of(took)] += 1
     count = sum(counts.values())
     wanted = set(metrics.ranks(count)) if count else set()
     at: dict[int, timedelta] = {}
@@ -643,6 +700,7 @@ def report(rng: Range, *, merchant_id: int | None = None) -> dict[str, Any]:
     view = _view(rng, now)
     scope = ALL if merchant_id is None else merchant_id
     sums = _sums(view, scope)
+    counted = _bucket_counts(view, scope)
     figures = metrics.figures_from(
         rng,
         merchant_id,
@@ -656,8 +714,8 @@ def report(rng: Range, *, merchant_id: int | None = None) -> dict[str, Any]:
             "ratings": sums["ratings"],
         },
         reviews={"ended": sums["reviews_ended"], "in_time": sums["reviews_in_time"]},
-        took=_timing(view, scope, automatic=False),
-        took_automatic=_timing(view, scope, automatic=True),
+        took=_timing(view, scope, counted, automatic=False),
+        took_automatic=_timing(view, scope, counted, automatic=True),
     )
     shops = {m: row for m, row in _per_merchant(view).items() if row["filed"] > 0}
     top_ids = sorted(

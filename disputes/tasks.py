@@ -81,9 +81,10 @@ def collective_case_check(case_id: int) -> dict[str, int]:
 
 
 @shared_task(acks_late=True)
-def metrics_rollup() -> int:
-    """Nightly (Celery beat): roll up the metrics' daily figures — the days before today not
-    yet rolled up and those changed since the last run (docs/metrics.md). Idempotent."""
+def metrics_rollup() -> int | None:
+    """Every few minutes (Celery beat): roll up the metrics' daily figures — the days not
+    yet rolled up, today so far included, and those changed since the last run
+    (docs/metrics.md). Idempotent; None when another run is still going."""
     from disputes.metrics_rollup import rollup
 
     return rollup()

@@ -407,6 +407,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
+# The metrics' rollup (docs/metrics.md): how often beat runs it, and how far before a run's
+# start changes are still looked for — the longest a transaction may take from writing a
+# complaint's change to committing it.
+METRICS_ROLLUP_MINUTES = env.int("METRICS_ROLLUP_MINUTES", default=5)
+METRICS_ROLLUP_OVERLAP_SECONDS = env.int("METRICS_ROLLUP_OVERLAP_SECONDS", default=300)
 # The deadline sweep: complaints per batch (one transaction each), and a time budget under the
 # soft time limit, so a long backlog is worked off over several sweeps instead of killed.
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=100)
@@ -447,11 +452,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "disputes.tasks.shops_send_digest",
         "schedule": crontab(minute=0, hour="10-23"),
     },
-    # The metrics' daily figures (docs/metrics.md): yesterday rolled up, and the days changed
-    # since the last run re-rolled, after midnight Asia/Shanghai (CELERY_TIMEZONE).
+    # The metrics' daily figures (docs/metrics.md): the days not rolled up yet (today so far
+    # included) and those changed since the last run, every few minutes, so a read computes
+    # live only what changed since; a run still going when the next is due makes it a no-op.
     "disputes-metrics-rollup": {
         "task": "disputes.tasks.metrics_rollup",
-        "schedule": crontab(minute=20, hour=0),
+        "schedule": timedelta(minutes=METRICS_ROLLUP_MINUTES),
+        "options": {"expires": METRICS_ROLLUP_MINUTES * 60},
     },
     # Complaint-form drafts a buyer left behind (disputes/drafts.py): deleted after 24 h.
     "disputes-drafts-purge": {

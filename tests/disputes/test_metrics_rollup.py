@@ -1,7 +1,8 @@
 """The daily figures (disputes/metrics_rollup.py) equal the live computation
 (disputes/metrics.py) — on random complaints spanning days, filed and closed either side of
 midnight in Shanghai, resolved days after filing, appealed after their day was rolled up,
-rated later, with today always live — and re-rolling a day gives the same rows."""
+rated later, today rolled up so far and read live once touched, a change committed just after
+a run started — and re-rolling a day gives the same rows; one run at a time."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.db.models import Sum
 from django.utils.timezone import now as timezone_now
 
@@ -117,10 +119,10 @@ def _random_world(seed: int) -> World:
 def test_rolled_up_figures_equal_the_live_ones_on_random_complaints(seed: int) -> None:
     w = random_world(seed)
     with time_machine.travel(NOW, tick=False):
-        # Every day from the first order (1 January) to yesterday; today (12 May) stays live.
-        assert metrics_rollup.rollup() == 131
+        # Every day from the first order (1 January) to today (12 May), so far.
+        assert metrics_rollup.rollup() == 132
         rolled = DailyFigures.objects.filter(merchant_id=0).values_list("day", flat=True)
-        assert max(rolled) == date(2025, 5, 11)
+        assert max(rolled) == date(2025, 5, 12)
         whole = metrics.Range(first=date(2025, 4, 28), last=date(2025, 5, 12))
         rolled = assert_equal(whole)
         assert rolled["figures"]["complaints_filed"] > 20
@@ -141,15 +143,36 @@ def test_the_hand_built_world_equals_after_rolling_up(world: World) -> None:  # 
         assert_equal(metrics.Range(first=date(2025, 3, 31), last=date(2025, 4, 1)))
 
 
-def test_today_is_live_and_a_change_after_the_day_shows_at_once() -> None:
+def recorder(monkeypatch: pytest.MonkeyPatch) -> list[date]:
+    """The days compute_day computes from now on (the days read live)."""
+    computed: list[date] = []
+    real = metrics_rollup.compute_day
+
+    def recording(d: date, now: datetime | None = None, **kw: Any) -> metrics_rollup.Day:
+        computed.append(d)
+        return real(d, now, **kw)
+
+    monkeypatch.setattr(metrics_rollup, "compute_day", recording)
+    return computed
+
+
+def test_today_is_rolled_up_and_a_change_after_the_run_shows_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     w = random_world(7)
+    computed = recorder(monkeypatch)
     with time_machine.travel(NOW, tick=False):
         metrics_rollup.rollup()
         rng = metrics.Range(first=date(2025, 5, 1), last=date(2025, 5, 12))
+        computed.clear()
         before = assert_equal(rng)
-        # Today: a complaint filed a minute ago counts without any rollup.
-        w.complaint(w.a, 3, NOW - timedelta(minutes=1))
+        assert computed == []  # today (12 May) included: nothing touched it since the run
+    with time_machine.travel(NOW + timedelta(minutes=20), tick=False):
+        # Today: a complaint filed now counts at once, today read live.
+        w.complaint(w.a, 3, timezone_now())
+        computed.clear()
         after = assert_equal(rng)
+        assert computed == [date(2025, 5, 12)]
         assert after["figures"]["complaints_filed"] == before["figures"]["complaints_filed"] + 1
         # A complaint resolved on 3 May (rolled up) is appealed today: 3 May loses it now.
         old = Dispute.objects.filter(
@@ -159,19 +182,72 @@ def test_today_is_live_and_a_change_after_the_day_shows_at_once() -> None:
         old_day = timezone_day(old.resolved_at)
         one_day = metrics.Range(first=old_day, last=old_day)
         resolved_before = assert_equal(one_day)["figures"]["resolved"]
-        Dispute.objects.filter(pk=old.pk).update(status=Status.UNDER_REVIEW, appealed_at=NOW)
-        DisputeEvent.objects.create(dispute=old, type="appealed", role="buyer", created_at=NOW)
+        now = timezone_now()
+        Dispute.objects.filter(pk=old.pk).update(status=Status.UNDER_REVIEW, appealed_at=now)
+        DisputeEvent.objects.create(dispute=old, type="appealed", role="buyer", created_at=now)
         assert assert_equal(one_day)["figures"]["resolved"] == resolved_before - 1
         # A rating given today for a complaint filed days ago.
         unrated = Dispute.objects.filter(status=Status.RESOLVED, rating__isnull=True).first()
         if unrated is not None:
             DisputeRating.objects.create(dispute=unrated, buyer=unrated.buyer, score=5)
             assert_equal(rng)
-    # The next night's run re-rolls the touched days; the figures still equal.
-    with time_machine.travel(NOW + timedelta(hours=10), tick=False):
+    # The next run re-rolls the touched days; the figures still equal, nothing read live.
+    with time_machine.travel(NOW + timedelta(hours=1), tick=False):
         assert metrics_rollup.rollup() >= 2
+        computed.clear()
         assert_equal(rng)
         assert_equal(one_day)
+        assert computed == []
+
+
+@pytest.mark.parametrize("overlap", [300, 0])
+def test_a_change_committed_after_the_run_started_is_seen(
+    overlap: int, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change whose moment was written before the run started but committed after the run
+    computed its day — in neither the day's rows nor "changed since the start" without the
+    overlap (0: the figures differ, which is what the overlap is for)."""
+    settings.METRICS_ROLLUP_OVERLAP_SECONDS = overlap
+    w = random_world(8)
+    with time_machine.travel(NOW, tick=False):
+        metrics_rollup.rollup()
+    rng = metrics.Range(first=date(2025, 5, 1), last=date(2025, 5, 12))
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        # Its transaction began two minutes before the run and committed only now.
+        w.complaint(w.b, 2, NOW - timedelta(minutes=2))
+        if overlap:
+            assert_equal(rng)
+        else:
+            rolled = metrics_rollup.report(rng)["figures"]["complaints_filed"]
+            assert rolled == metrics.live_report(rng)["figures"]["complaints_filed"] - 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the run's lock is PostgreSQL's advisory lock"
+)
+def test_one_run_at_a_time() -> None:
+    """A run while another holds the lock (beat's next one, a hand-run command) does nothing
+    and says so; the lock is released after a run, even a failed one."""
+    from django.core.management import CommandError, call_command
+
+    other = connection.copy()
+    other.connect()
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [metrics_rollup.ROLLUP_LOCK])
+        assert metrics_rollup.rollup() is None
+        assert not DailyFigures.objects.exists()
+        with pytest.raises(CommandError, match="Another rollup run"):
+            call_command("metrics_rollup")
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [metrics_rollup.ROLLUP_LOCK])
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(metrics_rollup, "_rollup", lambda now: 1 / 0)
+            with pytest.raises(ZeroDivisionError):
+                metrics_rollup.rollup()
+        assert metrics_rollup.rollup() == 0  # not left locked by the failed one
+    finally:
+        other.close()
 
 
 def test_a_merchant_deadline_running_out_after_the_rollup_is_counted() -> None:
@@ -192,7 +268,7 @@ def test_a_deadline_running_out_is_counted_without_computing_its_day_again(
 ) -> None:
     """A rolled-up day whose merchant deadlines run out later adds only those complaints,
     unanswered, to "clock settled" — not those answered before the run, whose deadline
-    passing changes nothing — and is not computed live again (only today is)."""
+    passing changes nothing — and is not computed live again (nor is today, rolled up too)."""
     w = World()
     day = date(2025, 5, 11)
 
@@ -205,23 +281,16 @@ def test_a_deadline_running_out_is_counted_without_computing_its_day_again(
     answered = w.complaint(  # 12 May 22:00, answered before the run: settled already
         w.b, 4, filed(22), events=[("contested", "merchant", filed(23))]
     )
-    computed: list[date] = []
-    real = metrics_rollup.compute_day
-
-    def recording(d: date, now: datetime | None = None, **kw: Any) -> metrics_rollup.Day:
-        computed.append(d)
-        return real(d, now, **kw)
-
     rng = metrics.Range(first=date(2025, 5, 1), last=date(2025, 5, 12))
     with time_machine.travel(NOW, tick=False):
         metrics_rollup.rollup()
-    monkeypatch.setattr(metrics_rollup, "compute_day", recording)
+    computed = recorder(monkeypatch)
     expected = [(19, 1, 2), (20, 2, 3), (21, 2, 4), (22, 2, 4)]  # 12 May, hour: A, all
     for hour, a_settled, settled in expected:
         with time_machine.travel(datetime(2025, 5, 12, hour, 30, tzinfo=TZ), tick=False):
             computed.clear()
             assert assert_equal(rng)["figures"]["merchant_answers_settled"] == settled
-            assert computed == [date(2025, 5, 12)]  # today only, not 11 May
+            assert computed == []  # neither 11 May nor today
             shop_a = assert_equal(rng, w.a.pk)["figures"]["merchant_answers_settled"]
             assert shop_a == a_settled
             assert_equal(rng, w.b.pk)
@@ -316,7 +385,6 @@ def test_a_range_costs_the_same_queries_whatever_its_length(
     random_world(5)
     with time_machine.travel(NOW, tick=False):
         metrics_rollup.rollup()
-        from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
         counts = []

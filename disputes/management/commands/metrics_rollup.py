@@ -1,6 +1,6 @@
 """`manage.py metrics_rollup`: one rollup run of the metrics' daily figures (what Celery beat
-runs nightly; the first run backfills every day there is), or `--from D --to D` to re-roll
-those days (docs/metrics.md)."""
+runs every few minutes; the first run backfills every day there is), or `--from D --to D`
+to re-roll those days (docs/metrics.md)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ class Command(BaseCommand):
         start = time.monotonic()
         if first is None and last is None:
             days = metrics_rollup.rollup()
+            if days is None:
+                raise CommandError("Another rollup run is going on; try again when it ends.")
         elif first is None or last is None:
             raise CommandError("Give both --from and --to, or neither.")
         elif first > last:
