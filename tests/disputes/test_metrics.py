@@ -432,3 +432,17 @@ def test_the_page_takes_a_fixed_number_of_queries(
     assert response.status_code == 200
     page = response.content.decode()
     assert "甲店" in page and "乙店" in page
+
+
+def test_a_rating_of_an_unrated_outcome_is_not_counted_over_a_range() -> None:
+    """The range's ratings are read per complaint (disputes.selectors._shop_stats_sql,
+    bounded): a malicious complaint's rating counts neither in the average nor in the
+    number, as on the shop record; an unrated complaint counts in neither."""
+    w = World()
+    w.complaint(w.a, 1, at(3, 3), rating=5, **resolved("refunded", at(3, 4)))
+    w.complaint(w.a, 2, at(3, 5), rating=1, **resolved("rejected_malicious", at(3, 6)))
+    w.complaint(w.a, 3, at(3, 7), rating=2, **resolved("rejected", at(3, 8)))
+    w.complaint(w.a, 4, at(3, 9), **resolved("refunded", at(3, 10)))
+    m = metrics.metrics(MARCH)
+    assert (m["ratings"], m["satisfaction"]) == (2, 3.5)
+    assert metrics.metrics(MARCH, merchant_id=w.a.pk)["satisfaction"] == 3.5
