@@ -6,10 +6,11 @@ over the default range (the last 30 days) and over a year (366 days), median of 
 side with the ratio (target ≤ 300 ms at full size and ≤ 2× the time at 1,000); beside it the
 live computation (`disputes.metrics.live_report`) on the same data, once, and whether the
 figures are equal (they must be: "equal: yes"). Twice: right after the rollup run (every day
-read from its rows, today's part so far included), and with today touched since the run (a
-merchant's answer now), so today is computed live, as on a busy day between two runs.
+read from its rows, today's part so far included), and with today touched since the run (an
+order paid now), so today is computed live, as on a busy day between two runs.
 
-The complaints are spread over three years and 200 shops, bulk-inserted by SQL (INSERT …
+The complaints are spread over three years, 200 shops and a buyer per 50 orders (so "repeat
+complaints" are as rare as a marketplace's, not every one), bulk-inserted by SQL (INSERT …
 SELECT generate_series): one in ten under review, one in ten withdrawn, one in ten awaiting
 the merchant, the rest resolved between a minute and nine days after filing (one in seven
 decided automatically), one in twenty paid first, their timelines (answers, rulings,
@@ -29,10 +30,13 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
+import time_machine
+
 from bench.bench_escrow import _admin
 
 SMALL = 1_000
 SHOPS = 200
+BUYER_ORDERS = 50  # orders per buyer over the three years
 DAYS = 3 * 365
 TARGET_MS = 300
 TARGET_RATIO = 2.0
@@ -86,8 +90,11 @@ def _run(bench_db: str) -> None:
     escrow_services.compensation._enqueue_payout = lambda payout_id: None  # no broker here
 
     rows = int(os.environ.get("BENCH_METRICS_ROWS", "1000000"))
-    seed = f.file()
-    DisputeRating.objects.create(dispute=seed, buyer=seed.buyer, score=4)
+    # The seed complaint (the rows the fill copies) filed an hour ago through the factory:
+    # older than the rollup's overlap, or its day would be "changed since the run", read live.
+    with time_machine.travel(timedelta(hours=-1)):
+        seed = f.file()
+        DisputeRating.objects.create(dispute=seed, buyer=seed.buyer, score=4)
     shops = [MerchantFactory().pk for _ in range(SHOPS)]
 
     results: dict[str, dict[str, Any]] = {}
@@ -100,8 +107,9 @@ def _run(bench_db: str) -> None:
         rolled = _backfill()
         print(f"{label} complaints: filled in {filled:.1f} s, rolled up in {rolled:.1f} s")
         results[label] = _measure(shops[0])
-        _touch_today()
+        order_id = _touch_today(seed)
         touched[label] = _measure(shops[0])
+        _untouch(order_id)
 
     for title, measured in (
         ("after the run (today rolled up so far)", results),
@@ -117,29 +125,47 @@ def _run(bench_db: str) -> None:
                 f"metrics {what:8}: {small_label} complaints {a:7.1f} ms | {big_label} "
                 f"complaints {b:7.1f} ms | ratio {ratio:.2f} ({verdict} ≤ {TARGET_MS} ms, "
                 f"≤ {TARGET_RATIO:g}×) | live {small[what]['live']:.1f} ms / "
-                f"{big[what]['live']:.1f} ms"
+                f"{big[what]['live']:.1f} ms | days computed live {small[what]['days']} / "
+                f"{big[what]['days']}"
             )
     equal = all(r[what]["equal"] for m in (results, touched) for r in m.values() for what in r)
     print(f"equal: {'yes' if equal else 'NO'}")
     assert equal, "the daily figures differ from the live computation"
 
 
-def _touch_today() -> None:
-    """A merchant answers one of today's complaints now: today is touched since the run, so
-    every read computes it live (as on a busy day, between two runs)."""
-    from django.utils import timezone
+def _touch_today(seed: Any) -> int:
+    """An order paid now, placed today: today is touched since the run, so every read
+    computes it live (as on a busy day, between two runs). Its id, for _untouch."""
+    from django.db import connection
 
-    from disputes import metrics
-    from disputes.models import Dispute, DisputeEvent
+    from orders.models import Order
 
-    today = metrics.Range(first=timezone.localdate(), last=timezone.localdate())
-    dispute = (
-        Dispute.objects.filter(filed_at__gte=today.start, filed_at__lt=today.end)
-        .order_by("filed_at")
-        .first()
-    )
-    assert dispute is not None, "no complaint filed today to touch"
-    DisputeEvent.objects.create(dispute=dispute, type="contested", role="merchant")
+    tag = uuid.uuid4().hex[:6]
+    with connection.cursor() as cur:
+        _insert(
+            cur,
+            Order._meta.db_table,
+            seed.order_id,
+            {
+                "number": f"'T{tag}'",
+                "payment_reference": f"'PT{tag}'",
+                "created_at": "now()",
+                "paid_at": "now()",
+            },
+            f"FROM {Order._meta.db_table} t WHERE t.id = %s",
+        )
+    return Order.objects.get(number=f"T{tag}").pk
+
+
+def _untouch(order_id: int) -> None:
+    """The touching order removed again, so the next size's run starts untouched (it would
+    be within that run's overlap)."""
+    from django.db import connection
+
+    from orders.models import Order
+
+    with connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {Order._meta.db_table} WHERE id = %s", [order_id])  # noqa: S608
 
 
 def _measure(shop_id: int) -> dict[str, dict[str, Any]]:
@@ -160,7 +186,8 @@ def _measure(shop_id: int) -> dict[str, dict[str, Any]]:
             metrics_rollup.report(rng, merchant_id=shop_id),
             metrics.live_report(rng, merchant_id=shop_id),
         )
-        out[what] = {"rolled": rolled_ms, "live": live_ms, "equal": equal}
+        computed = len(metrics_rollup._view(rng, timezone.now()).live)
+        out[what] = {"rolled": rolled_ms, "live": live_ms, "equal": equal, "days": computed}
     return out
 
 
@@ -206,6 +233,25 @@ def _insert(cur: Any, table: str, source_id: int, replace: dict[str, str], tail:
     )
 
 
+def _buyers(tag: str, count: int) -> tuple[int, int]:
+    """`count` new buyers (one per BUYER_ORDERS orders, as a marketplace has): the first id
+    and how many, numbered one after the other."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    user_t = get_user_model()._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {user_t} (password, is_superuser, username, first_name, last_name, "  # noqa: S608
+            "email, is_staff, is_active, date_joined) "
+            f"SELECT '!', false, 'mb{tag}' || g, '', '', '', false, true, now() "
+            f"FROM generate_series(1, {count}) g RETURNING id"
+        )
+        ids = sorted(row[0] for row in cur.fetchall())
+    assert ids[-1] - ids[0] + 1 == count, "the buyers' ids are not consecutive"
+    return ids[0], count
+
+
 def _fill(seed: Any, shops: list[int], n: int) -> None:
     """n more paid orders and a complaint on each, spread over three years and the shops."""
     from django.db import connection
@@ -214,15 +260,18 @@ def _fill(seed: Any, shops: list[int], n: int) -> None:
     from orders.models import Order
 
     tag = uuid.uuid4().hex[:6]
+    buyers = _buyers(tag, max(1, n // BUYER_ORDERS))
     order_t, dispute_t = Order._meta.db_table, Dispute._meta.db_table
     event_t, rating_t = DisputeEvent._meta.db_table, DisputeRating._meta.db_table
     shop = f"(ARRAY[{','.join(map(str, shops))}])[1 + mod(g, {len(shops)})]"
-    # Minutes back from now, over three years (and a few seconds, so midnight is crossed),
-    # each at least ten minutes ago: older than the rollup's overlap (300 s), so what the
-    # backfill rolls up is not "changed since the run" when the reads begin.
+    # Every moment (filing, outcome, answer, rating) at least ten minutes ago: older than the
+    # rollup's overlap (300 s), so what the backfill rolls up is not "changed since the run"
+    # when the reads begin. Minutes back from that, over three years (and a few seconds, so
+    # midnight is crossed).
+    past = "now() - interval '10 minutes'"
     back = (
         f"((mod(g::bigint * 7919, {DAYS * 1440}) || ' minutes')::interval"
-        " + (mod(g, 61) || ' s')::interval + interval '10 minutes')"
+        " + (mod(g, 61) || ' s')::interval)"
     )
     with connection.cursor() as cur:
         _insert(
@@ -233,8 +282,9 @@ def _fill(seed: Any, shops: list[int], n: int) -> None:
                 "number": f"'M{tag}' || g",
                 "payment_reference": f"'PM{tag}' || g",
                 "merchant_id": shop,
-                "created_at": f"now() - {back} - interval '1 hour'",
-                "paid_at": f"now() - {back} - interval '1 hour'",
+                "buyer_id": f"{buyers[0]} + mod(g::bigint * 104729, {buyers[1]})",
+                "created_at": f"{past} - {back} - interval '1 hour'",
+                "paid_at": f"{past} - {back} - interval '1 hour'",
             },
             f"FROM {order_t} t, generate_series(1, {n}) g WHERE t.id = %s",
         )
@@ -247,7 +297,7 @@ def _fill(seed: Any, shops: list[int], n: int) -> None:
             "((1 + mod(o.id * 31, 12960)) || ' minutes')::interval"
             " + (mod(o.id, 997) || ' ms')::interval"
         )
-        resolved = f"{kind} > 2 AND o.created_at + interval '1 hour' + {took} < now()"
+        resolved = f"{kind} > 2 AND o.created_at + interval '1 hour' + {took} < {past}"
         _insert(
             cur,
             dispute_t,
@@ -311,7 +361,7 @@ def _fill(seed: Any, shops: list[int], n: int) -> None:
                     "role": f"'{role}'",
                     "created_at": when,
                 },
-                f"{mine} AND {where} AND {when} < now()",
+                f"{mine} AND {where} AND {when} < {past}",
             )
         rating = DisputeRating.objects.get(dispute=seed)
         _insert(
