@@ -11,12 +11,12 @@ order paid now), so today is computed live, as on a busy day between two runs.
 
 The complaints are spread over three years, 200 shops and a buyer per 50 orders (so "repeat
 complaints" are as rare as a marketplace's, not every one), bulk-inserted by SQL (INSERT …
-SELECT generate_series): one in ten under review, one in ten withdrawn, one in ten awaiting
-the merchant, the rest resolved between a minute and nine days after filing (one in seven
-decided automatically), one in twenty paid first, their timelines (answers, rulings,
-withdrawals) and a rating on one in five; then VACUUM ANALYZE and the first rollup run (the
-backfill, timed). Runs in its own scratch database `<name>_metrics_bench`, created, migrated
-and dropped.
+SELECT generate_series, in time order as a marketplace appends them): one in ten under
+review, one in ten withdrawn, one in ten awaiting the merchant, the rest resolved between a
+minute and nine days after filing (one in seven decided automatically), one in twenty paid
+first, their timelines (answers, rulings, withdrawals) and a rating on one in five; then
+VACUUM ANALYZE and the first rollup run (the backfill, timed). Runs in its own scratch
+database `<name>_metrics_bench`, created, migrated and dropped.
 """
 
 from __future__ import annotations
@@ -286,7 +286,8 @@ def _fill(seed: Any, shops: list[int], n: int) -> None:
                 "created_at": f"{past} - {back} - interval '1 hour'",
                 "paid_at": f"{past} - {back} - interval '1 hour'",
             },
-            f"FROM {order_t} t, generate_series(1, {n}) g WHERE t.id = %s",
+            # In time order, as a marketplace's rows are appended: a day's rows share pages.
+            f"FROM {order_t} t, generate_series(1, {n}) g WHERE t.id = %s ORDER BY {back} DESC",
         )
         kind = "mod(o.id, 10)"
         status = (
@@ -333,7 +334,8 @@ def _fill(seed: Any, shops: list[int], n: int) -> None:
                 "appealed_at": "NULL",
                 "buyer_id": "o.buyer_id",
             },
-            f"FROM {dispute_t} t, {order_t} o WHERE t.id = %s AND o.number LIKE 'M{tag}%%'",
+            f"FROM {dispute_t} t, {order_t} o WHERE t.id = %s AND o.number LIKE 'M{tag}%%' "
+            "ORDER BY o.id",
         )
         mine = f"FROM {event_t} t, {dispute_t} d WHERE t.id = %s AND d.number LIKE 'C{tag}%%'"
         first_event = DisputeEvent.objects.filter(dispute=seed).order_by("id").first()
@@ -361,7 +363,7 @@ def _fill(seed: Any, shops: list[int], n: int) -> None:
                     "role": f"'{role}'",
                     "created_at": when,
                 },
-                f"{mine} AND {where} AND {when} < {past}",
+                f"{mine} AND {where} AND {when} < {past} ORDER BY {when}",
             )
         rating = DisputeRating.objects.get(dispute=seed)
         _insert(
@@ -375,5 +377,5 @@ def _fill(seed: Any, shops: list[int], n: int) -> None:
                 "created_at": "d.resolved_at",
             },
             f"FROM {rating_t} t, {dispute_t} d WHERE t.id = %s AND d.number LIKE 'C{tag}%%' "
-            "AND d.resolved_at IS NOT NULL AND mod(d.id, 5) = 0",
+            "AND d.resolved_at IS NOT NULL AND mod(d.id, 5) = 0 ORDER BY d.resolved_at",
         )
