@@ -26,6 +26,7 @@ from disputes.models import (
     DisputeEvent,
     DisputeRating,
     DurationValue,
+    MetricsRollupRun,
     MonthlyFigures,
     Status,
 )
@@ -220,6 +221,20 @@ def test_a_change_committed_after_the_run_started_is_seen(
         else:
             rolled = metrics_rollup.report(rng)["figures"]["complaints_filed"]
             assert rolled == metrics.live_report(rng)["figures"]["complaints_filed"] - 1
+
+
+def test_runs_older_than_a_week_are_deleted_and_the_latest_is_kept() -> None:
+    """Beat runs the rollup every five minutes: each run deletes the runs started more than
+    RUNS_KEPT before it (only the latest is ever read)."""
+    with time_machine.travel(NOW - timedelta(days=8), tick=False):
+        metrics_rollup.rollup()
+    with time_machine.travel(NOW - timedelta(days=6), tick=False):
+        metrics_rollup.rollup()
+    assert MetricsRollupRun.objects.count() == 2
+    with time_machine.travel(NOW, tick=False):
+        metrics_rollup.rollup()
+    started = sorted(MetricsRollupRun.objects.values_list("started_at", flat=True))
+    assert started == [NOW - timedelta(days=6), NOW]
 
 
 @pytest.mark.skipif(
