@@ -1672,7 +1672,7 @@ class MonthlyFigures(models.Model):
 
 class DailyDuration(models.Model):
     """How many complaints resolved on `day` took a time from filing to outcome in `bucket`
-    (disputes/metrics_rollup.py `bucket_of`, about 9 % wide), per shop and for the marketplace
+    (disputes/metrics_rollup.py `bucket_of`, about 2 % wide), per shop and for the marketplace
     (`merchant_id` 0), decided automatically or not: the additive half of an exact median."""
 
     day = models.DateField()

@@ -6,14 +6,18 @@ a run started — and re-rolling a day gives the same rows; one run at a time.""
 
 from __future__ import annotations
 
+import importlib
+import math
 import random
 import zoneinfo
+from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.db import connection
 from django.db.models import Sum
 from django.utils.timezone import now as timezone_now
@@ -27,6 +31,7 @@ from disputes.models import (
     DisputeRating,
     DurationValue,
     MetricsRollupRun,
+    MonthlyDuration,
     MonthlyFigures,
     Status,
 )
@@ -420,3 +425,83 @@ def test_the_bucket_is_monotonic() -> None:
 
 def timezone_day(moment: datetime) -> date:
     return moment.astimezone(TZ).date()
+
+
+def test_the_buckets_are_about_two_percent_wide_and_whole_numbers() -> None:
+    bounds = metrics_rollup.BOUNDS
+    assert all(isinstance(b, int) for b in bounds)
+    assert all(1.02 < b / a < 1.023 for a, b in zip(bounds, bounds[1:], strict=False))
+    for k, bound in enumerate(bounds):
+        assert metrics_rollup.bucket_of(bound - 1) == k
+        assert metrics_rollup.bucket_of(bound) == k + 1
+
+
+_rebucketing = importlib.import_module("disputes.migrations.0022_finer_duration_buckets")
+
+
+def test_the_migration_keeps_the_bounds_the_code_buckets_by() -> None:
+    assert tuple(_rebucketing.BOUNDS) == metrics_rollup.BOUNDS
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the migration's re-bucketing SQL is PostgreSQL's"
+)
+def test_postgresql_places_every_boundary_time_in_the_bucket_python_does() -> None:
+    times = [t for b in metrics_rollup.BOUNDS for t in (b - 1, b, b + 1)] + [0, 10**17]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t, width_bucket(t, %s::bigint[]) FROM unnest(%s::bigint[]) AS t",
+            [list(metrics_rollup.BOUNDS), times],
+        )
+        placed = dict(cursor.fetchall())
+    assert placed == {t: metrics_rollup.bucket_of(t) for t in times}
+
+
+def test_the_migration_re_buckets_the_kept_times_and_counts_them_again() -> None:
+    """The rows after the re-bucketing migration are those a rollup run writes now, from
+    rows bucketed the old way (8 per doubling) and counted so."""
+    random_world(11)
+    with time_machine.travel(NOW, tick=False):
+        metrics_rollup.rollup()
+
+    def rows() -> tuple[list[Any], ...]:
+        return (
+            sorted(DurationValue.objects.values_list("dispute_id", "day", "bucket", "took_us")),
+            sorted(
+                DailyDuration.objects.values_list("day", "merchant_id", "automatic", "bucket")
+                .annotate(n=Sum("count"))
+                .order_by()
+            ),
+            sorted(
+                MonthlyDuration.objects.values_list("month", "merchant_id", "automatic", "bucket")
+                .annotate(n=Sum("count"))
+                .order_by()
+            ),
+        )
+
+    now = rows()
+    assert now[0] and now[2]
+    daily: Counter[tuple[Any, ...]] = Counter()
+    monthly: Counter[tuple[Any, ...]] = Counter()
+    for value in DurationValue.objects.all():
+        seconds = value.took_us / 1_000_000
+        value.bucket = 0 if seconds < 1 else 1 + int(math.log2(seconds) * 8)
+        value.save(update_fields=["bucket"])
+        for shop in (value.merchant_id, metrics_rollup.ALL):
+            daily[(value.day, shop, value.automatic, value.bucket)] += 1
+            monthly[(value.day.replace(day=1), shop, value.automatic, value.bucket)] += 1
+    DailyDuration.objects.all().delete()
+    MonthlyDuration.objects.all().delete()
+    keys = ("merchant_id", "automatic", "bucket")
+    DailyDuration.objects.bulk_create(
+        DailyDuration(day=k[0], count=n, **dict(zip(keys, k[1:], strict=True)))
+        for k, n in daily.items()
+    )
+    MonthlyDuration.objects.bulk_create(
+        MonthlyDuration(month=k[0], count=n, **dict(zip(keys, k[1:], strict=True)))
+        for k, n in monthly.items()
+    )
+    assert rows() != now
+    with connection.schema_editor() as editor:
+        _rebucketing.rebucket(django_apps, editor)
+    assert rows() == now
