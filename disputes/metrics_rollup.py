@@ -498,10 +498,10 @@ class _View:
         qs = model.objects.filter(day__gte=self.rng.first, day__lte=self.rng.last, **filters)
         return qs.exclude(day__in=self.live_days) if self.live_days else qs
 
-    def figure_rows(self, **filters: Any) -> tuple[Any, Any]:
+    def figure_rows(self) -> tuple[Any, Any]:
         return (
-            MonthlyFigures.objects.filter(_among("month", self.months), **filters),
-            DailyFigures.objects.filter(_among("day", self.daily_days), **filters),
+            MonthlyFigures.objects.filter(_among("month", self.months)),
+            DailyFigures.objects.filter(_among("day", self.daily_days)),
         )
 
     def duration_rows(self, **filters: Any) -> tuple[Any, Any]:
@@ -608,39 +608,46 @@ def _settled_since(rolled: dict[date, datetime], now: datetime) -> dict[int, int
     return out
 
 
-def _add(out: dict[str, Any], totals: dict[str, Any], prefix: str = "") -> None:
-    for name in SUM_FIELDS:
+def _add(
+    out: dict[str, Any],
+    totals: dict[str, Any],
+    prefix: str = "",
+    fields: tuple[str, ...] = SUM_FIELDS,
+) -> None:
+    for name in fields:
         out[name] += totals[f"{prefix}{name}"] or 0
 
 
-def _sums(view: _View, merchant_id: int) -> dict[str, Any]:
-    out = _empty()
-    for rows in view.figure_rows(merchant_id=merchant_id):
-        _add(out, rows.aggregate(**{name: Sum(name) for name in SUM_FIELDS}))
-    out["settled"] += view.settled_since.get(merchant_id, 0)
-    for day in view.live:
-        row = day.figures.get(merchant_id)
-        if row:
-            _add(out, row)
-    return out
+# What ranks the shops (the shop record's complaint rate and the table's complaint count).
+RANKED_BY = ("filed", "orders")
 
 
-def _per_merchant(view: _View) -> dict[int, dict[str, Any]]:
+def _per_merchant(
+    view: _View, *, only: set[int] | None = None, fields: tuple[str, ...] = SUM_FIELDS
+) -> dict[int, dict[str, Any]]:
+    """The range's `fields` per shop: of every shop (`only` None, the marketplace's row not
+    among them) or of the shops `only` names (the marketplace's too, as ALL). A range's
+    shop rows grow with the shops and the days, so the report reads every shop's two
+    ranking figures and every figure of only the shops it shows."""
     rows: dict[int, dict[str, Any]] = defaultdict(_empty)
-    for stored in view.figure_rows(merchant_id__gt=ALL):
+    which = Q(merchant_id__gt=ALL) if only is None else Q(merchant_id__in=sorted(only))
+    for stored in view.figure_rows():
         for r in (
-            stored.values("merchant_id")
-            .annotate(**{f"s_{name}": Sum(name) for name in SUM_FIELDS})
+            stored.filter(which)
+            .values("merchant_id")
+            .annotate(**{f"s_{name}": Sum(name) for name in fields})
             .order_by()
         ):
-            _add(rows[r["merchant_id"]], r, "s_")
-    for merchant_id, n in view.settled_since.items():
-        if merchant_id != ALL:
-            rows[merchant_id]["settled"] += n
+            _add(rows[r["merchant_id"]], r, "s_", fields)
+    wanted = (lambda m: m != ALL) if only is None else only.__contains__
+    if "settled" in fields:
+        for merchant_id, n in view.settled_since.items():
+            if wanted(merchant_id):
+                rows[merchant_id]["settled"] += n
     for day in view.live:
         for merchant_id, figures in day.figures.items():
-            if merchant_id != ALL:
-                _add(rows[merchant_id], figures)
+            if wanted(merchant_id):
+                _add(rows[merchant_id], figures, fields=fields)
     return rows
 
 
@@ -725,7 +732,19 @@ def report(rng: Range, *, merchant_id: int | None = None) -> dict[str, Any]:
     now = timezone.now()
     view = _view(rng, now)
     scope = ALL if merchant_id is None else merchant_id
-    sums = _sums(view, scope)
+    ranked = _per_merchant(view, fields=RANKED_BY)
+    shops = {m: row for m, row in ranked.items() if row["filed"] > 0}
+    top_ids = sorted(
+        (m for m, row in shops.items() if row["orders"] >= SHOP_RECORD_MIN_ORDERS),
+        key=lambda m: (-Fraction(shops[m]["filed"], shops[m]["orders"]), -shops[m]["filed"], m),
+    )[: metrics.TOP_MERCHANTS]
+    table_ids = (
+        sorted(shops, key=lambda m: (-shops[m]["filed"], m))[: metrics.MERCHANT_ROWS]
+        if merchant_id is None
+        else []
+    )
+    full = _per_merchant(view, only={scope, *top_ids, *table_ids})
+    sums = full[scope]
     counted = _bucket_counts(view, scope)
     figures = metrics.figures_from(
         rng,
@@ -743,22 +762,12 @@ def report(rng: Range, *, merchant_id: int | None = None) -> dict[str, Any]:
         took=_timing(view, scope, counted, automatic=False),
         took_automatic=_timing(view, scope, counted, automatic=True),
     )
-    shops = {m: row for m, row in _per_merchant(view).items() if row["filed"] > 0}
-    top_ids = sorted(
-        (m for m, row in shops.items() if row["orders"] >= SHOP_RECORD_MIN_ORDERS),
-        key=lambda m: (-Fraction(shops[m]["filed"], shops[m]["orders"]), -shops[m]["filed"], m),
-    )[: metrics.TOP_MERCHANTS]
-    table_ids = (
-        sorted(shops, key=lambda m: (-shops[m]["filed"], m))[: metrics.MERCHANT_ROWS]
-        if merchant_id is None
-        else []
-    )
     names = dict(
         Merchant.objects.filter(pk__in=[*top_ids, *table_ids]).values_list("pk", "shop_name")
     )
 
     def row(m: int) -> dict[str, Any]:
-        s = shops[m]
+        s = full[m]
         return metrics.shop_row(
             m,
             names.get(m, ""),
@@ -772,7 +781,7 @@ def report(rng: Range, *, merchant_id: int | None = None) -> dict[str, Any]:
     table = []
     for m in table_ids:
         line = row(m)
-        metrics.add_own_figures(line, _own(shops[m]))
+        metrics.add_own_figures(line, _own(full[m]))
         table.append(line)
     daily = dict(view.stored(DailyFigures, merchant_id=scope).values_list("day", "filed"))
     for day in view.live:

@@ -505,3 +505,25 @@ def test_the_migration_re_buckets_the_kept_times_and_counts_them_again() -> None
     with connection.schema_editor() as editor:
         _rebucketing.rebucket(django_apps, editor)
     assert rows() == now
+
+
+def test_a_report_showing_fewer_shops_than_there_are_equals_the_live_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The report ranks every shop by two figures and reads every figure of only the shops
+    it shows (and of the shop it is scoped to): the same rows and figures as the live ones."""
+    w = random_world(4)
+    monkeypatch.setattr(metrics, "TOP_MERCHANTS", 1)
+    monkeypatch.setattr(metrics, "MERCHANT_ROWS", 1)
+    with time_machine.travel(NOW, tick=False):
+        metrics_rollup.rollup()
+        rng = metrics.Range(first=date(2025, 5, 1), last=date(2025, 5, 12))
+        assert len(metrics.by_merchant(rng, limit=2)) == 2  # one of the two is left out
+        rolled = metrics_rollup.report(rng)
+        assert rolled["top_merchants"] == metrics.top_merchants(rng, limit=1)
+        assert rolled["by_merchant"] == metrics.by_merchant(rng, limit=1)
+        assert rolled["figures"] == metrics.metrics(rng)
+        for shop in (w.a, w.b):  # the one shown and the one left out
+            scoped = metrics_rollup.report(rng, merchant_id=shop.pk)
+            assert scoped["figures"] == metrics.metrics(rng, merchant_id=shop.pk)
+            assert scoped["top_merchants"] == rolled["top_merchants"]
