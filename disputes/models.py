@@ -807,6 +807,14 @@ class DisputeEvent(models.Model):
             models.Index(fields=["dispute", "created_at"], name="event_dispute_time_idx"),
             # The metrics: rulings, withdrawals and payments first over a date range.
             models.Index(fields=["type", "created_at"], name="event_type_time_idx"),
+            # The metrics: each complaint's first payment first (metrics.PAID_FIRST_EVENTS),
+            # looked up once per complaint by every aggregate over a range or a day — only
+            # those events, already in order, so a complaint without one costs one probe.
+            models.Index(
+                fields=["dispute", "created_at", "id"],
+                condition=Q(type__in=["fast_tracked", "review_expired"]),
+                name="event_paid_first_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

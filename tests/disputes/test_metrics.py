@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db.models import Q
 
 from disputes import metrics
 from disputes.models import Dispute, DisputeEvent, DisputeRating, Status
@@ -446,3 +447,11 @@ def test_a_rating_of_an_unrated_outcome_is_not_counted_over_a_range() -> None:
     m = metrics.metrics(MARCH)
     assert (m["ratings"], m["satisfaction"]) == (2, 3.5)
     assert metrics.metrics(MARCH, merchant_id=w.a.pk)["satisfaction"] == 3.5
+
+
+def test_the_paid_first_index_holds_exactly_the_events_that_pay_first() -> None:
+    """The partial index the per-complaint lookup of the first payment first uses: if the
+    events that pay first change, the index must change with them (or the lookup reads the
+    whole timeline again)."""
+    index = next(i for i in DisputeEvent._meta.indexes if i.name == "event_paid_first_idx")
+    assert index.condition == Q(type__in=list(metrics.PAID_FIRST_EVENTS))
