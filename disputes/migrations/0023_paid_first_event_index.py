@@ -5,15 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('disputes', '0022_finer_duration_buckets'),
+        ("disputes", "0022_finer_duration_buckets"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='disputeevent',
-            index=models.Index(condition=models.Q(('type__in', ['fast_tracked', 'review_expired'])), fields=['dispute', 'created_at', 'id'], name='event_paid_first_idx'),
+            model_name="disputeevent",
+            index=models.Index(
+                condition=models.Q(("type__in", ["fast_tracked", "review_expired"])),
+                fields=["dispute", "created_at", "id"],
+                name="event_paid_first_idx",
+            ),
         ),
     ]
