@@ -105,11 +105,8 @@ class _Size:
 def _run(dbs: tuple[str, str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kamen_complaints.settings")
     import django
-    from django.db import connections
 
     django.setup()
-    connections.close_all()
-    connections["default"].settings_dict["CONN_MAX_AGE"] = None
     from escrow import services as escrow_services
 
     escrow_services.compensation._enqueue_payout = lambda payout_id: None  # no broker here
@@ -130,14 +127,10 @@ def _run(dbs: tuple[str, str]) -> None:
         print(f"{size.label} complaints: filled in {filled:.1f} s, rolled up in {rolled:.1f} s")
 
     results = _measure(sizes)
-    orders = {}
     for size in sizes:
         _use(size.db)
-        orders[size.db] = _touch_today(size.seed)
+        _touch_today(size.seed)
     touched = _measure(sizes)
-    for size in sizes:
-        _use(size.db)
-        _untouch(orders[size.db])
 
     for title, measured in (
         ("after the run (today rolled up so far)", results),
@@ -178,9 +171,9 @@ def _seed() -> tuple[Any, list[int]]:
     return seed, [MerchantFactory().pk for _ in range(SHOPS)]
 
 
-def _touch_today(seed: Any) -> int:
+def _touch_today(seed: Any) -> None:
     """An order paid now, placed today: today is touched since the run, so every read
-    computes it live (as on a busy day, between two runs). Its id, for _untouch."""
+    computes it live (as on a busy day, between two runs)."""
     from django.db import connection
 
     from orders.models import Order
@@ -199,18 +192,6 @@ def _touch_today(seed: Any) -> int:
             },
             f"FROM {Order._meta.db_table} t WHERE t.id = %s",
         )
-    return Order.objects.get(number=f"T{tag}").pk
-
-
-def _untouch(order_id: int) -> None:
-    """The touching order removed again, so the next size's run starts untouched (it would
-    be within that run's overlap)."""
-    from django.db import connection
-
-    from orders.models import Order
-
-    with connection.cursor() as cur:
-        cur.execute(f"DELETE FROM {Order._meta.db_table} WHERE id = %s", [order_id])  # noqa: S608
 
 
 ROUNDS = 7  # alternations of the two databases per range

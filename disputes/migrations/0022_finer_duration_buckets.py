@@ -31,14 +31,15 @@ def rebucket(apps, schema_editor):
     else:
         for pk, took in DurationValue.objects.values_list("pk", "took_us").iterator():
             DurationValue.objects.filter(pk=pk).update(bucket=bisect.bisect_right(BOUNDS, took))
-    # A day's counts are the histogram of its kept times, per shop and for the marketplace
-    # (merchant 0); a month's, the sum of its days'.
     # The months rolled up so far (a month's rows are written with its days, or at the end
     # of the first run): only those get their counts again.
     months = set(MonthlyDuration.objects.values_list("month", flat=True).distinct())
     months.update(MonthlyFigures.objects.values_list("month", flat=True).distinct())
     DailyDuration.objects.all().delete()
     MonthlyDuration.objects.all().delete()
+    # A day's counts are the histogram of its kept times, per shop and for the marketplace
+    # (merchant 0); a month's, the sum of its days' (as disputes/metrics_rollup.py writes
+    # them: repeated here, as a migration must not import code that changes after it).
     days = DurationValue.objects.values_list("day", flat=True).distinct().order_by("day")
     for day in days.iterator():
         rows = DurationValue.objects.filter(day=day).order_by()
