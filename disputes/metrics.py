@@ -17,7 +17,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django import forms
 from django.conf import settings
@@ -148,6 +148,17 @@ class Range:
         return cls(first=last - timedelta(days=29), last=last)
 
 
+class Span(Protocol):
+    """What the per-moment definitions (`_aggregates`, `_params`) count over: [start, end) —
+    a Range, or one hour of a day (disputes/metrics_rollup.py)."""
+
+    @property
+    def start(self) -> datetime: ...
+
+    @property
+    def end(self) -> datetime: ...
+
+
 def _tz() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
@@ -192,7 +203,7 @@ def _closing_annotations() -> dict[str, Any]:
     }
 
 
-def _aggregates(rng: Range) -> dict[str, Any]:
+def _aggregates(rng: Span) -> dict[str, Any]:
     filed = Q(filed_at__gte=rng.start, filed_at__lt=rng.end)
     closed = Q(closed_at__gte=rng.start, closed_at__lt=rng.end)
     resolved = closed & Q(status=Status.RESOLVED)
@@ -328,7 +339,7 @@ def timing(count: int, at: dict[int, timedelta], *, automatic: bool = False) -> 
 # --- The shop record's figures over the range --------------------------------------------
 
 
-def _params(rng: Range, **extra: Any) -> dict[str, Any]:
+def _params(rng: Span, **extra: Any) -> dict[str, Any]:
     adapt = connection.ops.adapt_datetimefield_value
     return {
         "since": adapt(rng.start),

@@ -58,6 +58,7 @@ from disputes.models import (
     DisputeRating,
     DurationValue,
     EventType,
+    HourlyFigures,
     MetricsRollupRun,
     MonthlyDuration,
     MonthlyFigures,
@@ -133,14 +134,47 @@ def _empty() -> dict[str, Any]:
     return out
 
 
-@dataclass
-class Day:
-    """One day's figures per merchant (ALL: the marketplace) and its times to outcome."""
+HOUR = timedelta(hours=1)
+# (dispute_id, merchant_id, automatic, took_us, hour) of a complaint resolved in the day
+# (or hour): its time from filing to outcome and the hour of its day it was resolved in.
+Value = tuple[int, int, bool, int, int]
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A day, or one hour of it (`hour` 0–23 from the day's start), as the per-moment
+    definitions count over it: [start, end)."""
 
     day: date
+    hour: int | None = None
+
+    @property
+    def start(self) -> datetime:
+        start = Range(first=self.day, last=self.day).start
+        return start if self.hour is None else start + self.hour * HOUR
+
+    @property
+    def end(self) -> datetime:
+        if self.hour is None:
+            return Range(first=self.day, last=self.day).end
+        return self.start + HOUR
+
+
+def hours_of(day: date) -> range:
+    """The hours of a day (24 in Asia/Shanghai, which keeps no summer time)."""
+    rng = Range(first=day, last=day)
+    return range((rng.end - rng.start) // HOUR)
+
+
+@dataclass
+class Day:
+    """One day's (or, `hour`, one hour's) figures per merchant (ALL: the marketplace) and
+    its times to outcome."""
+
+    day: date
+    hour: int | None = None
     figures: dict[int, dict[str, Any]] = field(default_factory=lambda: defaultdict(_empty))
-    # (dispute_id, merchant_id, automatic, took_us) of the complaints resolved that day
-    values: list[tuple[int, int, bool, int]] = field(default_factory=list)
+    values: list[Value] = field(default_factory=list)
     pending_due: datetime | None = None
 
 
@@ -148,13 +182,27 @@ def _local_day(moment: datetime) -> date:
     return timezone.localtime(moment, metrics._tz()).date()
 
 
+def _slot(moment: datetime) -> tuple[date, int]:
+    """The day a moment falls on, and its hour of that day."""
+    day = _local_day(moment)
+    return day, (moment - Slice(day).start) // HOUR
+
+
 def compute_day(day: date, now: datetime | None = None, *, pending: bool = True) -> Day:
     """The day's figures by the live definitions (disputes/metrics.py), per shop, as of
     `now` (and, `pending`, its earliest deadline still running, which only rolling a day
     keeps). A fixed number of queries, each over one day."""
-    now = now or timezone.now()
-    rng = Range(first=day, last=day)
-    out = Day(day=day)
+    return _compute(Slice(day), now or timezone.now(), pending=pending)
+
+
+def compute_hour(day: date, hour: int, now: datetime | None = None, *, pending: bool = True) -> Day:
+    """compute_day over one hour of the day: every figure counts on a moment, so a day's
+    hours add up to the day exactly."""
+    return _compute(Slice(day, hour), now or timezone.now(), pending=pending)
+
+
+def _compute(rng: Slice, now: datetime, *, pending: bool) -> Day:
+    out = Day(day=rng.day, hour=rng.hour)
     rows = out.figures
     # metrics._relevant's three ways in, each by its index (PostgreSQL planned their OR as a
     # scan of every complaint: most of a day's time at 200,000 complaints).
@@ -248,7 +296,7 @@ def compute_day(day: date, now: datetime | None = None, *, pending: bool = True)
             continue
         took = resolved_at - filed_at
         took_us = (took.days * 86_400 + took.seconds) * 1_000_000 + took.microseconds
-        out.values.append((pk, merchant_id, bool(automatic), took_us))
+        out.values.append((pk, merchant_id, bool(automatic), took_us, _slot(resolved_at)[1]))
     if pending:
         out.pending_due = DisputeModel.objects.filter(
             filed_at__gte=rng.start, filed_at__lt=rng.end, merchant_response_due__gt=now
@@ -265,24 +313,56 @@ def compute_day(day: date, now: datetime | None = None, *, pending: bool = True)
 # --- Writing days -------------------------------------------------------------------------
 
 
-def _histogram(values: Iterable[tuple[int, int, bool, int]]) -> Counter[tuple[int, bool, int]]:
+def _histogram(values: Iterable[Value]) -> Counter[tuple[int, bool, int]]:
     counts: Counter[tuple[int, bool, int]] = Counter()
-    for _pk, merchant_id, automatic, took_us in values:
+    for _pk, merchant_id, automatic, took_us, _hour in values:
         b = bucket_of(took_us)
         counts[(merchant_id, automatic, b)] += 1
         counts[(ALL, automatic, b)] += 1
     return counts
 
 
+def _combined(day: date, parts: list[Day]) -> Day:
+    """A day from its hours: the figures summed, the times together, the earliest deadline."""
+    out = Day(day=day)
+    for part in parts:
+        for merchant_id, row in part.figures.items():
+            _add(out.figures[merchant_id], row)
+        out.values.extend(part.values)
+        dues = [d for d in (out.pending_due, part.pending_due) if d is not None]
+        out.pending_due = min(dues, default=None)
+    out.figures[ALL]  # noqa: B018 - the marketplace's row, even on a day of nothing
+    return out
+
+
 def roll_day(day: date, now: datetime | None = None, *, month: bool = True) -> Day:
     """(Re)write the day's rows, and its month's (`month`): the same data gives the same
-    rows, whenever it runs."""
+    rows, whenever it runs. Today is computed hour by hour and its hours kept too
+    (HourlyFigures), so a change that touches today costs a read only its hours."""
     now = now or timezone.now()
-    computed = compute_day(day, now)
+    hours: dict[int, Day] = {}
+    if day == timezone.localdate(now):
+        hours = {hour: compute_hour(day, hour, now) for hour in hours_of(day)}
+        computed = _combined(day, list(hours.values()))
+    else:
+        computed = compute_day(day, now)
     with transaction.atomic():
         DailyFigures.objects.filter(day=day).delete()
         DailyDuration.objects.filter(day=day).delete()
         DurationValue.objects.filter(day=day).delete()
+        HourlyFigures.objects.filter(day=day).delete()
+        HourlyFigures.objects.bulk_create(
+            HourlyFigures(
+                day=day,
+                hour=hour,
+                merchant_id=merchant_id,
+                rolled_at=now,
+                pending_due=part.pending_due if merchant_id == ALL else None,
+                **row,
+            )
+            for hour, part in hours.items()
+            for merchant_id, row in part.figures.items()
+        )
         DailyFigures.objects.bulk_create(
             DailyFigures(
                 day=day,
@@ -310,8 +390,9 @@ def roll_day(day: date, now: datetime | None = None, *, month: bool = True) -> D
                     automatic=a,
                     bucket=bucket_of(took),
                     took_us=took,
+                    hour=hour,
                 )
-                for pk, m, a, took in computed.values
+                for pk, m, a, took, hour in computed.values
             ),
             batch_size=CHUNK,
         )
@@ -355,11 +436,34 @@ def _roll_month(day: date) -> None:
     )
 
 
+@dataclass
+class Touched:
+    """The days a change since a moment may have moved, and the hours of each (None: which
+    hours is not known, the whole day)."""
+
+    days: set[date] = field(default_factory=set)
+    hours: dict[date, set[int] | None] = field(default_factory=dict)
+
+    def add(self, day: date, hour: int | None) -> None:
+        self.days.add(day)
+        known = self.hours.setdefault(day, set())
+        if known is not None:
+            if hour is None:
+                self.hours[day] = None
+            else:
+                known.add(hour)
+
+
 def touched_days(since: datetime) -> set[date]:
-    """The days whose figures a change at or after `since` may have moved: every day each
-    complaint changed since (its timeline has the change) counts on — its filing, its
-    resolution now and as last rolled up, its withdrawal, payment first and review's end —
-    and the day of each order paid since."""
+    """The days whose figures a change at or after `since` may have moved (`touched`)."""
+    return touched(since).days
+
+
+def touched(since: datetime) -> Touched:
+    """The days and hours whose figures a change at or after `since` may have moved: every
+    moment each complaint changed since (its timeline has the change) counts on — its
+    filing, its resolution now and as last rolled up, its withdrawal, payment first and
+    review's end — and the placing of each order paid since."""
     changed = set(
         DisputeEvent.objects.filter(type__in=EventType.values, created_at__gte=since).values_list(
             "dispute_id", flat=True
@@ -371,7 +475,7 @@ def touched_days(since: datetime) -> set[date]:
     changed.update(DisputeModel.objects.filter(filed_at__gte=since).values_list("pk", flat=True))
     moments: list[datetime] = []
     ids = sorted(changed)
-    days: set[date] = set()
+    out = Touched()
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i : i + CHUNK]
         for filed_at, resolved_at in DisputeModel.objects.filter(pk__in=chunk).values_list(
@@ -385,14 +489,16 @@ def touched_days(since: datetime) -> set[date]:
                 "created_at", flat=True
             )
         )
-        days.update(
-            DurationValue.objects.filter(dispute_id__in=chunk).values_list("day", flat=True)
-        )
+        for day, hour in DurationValue.objects.filter(dispute_id__in=chunk).values_list(
+            "day", "hour"
+        ):
+            out.add(day, hour)
     from orders.models import Order
 
     moments.extend(Order.objects.filter(paid_at__gte=since).values_list("created_at", flat=True))
-    days.update(_local_day(m) for m in moments)
-    return days
+    for m in moments:
+        out.add(*_slot(m))
+    return out
 
 
 def _first_day() -> date | None:
@@ -461,6 +567,7 @@ def _rollup(now: datetime) -> int:
             with transaction.atomic():
                 _roll_month(first)
     MetricsRollupRun.objects.create(started_at=now, finished_at=timezone.now(), days=len(todo))
+    HourlyFigures.objects.filter(day__lt=today).delete()  # only today's hours are read
     MetricsRollupRun.objects.filter(started_at__lt=now - RUNS_KEPT).delete()
     return len(todo)
 
@@ -482,10 +589,23 @@ def rebuild(first: date, last: date, now: datetime | None = None) -> int:
 
 
 @dataclass
+class _Hours:
+    """Today read by the hour: a change since the last run touched some hours only (they are
+    computed live), the `stored` ones are read from their rows (HourlyFigures, and their
+    kept times by their hour)."""
+
+    day: date
+    stored: list[int]
+
+
+@dataclass
 class _View:
     rng: Range
+    # The days (and today's hours) computed live.
     live: list[Day]
+    # The days not read from their day's rows (today's too, when read by the hour).
     live_days: list[date]
+    hours: _Hours | None = None
     # The figures' rows: the range's whole months without a live day from MonthlyFigures,
     # the other rolled-up days from DailyFigures.
     months: list[date] = field(default_factory=list)
@@ -493,15 +613,43 @@ class _View:
     # Per shop (and ALL): the complaints of rolled-up days whose merchant deadline ran out
     # since their day was rolled up, unanswered — "settled" now, not when rolled up.
     settled_since: dict[int, int] = field(default_factory=dict)
+    _times: dict[int, list[tuple[bool, int]]] = field(default_factory=dict)
 
     def stored(self, model: Any, **filters: Any) -> Any:
         qs = model.objects.filter(day__gte=self.rng.first, day__lte=self.rng.last, **filters)
         return qs.exclude(day__in=self.live_days) if self.live_days else qs
 
-    def figure_rows(self) -> tuple[Any, Any]:
-        return (
+    def times(self, merchant_id: int) -> list[tuple[bool, int]]:
+        """(automatic, took_us) of the shop's (ALL: every) complaints resolved in the days and
+        hours computed live, and in today's hours read from their rows (a day's few, read
+        whole); the other days' kept times are read by their bucket (`stored`)."""
+        if merchant_id not in self._times:
+            out = [
+                (automatic, took)
+                for day in self.live
+                for _pk, m, automatic, took, _hour in day.values
+                if merchant_id == ALL or m == merchant_id
+            ]
+            if self.hours is not None:
+                shop = {} if merchant_id == ALL else {"merchant_id": merchant_id}
+                out.extend(
+                    DurationValue.objects.filter(
+                        day=self.hours.day, hour__in=self.hours.stored, **shop
+                    ).values_list("automatic", "took_us")
+                )
+            self._times[merchant_id] = out
+        return self._times[merchant_id]
+
+    def figure_rows(self) -> tuple[Any, ...]:
+        rows = (
             MonthlyFigures.objects.filter(_among("month", self.months)),
             DailyFigures.objects.filter(_among("day", self.daily_days)),
+        )
+        if self.hours is None:
+            return rows
+        return (
+            *rows,
+            HourlyFigures.objects.filter(day=self.hours.day, hour__in=self.hours.stored),
         )
 
     def duration_rows(self, **filters: Any) -> tuple[Any, Any]:
@@ -519,11 +667,12 @@ def _among(name: str, values: list[date]) -> Q:
 
 def _view(rng: Range, now: datetime) -> _View:
     """Which days of the range are read from their rows and which are computed live (not
-    rolled up yet, or touched since the last run)."""
+    rolled up yet, or touched since the last run) — today, when touched, only the hours
+    touched if its hours were kept."""
     today = timezone.localdate(now)
     run = MetricsRollupRun.objects.order_by("-started_at").first()
     stored: dict[date, tuple[datetime | None, datetime]] = {}
-    dirty: set[date] = set()
+    dirty = Touched()
     latest = None
     if run is not None:
         # A day before the latest one rolled up without a row had nothing at the last run.
@@ -534,15 +683,32 @@ def _view(rng: Range, now: datetime) -> _View:
                 merchant_id=ALL, day__gte=rng.first, day__lte=min(rng.last, today)
             ).values_list("day", "pending_due", "rolled_at")
         }
-        dirty = touched_days(run.started_at - overlap())
+        dirty = touched(run.started_at - overlap())
     live_days = []
     day = rng.first
     while day <= min(rng.last, today):  # nothing is filed, closed or paid in the future
         # Today as well: read from its rows while nothing has touched it since the run.
-        if latest is None or day > latest or day in dirty:
+        if latest is None or day > latest or day in dirty.days:
             live_days.append(day)
         day += timedelta(days=1)
-    live = [compute_day(d, now, pending=False) for d in live_days]
+    hours = _hours(today, stored.get(today), dirty) if today in live_days else None
+    live = [
+        compute_day(d, now, pending=False) for d in live_days if hours is None or d != hours.day
+    ]
+    expired_hours: list[tuple[datetime, datetime, datetime]] = []
+    if hours is not None:
+        stored_hours = set(hours.stored)
+        live.extend(
+            compute_hour(today, h, now, pending=False)
+            for h in hours_of(today)
+            if h not in stored_hours
+        )
+        expired_hours = [
+            (Slice(today, h).start, Slice(today, h).end, rolled_at)
+            for h, due, rolled_at in HourlyFigures.objects.filter(
+                day=today, hour__in=hours.stored, merchant_id=ALL, pending_due__lte=now
+            ).values_list("hour", "pending_due", "rolled_at")
+        ]
     # Days after today are neither stored nor live: excluded from the stored rows too.
     live_days.extend(
         d for d in (rng.first + timedelta(days=i) for i in range(rng.days)) if d > today
@@ -560,37 +726,54 @@ def _view(rng: Range, now: datetime) -> _View:
         for d in _days(rng.first, rng.last + timedelta(days=1))
         if d not in skip and _month_of(d)[0] not in whole
     ]
-    expired = {
-        d: rolled_at
+    expired = [
+        (Slice(d).start, Slice(d).end, rolled_at)
         for d, (due, rolled_at) in stored.items()
         if d not in skip and due is not None and due <= now
-    }
+    ] + expired_hours
     return _View(
         rng=rng,
         live=live,
         live_days=live_days,
+        hours=hours,
         months=months,
         daily_days=daily_days,
         settled_since=_settled_since(expired, now) if expired else {},
     )
 
 
+def _hours(
+    today: date, rolled: tuple[datetime | None, datetime] | None, dirty: Touched
+) -> _Hours | None:
+    """Today by the hour, if its hours were kept with its rows (by the same run) and the
+    changes since say which hours they touched; else None (today computed whole)."""
+    touched_hours = dirty.hours.get(today, set())
+    if rolled is None or touched_hours is None:
+        return None
+    kept = dict(
+        HourlyFigures.objects.filter(day=today, merchant_id=ALL).values_list("hour", "rolled_at")
+    )
+    if set(kept) != set(hours_of(today)) or set(kept.values()) != {rolled[1]}:
+        return None
+    return _Hours(day=today, stored=sorted(set(kept) - touched_hours))
+
+
 def _days(first: date, after: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((after - first).days)]
 
 
-def _settled_since(rolled: dict[date, datetime], now: datetime) -> dict[int, int]:
-    """The complaints filed on these rolled-up days whose merchant deadline has run out since
-    the day was rolled up (`rolled`: when), still unanswered: the shop record's "clock
-    settled" counts them now (a passed deadline settles it) though nothing was written. An
-    answer since would have made the day live (its timeline event), so these are exactly the
-    day's complaints the live count adds — without computing the whole day again."""
+def _settled_since(
+    rolled: list[tuple[datetime, datetime, datetime]], now: datetime
+) -> dict[int, int]:
+    """The complaints filed in these rolled-up days (or today's hours: start, end, when
+    rolled up) whose merchant deadline has run out since they were rolled up, still
+    unanswered: the shop record's "clock settled" counts them now (a passed deadline settles
+    it) though nothing was written. An answer since would have made the day live (its
+    timeline event), so these are exactly the day's complaints the live count adds —
+    without computing the whole day again."""
     which = Q()
-    for day, rolled_at in rolled.items():
-        one = Range(first=day, last=day)
-        which |= Q(
-            filed_at__gte=one.start, filed_at__lt=one.end, merchant_response_due__gt=rolled_at
-        )
+    for start, end, rolled_at in rolled:
+        which |= Q(filed_at__gte=start, filed_at__lt=end, merchant_response_due__gt=rolled_at)
     answered = DisputeEvent.objects.filter(
         dispute_id=OuterRef("pk"), type__in=_ANSWER_EVENTS, role="merchant"
     )
@@ -664,10 +847,8 @@ def _bucket_counts(view: _View, merchant_id: int) -> dict[bool, Counter[int]]:
             .order_by()
         ):
             counts[automatic][b] += n
-    for day in view.live:
-        for _pk, m, automatic, took in day.values:
-            if merchant_id == ALL or m == merchant_id:
-                counts[automatic][bucket_of(took)] += 1
+    for automatic, took in view.times(merchant_id):
+        counts[automatic][bucket_of(took)] += 1
     return counts
 
 
@@ -678,12 +859,7 @@ def _timing(
     times of only the buckets holding those ranks read."""
     flags = {"automatic": True} if automatic else {}
     counts = counted[True] if automatic else counted[True] + counted[False]
-    live = [
-        took
-        for day in view.live
-        for _pk, m, auto, took in day.values
-        if (merchant_id == ALL or m == merchant_id) and (auto or not automatic)
-    ]
+    live = [took for auto, took in view.times(merchant_id) if auto or not automatic]
     count = sum(counts.values())
     wanted = set(metrics.ranks(count)) if count else set()
     at: dict[int, timedelta] = {}
@@ -784,8 +960,16 @@ def report(rng: Range, *, merchant_id: int | None = None) -> dict[str, Any]:
         metrics.add_own_figures(line, _own(full[m]))
         table.append(line)
     daily = dict(view.stored(DailyFigures, merchant_id=scope).values_list("day", "filed"))
+    if view.hours is not None:
+        daily[view.hours.day] = (
+            HourlyFigures.objects.filter(
+                day=view.hours.day, hour__in=view.hours.stored, merchant_id=scope
+            ).aggregate(n=Sum("filed"))["n"]
+            or 0
+        )
     for day in view.live:
-        daily[day.day] = day.figures[scope]["filed"] if scope in day.figures else 0
+        filed = day.figures[scope]["filed"] if scope in day.figures else 0
+        daily[day.day] = daily.get(day.day, 0) + filed
     return {
         "range": rng,
         "merchant_id": merchant_id,

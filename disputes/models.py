@@ -1602,14 +1602,10 @@ class CollectiveOrder(models.Model):
 # --- The metrics' daily figures (docs/metrics.md) -------------------------------------------
 
 
-class DailyFigures(models.Model):
-    """One Asia/Shanghai day's additive metrics figures for one shop (`merchant_id`), or for
-    the whole marketplace (`merchant_id` 0), as disputes/metrics_rollup.py computed them from
-    the complaints with the live definitions. A day is rolled up when its marketplace row
-    exists; the days since the last rollup run (and today) are computed live."""
+class FigureSums(models.Model):
+    """The additive metrics figures (disputes/metrics_rollup.py SUM_FIELDS) of one shop, or of
+    the marketplace (`merchant_id` 0), over a day, a month or an hour."""
 
-    day = models.DateField()
-    merchant_id = models.BigIntegerField()  # 0: every shop
     filed = models.PositiveIntegerField(default=0)
     repeats = models.PositiveIntegerField(default=0)
     resolved = models.PositiveIntegerField(default=0)
@@ -1626,6 +1622,19 @@ class DailyFigures(models.Model):
     ratings = models.PositiveIntegerField(default=0)
     reviews_ended = models.PositiveIntegerField(default=0)
     reviews_in_time = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DailyFigures(FigureSums):
+    """One Asia/Shanghai day's additive metrics figures for one shop (`merchant_id`), or for
+    the whole marketplace (`merchant_id` 0), as disputes/metrics_rollup.py computed them from
+    the complaints with the live definitions. A day is rolled up when its marketplace row
+    exists; the days since the last rollup run (and today) are computed live."""
+
+    day = models.DateField()
+    merchant_id = models.BigIntegerField()  # 0: every shop
     # The earliest merchant deadline still running when the day was rolled up: once it
     # passes, the day's "clock settled" count may have grown — the read adds the day's
     # complaints whose deadline ran out since `rolled_at` (metrics_rollup._settled_since).
@@ -1642,29 +1651,13 @@ class DailyFigures(models.Model):
         return f"{self.day} {self.merchant_id}"
 
 
-class MonthlyFigures(models.Model):
+class MonthlyFigures(FigureSums):
     """The sums of one calendar month's DailyFigures rows per shop (and `merchant_id` 0),
     rewritten with each of its days (disputes/metrics_rollup.py `roll_day`): a range reads
     its whole months here and only its first and last part-months day by day."""
 
     month = models.DateField()  # its first day
     merchant_id = models.BigIntegerField()
-    filed = models.PositiveIntegerField(default=0)
-    repeats = models.PositiveIntegerField(default=0)
-    resolved = models.PositiveIntegerField(default=0)
-    withdrawn = models.PositiveIntegerField(default=0)
-    buyer_favour = models.PositiveIntegerField(default=0)
-    compensated = models.DecimalField(max_digits=16, decimal_places=2, default=0)
-    paid_first = models.PositiveIntegerField(default=0)
-    paid_first_amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
-    recovered = models.DecimalField(max_digits=16, decimal_places=2, default=0)
-    orders = models.PositiveIntegerField(default=0)
-    settled = models.PositiveIntegerField(default=0)
-    in_time = models.PositiveIntegerField(default=0)
-    rating_sum = models.PositiveIntegerField(default=0)
-    ratings = models.PositiveIntegerField(default=0)
-    reviews_ended = models.PositiveIntegerField(default=0)
-    reviews_in_time = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -1676,6 +1669,30 @@ class MonthlyFigures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.merchant_id}"
+
+
+class HourlyFigures(FigureSums):
+    """Today's figures hour by hour (`hour` 0–23 of the Asia/Shanghai day), written with the
+    day's own rows whenever today is rolled up: once a change touches today, a read computes
+    live only the hours it touched and takes the others from here (docs/metrics.md). Only
+    today's are read; a run deletes earlier days'."""
+
+    day = models.DateField()
+    hour = models.PositiveSmallIntegerField()
+    merchant_id = models.BigIntegerField()  # 0: every shop (a row per hour, the marker)
+    # As DailyFigures': the hour's earliest merchant deadline still running when rolled up.
+    pending_due = models.DateTimeField(null=True, blank=True)
+    rolled_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "hour", "merchant_id"], name="hourly_figures_hour_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.hour:02d}h {self.merchant_id}"
 
 
 class DailyDuration(models.Model):
@@ -1738,6 +1755,9 @@ class DurationValue(models.Model):
     automatic = models.BooleanField()
     bucket = models.PositiveSmallIntegerField()
     took_us = models.BigIntegerField()
+    # The hour of `day` it was resolved in (HourlyFigures'); None: rolled up before hours
+    # were kept (only today's are read by the hour, and today is re-rolled with them).
+    hour = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [

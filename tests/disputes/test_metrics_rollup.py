@@ -30,11 +30,13 @@ from disputes.models import (
     DisputeEvent,
     DisputeRating,
     DurationValue,
+    HourlyFigures,
     MetricsRollupRun,
     MonthlyDuration,
     MonthlyFigures,
     Status,
 )
+from orders.models import Order
 from tests.disputes.test_metrics import MARCH, World, world  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
@@ -149,16 +151,22 @@ def test_the_hand_built_world_equals_after_rolling_up(world: World) -> None:  # 
         assert_equal(metrics.Range(first=date(2025, 3, 31), last=date(2025, 4, 1)))
 
 
-def recorder(monkeypatch: pytest.MonkeyPatch) -> list[date]:
-    """The days compute_day computes from now on (the days read live)."""
-    computed: list[date] = []
-    real = metrics_rollup.compute_day
+def recorder(monkeypatch: pytest.MonkeyPatch) -> list[date | tuple[date, int]]:
+    """The days compute_day computes from now on (the days read live), and the hours
+    compute_hour does, as (day, hour)."""
+    computed: list[date | tuple[date, int]] = []
+    real_day, real_hour = metrics_rollup.compute_day, metrics_rollup.compute_hour
 
-    def recording(d: date, now: datetime | None = None, **kw: Any) -> metrics_rollup.Day:
+    def day(d: date, now: datetime | None = None, **kw: Any) -> metrics_rollup.Day:
         computed.append(d)
-        return real(d, now, **kw)
+        return real_day(d, now, **kw)
 
-    monkeypatch.setattr(metrics_rollup, "compute_day", recording)
+    def hour(d: date, h: int, now: datetime | None = None, **kw: Any) -> metrics_rollup.Day:
+        computed.append((d, h))
+        return real_hour(d, h, now, **kw)
+
+    monkeypatch.setattr(metrics_rollup, "compute_day", day)
+    monkeypatch.setattr(metrics_rollup, "compute_hour", hour)
     return computed
 
 
@@ -174,11 +182,11 @@ def test_today_is_rolled_up_and_a_change_after_the_run_shows_at_once(
         before = assert_equal(rng)
         assert computed == []  # today (12 May) included: nothing touched it since the run
     with time_machine.travel(NOW + timedelta(minutes=20), tick=False):
-        # Today: a complaint filed now counts at once, today read live.
+        # Today: a complaint filed now counts at once, only its hour of today read live.
         w.complaint(w.a, 3, timezone_now())
         computed.clear()
         after = assert_equal(rng)
-        assert computed == [date(2025, 5, 12)]
+        assert computed == [(date(2025, 5, 12), 15)]
         assert after["figures"]["complaints_filed"] == before["figures"]["complaints_filed"] + 1
         # A complaint resolved on 3 May (rolled up) is appealed today: 3 May loses it now.
         old = Dispute.objects.filter(
@@ -204,6 +212,78 @@ def test_today_is_rolled_up_and_a_change_after_the_run_shows_at_once(
         assert_equal(rng)
         assert_equal(one_day)
         assert computed == []
+
+
+def test_a_change_to_today_computes_only_the_hours_it_touched(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Today's hours are kept with its rows: a change after the run computes only the hours
+    of today it touched (the hour a complaint was filed in, for an answer or a rating; the
+    hour an order was placed in, for its payment), the others are read from their rows —
+    their times to outcome, and a merchant deadline run out since in one of them, too."""
+    settings.METRICS_ROLLUP_OVERLAP_SECONDS = 0  # the random world's moments all before NOW
+    w = random_world(11)
+    today = NOW.date()
+
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime(2025, 5, 12, hour, minute, tzinfo=TZ)
+
+    # Its deadline (15:10) runs out after the run (15:00), in a kept hour (09:00).
+    w.complaint(w.a, 2, at(9, 5), merchant_response_due=at(15, 10))
+    # Times to outcome kept in the hours they were resolved in.
+    for filed, done, shop in ((at(1), at(6, 30), w.b), (at(2), at(14, 1), w.a)):
+        w.complaint(shop, 3, filed, status=Status.RESOLVED, outcome="refunded", resolved_at=done)
+    answered = w.complaint(w.b, 4, at(11, 10))
+    rated = w.complaint(w.a, 5, at(10), status=Status.RESOLVED, outcome="replaced")
+    rated.resolved_at = at(12)
+    rated.save(update_fields=["resolved_at"])
+    w.orders(w.a, 2, at(8, 15), paid=False)
+    with time_machine.travel(NOW, tick=False):
+        metrics_rollup.rollup()
+    kept = HourlyFigures.objects.filter(day=today)
+    assert set(kept.filter(merchant_id=0).values_list("hour", flat=True)) == set(range(24))
+    for shop in (0, w.a.pk, w.b.pk):  # the hours add up to the day
+        day = DailyFigures.objects.get(day=today, merchant_id=shop)
+        sums = kept.filter(merchant_id=shop).aggregate(
+            **{name: Sum(name) for name in metrics_rollup.SUM_FIELDS}
+        )
+        assert sums == {name: getattr(day, name) for name in metrics_rollup.SUM_FIELDS}
+    assert kept.get(hour=9, merchant_id=0).pending_due == at(15, 10)
+    assert DurationValue.objects.filter(day=today, hour=6).exists()
+
+    computed = recorder(monkeypatch)
+    rng = metrics.Range(first=date(2025, 5, 1), last=today)
+    one_day = metrics.Range(first=today, last=today)
+    with time_machine.travel(at(15, 30), tick=False):
+        now = timezone_now()
+        DisputeEvent.objects.create(dispute=answered, type="contested", role="merchant")
+        Order.objects.filter(created_at=at(8, 15)).update(paid_at=now)
+        DisputeRating.objects.create(dispute=rated, buyer=rated.buyer, score=2)
+        w.complaint(w.b, 6, now)
+        computed.clear()
+        for r, shop in ((rng, None), (rng, w.a.pk), (rng, w.b.pk), (one_day, None)):
+            assert_equal(r, shop)
+        # The order's hour (8), the rated complaint's filing and resolution (10, 12), the
+        # answered one's filing (11) and the new one's (15): five of today's 24 hours.
+        assert set(computed) == {(today, h) for h in (8, 10, 11, 12, 15)}
+        assert assert_equal(one_day, w.b.pk)["figures"]["time_to_outcome"]["count"] > 0
+
+        # A kept time whose hour is not known (rolled up before hours were kept): the
+        # whole day is computed, as it is when today's hours were not kept with its rows.
+        DurationValue.objects.filter(dispute_id=rated.pk).update(hour=None)
+        computed.clear()
+        assert_equal(rng)
+        assert set(computed) == {today}
+        DurationValue.objects.filter(dispute_id=rated.pk).update(hour=12)
+        HourlyFigures.objects.filter(day=today, hour=23).delete()
+        computed.clear()
+        assert_equal(rng)
+        assert set(computed) == {today}
+    # The next day's first run keeps that day's hours only.
+    with time_machine.travel(NOW + timedelta(hours=10), tick=False):
+        metrics_rollup.rollup()
+    assert not HourlyFigures.objects.filter(day=today).exists()
+    assert HourlyFigures.objects.filter(day=today + timedelta(days=1), merchant_id=0).count() == 24
 
 
 @pytest.mark.parametrize("overlap", [300, 0])
