@@ -15,9 +15,10 @@ rolls up the days not yet rolled up, today's part so far included, and re-rolls 
 change since the last run touched — found from the timeline (every change to a complaint
 writes its event in the same transaction), the ratings and the orders paid since. Reading,
 the days touched since the last run and days not rolled up are computed live with the same
-`compute_day` (today too, once anything touched it); a rolled-up day whose merchant
-deadlines have run out since adds only those complaints (still unanswered) to its "clock
-settled" count; whole months are read from their monthly sums. The figures equal the live
+`compute_day` — today only by the hours a change touched (`compute_hour`), its hours being
+kept with it; a rolled-up day whose merchant deadlines have run out since adds only those
+complaints (still unanswered) to its "clock settled" count; whole months are read from
+their monthly sums. The figures equal the live
 computation at any moment, not only after a run.
 """
 
@@ -331,7 +332,6 @@ def _combined(day: date, parts: list[Day]) -> Day:
         out.values.extend(part.values)
         dues = [d for d in (out.pending_due, part.pending_due) if d is not None]
         out.pending_due = min(dues, default=None)
-    out.figures[ALL]  # noqa: B018 - the marketplace's row, even on a day of nothing
     return out
 
 
