@@ -18,8 +18,8 @@ the days touched since the last run and days not rolled up are computed live wit
 `compute_day` — today only by the hours a change touched (`compute_hour`), its hours being
 kept with it; a rolled-up day whose merchant deadlines have run out since adds only those
 complaints (still unanswered) to its "clock settled" count; whole months are read from
-their monthly sums. The figures equal the live
-computation at any moment, not only after a run.
+their monthly sums. The figures equal the live computation at any moment, not only after a
+run.
 """
 
 from __future__ import annotations
@@ -596,6 +596,9 @@ class _Hours:
 
     day: date
     stored: list[int]
+    rolled_at: datetime
+    # Each stored hour's earliest merchant deadline still running when it was rolled up.
+    pending: dict[int, datetime | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -704,10 +707,9 @@ def _view(rng: Range, now: datetime) -> _View:
             if h not in stored_hours
         )
         expired_hours = [
-            (Slice(today, h).start, Slice(today, h).end, rolled_at)
-            for h, due, rolled_at in HourlyFigures.objects.filter(
-                day=today, hour__in=hours.stored, merchant_id=ALL, pending_due__lte=now
-            ).values_list("hour", "pending_due", "rolled_at")
+            (Slice(today, h).start, Slice(today, h).end, hours.rolled_at)
+            for h, due in hours.pending.items()
+            if due is not None and due <= now
         ]
     # Days after today are neither stored nor live: excluded from the stored rows too.
     live_days.extend(
@@ -750,12 +752,21 @@ def _hours(
     touched_hours = dirty.hours.get(today, set())
     if rolled is None or touched_hours is None:
         return None
-    kept = dict(
-        HourlyFigures.objects.filter(day=today, merchant_id=ALL).values_list("hour", "rolled_at")
-    )
-    if set(kept) != set(hours_of(today)) or set(kept.values()) != {rolled[1]}:
+    kept = {
+        hour: (due, rolled_at)
+        for hour, due, rolled_at in HourlyFigures.objects.filter(
+            day=today, merchant_id=ALL
+        ).values_list("hour", "pending_due", "rolled_at")
+    }
+    if set(kept) != set(hours_of(today)) or {r for _d, r in kept.values()} != {rolled[1]}:
         return None
-    return _Hours(day=today, stored=sorted(set(kept) - touched_hours))
+    stored = sorted(set(kept) - touched_hours)
+    return _Hours(
+        day=today,
+        stored=stored,
+        rolled_at=rolled[1],
+        pending={hour: kept[hour][0] for hour in stored},
+    )
 
 
 def _days(first: date, after: date) -> list[date]:
