@@ -335,6 +335,19 @@ def _combined(day: date, parts: list[Day]) -> Day:
     return out
 
 
+def _figure_rows(model: Any, computed: Day, now: datetime, **key: Any) -> Iterator[Any]:
+    """A day's (or an hour's) figure rows, one per shop and the marketplace's, which keeps
+    the earliest deadline still running."""
+    for merchant_id, row in computed.figures.items():
+        yield model(
+            **key,
+            merchant_id=merchant_id,
+            rolled_at=now,
+            pending_due=computed.pending_due if merchant_id == ALL else None,
+            **row,
+        )
+
+
 def roll_day(day: date, now: datetime | None = None, *, month: bool = True) -> Day:
     """(Re)write the day's rows, and its month's (`month`): the same data gives the same
     rows, whenever it runs. Today is computed hour by hour and its hours kept too
@@ -352,27 +365,11 @@ def roll_day(day: date, now: datetime | None = None, *, month: bool = True) -> D
         DurationValue.objects.filter(day=day).delete()
         HourlyFigures.objects.filter(day=day).delete()
         HourlyFigures.objects.bulk_create(
-            HourlyFigures(
-                day=day,
-                hour=hour,
-                merchant_id=merchant_id,
-                rolled_at=now,
-                pending_due=part.pending_due if merchant_id == ALL else None,
-                **row,
-            )
+            row
             for hour, part in hours.items()
-            for merchant_id, row in part.figures.items()
+            for row in _figure_rows(HourlyFigures, part, now, day=day, hour=hour)
         )
-        DailyFigures.objects.bulk_create(
-            DailyFigures(
-                day=day,
-                merchant_id=merchant_id,
-                rolled_at=now,
-                pending_due=computed.pending_due if merchant_id == ALL else None,
-                **row,
-            )
-            for merchant_id, row in computed.figures.items()
-        )
+        DailyFigures.objects.bulk_create(_figure_rows(DailyFigures, computed, now, day=day))
         if ALL not in computed.figures:  # the marketplace row marks the day rolled up
             DailyFigures.objects.create(
                 day=day, merchant_id=ALL, rolled_at=now, pending_due=computed.pending_due
