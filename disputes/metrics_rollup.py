@@ -138,7 +138,7 @@ def _empty() -> dict[str, Any]:
 HOUR = timedelta(hours=1)
 # (dispute_id, merchant_id, automatic, took_us, hour) of a complaint resolved in the day
 # (or hour): its time from filing to outcome and the hour of its day it was resolved in.
-Value = tuple[int, int, bool, int, int]
+Resolved = tuple[int, int, bool, int, int]
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ class Day:
     day: date
     hour: int | None = None
     figures: dict[int, dict[str, Any]] = field(default_factory=lambda: defaultdict(_empty))
-    values: list[Value] = field(default_factory=list)
+    values: list[Resolved] = field(default_factory=list)
     pending_due: datetime | None = None
 
 
@@ -314,7 +314,7 @@ def _compute(rng: Slice, now: datetime, *, pending: bool) -> Day:
 # --- Writing days -------------------------------------------------------------------------
 
 
-def _histogram(values: Iterable[Value]) -> Counter[tuple[int, bool, int]]:
+def _histogram(values: Iterable[Resolved]) -> Counter[tuple[int, bool, int]]:
     counts: Counter[tuple[int, bool, int]] = Counter()
     for _pk, merchant_id, automatic, took_us, _hour in values:
         b = bucket_of(took_us)

@@ -234,9 +234,9 @@ def test_a_change_to_today_computes_only_the_hours_it_touched(
     for filed, done, shop in ((at(1), at(6, 30), w.b), (at(2), at(14, 1), w.a)):
         w.complaint(shop, 3, filed, status=Status.RESOLVED, outcome="refunded", resolved_at=done)
     answered = w.complaint(w.b, 4, at(11, 10))
-    rated = w.complaint(w.a, 5, at(10), status=Status.RESOLVED, outcome="replaced")
-    rated.resolved_at = at(12)
-    rated.save(update_fields=["resolved_at"])
+    rated = w.complaint(
+        w.a, 5, at(10), status=Status.RESOLVED, outcome="replaced", resolved_at=at(12)
+    )
     w.orders(w.a, 2, at(8, 15), paid=False)
     with time_machine.travel(NOW, tick=False):
         metrics_rollup.rollup()
