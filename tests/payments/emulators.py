@@ -96,7 +96,9 @@ def self_signed_certificate(key: KeyPair, common_name: str) -> x509.Certificate:
         .issuer_name(name)
         .public_key(key.private.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
+        # Valid ten years back as well as on: tests travel to fixed dates (2026-12-07), which
+        # fell outside a validity that began a day before the real now once that day passed.
+        .not_valid_before(now - timedelta(days=3650))
         .not_valid_after(now + timedelta(days=3650))
         .sign(key.private, hashes.SHA256())
     )
